@@ -1,0 +1,5 @@
+"""`python -m tinychat` runs the command line."""
+
+from tinychat.cli import run
+
+run()

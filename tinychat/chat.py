@@ -1,0 +1,138 @@
+"""A chat session: knowledge + retriever + runtime + settings. Never imports TensorFlow.
+
+`ChatSession.answer(query)` checks the knowledge folder for changes (re-indexing what
+changed), retrieves context, builds the prompt, runs the numpy model over it and yields
+the answer one character at a time. Afterwards `session.last` holds the answer, its
+sources and the exact prompt. The REPL, the pipe and `--json` are thin printers over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from tinychat import checkpoint
+from tinychat.checkpoint import Checkpoint
+from tinychat.config import Config
+from tinychat.errors import TinychatError
+from tinychat.knowledge import Knowledge
+from tinychat.prompt import build_prompt
+from tinychat.retriever import Hit, Index, build_index
+from tinychat.runtime import Runtime, sample
+from tinychat.vocab import NEWLINE_ID, encode, id_to_char
+
+LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
+
+
+@dataclass
+class Answer:
+    """One finished (or interrupted) answer and what it was made from."""
+
+    query: str
+    text: str = ""
+    sources: list[Hit] = field(default_factory=list)
+    prompt: str = ""
+    probabilities: list[float] = field(default_factory=list)  # of each answer character as sampled
+
+    def to_json(self) -> dict:
+        """The `--json` contract: query, answer, sources (best first, 1-based lines)."""
+        return {
+            "query": self.query,
+            "answer": self.text,
+            "sources": [
+                {"path": h.chunk.path, "line": h.chunk.line, "end_line": h.chunk.end_line, "score": round(h.score, 4)}
+                for h in self.sources
+            ],
+        }
+
+
+class ChatSession:
+    """Everything needed to answer questions about one knowledge folder with one checkpoint."""
+
+    def __init__(self, config: Config, model: Checkpoint, on_notice: Callable[[str], None] = lambda m: None):
+        self.config = config
+        self.on_notice = on_notice
+        self.temperature = config.generation.temperature
+        self.top_k = config.retrieval.top_k
+        self.rng = np.random.default_rng(config.generation.seed)
+        self.knowledge = Knowledge(config.paths.knowledge, config.knowledge)
+        self.last: Answer | None = None
+        self.reindexed: str = ""  # what the last re-index did, for the toolbar
+        self.use(model)
+        self.sync()
+
+    def use(self, model: Checkpoint) -> None:
+        """Switch to new weights (after a /retrain)."""
+        self.model = model
+        self.runtime = Runtime(model.config, model.arrays)
+        self.index: Index | None = None
+
+    def reload(self) -> None:
+        """Load the checkpoint from the state folder again (another process may have retrained)."""
+        self.use(checkpoint.load(checkpoint.weights_path(self.config.paths.state), expected=self.config.model))
+        self.sync()
+
+    @property
+    def model_is_stale(self) -> bool:
+        """True when the knowledge changed since the model was trained on it."""
+        return self.model.fingerprint != self.knowledge.fingerprint()
+
+    def sync(self) -> None:
+        """Re-read changed knowledge files and rebuild the index if anything changed."""
+        first = not self.knowledge.files
+        changes = self.knowledge.refresh()
+        for warning in changes.warnings:
+            self.on_notice(warning)
+        if changes or self.index is None:
+            chunks = self.knowledge.chunks
+            if not chunks:
+                raise TinychatError(f"{self.knowledge.folder}: no knowledge to answer from; add .txt or .md files")
+            # The new index is built completely before it replaces the old one.
+            self.index = build_index(self.config.retrieval.retriever, chunks, self.model.arrays["token_embedding"])
+        if changes and not first:
+            self.reindexed = f"re-indexed: {changes.summary()}"
+            self.on_notice(self.reindexed)
+
+    def retrieve(self, query: str) -> list[Hit]:
+        """The top-k chunks for `query` (none when top-k is 0)."""
+        assert self.index is not None
+        return self.index.search(query, self.top_k) if self.top_k > 0 else []
+
+    def prepare(self, query: str) -> Answer:
+        """Sync the knowledge, retrieve and build the prompt; `generate` then writes the answer."""
+        self.sync()
+        hits = self.retrieve(query)
+        prompt = build_prompt([hit.chunk.text for hit in hits], query, self.model.config.window,
+                              self.config.generation.max_answer_chars)  # fmt: skip
+        self.last = Answer(query, sources=hits[: prompt.context_used], prompt=prompt.text)
+        return self.last
+
+    def generate(self, answer: Answer) -> Iterator[str]:
+        """Run the model over the prompt, then yield answer characters until a newline or the limit."""
+        runtime = self.runtime
+        runtime.reset()
+        for token in encode(answer.prompt):  # prefill: the prompt goes through the same step as the answer
+            probs = runtime.step(int(token))
+        for _ in range(self.config.generation.max_answer_chars):
+            token = sample(probs, self.temperature, self.rng)
+            if token == NEWLINE_ID:
+                break
+            answer.text += id_to_char(token)
+            answer.probabilities.append(float(probs[token]))
+            yield answer.text[-1]
+            if len(answer.text) >= 2 * LOOP_LENGTH and answer.text[-LOOP_LENGTH:] in answer.text[:-1]:
+                break  # repeating itself: stop instead of looping to the limit
+            probs = runtime.step(token)
+
+    def answer(self, query: str) -> Iterator[str]:
+        """Yield the answer to `query` character by character; `self.last` describes it."""
+        return self.generate(self.prepare(query))
+
+    def ask(self, query: str) -> Answer:
+        """The whole answer at once."""
+        for _ in self.answer(query):
+            pass
+        assert self.last is not None
+        return self.last

@@ -1,0 +1,181 @@
+"""Command line: `tinychat [ask|train|demo|info] [options]`. Never imports TensorFlow itself.
+
+With no subcommand tinychat chats: a REPL on a terminal, one answer per stdin line on a
+pipe. Problems the user can fix arrive as TinychatError and leave as one line on stderr
+with exit code 1. Training (and with it TensorFlow) is imported only when weights are
+missing or a retrain is asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from tinychat import checkpoint
+from tinychat.chat import ChatSession
+from tinychat.config import Config, load_config
+from tinychat.errors import TinychatError
+from tinychat.terminal import printable
+from tinychat.weights import notice, open_session, run_training
+
+
+# ---------------------------------------------------------------------------- options
+
+
+def _common_options() -> argparse.ArgumentParser:
+    # SUPPRESS keeps a subcommand's unset option from hiding the same option given before it.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--config", type=Path, metavar="FILE", help="settings file (default ./tinychat.yaml if present)")
+    common.add_argument("--knowledge", type=Path, metavar="DIR", help="folder of .txt/.md notes to answer from")
+    common.add_argument("--state", type=Path, metavar="DIR", help="where weights, index cache and history live")
+    common.add_argument("--temperature", type=float, metavar="T", help="sampling temperature; 0 = greedy")
+    common.add_argument("--top-k", type=int, metavar="K", dest="top_k", help="context chunks per answer; 0 = none")
+    common.add_argument("--seed", type=int, metavar="N", help="seed for training and sampling")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="tinychat",
+        parents=[common],
+        description="Chat with a folder of notes through a ~10k-parameter transformer trained on them. "
+        "On a terminal: a REPL; with piped stdin: one answer per line.",
+    )
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="pipe mode: one JSON object per answer")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ask = commands.add_parser("ask", parents=[common], help="answer one question and exit")
+    ask.add_argument("question", help="the question")
+    ask.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
+    ask.add_argument("--show-prompt", action="store_true", help="print the whole [CONTEXT]/[QUERY]/[ANSWER] block")
+    train = commands.add_parser("train", parents=[common], help="train on the knowledge folder")
+    train.add_argument("--fresh", action="store_true", help="start from scratch instead of the current weights")
+    train.add_argument("--steps", type=int, metavar="N", help="optimisation steps (default from the config)")
+    demo = commands.add_parser("demo", parents=[common], help="train if needed, then show a few full prompts")
+    demo.add_argument("questions", nargs="*", help="questions (default: three made from the knowledge)")
+    commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    """The config file with command-line overrides applied."""
+    overrides: dict[str, Any] = {}
+    for option, key in (("knowledge", "paths.knowledge"), ("state", "paths.state"),
+                        ("temperature", "generation.temperature"), ("top_k", "retrieval.top_k")):  # fmt: skip
+        if hasattr(args, option):
+            overrides[key] = getattr(args, option)
+    if hasattr(args, "seed"):
+        overrides["train.seed"] = overrides["generation.seed"] = args.seed
+    return load_config(getattr(args, "config", None), overrides)
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_chat(args: argparse.Namespace, config: Config) -> int:
+    if sys.stdin.isatty() and not getattr(args, "json", False):
+        from tinychat.repl import run_repl
+
+        return run_repl(open_session(config))
+    return answer_lines(open_session(config), sys.stdin.buffer, sys.stdout, getattr(args, "json", False))
+
+
+def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> int:
+    """Pipe mode: each non-empty input line is a question; one answer line each, flushed at once."""
+    for raw in lines:
+        query = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        query = query.replace("\0", " ").strip()
+        if not query:
+            continue
+        answer = session.ask(query)
+        out.write((json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.text) + "\n")
+        out.flush()
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    session = open_session(config)
+    if getattr(args, "json", False):
+        answer = session.ask(args.question)
+        record = answer.to_json()
+        if args.show_prompt:
+            record["prompt"] = answer.prompt
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+        return 0
+    answer = session.prepare(args.question)
+    if args.show_prompt:
+        sys.stdout.write(answer.prompt)
+    for char in session.generate(answer):
+        sys.stdout.write(char)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, config: Config) -> int:
+    if args.steps is not None and args.steps < 1:
+        raise TinychatError(f"--steps {args.steps}: give a whole number of at least 1")
+    started = time.perf_counter()
+    model = run_training(config, fresh=args.fresh, steps=args.steps)
+    metrics = model.meta.get("metrics", {})
+    how = "continued from the previous weights" if metrics.get("warm_start") else "from scratch"
+    notice(f"saved {checkpoint.weights_path(config.paths.state)} ({how}, {time.perf_counter() - started:.0f}s,"
+           f" {metrics.get('chars_per_second', 0) / 1000:.1f}k chars/s)")  # fmt: skip
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    session = open_session(config)
+    questions = args.questions or demo_questions(session)
+    for number, question in enumerate(questions):
+        answer = session.ask(question)
+        print(("\n" if number else "") + answer.prompt + answer.text, flush=True)
+    return 0
+
+
+def demo_questions(session: ChatSession, count: int = 3) -> list[str]:
+    """Questions made from the knowledge itself, so the demo suits any folder."""
+    import numpy as np
+
+    from tinychat.examples import make_question
+
+    rng = np.random.default_rng(session.config.train.seed)
+    chunks = [c for c in session.knowledge.chunks if len(c.text) > 30] or session.knowledge.chunks
+    picks = rng.choice(len(chunks), size=min(count, len(chunks)), replace=False)
+    return [make_question(chunks[int(i)].text, rng) for i in picks]
+
+
+def cmd_info(args: argparse.Namespace, config: Config) -> int:
+    from tinychat.info import describe
+
+    print(describe(config))
+    return 0
+
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace, Config], int]] = {
+    None: cmd_chat, "ask": cmd_ask, "train": cmd_train, "demo": cmd_demo, "info": cmd_info,
+}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `tinychat` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from(args)
+        return COMMANDS[args.command](args, config)
+    except TinychatError as error:
+        print(f"tinychat: {printable(str(error))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0  # the reader went away (e.g. `| head`): nothing left to say
+
+
+def run() -> None:
+    sys.exit(main())

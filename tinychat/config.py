@@ -1,0 +1,283 @@
+"""Load and validate `tinychat.yaml` into frozen dataclasses.
+
+This is the only module that reads YAML. Each section of the file is one dataclass; its
+defaults live here and nowhere else. Unknown keys, wrong types and out-of-range values
+stop with one line naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinychat.errors import TinychatError
+
+DEFAULT_CONFIG_NAME = "tinychat.yaml"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The architecture: the one description of the model's shape.
+
+    The checkpoint stores it; the Keras model and the numpy runtime are both built from it.
+    """
+
+    d_model: int = 16  # embedding size
+    n_heads: int = 2  # attention heads per layer
+    d_ff: int = 32  # hidden size of each feed-forward layer
+    n_layers: int = 2  # transformer blocks
+    window: int = 320  # characters the model sees at once (prompt + answer)
+    positions: str = "alibi"  # "alibi": distance biases, no parameters; "learned": a table
+    copy: bool = True  # pointer-style copy path: the model may copy a character from its prompt
+
+    def check(self, where: str) -> None:
+        _in_range(where, "model.d_model", self.d_model, 2, 1024)
+        _in_range(where, "model.n_heads", self.n_heads, 1, 64)
+        _in_range(where, "model.d_ff", self.d_ff, 1, 4096)
+        _in_range(where, "model.n_layers", self.n_layers, 1, 32)
+        _in_range(where, "model.window", self.window, 8, 4096)
+        _one_of(where, "model.positions", self.positions, ("alibi", "learned"))
+        if self.d_model % self.n_heads:
+            divisors = [n for n in range(1, self.d_model + 1) if self.d_model % n == 0]
+            raise TinychatError(
+                f"{where}: model.n_heads={self.n_heads} must divide model.d_model={self.d_model};"
+                f" try one of {divisors[:6]}"
+            )
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the model is trained on the knowledge folder."""
+
+    steps: int = 1500  # optimisation steps of a full training
+    batch_size: int = 32  # examples per step
+    learning_rate: float = 0.005  # peak Adam learning rate (cosine decay after warm-up)
+    qa_share: float = 0.75  # share of examples in the [CONTEXT]/[QUERY]/[ANSWER] layout; rest raw text
+    distractors: int = 2  # extra context lines besides the retrieved ones, at most
+    swap_share: float = 0.5  # share of QA examples whose names and numbers are swapped
+    retrain_steps: int = 400  # steps of a /retrain that continues from the current weights
+    seed: int = 0  # fixes examples, initial weights and order
+
+    def check(self, where: str) -> None:
+        _in_range(where, "train.steps", self.steps, 1, 10_000_000)
+        _in_range(where, "train.batch_size", self.batch_size, 1, 4096)
+        _in_range(where, "train.learning_rate", self.learning_rate, 1e-6, 1.0)
+        _in_range(where, "train.qa_share", self.qa_share, 0.0, 1.0)
+        _in_range(where, "train.distractors", self.distractors, 0, 16)
+        _in_range(where, "train.swap_share", self.swap_share, 0.0, 1.0)
+        _in_range(where, "train.retrain_steps", self.retrain_steps, 1, 10_000_000)
+        _in_range(where, "train.seed", self.seed, 0, 2**31 - 1)
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    """Which files of the knowledge folder are read and how they are cut into chunks."""
+
+    extensions: tuple[str, ...] = (".txt", ".md")  # file types that are read
+    max_file_kb: int = 1024  # larger files are skipped with a warning
+    chunk_chars: int = 200  # a chunk is a sentence, cut at about this many characters
+
+    def check(self, where: str) -> None:
+        _in_range(where, "knowledge.max_file_kb", self.max_file_kb, 1, 1_000_000)
+        _in_range(where, "knowledge.chunk_chars", self.chunk_chars, 20, 10_000)
+        for ext in self.extensions:
+            if not ext.startswith(".") or len(ext) < 2:
+                raise TinychatError(
+                    f"{where}: knowledge.extensions has {ext!r}; write extensions with a dot, e.g. '.txt'"
+                )
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How chunks are ranked for a query."""
+
+    retriever: str = "tfidf"  # "tfidf" (character n-grams), "embedding" (the seed's), "hybrid"
+    top_k: int = 3  # chunks put in [CONTEXT]; 0 answers with no context
+
+    def check(self, where: str) -> None:
+        _one_of(where, "retrieval.retriever", self.retriever, RETRIEVERS)
+        _in_range(where, "retrieval.top_k", self.top_k, 0, 50)
+
+
+RETRIEVERS = ("tfidf", "embedding", "hybrid")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """How answers are sampled."""
+
+    temperature: float = 0.0  # 0 = greedy argmax (deterministic)
+    max_answer_chars: int = 160  # an answer stops here if no newline came first
+    seed: int = 0  # sampling seed, so a temperature > 0 session can be replayed
+
+    def check(self, where: str) -> None:
+        _in_range(where, "generation.temperature", self.temperature, 0.0, 10.0)
+        _in_range(where, "generation.max_answer_chars", self.max_answer_chars, 1, 4096)
+        _in_range(where, "generation.seed", self.seed, 0, 2**31 - 1)
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Where knowledge is read from and where everything tinychat writes lives."""
+
+    knowledge: Path = Path("knowledge")  # the folder of notes (only ever read)
+    state: Path = Path(".tinychat")  # weights, index cache and history
+
+    def check(self, where: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings, validated. Built by `load_config`, then passed down unchanged."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+    def check(self, where: str) -> None:
+        for section in dataclasses.fields(self):
+            getattr(self, section.name).check(where)
+        if self.generation.max_answer_chars >= self.model.window - 16:
+            raise TinychatError(
+                f"{where}: generation.max_answer_chars={self.generation.max_answer_chars} leaves no"
+                f" room for the prompt in model.window={self.model.window}; lower it or raise the window"
+            )
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read `path` (or `./tinychat.yaml` if present, else defaults), apply `overrides`, validate.
+
+    `overrides` maps dotted keys to values, e.g. {"retrieval.top_k": 0} from the command line.
+    Relative paths in a config file are taken relative to that file's folder.
+    """
+    import yaml  # only this module reads YAML
+
+    raw: dict[str, Any] = {}
+    where = "defaults"
+    base = Path.cwd()
+    if path is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        path = Path(DEFAULT_CONFIG_NAME)
+    if path is not None:
+        where = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TinychatError(f"{path}: config file not found; check the --config path") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise TinychatError(f"{path}: cannot read config ({error}); check the file") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            raise TinychatError(f"{path}: invalid YAML{at}; fix the syntax or delete the file") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise TinychatError(f"{path}: expected sections such as 'model:' at the top level")
+        raw = loaded
+        base = Path(path).resolve().parent
+
+    config = _build(Config, raw, "", where, base)
+    for key, value in (overrides or {}).items():
+        config = _override(config, key, value, where)
+    config.check(where)
+    return config
+
+
+def _override(config: Config, dotted: str, value: Any, where: str) -> Config:
+    section_name, key = dotted.split(".")
+    section = getattr(config, section_name)
+    checked = _convert(value, _field_types(type(section))[key], dotted, where, Path.cwd())
+    return dataclasses.replace(config, **{section_name: dataclasses.replace(section, **{key: checked})})
+
+
+def _build(cls: type, raw: Any, prefix: str, where: str, base: Path) -> Any:
+    """Make `cls` from a YAML mapping, rejecting unknown keys and wrong types."""
+    if not isinstance(raw, dict):
+        raise TinychatError(f"{where}: {prefix.rstrip('.')} must be a mapping of keys, got {raw!r}")
+    types_by_name = _field_types(cls)
+    unknown = sorted(set(map(str, raw)) - set(types_by_name))
+    if unknown:
+        name = prefix + unknown[0]
+        allowed = ", ".join(types_by_name)
+        raise TinychatError(f"{where}: unknown key '{name}'; allowed here: {allowed}")
+    values = {}
+    for name, value in raw.items():
+        kind = types_by_name[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value if value is not None else {}, f"{prefix}{name}.", where, base)
+        else:
+            values[name] = _convert(value, kind, prefix + name, where, base)
+    return cls(**values)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _convert(value: Any, kind: Any, key: str, where: str, base: Path) -> Any:
+    """Check one value against its field type; ints are accepted where floats are expected."""
+    wrong = TinychatError(f"{where}: {key}={value!r} must be {_type_name(kind)}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise wrong
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise wrong
+        return value
+    if kind is Path:
+        if not isinstance(value, (str, Path)) or not str(value):
+            raise wrong
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+    if typing.get_origin(kind) is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise wrong
+        return tuple(value)
+    raise AssertionError(f"no converter for {kind}")  # our own invariant: every field type is handled
+
+
+def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is tuple:
+        return "a list of strings"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string", Path: "a path"}.get(
+        kind, str(kind)
+    )
+
+
+def _in_range(where: str, key: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise TinychatError(f"{where}: {key}={value} is out of range; allowed {low} to {high}")
+
+
+def _one_of(where: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise TinychatError(f"{where}: {key}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+

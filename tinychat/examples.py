@@ -1,0 +1,148 @@
+"""Training examples: turn knowledge chunks into rows of character ids.
+
+Two kinds of rows, mixed by `train.qa_share`:
+- raw text: a window of the knowledge as written, so the model learns its characters;
+- question/answer: a question generated from one sentence, the [CONTEXT] the retriever
+  returns for that question (the same retriever as at answer time, mistakes included),
+  a few distractor sentences, and the sentence itself as the answer.
+Names and numbers in a QA row are swapped for invented ones, consistently in context,
+question and answer, so the only way to lower the loss is to read the context and copy
+from it, not to memorise the knowledge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinychat.config import Config
+from tinychat.knowledge import Chunk
+from tinychat.prompt import build_prompt
+from tinychat.retriever import Index
+from tinychat.vocab import encode
+
+WORD = re.compile(r"[A-Za-z0-9]+(?:[.,'-][A-Za-z0-9]+)*")
+NUMBER = re.compile(r"^\d[\d,.]*$")
+STOPWORDS = frozenset(
+    """a about above after again all also an and any are as at be been before being below between both but
+    by can could did do does doing down during each few for from further had has have having he her here hers
+    him his how i if in into is it its itself just me more most my no nor not now of off on once only or other
+    our out over own same she should so some such than that the their them then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with would
+    you your yours""".split()
+)
+SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Model inputs, next-character targets and loss weights, each (N, window)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+
+
+def content_words(text: str) -> list[str]:
+    """Words worth asking about: not stopwords, at least 3 letters or holding a digit."""
+    return [w for w in WORD.findall(text) if w.lower() not in STOPWORDS and (len(w) >= 3 or any(c.isdigit() for c in w))]
+
+
+def make_question(sentence: str, rng: np.random.Generator) -> str:
+    """A question a user might type about `sentence`, in one of several forms."""
+    words = content_words(sentence) or WORD.findall(sentence) or [sentence]
+    picked = [words[i] for i in sorted(rng.choice(len(words), size=min(len(words), int(rng.integers(1, 4))), replace=False))]
+    topic = " ".join(picked).lower()
+    form = rng.integers(5)
+    if form == 0:  # keywords only
+        return topic
+    if form == 1:  # a wh-question template
+        has_number = any(c.isdigit() for c in sentence)
+        templates = ["what is {}?", "what about {}?", "tell me about {}", "which {}?", "who or what is {}?",
+                     "where is {}?", "explain {}", "what does {} do?", "{}?"] + ["how many {}?"] * has_number  # fmt: skip
+        return str(rng.choice(templates)).format(topic)
+    all_words = WORD.findall(sentence)
+    if form == 2 and len(all_words) > 3:  # cloze: the sentence with one content word blanked
+        blank = str(rng.choice(words))
+        return " ".join("___" if w == blank else w for w in all_words).lower() + "?"
+    # a partial paraphrase: some of the sentence's words, in order
+    keep = [w for w in all_words if rng.random() < 0.6] or all_words[:3]
+    return " ".join(keep).lower() + "?"
+
+
+def invented_word(rng: np.random.Generator) -> str:
+    return "".join(rng.choice(SYLLABLES, size=int(rng.integers(2, 4))))
+
+
+def swap_names_and_numbers(texts: list[str], answer: str, rng: np.random.Generator) -> tuple[list[str], str]:
+    """Replace the answer's names and numbers with invented ones, the same way in every text."""
+    words = WORD.findall(answer)
+    candidates = {w for i, w in enumerate(words) if NUMBER.match(w) or (i > 0 and w[0].isupper() and len(w) > 2)}
+    if not candidates:
+        return texts, answer
+    chosen = [w for w in sorted(candidates) if rng.random() < 0.7] or [sorted(candidates)[0]]
+    replacement = {}
+    for word in chosen:
+        if NUMBER.match(word):
+            replacement[word] = "".join(str(rng.integers(10)) if c.isdigit() else c for c in word).lstrip("0") or "7"
+        else:
+            new = invented_word(rng)
+            replacement[word] = new.capitalize() if word[0].isupper() else new
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(replacement, key=len, reverse=True))) + r")\b", re.IGNORECASE)
+
+    def swap(text: str) -> str:
+        return pattern.sub(lambda m: _match_case(replacement[_key(m.group(), replacement)], m.group()), text)
+
+    return [swap(t) for t in texts], swap(answer)
+
+
+def _key(found: str, replacement: dict[str, str]) -> str:
+    return found if found in replacement else next(k for k in replacement if k.lower() == found.lower())
+
+
+def _match_case(new: str, old: str) -> str:
+    return new.lower() if old.islower() else new
+
+
+def qa_text(chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, rng: np.random.Generator) -> str | None:
+    """One [CONTEXT]/[QUERY]/[ANSWER] example whose answer is `chunk`, or None if it cannot fit."""
+    query = make_question(chunk.text, rng)
+    context = [hit.chunk for hit in index.search(query, config.retrieval.top_k)]
+    if chunk not in context:  # the retriever missed: put the answer in, as its lowest-ranked line
+        context = context[:-1] + [chunk] if context else [chunk]
+    for _ in range(int(rng.integers(0, config.train.distractors + 1))):
+        context.append(chunks[int(rng.integers(len(chunks)))])
+    lines, answer = [c.text for c in context], chunk.text
+    if rng.random() < config.train.swap_share:
+        swapped, answer = swap_names_and_numbers(lines + [query], answer, rng)
+        lines, query = swapped[:-1], swapped[-1]
+    prompt = build_prompt(lines, query, config.model.window, config.generation.max_answer_chars)
+    used = lines[: prompt.context_used]
+    if answer not in used and not (used and answer.startswith(used[0])):
+        return None  # the answer line did not fit in the window
+    answer = answer[: config.model.window - len(prompt.text) - 1]
+    return prompt.text + answer + "\n"
+
+
+def make_rows(chunks: list[Chunk], texts: list[str], index: Index, config: Config, count: int, seed: int) -> Rows:
+    """`count` training rows from the knowledge: QA examples and raw-text windows, padded to the window."""
+    rng = np.random.default_rng(seed)
+    window = config.model.window
+    corpus = encode("\n".join(texts))
+    inputs = np.zeros((count, window), np.int32)
+    targets = np.zeros((count, window), np.int32)
+    weights = np.zeros((count, window), np.float32)
+    for row in range(count):
+        ids = None
+        if chunks and rng.random() < config.train.qa_share:
+            text = qa_text(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng)
+            ids = encode(text) if text is not None else None
+        if ids is None:  # raw text: any window of the knowledge
+            start = int(rng.integers(max(1, len(corpus) - window)))
+            ids = corpus[start : start + window + 1]
+        length = len(ids) - 1
+        inputs[row, :length], targets[row, :length], weights[row, :length] = ids[:-1], ids[1:], 1.0
+    return Rows(inputs, targets, weights)
+

@@ -1,0 +1,225 @@
+"""The knowledge folder: scan it, read its files safely, cut them into chunks with line numbers.
+
+A chunk is a sentence (or a piece of a long one), the unit the retriever ranks and the model
+copies answers from. Each chunk keeps its file and the 1-based lines it spans, so every
+answer can cite exactly where it came from. The folder is only ever read.
+
+`Knowledge.refresh()` re-reads only files whose size or modification time changed and
+reports what was added, changed and removed, so a caller can re-index before an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinychat.config import KnowledgeConfig
+from tinychat.errors import TinychatError
+from tinychat.vocab import normalize
+
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a sentence ends at . ! ? followed by space
+MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One retrievable piece of a file: a sentence on lines `line`..`end_line` (1-based)."""
+
+    path: str  # relative to the knowledge folder, '/'-separated
+    line: int
+    end_line: int
+    text: str  # one line of text, whitespace folded, ready for the prompt
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the scan knows of one file; size and mtime decide whether it must be read again."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    chunks: tuple[Chunk, ...]
+
+
+@dataclass
+class Changes:
+    """What one refresh found."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        parts = [f"{len(names)} {verb}" for names, verb in
+                 ((self.added, "added"), (self.changed, "changed"), (self.removed, "removed")) if names]  # fmt: skip
+        return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------- chunking
+
+
+def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
+    """Cut a file's text into sentence chunks that remember their line numbers.
+
+    Consecutive non-blank lines form a paragraph, so a sentence hard-wrapped over several
+    lines is one chunk spanning them; headings and list items stand alone. Sentences longer
+    than `max_chars` are cut at a space.
+    """
+    chunks: list[Chunk] = []
+    for paragraph in _paragraphs(text.splitlines()):
+        # Join the paragraph's lines with spaces, remembering which line each character came from.
+        joined, line_of = "", []
+        for number, line in paragraph:
+            piece = " ".join(normalize(line).split())
+            if joined:
+                joined += " "
+                line_of.append(number)
+            joined += piece
+            line_of.extend([number] * len(piece))
+        start = 0
+        for match in [*SENTENCE_END.finditer(joined), None]:
+            end = match.start() + len(match.group().rstrip()) if match else len(joined)
+            for first, last in _pieces(joined, start, end, max_chars):
+                while first < last and joined[first] == " ":
+                    first += 1
+                while last > first and joined[last - 1] == " ":
+                    last -= 1
+                if first < last:
+                    chunks.append(Chunk(path, line_of[first], line_of[last - 1], joined[first:last]))
+            start = match.end() if match else len(joined)
+    return chunks
+
+
+def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
+    paragraphs: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        stands_alone = MARKDOWN_HEADING.match(line) or LIST_ITEM.match(line)
+        if not line.strip() or stands_alone:
+            if current:
+                paragraphs.append(current)
+            current = []
+        if stands_alone:
+            paragraphs.append([(number, LIST_ITEM.sub("", MARKDOWN_HEADING.sub("", line)))])
+        elif line.strip():
+            current.append((number, line))
+    if current:
+        paragraphs.append(current)
+    return paragraphs
+
+
+def _pieces(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """Split text[start:end] into spans of at most max_chars, breaking at a space where possible."""
+    spans = []
+    while end - start > max_chars:
+        cut = text.rfind(" ", start + max_chars // 2, start + max_chars + 1)
+        cut = cut if cut > start else start + max_chars
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, end))
+    return spans
+
+
+# ---------------------------------------------------------------------------- scanning
+
+
+def is_ignored(name: str) -> bool:
+    """Hidden files and editors' temporary files are never read."""
+    return name.startswith(".") or name.endswith("~") or name.endswith((".swp", ".swo", ".tmp"))
+
+
+class Knowledge:
+    """The chunks of a knowledge folder, kept current by `refresh()`."""
+
+    def __init__(self, folder: Path, config: KnowledgeConfig):
+        self.folder = Path(folder)
+        self.config = config
+        self.files: dict[str, FileState] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [chunk for path in sorted(self.files) for chunk in self.files[path].chunks]
+
+    def fingerprint(self) -> str:
+        """sha256 over every file's path and content hash: changes when any file does."""
+        digest = hashlib.sha256()
+        for path in sorted(self.files):
+            digest.update(f"{path}\0{self.files[path].sha256}\n".encode())
+        return digest.hexdigest()
+
+    def refresh(self) -> Changes:
+        """Bring `files` up to date with the folder; read only what changed on disk."""
+        if not self.folder.is_dir():
+            raise TinychatError(f"{self.folder}: knowledge folder not found; create it or pass --knowledge DIR")
+        changes = Changes()
+        seen: dict[str, os.stat_result] = {}
+        root = self.folder.resolve()
+        for directory, subdirectories, names in os.walk(self.folder, followlinks=False):
+            subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+            for name in sorted(names):
+                if is_ignored(name) or not name.lower().endswith(self.config.extensions):
+                    continue
+                full = Path(directory) / name
+                relative = full.relative_to(self.folder).as_posix()
+                if full.is_symlink() and not full.resolve().is_relative_to(root):
+                    self._warn(changes, relative, "is a link to outside the knowledge folder; skipped")
+                    continue
+                try:
+                    seen[relative] = full.stat()
+                except OSError:
+                    continue  # deleted while we looked: it is simply not there
+        for relative in sorted(set(self.files) - set(seen)):
+            del self.files[relative]
+            changes.removed.append(relative)
+        for relative, stat in seen.items():
+            known = self.files.get(relative)
+            if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                continue
+            state = self._read(relative, stat, changes)
+            if state is None:
+                if self.files.pop(relative, None) is not None:
+                    changes.removed.append(relative)
+                continue
+            if known is None:
+                changes.added.append(relative)
+            elif known.sha256 != state.sha256:
+                changes.changed.append(relative)
+            self.files[relative] = state
+        return changes
+
+    def _read(self, relative: str, stat: os.stat_result, changes: Changes) -> FileState | None:
+        """Read and chunk one file, or warn once and return None if it cannot be used."""
+        if stat.st_size > self.config.max_file_kb * 1024:
+            self._warn(changes, relative, f"is larger than knowledge.max_file_kb={self.config.max_file_kb}; skipped")
+            return None
+        try:
+            data = (self.folder / relative).read_bytes()
+        except OSError as error:
+            self._warn(changes, relative, f"cannot be read ({error.strerror or error}); skipped")
+            return None
+        if b"\0" in data[:8192]:
+            self._warn(changes, relative, "looks binary; skipped")
+            return None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            self._warn(changes, relative, f"is not UTF-8 (byte {error.start}); skipped: save it as UTF-8")
+            return None
+        chunks = tuple(split_chunks(relative, text, self.config.chunk_chars))
+        # The stat taken before reading is kept: if the file changed while being read, the
+        # next refresh sees a newer mtime and reads it again.
+        return FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest(), chunks)
+
+    def _warn(self, changes: Changes, relative: str, problem: str) -> None:
+        if (relative, problem) not in self._warned:  # say it once, not before every answer
+            self._warned.add((relative, problem))
+            changes.warnings.append(f"warning: {self.folder / relative} {problem}")

@@ -1,0 +1,257 @@
+"""The tiny character-level transformer, in Keras 3: the only definition of the architecture.
+
+Read top to bottom: small pieces first (layer norm, attention, feed-forward, block), then
+the model that stacks them. `runtime.py` is the same computation in numpy, one character
+at a time; a test feeds both the same ids and checks they agree to float32 precision.
+
+Shapes: B = batch, T = characters in the window, D = d_model, H = heads, V = vocabulary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """TensorFlow's C++ logging writes start-up notices to fd 2 whatever the log level: hide them."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+with _quiet_stderr():
+    import keras
+    import tensorflow  # noqa: F401  the backend, imported here so its notices are hidden too
+from keras import ops  # noqa: E402
+
+from tinychat.config import ModelConfig  # noqa: E402
+from tinychat.runtime import COPY_FLOOR, LAYER_NORM_EPSILON, alibi_slopes  # noqa: E402  shared with numpy
+from tinychat.vocab import VOCAB_SIZE  # noqa: E402
+
+MASKED = -1e9  # added to attention scores a position may not see (finite, so no NaN)
+
+
+def gelu(x):
+    """GELU, tanh approximation (the runtime uses the same formula)."""
+    return 0.5 * x * (1.0 + ops.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+class LayerNorm(keras.layers.Layer):
+    """Normalise each position's vector to mean 0, variance 1, then scale and shift."""
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.gamma = self.add_weight(shape=(dim,), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(dim,), initializer="zeros", name="beta")
+
+    def call(self, x):
+        mean = ops.mean(x, axis=-1, keepdims=True)
+        variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
+        return (x - mean) / ops.sqrt(variance + LAYER_NORM_EPSILON) * self.gamma + self.beta
+
+
+class Attention(keras.layers.Layer):
+    """Causal multi-head self-attention: each position mixes the values of itself and the past."""
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+
+    def build(self, input_shape):
+        dim = self.config.d_model
+        self.w_qkv = self.add_weight(shape=(dim, 3 * dim), initializer="glorot_uniform", name="w_qkv")
+        self.b_qkv = self.add_weight(shape=(3 * dim,), initializer="zeros", name="b_qkv")
+        self.w_out = self.add_weight(shape=(dim, dim), initializer="glorot_uniform", name="w_out")
+        self.b_out = self.add_weight(shape=(dim,), initializer="zeros", name="b_out")
+
+    def call(self, x, bias):
+        """x: (B, T, D); bias: (H, T, T) added to the scores (causal mask + ALiBi)."""
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        heads, d_head = self.config.n_heads, self.config.d_head
+        qkv = ops.matmul(x, self.w_qkv) + self.b_qkv  # (B, T, 3D)
+        qkv = ops.reshape(qkv, (batch, length, 3, heads, d_head))
+        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, H, T, d_head)
+        query, key, value = qkv[0], qkv[1], qkv[2]
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(d_head)  # (B, H, T, T)
+        weights = ops.softmax(scores + bias, axis=-1)  # row t: how much t looks at each s <= t
+        mixed = ops.matmul(weights, value)  # (B, H, T, d_head)
+        mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (batch, length, heads * d_head))
+        return ops.matmul(mixed, self.w_out) + self.b_out, weights
+
+
+class FeedForward(keras.layers.Layer):
+    """Per-position two-layer MLP: D -> d_ff -> D."""
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+
+    def build(self, input_shape):
+        dim, hidden = self.config.d_model, self.config.d_ff
+        self.w_in = self.add_weight(shape=(dim, hidden), initializer="glorot_uniform", name="w_in")
+        self.b_in = self.add_weight(shape=(hidden,), initializer="zeros", name="b_in")
+        self.w_out = self.add_weight(shape=(hidden, dim), initializer="glorot_uniform", name="w_out")
+        self.b_out = self.add_weight(shape=(dim,), initializer="zeros", name="b_out")
+
+    def call(self, x):
+        return ops.matmul(gelu(ops.matmul(x, self.w_in) + self.b_in), self.w_out) + self.b_out
+
+
+class Block(keras.layers.Layer):
+    """Pre-norm transformer block: x + attention(norm(x)), then x + feed_forward(norm(x))."""
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.norm1 = LayerNorm(name="norm1")
+        self.attention = Attention(config, name="attention")
+        self.norm2 = LayerNorm(name="norm2")
+        self.feed_forward = FeedForward(config, name="feed_forward")
+
+    def call(self, x, bias):
+        attended, weights = self.attention(self.norm1(x), bias)
+        x = x + attended
+        return x + self.feed_forward(self.norm2(x)), weights
+
+
+class CopyHead(keras.layers.Layer):
+    """Pointer-style copy path: attend to an earlier position s, propose the character after it.
+
+    A gate decides per position how much of the output comes from copying and how much
+    from the ordinary vocabulary softmax. It lets a tiny model reproduce names and numbers
+    from [CONTEXT] that it could never memorise.
+    """
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+
+    def build(self, input_shape):
+        dim = self.config.d_model
+        self.w_query = self.add_weight(shape=(dim, dim), initializer="glorot_uniform", name="w_query")
+        self.w_key = self.add_weight(shape=(dim, dim), initializer="glorot_uniform", name="w_key")
+        self.w_gate = self.add_weight(shape=(dim,), initializer="zeros", name="w_gate")
+        self.b_gate = self.add_weight(shape=(), initializer="zeros", name="b_gate")
+
+    def call(self, hidden, ids):
+        """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1), weights."""
+        length = ops.shape(ids)[1]
+        query = ops.matmul(hidden, self.w_query)
+        key = ops.matmul(hidden, self.w_key)
+        scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) / math.sqrt(self.config.d_model)  # (B, T, T)
+        # Position t may copy the character after s only if that character is known: s < t.
+        positions = ops.arange(length)
+        earlier = ops.expand_dims(positions, 1) > ops.expand_dims(positions, 0)  # (T, T)
+        weights = ops.softmax(ops.where(earlier, scores, MASKED), axis=-1)
+        next_ids = ops.concatenate([ids[:, 1:], ops.zeros_like(ids[:, :1])], axis=1)  # (B, T): char after s
+        copy_probs = ops.matmul(weights, ops.one_hot(next_ids, VOCAB_SIZE))  # (B, T, V)
+        # At t = 0 nothing can be copied, so the gate is forced shut there.
+        can_copy = ops.cast(ops.expand_dims(positions > 0, -1), hidden.dtype)  # (T, 1)
+        gate = ops.sigmoid(ops.matmul(hidden, ops.expand_dims(self.w_gate, -1)) + self.b_gate) * can_copy
+        return copy_probs, gate, weights
+
+
+class TinyTransformer(keras.Model):
+    """Characters in, log-probabilities of the next character out: (B, T) ids -> (B, T, V)."""
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.token_embedding = keras.layers.Embedding(
+            VOCAB_SIZE, config.d_model, embeddings_initializer=keras.initializers.RandomNormal(stddev=0.3),
+            name="token_embedding",
+        )
+        if config.positions == "learned":
+            self.position_embedding = keras.layers.Embedding(
+                config.window, config.d_model, embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1),
+                name="position_embedding",
+            )
+        self.blocks = [Block(config, name=f"block_{i}") for i in range(config.n_layers)]
+        self.final_norm = LayerNorm(name="final_norm")
+        self.head = keras.layers.Dense(VOCAB_SIZE, name="head")
+        self.copy_head = CopyHead(config, name="copy_head") if config.copy else None
+        self.slopes = alibi_slopes(config.n_heads) if config.positions == "alibi" else np.zeros(config.n_heads, np.float32)
+
+    def attention_bias(self, length):
+        """(H, T, T): -slope * distance for s <= t (ALiBi; zero slopes for learned positions), MASKED for s > t."""
+        positions = ops.arange(length)
+        distance = ops.cast(ops.expand_dims(positions, 1) - ops.expand_dims(positions, 0), "float32")  # t - s
+        bias = -ops.reshape(ops.convert_to_tensor(self.slopes), (-1, 1, 1)) * distance
+        return ops.where(distance < 0, MASKED, bias)
+
+    def call(self, ids, return_attention: bool = False):
+        length = ops.shape(ids)[1]
+        x = self.token_embedding(ids)  # (B, T, D)
+        if self.config.positions == "learned":
+            x = x + self.position_embedding(ops.arange(length))
+        bias = self.attention_bias(length)
+        attention = []
+        for block in self.blocks:
+            x, weights = block(x, bias)
+            attention.append(weights)
+        hidden = self.final_norm(x)
+        logits = self.head(hidden)  # (B, T, V)
+        if self.copy_head is None:
+            log_probs = ops.log_softmax(logits, axis=-1)
+        else:
+            copy_probs, gate, copy_weights = self.copy_head(hidden, ids)
+            probs = (1.0 - gate) * ops.softmax(logits, axis=-1) + gate * copy_probs
+            log_probs = ops.log(probs + COPY_FLOOR)
+            attention.append(ops.expand_dims(copy_weights, 1))
+        if return_attention:
+            return log_probs, attention
+        return log_probs
+
+
+def build_model(config: ModelConfig) -> TinyTransformer:
+    """A freshly initialised model with its weights created (so they can be counted or loaded)."""
+    model = TinyTransformer(config)
+    model(np.zeros((1, 2), dtype=np.int32))
+    return model
+
+
+def named_weights(model: TinyTransformer) -> dict:
+    """The model's variables under the names the checkpoint and the numpy runtime use."""
+    names = {"token_embedding": model.token_embedding.embeddings}
+    if model.config.positions == "learned":
+        names["position_embedding"] = model.position_embedding.embeddings
+    for i, block in enumerate(model.blocks):
+        prefix = f"blocks/{i}"
+        names[f"{prefix}/norm1/gamma"] = block.norm1.gamma
+        names[f"{prefix}/norm1/beta"] = block.norm1.beta
+        for name in ("w_qkv", "b_qkv", "w_out", "b_out"):
+            names[f"{prefix}/attention/{name}"] = getattr(block.attention, name)
+        names[f"{prefix}/norm2/gamma"] = block.norm2.gamma
+        names[f"{prefix}/norm2/beta"] = block.norm2.beta
+        for name in ("w_in", "b_in", "w_out", "b_out"):
+            names[f"{prefix}/feed_forward/{name}"] = getattr(block.feed_forward, name)
+    names["final_norm/gamma"] = model.final_norm.gamma
+    names["final_norm/beta"] = model.final_norm.beta
+    names["head/w"] = model.head.kernel
+    names["head/b"] = model.head.bias
+    if model.copy_head is not None:
+        for name in ("w_query", "w_key", "w_gate", "b_gate"):
+            names[f"copy/{name}"] = getattr(model.copy_head, name)
+    return names
+
+
+def get_arrays(model: TinyTransformer) -> dict[str, np.ndarray]:
+    """Every weight as a float32 numpy array, by checkpoint name."""
+    return {name: np.asarray(variable.numpy(), dtype=np.float32) for name, variable in named_weights(model).items()}
+
+
+def set_arrays(model: TinyTransformer, arrays: dict[str, np.ndarray]) -> None:
+    """Load checkpoint arrays into the model (shapes were checked by `checkpoint`)."""
+    for name, variable in named_weights(model).items():
+        variable.assign(arrays[name])

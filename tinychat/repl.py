@@ -1,0 +1,214 @@
+"""The interactive chat: a prompt-toolkit prompt, streamed answers and slash commands.
+
+One table of slash commands (`COMMANDS`) feeds the dispatcher, `/help` and tab completion.
+Answers are written to stdout a character at a time as the model produces them; Ctrl-C
+stops an answer (or a /retrain) and returns to the prompt, Ctrl-D or /quit leaves.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, TextIO
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory
+
+from tinychat.chat import ChatSession
+from tinychat.errors import TinychatError
+from tinychat.runtime import parameter_count
+from tinychat.terminal import printable
+
+HISTORY_NAME = "history"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    help: str
+    run: Callable[["Repl", str], bool]  # returns False to leave the REPL
+
+
+class Repl:
+    """The REPL's state: the chat session, where answers are written, the prompt."""
+
+    def __init__(self, session: ChatSession, out: TextIO | None = None, **prompt_options: Any):
+        self.session = session
+        self.out = out or sys.stdout
+        state = session.config.paths.state
+        state.mkdir(parents=True, exist_ok=True)
+        self.prompt = PromptSession(
+            history=FileHistory(str(state / HISTORY_NAME)),
+            auto_suggest=AutoSuggestFromHistory(),
+            completer=SlashCompleter(),
+            complete_while_typing=True,
+            bottom_toolbar=self.toolbar,
+            **prompt_options,
+        )
+
+    def say(self, text: str = "") -> None:
+        self.out.write(printable(text) + "\n")
+        self.out.flush()
+
+    def toolbar(self) -> str:
+        session = self.session
+        model = session.model.config
+        parts = [
+            f"{parameter_count(model) / 1000:.1f}k params, window {model.window}",
+            f"{len(session.knowledge.files)} files, {len(session.knowledge.chunks)} chunks",
+            f"temp {session.temperature:g}",
+            f"top-k {session.top_k}",
+        ]
+        if session.model_is_stale:
+            parts.append("model older than knowledge: /retrain")
+        elif session.reindexed:
+            parts.append(session.reindexed)
+        return printable(" | ".join(parts))
+
+    def run(self) -> int:
+        self.say("tinychat: ask about your notes; /help lists commands, Ctrl-D leaves.")
+        while True:
+            try:
+                line = self.prompt.prompt("> ").strip()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line
+            except EOFError:
+                return 0
+            if not line:
+                continue
+            try:
+                if line.startswith("/"):
+                    if not self.command(line):
+                        return 0
+                else:
+                    self.stream_answer(line)
+            except TinychatError as error:
+                self.say(f"error: {error}")
+
+    def stream_answer(self, query: str) -> None:
+        try:
+            for char in self.session.answer(query):
+                self.out.write(printable(char))
+                self.out.flush()
+            self.out.write("\n")
+        except KeyboardInterrupt:
+            self.out.write(" [stopped]\n")
+        self.out.flush()
+
+    def command(self, line: str) -> bool:
+        name, _, argument = line.partition(" ")
+        for command in COMMANDS:
+            if command.name == name.lower():
+                return command.run(self, argument.strip())
+        close = [c.name for c in COMMANDS if c.name.startswith(name.lower()[:3])]
+        hint = f"; did you mean {close[0]}?" if close else ""
+        self.say(f"unknown command {name}{hint} (/help lists them)")
+        return True
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_help(repl: Repl, argument: str) -> bool:
+    for command in COMMANDS:
+        repl.say(f"  {command.usage:<16} {command.help}")
+    repl.say("  Ctrl-C stops an answer, Ctrl-D leaves; arrow-up recalls earlier questions.")
+    return True
+
+
+def cmd_sources(repl: Repl, argument: str) -> bool:
+    last = repl.session.last
+    if last is None:
+        repl.say("no answer yet: ask a question first")
+        return True
+    if not last.sources:
+        repl.say("the last answer used no context (top-k 0 or nothing matched)")
+    for rank, hit in enumerate(last.sources, start=1):
+        lines = f"{hit.chunk.line}" if hit.chunk.line == hit.chunk.end_line else f"{hit.chunk.line}-{hit.chunk.end_line}"
+        repl.say(f"  {rank}. {hit.chunk.path}:{lines}  score {hit.score:.3f}  {hit.chunk.text[:60]}")
+    if argument in ("-v", "--verbose"):
+        repl.say("prompt the model saw:")
+        repl.say(last.prompt + last.text)
+    return True
+
+
+def cmd_temp(repl: Repl, argument: str) -> bool:
+    if argument:
+        try:
+            value = float(argument)
+        except ValueError:
+            value = -1.0
+        if not 0.0 <= value <= 10.0:
+            repl.say(f"/temp {argument}: give a number from 0 (greedy) to 10")
+            return True
+        repl.session.temperature = value
+    repl.say(f"temperature {repl.session.temperature:g}" + (" (greedy)" if repl.session.temperature == 0 else ""))
+    return True
+
+
+def cmd_topk(repl: Repl, argument: str) -> bool:
+    if argument:
+        if not argument.isdigit() or int(argument) > 50:
+            repl.say(f"/topk {argument}: give a whole number from 0 (no context) to 50")
+            return True
+        repl.session.top_k = int(argument)
+    repl.say(f"top-k {repl.session.top_k}" + (" (answers use no context)" if repl.session.top_k == 0 else ""))
+    return True
+
+
+def cmd_retrain(repl: Repl, argument: str) -> bool:
+    from tinychat.weights import run_training
+
+    session = repl.session
+    session.sync()
+    try:
+        session.use(run_training(session.config, fresh=argument == "--fresh", knowledge=session.knowledge))
+    except TinychatError as error:  # includes Ctrl-C: the previous weights stay in use
+        repl.say(f"{error}")
+        return True
+    session.sync()
+    repl.say("retrained: answers now use the new weights")
+    return True
+
+
+def cmd_info(repl: Repl, argument: str) -> bool:
+    from tinychat.info import describe
+
+    repl.say(describe(repl.session.config))
+    return True
+
+
+def cmd_quit(repl: Repl, argument: str) -> bool:
+    return False
+
+
+COMMANDS = [
+    Command("/help", "/help", "list these commands", cmd_help),
+    Command("/sources", "/sources [-v]", "files and lines the last answer drew on; -v adds the full prompt", cmd_sources),
+    Command("/temp", "/temp [T]", "show or set the temperature (0 = greedy, deterministic)", cmd_temp),
+    Command("/topk", "/topk [K]", "show or set how many chunks go into the context (0 = none)", cmd_topk),
+    Command("/retrain", "/retrain [--fresh]", "train on the current knowledge (Ctrl-C keeps the old weights)", cmd_retrain),
+    Command("/info", "/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
+    Command("/quit", "/quit", "leave (Ctrl-D does the same)", cmd_quit),
+]
+
+
+class SlashCompleter(Completer):
+    """Completes slash commands at the start of the line; plain questions get no completion."""
+
+    def get_completions(self, document: Document, complete_event: Any) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        if not text.startswith("/") or " " in text:
+            return
+        for command in COMMANDS:
+            if command.name.startswith(text.lower()):
+                yield Completion(command.name, start_position=-len(text), display_meta=command.help)
+
+
+def run_repl(session: ChatSession) -> int:
+    """Chat on the terminal until Ctrl-D or /quit; returns the exit code."""
+    return Repl(session).run()

@@ -1,0 +1,156 @@
+"""Rank knowledge chunks for a query: which sentences go into [CONTEXT].
+
+Three retrievers, chosen by `retrieval.retriever`:
+- `embedding` (the seed's): a chunk's vector is the mean of the model's own character
+  embeddings; chunks are ranked by cosine similarity to the query's vector.
+- `tfidf`: character 3-grams and whole words, weighted by how rare they are (TF-IDF),
+  ranked by cosine similarity through an inverted index (only chunks sharing a term with
+  the query are touched).
+- `hybrid`: both rankings fused by reciprocal rank (each chunk scores sum 1/(60 + rank)).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from tinychat.knowledge import Chunk
+from tinychat.vocab import encode, normalize
+
+WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+RRF_K = 60  # the usual reciprocal-rank-fusion constant: dampens the weight of the very top ranks
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk and how well it matches the query (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+class Index(Protocol):
+    def search(self, query: str, k: int) -> list[Hit]: ...
+
+
+def _top(chunks: list[Chunk], scores: np.ndarray, k: int) -> list[Hit]:
+    """The k best-scoring chunks, best first; ties keep folder order so results are stable."""
+    k = min(k, len(chunks))
+    if k <= 0:
+        return []
+    best = np.argpartition(-scores, k - 1)[:k] if k < len(chunks) else np.arange(len(chunks))
+    best = best[np.lexsort((best, -scores[best]))]
+    return [Hit(chunks[i], float(scores[i])) for i in best]
+
+
+# ---------------------------------------------------------------------------- embedding (seed)
+
+
+class EmbeddingIndex:
+    """The seed's retriever: mean of the model's character embeddings, cosine similarity."""
+
+    def __init__(self, chunks: list[Chunk], embedding_table: np.ndarray):
+        self.chunks = chunks
+        self.table = embedding_table  # (V, D) from the checkpoint
+        vectors = np.stack([self.embed(chunk.text) for chunk in chunks]) if chunks else np.zeros((0, embedding_table.shape[1]))
+        self.vectors = vectors.astype(np.float32)  # (N, D), unit length
+
+    def embed(self, text: str) -> np.ndarray:
+        """Unit-length mean of the characters' embedding rows (zeros for empty text)."""
+        ids = encode(text.lower())
+        if len(ids) == 0:
+            return np.zeros(self.table.shape[1], np.float32)
+        mean = self.table[ids].mean(axis=0)
+        return mean / (np.linalg.norm(mean) + 1e-9)
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        return _top(self.chunks, self.vectors @ self.embed(query), k)
+
+
+# ---------------------------------------------------------------------------- TF-IDF
+
+
+def terms(text: str) -> Counter[str]:
+    """Character 3-grams (across word boundaries, padded) and whole words of lower-cased text."""
+    text = " ".join(normalize(text).lower().split())
+    padded = f" {text} "
+    grams = Counter(padded[i : i + 3] for i in range(len(padded) - 2))
+    grams.update("w:" + word for word in WORD.findall(text))
+    return grams
+
+
+class TfidfIndex:
+    """Character n-gram + word TF-IDF with an inverted index held in numpy arrays."""
+
+    def __init__(self, chunks: list[Chunk]):
+        self.chunks = chunks
+        self.term_ids: dict[str, int] = {}
+        rows, cols, counts = [], [], []
+        for row, chunk in enumerate(chunks):
+            for term, count in terms(chunk.text).items():
+                rows.append(row)
+                cols.append(self.term_ids.setdefault(term, len(self.term_ids)))
+                counts.append(count)
+        rows_a, cols_a = np.array(rows, np.int32), np.array(cols, np.int32)
+        n_terms = len(self.term_ids)
+        document_frequency = np.bincount(cols_a, minlength=n_terms)
+        self.idf = (np.log((1 + len(chunks)) / (1 + document_frequency)) + 1.0).astype(np.float32)
+        weights = (1.0 + np.log(np.array(counts, np.float32))) * self.idf[cols_a]
+        norms = np.sqrt(np.bincount(rows_a, weights=weights**2, minlength=len(chunks)))
+        weights /= norms[rows_a] + 1e-9
+        # Postings sorted by term: the chunks holding term t are post_rows[start[t]:start[t+1]].
+        order = np.argsort(cols_a, kind="stable")
+        self.post_rows, self.post_weights = rows_a[order], weights[order].astype(np.float32)
+        self.start = np.concatenate([[0], np.cumsum(document_frequency)]).astype(np.int64)
+
+    def scores(self, query: str) -> np.ndarray:
+        """Cosine similarity of the query to every chunk (N,)."""
+        scores = np.zeros(len(self.chunks), np.float32)
+        found = [(self.term_ids[t], c) for t, c in terms(query).items() if t in self.term_ids]
+        if not found:
+            return scores
+        ids = np.array([i for i, _ in found])
+        weights = (1.0 + np.log(np.array([c for _, c in found], np.float32))) * self.idf[ids]
+        weights /= np.linalg.norm(weights) + 1e-9  # terms the index never saw add nothing either way
+        for term, weight in zip(ids, weights):
+            a, b = self.start[term], self.start[term + 1]
+            scores[self.post_rows[a:b]] += weight * self.post_weights[a:b]  # rows within a posting are unique
+        return scores
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        return _top(self.chunks, self.scores(query), k)
+
+
+# ---------------------------------------------------------------------------- hybrid
+
+
+class HybridIndex:
+    """Reciprocal rank fusion of the TF-IDF and embedding rankings."""
+
+    def __init__(self, chunks: list[Chunk], embedding_table: np.ndarray):
+        self.chunks = chunks
+        self.lexical = TfidfIndex(chunks)
+        self.embedding = EmbeddingIndex(chunks, embedding_table)
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        fused = np.zeros(len(self.chunks), np.float32)
+        for scores in (self.lexical.scores(query), self.embedding.vectors @ self.embedding.embed(query)):
+            ranks = np.empty(len(scores), np.int64)
+            ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+            fused += 1.0 / (RRF_K + ranks)
+        return _top(self.chunks, fused, k)
+
+
+def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray | None) -> Index:
+    """An index of `chunks` for retriever `kind` ("tfidf", "embedding" or "hybrid")."""
+    if kind == "tfidf":
+        return TfidfIndex(chunks)
+    assert embedding_table is not None, "embedding retrievers need the checkpoint's embedding table"
+    if kind == "embedding":
+        return EmbeddingIndex(chunks, embedding_table)
+    return HybridIndex(chunks, embedding_table)
+

@@ -1,0 +1,146 @@
+"""Train the model on the knowledge folder and write the checkpoint. Imports TensorFlow.
+
+knowledge chunks -> training rows (`examples`) -> tf.data -> Keras `fit` with progress
+-> checkpoint written atomically. Only imported when training is needed, so chatting
+with trained weights never pays for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+import numpy as np
+
+from tinychat.model import build_model, get_arrays, set_arrays  # first: it imports TensorFlow quietly
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tinychat import checkpoint  # noqa: E402
+from tinychat.config import Config  # noqa: E402
+from tinychat.errors import TinychatError  # noqa: E402
+from tinychat.examples import make_rows  # noqa: E402
+from tinychat.knowledge import Knowledge  # noqa: E402
+from tinychat.progress import Progress  # noqa: E402
+from tinychat.retriever import build_index  # noqa: E402
+
+MAX_UNIQUE_ROWS = 24_000  # past this, rows repeat; generating them is Python work done before fit
+REPORT_EVERY = 50  # steps between loss reports (Keras averages the loss over each "epoch")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    steps: int
+    seconds: float
+    final_loss: float
+    chars_per_second: float
+    warm_start: bool
+
+
+class _ProgressCallback(keras.callbacks.Callback):
+    """Feeds Keras's per-batch logs to a `Progress` display."""
+
+    def __init__(self, progress: Progress, steps_per_epoch: int):
+        super().__init__()
+        self.progress, self.steps_per_epoch, self.epoch = progress, steps_per_epoch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.progress.update(self.epoch * self.steps_per_epoch + batch + 1, float((logs or {}).get("loss", math.nan)))
+
+
+def train(
+    config: Config,
+    knowledge: Knowledge,
+    fresh: bool = False,
+    steps: int | None = None,
+    progress: Progress | None = None,
+    on_notice: Callable[[str], None] = lambda message: None,
+) -> TrainResult:
+    """Train on `knowledge` and save the checkpoint in the state folder.
+
+    Continues from the current weights (`train.retrain_steps`, lower learning rate) when a
+    checkpoint of the same model config exists and `fresh` is false; else starts from scratch.
+    Ctrl-C raises KeyboardInterrupt before anything is written: the previous weights stay.
+    """
+    keras.utils.set_random_seed(config.train.seed)
+    chunks = knowledge.chunks
+    texts = [_file_text(knowledge, path) for path in sorted(knowledge.files)]
+    if not chunks:
+        raise TinychatError(f"{knowledge.folder}: no text to train on; add .txt or .md files with sentences")
+
+    model = build_model(config.model)
+    path = checkpoint.weights_path(config.paths.state)
+    warm = False
+    if not fresh and path.is_file():
+        try:
+            previous = checkpoint.load(path, expected=config.model)
+            set_arrays(model, previous.arrays)
+            warm = True
+        except Exception as error:  # noqa: BLE001  any unusable checkpoint just means a fresh start
+            on_notice(f"starting from scratch: {error}")
+    steps = steps or (config.train.retrain_steps if warm else config.train.steps)
+    learning_rate = config.train.learning_rate * (0.3 if warm else 1.0)
+
+    embedding = np.asarray(model.token_embedding.embeddings.numpy())
+    index = build_index(config.retrieval.retriever, chunks, embedding)
+    batch = config.train.batch_size
+    rows = make_rows(chunks, texts, index, config, min(steps * batch, MAX_UNIQUE_ROWS), config.train.seed)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
+        .shuffle(len(rows.inputs), seed=config.train.seed)
+        .repeat()
+        .batch(batch, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    warmup = max(1, min(100, steps // 10))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, steps - warmup), warmup_target=learning_rate, warmup_steps=warmup, alpha=0.1
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),  # outputs are log-probabilities
+    )
+    steps_per_epoch = _largest_divisor_at_most(steps, REPORT_EVERY)
+    progress = progress or Progress(steps, chars_per_step=batch * config.model.window)
+    progress.start(steps)
+    started = time.perf_counter()
+    history = model.fit(
+        dataset,
+        epochs=steps // steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
+        verbose=0,
+        shuffle=False,  # the tf.data pipeline shuffles
+        callbacks=[_ProgressCallback(progress, steps_per_epoch)],
+    )
+    seconds = time.perf_counter() - started
+    final_loss = float(history.history["loss"][-1])
+    progress.finish(final_loss)
+    chars_per_second = float(rows.weights.mean()) * steps * batch * config.model.window / seconds
+
+    result = TrainResult(steps, seconds, final_loss, chars_per_second, warm)
+    meta = {
+        "knowledge": {"fingerprint": knowledge.fingerprint(), "files": len(knowledge.files), "chunks": len(chunks)},
+        "train": dataclasses.asdict(config.train),
+        "retriever": config.retrieval.retriever,
+        "metrics": dataclasses.asdict(result),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    checkpoint.save(path, config.model, get_arrays(model), meta)
+    return result
+
+
+def _file_text(knowledge: Knowledge, path: str) -> str:
+    """A file's text for raw-text rows: its chunks, one per line (already read and normalised)."""
+    return "\n".join(chunk.text for chunk in knowledge.files[path].chunks)
+
+
+def _largest_divisor_at_most(number: int, limit: int) -> int:
+    return max(d for d in range(1, min(number, limit) + 1) if number % d == 0)
+

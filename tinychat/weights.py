@@ -1,0 +1,65 @@
+"""Trained weights for a session: load the checkpoint, or train one first.
+
+Shared by the command line and the REPL's /retrain. TensorFlow is imported here only
+inside `run_training`, so loading existing weights stays cheap.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tinychat import checkpoint
+from tinychat.chat import ChatSession
+from tinychat.checkpoint import Checkpoint
+from tinychat.config import Config
+from tinychat.errors import TinychatError
+from tinychat.knowledge import Knowledge
+from tinychat.terminal import printable
+
+
+def notice(message: str) -> None:
+    """Progress, notices and warnings go to stderr, never to stdout."""
+    print(printable(message), file=sys.stderr, flush=True)
+
+
+def scan_knowledge(config: Config) -> Knowledge:
+    """The knowledge folder, read, with its warnings shown."""
+    knowledge = Knowledge(config.paths.knowledge, config.knowledge)
+    changes = knowledge.refresh()
+    for warning in changes.warnings:
+        notice(warning)
+    if not knowledge.chunks:
+        raise TinychatError(f"{config.paths.knowledge}: no .txt or .md text found; add notes or pass --knowledge DIR")
+    return knowledge
+
+
+def run_training(config: Config, fresh: bool, steps: int | None = None, knowledge: Knowledge | None = None) -> Checkpoint:
+    """Train (importing TensorFlow only now) and return the new checkpoint."""
+    knowledge = knowledge or scan_knowledge(config)
+    notice(f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks) from {config.paths.knowledge}")
+    from tinychat.progress import Progress
+    from tinychat.train import train
+
+    progress = Progress(steps or config.train.steps, chars_per_step=config.train.batch_size * config.model.window)
+    try:
+        train(config, knowledge, fresh=fresh, steps=steps, progress=progress, on_notice=notice)
+    except KeyboardInterrupt:
+        progress.cancelled()
+        raise TinychatError("training cancelled; the previous weights (if any) are unchanged") from None
+    return checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
+
+
+def load_or_train(config: Config) -> Checkpoint:
+    """The trained checkpoint; trains first when there is none yet."""
+    path = checkpoint.weights_path(config.paths.state)
+    if not path.exists():
+        notice(f"no trained weights in {config.paths.state}: training first (once)")
+        return run_training(config, fresh=True)
+    return checkpoint.load(path, expected=config.model)
+
+
+def open_session(config: Config) -> ChatSession:
+    session = ChatSession(config, load_or_train(config), on_notice=notice)
+    if session.model_is_stale:
+        notice("note: the knowledge changed since the model was trained; `tinychat train` (or /retrain) updates it")
+    return session
