@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", parents=[common], help="train if needed, then show a few full prompts")
     demo.add_argument("questions", nargs="*", help="questions (default: three made from the knowledge)")
     commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
+    evaluate = commands.add_parser("eval", parents=[common], help="answer a questions file and report accuracy")
+    evaluate.add_argument("questions", type=Path, help="YAML list of {q, source, line, answer, keywords}")
+    evaluate.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
     return parser
 
 
@@ -156,8 +159,17 @@ def cmd_info(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    from tinychat.evaluate import evaluate, format_table, load_questions
+
+    questions = load_questions(args.questions)
+    report = evaluate(open_session(config), questions)
+    print(json.dumps(report) if getattr(args, "json", False) else format_table(report))
+    return 0
+
+
 COMMANDS: dict[str | None, Callable[[argparse.Namespace, Config], int]] = {
-    None: cmd_chat, "ask": cmd_ask, "train": cmd_train, "demo": cmd_demo, "info": cmd_info,
+    None: cmd_chat, "ask": cmd_ask, "train": cmd_train, "demo": cmd_demo, "info": cmd_info, "eval": cmd_eval,
 }  # fmt: skip
 
 

@@ -106,6 +106,7 @@ def train(
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),  # outputs are log-probabilities
+        jit_compile=False,  # XLA measured no faster for a model this small, and compiles slowly
     )
     steps_per_epoch = _largest_divisor_at_most(steps, REPORT_EVERY)
     progress = progress or Progress(steps, chars_per_step=batch * config.model.window)
