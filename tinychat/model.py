@@ -139,16 +139,20 @@ class CopyHead(keras.layers.Layer):
 
     def build(self, input_shape):
         dim = self.config.d_model
-        self.w_query = self.add_weight(shape=(dim, dim), initializer="glorot_uniform", name="w_query")
-        self.w_key = self.add_weight(shape=(dim, dim), initializer="glorot_uniform", name="w_key")
+        # Queries and keys read two positions (this one and the one before), so "where am I in
+        # the line I am copying" is a match of the last two characters, not one.
+        self.w_query = self.add_weight(shape=(2 * dim, dim), initializer="glorot_uniform", name="w_query")
+        self.w_key = self.add_weight(shape=(2 * dim, dim), initializer="glorot_uniform", name="w_key")
         self.w_gate = self.add_weight(shape=(dim,), initializer="zeros", name="w_gate")
         self.b_gate = self.add_weight(shape=(), initializer="zeros", name="b_gate")
 
     def call(self, hidden, ids):
         """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1), weights."""
         length = ops.shape(ids)[1]
-        query = ops.matmul(hidden, self.w_query)
-        key = ops.matmul(hidden, self.w_key)
+        previous = ops.concatenate([ops.zeros_like(hidden[:, :1]), hidden[:, :-1]], axis=1)  # (B, T, D): h at t-1
+        pair = ops.concatenate([hidden, previous], axis=-1)  # (B, T, 2D)
+        query = ops.matmul(pair, self.w_query)
+        key = ops.matmul(pair, self.w_key)
         scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) / math.sqrt(self.config.d_model)  # (B, T, T)
         # Position t may copy the character after s only if that character is known: s < t.
         positions = ops.arange(length)

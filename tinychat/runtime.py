@@ -43,7 +43,7 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         }  # fmt: skip
     shapes |= {"final_norm/gamma": (d,), "final_norm/beta": (d,), "head/w": (d, v), "head/b": (v,)}
     if config.copy:
-        shapes |= {"copy/w_query": (d, d), "copy/w_key": (d, d), "copy/w_gate": (d,), "copy/b_gate": ()}
+        shapes |= {"copy/w_query": (2 * d, d), "copy/w_key": (2 * d, d), "copy/w_gate": (d,), "copy/b_gate": ()}
     return shapes
 
 
@@ -89,6 +89,7 @@ class Runtime:
         self.key_cache = np.zeros((n, window, h, dh), np.float32)
         self.value_cache = np.zeros((n, window, h, dh), np.float32)
         self.copy_keys = np.zeros((window, config.d_model), np.float32)
+        self.previous_hidden = np.zeros(config.d_model, np.float32)  # final hidden state at t-1
         self.tokens = np.zeros(window, np.int64)
         slopes = alibi_slopes(h) if config.positions == "alibi" else np.zeros(h, np.float32)
         # ALiBi bias for a query at position t over keys 0..t is alibi[:, window-1-t:]: -slope * (t - s).
@@ -135,9 +136,11 @@ class Runtime:
         probs = softmax(hidden @ self.w["head/w"] + self.w["head/b"])  # (V,)
         copy_weights, gate = np.zeros(t, np.float32), 0.0
         if self.config.copy:
-            self.copy_keys[t] = hidden @ self.w["copy/w_key"]
+            pair = np.concatenate([hidden, self.previous_hidden if t > 0 else 0.0 * hidden])  # (2D,)
+            self.previous_hidden = hidden
+            self.copy_keys[t] = pair @ self.w["copy/w_key"]
             if t > 0:  # copy the character that followed an earlier position s < t
-                scores = self.copy_keys[:t] @ (hidden @ self.w["copy/w_query"]) / math.sqrt(self.config.d_model)
+                scores = self.copy_keys[:t] @ (pair @ self.w["copy/w_query"]) / math.sqrt(self.config.d_model)
                 copy_weights = softmax(scores)  # (t,)
                 copy_probs = np.bincount(self.tokens[1 : t + 1], weights=copy_weights, minlength=VOCAB_SIZE)
                 gate = 1.0 / (1.0 + math.exp(-float(hidden @ self.w["copy/w_gate"] + self.w["copy/b_gate"])))
