@@ -17,9 +17,10 @@ from tinychat import checkpoint
 from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Knowledge
+from tinychat.knowledge import open_knowledge
 from tinychat.prompt import build_prompt
-from tinychat.retriever import Hit, Index, build_index
+from tinychat.index_cache import CACHE_NAME, FeatureCache, build_index
+from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, sample
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char
 
@@ -57,7 +58,8 @@ class ChatSession:
         self.temperature = config.generation.temperature
         self.top_k = config.retrieval.top_k
         self.rng = np.random.default_rng(config.generation.seed)
-        self.knowledge = Knowledge(config.paths.knowledge, config.knowledge)
+        self.knowledge = open_knowledge(config)
+        self.cache = FeatureCache(config.paths.state / CACHE_NAME)
         self.last: Answer | None = None
         self.reindexed: str = ""  # what the last re-index did, for the toolbar
         self.use(model)
@@ -90,7 +92,7 @@ class ChatSession:
             if not chunks:
                 raise TinychatError(f"{self.knowledge.folder}: no knowledge to answer from; add .txt or .md files")
             # The new index is built completely before it replaces the old one.
-            self.index = build_index(self.config.retrieval.retriever, chunks, self.model.arrays["token_embedding"])
+            self.index = build_index(self.config.retrieval.retriever, chunks, self.model.arrays["token_embedding"], self.cache)
         if changes and not first:
             self.reindexed = f"re-indexed: {changes.summary()}"
             self.on_notice(self.reindexed)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tinychat.atomic import atomic_write
 from tinychat.config import ModelConfig
 from tinychat.errors import TinychatError
 from tinychat.runtime import weight_shapes
@@ -50,23 +49,14 @@ def save(path: Path, config: ModelConfig, arrays: dict[str, np.ndarray], meta: d
     import h5py
 
     header = {"format_version": FORMAT_VERSION, "model": dataclasses.asdict(config), "vocab": CHARS, **meta}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".model-", suffix=".h5.tmp", dir=path.parent)
-    os.close(handle)
-    try:
+
+    def write(temporary: str) -> None:
         with h5py.File(temporary, "w") as file:
             for name, array in arrays.items():
                 file.create_dataset(name, data=np.asarray(array, dtype=np.float32))
             file.attrs["tinychat"] = json.dumps(header)
-        with open(temporary, "rb+") as file:
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        raise TinychatError(f"{path}: cannot save the weights ({error.strerror or error}); the previous weights are kept") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+
+    atomic_write(path, write, "weights")
 
 
 def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from tinychat import checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Knowledge
+from tinychat.knowledge import open_knowledge
 from tinychat.runtime import parameter_count, weight_shapes
 from tinychat.vocab import VOCAB_SIZE
 
@@ -22,7 +22,7 @@ def describe(config: Config) -> str:
         f"vocabulary   {VOCAB_SIZE} ids (newline, 95 printable ASCII characters, 1 unknown)",
     ]
     path = checkpoint.weights_path(config.paths.state)
-    knowledge = Knowledge(config.paths.knowledge, config.knowledge)
+    knowledge = open_knowledge(config)
     try:
         knowledge.refresh()
         lines.append(f"knowledge    {config.paths.knowledge}: {len(knowledge.files)} files, {len(knowledge.chunks)} chunks indexed"

@@ -11,15 +11,19 @@ reports what was added, changed and removed, so a caller can re-index before an 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinychat.config import KnowledgeConfig
+from tinychat.atomic import atomic_write
+from tinychat.config import Config, KnowledgeConfig
 from tinychat.errors import TinychatError
 from tinychat.vocab import normalize
 
+MANIFEST_NAME = "manifest.json"  # in the state folder
+MANIFEST_VERSION = 1
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a sentence ends at . ! ? followed by space
 MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -137,13 +141,20 @@ def is_ignored(name: str) -> bool:
 
 
 class Knowledge:
-    """The chunks of a knowledge folder, kept current by `refresh()`."""
+    """The chunks of a knowledge folder, kept current by `refresh()`.
 
-    def __init__(self, folder: Path, config: KnowledgeConfig):
+    With a `manifest` path (in the state folder) what is known of each file (size, mtime,
+    sha256 and its chunks) survives a restart, so unchanged files are not read again.
+    """
+
+    def __init__(self, folder: Path, config: KnowledgeConfig, manifest: Path | None = None):
         self.folder = Path(folder)
         self.config = config
+        self.manifest = manifest
         self.files: dict[str, FileState] = {}
         self._warned: set[tuple[str, str]] = set()
+        if manifest is not None:
+            self._load_manifest(manifest)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -194,7 +205,41 @@ class Knowledge:
             elif known.sha256 != state.sha256:
                 changes.changed.append(relative)
             self.files[relative] = state
+        if changes and self.manifest is not None:
+            self._save_manifest(self.manifest)
         return changes
+
+    # The manifest is JSON: {"version", "folder", "chunk_chars", "files": {path: {size, mtime_ns,
+    # sha256, chunks: [[line, end_line, text], ...]}}}. One made for another folder or chunk
+    # size is ignored.
+
+    def _manifest_header(self) -> dict:
+        return {"version": MANIFEST_VERSION, "folder": str(self.folder.resolve()), "chunk_chars": self.config.chunk_chars}
+
+    def _load_manifest(self, path: Path) -> None:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if {key: data.get(key) for key in self._manifest_header()} != self._manifest_header():
+                return
+            self.files = {
+                relative: FileState(entry["size"], entry["mtime_ns"], entry["sha256"],
+                                    tuple(Chunk(relative, line, end, text) for line, end, text in entry["chunks"]))
+                for relative, entry in data["files"].items()
+            }  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError):
+            self.files = {}  # a missing or damaged manifest only means reading every file again
+
+    def _save_manifest(self, path: Path) -> None:
+        files = {
+            relative: {"size": state.size, "mtime_ns": state.mtime_ns, "sha256": state.sha256,
+                       "chunks": [[c.line, c.end_line, c.text] for c in state.chunks]}
+            for relative, state in sorted(self.files.items())
+        }  # fmt: skip
+        text = json.dumps({**self._manifest_header(), "files": files})
+        try:
+            atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"), "knowledge manifest")
+        except TinychatError:
+            pass  # the manifest only saves time; a read-only state folder must not stop the chat
 
     def _read(self, relative: str, stat: os.stat_result, changes: Changes) -> FileState | None:
         """Read and chunk one file, or warn once and return None if it cannot be used."""
@@ -223,3 +268,8 @@ class Knowledge:
         if (relative, problem) not in self._warned:  # say it once, not before every answer
             self._warned.add((relative, problem))
             changes.warnings.append(f"warning: {self.folder / relative} {problem}")
+
+
+def open_knowledge(config: Config) -> Knowledge:
+    """The configured knowledge folder, remembering what it knew in the state folder's manifest."""
+    return Knowledge(config.paths.knowledge, config.knowledge, manifest=config.paths.state / MANIFEST_NAME)

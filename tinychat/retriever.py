@@ -53,10 +53,11 @@ def _top(chunks: list[Chunk], scores: np.ndarray, k: int) -> list[Hit]:
 class EmbeddingIndex:
     """The seed's retriever: mean of the model's character embeddings, cosine similarity."""
 
-    def __init__(self, chunks: list[Chunk], embedding_table: np.ndarray):
+    def __init__(self, chunks: list[Chunk], embedding_table: np.ndarray, vectors: np.ndarray | None = None):
         self.chunks = chunks
         self.table = embedding_table  # (V, D) from the checkpoint
-        vectors = np.stack([self.embed(chunk.text) for chunk in chunks]) if chunks else np.zeros((0, embedding_table.shape[1]))
+        if vectors is None:
+            vectors = np.stack([self.embed(c.text) for c in chunks]) if chunks else np.zeros((0, embedding_table.shape[1]))
         self.vectors = vectors.astype(np.float32)  # (N, D), unit length
 
     def embed(self, text: str) -> np.ndarray:
@@ -74,7 +75,7 @@ class EmbeddingIndex:
 # ---------------------------------------------------------------------------- TF-IDF
 
 
-def terms(text: str) -> Counter[str]:
+def terms_of(text: str) -> Counter[str]:
     """Character 3-grams (across word boundaries, padded) and whole words of lower-cased text."""
     text = " ".join(normalize(text).lower().split())
     padded = f" {text} "
@@ -83,34 +84,55 @@ def terms(text: str) -> Counter[str]:
     return grams
 
 
+@dataclass
+class TermCounts:
+    """Sparse term counts of texts: row i has terms cols[row_ptr[i]:row_ptr[i+1]] (ids into `terms`)."""
+
+    terms: list[str]
+    row_ptr: np.ndarray  # (N+1,) int64
+    cols: np.ndarray  # (nnz,) int32
+    counts: np.ndarray  # (nnz,) int32
+
+
+def count_terms(texts: list[str], terms: list[str] | None = None) -> TermCounts:
+    """Count each text's terms; new terms are appended to `terms` (a copy)."""
+    vocabulary = list(terms or [])
+    term_ids = {term: i for i, term in enumerate(vocabulary)}
+    row_ptr, cols, counts = [0], [], []
+    for text in texts:
+        for term, count in terms_of(text).items():
+            if term not in term_ids:
+                term_ids[term] = len(vocabulary)
+                vocabulary.append(term)
+            cols.append(term_ids[term])
+            counts.append(count)
+        row_ptr.append(len(cols))
+    return TermCounts(vocabulary, np.array(row_ptr, np.int64), np.array(cols, np.int32), np.array(counts, np.int32))
+
+
 class TfidfIndex:
     """Character n-gram + word TF-IDF with an inverted index held in numpy arrays."""
 
-    def __init__(self, chunks: list[Chunk]):
+    def __init__(self, chunks: list[Chunk], counts: TermCounts | None = None):
         self.chunks = chunks
-        self.term_ids: dict[str, int] = {}
-        rows, cols, counts = [], [], []
-        for row, chunk in enumerate(chunks):
-            for term, count in terms(chunk.text).items():
-                rows.append(row)
-                cols.append(self.term_ids.setdefault(term, len(self.term_ids)))
-                counts.append(count)
-        rows_a, cols_a = np.array(rows, np.int32), np.array(cols, np.int32)
-        n_terms = len(self.term_ids)
-        document_frequency = np.bincount(cols_a, minlength=n_terms)
+        counts = counts or count_terms([chunk.text for chunk in chunks])
+        self.term_ids = {term: i for i, term in enumerate(counts.terms)}
+        rows = np.repeat(np.arange(len(chunks), dtype=np.int32), np.diff(counts.row_ptr))
+        cols = counts.cols
+        document_frequency = np.bincount(cols, minlength=len(counts.terms))
         self.idf = (np.log((1 + len(chunks)) / (1 + document_frequency)) + 1.0).astype(np.float32)
-        weights = (1.0 + np.log(np.array(counts, np.float32))) * self.idf[cols_a]
-        norms = np.sqrt(np.bincount(rows_a, weights=weights**2, minlength=len(chunks)))
-        weights /= norms[rows_a] + 1e-9
+        weights = (1.0 + np.log(counts.counts.astype(np.float32))) * self.idf[cols]
+        norms = np.sqrt(np.bincount(rows, weights=weights**2, minlength=len(chunks)))
+        weights /= norms[rows] + 1e-9
         # Postings sorted by term: the chunks holding term t are post_rows[start[t]:start[t+1]].
-        order = np.argsort(cols_a, kind="stable")
-        self.post_rows, self.post_weights = rows_a[order], weights[order].astype(np.float32)
+        order = np.argsort(cols, kind="stable")
+        self.post_rows, self.post_weights = rows[order], weights[order].astype(np.float32)
         self.start = np.concatenate([[0], np.cumsum(document_frequency)]).astype(np.int64)
 
     def scores(self, query: str) -> np.ndarray:
         """Cosine similarity of the query to every chunk (N,)."""
         scores = np.zeros(len(self.chunks), np.float32)
-        found = [(self.term_ids[t], c) for t, c in terms(query).items() if t in self.term_ids]
+        found = [(self.term_ids[t], c) for t, c in terms_of(query).items() if t in self.term_ids]
         if not found:
             return scores
         ids = np.array([i for i, _ in found])
@@ -131,10 +153,8 @@ class TfidfIndex:
 class HybridIndex:
     """Reciprocal rank fusion of the TF-IDF and embedding rankings."""
 
-    def __init__(self, chunks: list[Chunk], embedding_table: np.ndarray):
-        self.chunks = chunks
-        self.lexical = TfidfIndex(chunks)
-        self.embedding = EmbeddingIndex(chunks, embedding_table)
+    def __init__(self, chunks: list[Chunk], lexical: TfidfIndex, embedding: EmbeddingIndex):
+        self.chunks, self.lexical, self.embedding = chunks, lexical, embedding
 
     def search(self, query: str, k: int) -> list[Hit]:
         fused = np.zeros(len(self.chunks), np.float32)
@@ -143,14 +163,3 @@ class HybridIndex:
             ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
             fused += 1.0 / (RRF_K + ranks)
         return _top(self.chunks, fused, k)
-
-
-def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray | None) -> Index:
-    """An index of `chunks` for retriever `kind` ("tfidf", "embedding" or "hybrid")."""
-    if kind == "tfidf":
-        return TfidfIndex(chunks)
-    assert embedding_table is not None, "embedding retrievers need the checkpoint's embedding table"
-    if kind == "embedding":
-        return EmbeddingIndex(chunks, embedding_table)
-    return HybridIndex(chunks, embedding_table)
-

@@ -26,7 +26,7 @@ from tinychat.errors import TinychatError  # noqa: E402
 from tinychat.examples import make_rows  # noqa: E402
 from tinychat.knowledge import Knowledge  # noqa: E402
 from tinychat.progress import Progress  # noqa: E402
-from tinychat.retriever import build_index  # noqa: E402
+from tinychat.index_cache import build_index  # noqa: E402
 
 MAX_UNIQUE_ROWS = 24_000  # past this, rows repeat; generating them is Python work done before fit
 REPORT_EVERY = 50  # steps between loss reports (Keras averages the loss over each "epoch")

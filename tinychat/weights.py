@@ -13,7 +13,7 @@ from tinychat.chat import ChatSession
 from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Knowledge
+from tinychat.knowledge import Knowledge, open_knowledge
 from tinychat.terminal import printable
 
 
@@ -24,7 +24,7 @@ def notice(message: str) -> None:
 
 def scan_knowledge(config: Config) -> Knowledge:
     """The knowledge folder, read, with its warnings shown."""
-    knowledge = Knowledge(config.paths.knowledge, config.knowledge)
+    knowledge = open_knowledge(config)
     changes = knowledge.refresh()
     for warning in changes.warnings:
         notice(warning)
