@@ -34,8 +34,8 @@ def measure(command: list[str], stdin: bytes, env: dict[str, str], expect_output
     seconds = time.perf_counter() - start
     if status != 0:
         sys.exit(f"{' '.join(command)} failed with status {status}")
-    if expect_output and not output.strip():
-        sys.exit(f"{' '.join(command)} printed nothing")
+    if expect_output and output.count(b"\n") != 1:
+        sys.exit(f"{' '.join(command)} did not print one answer line")
     return seconds, usage.ru_maxrss / 1024  # Linux reports kilobytes
 
 
