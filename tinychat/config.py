@@ -193,9 +193,11 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
         base = Path(path).resolve().parent
 
     config = _build(Config, raw, "", where, base)
-    for key, value in (overrides or {}).items():
-        config = _override(config, key, value, where)
     config.check(where)
+    if overrides:
+        for key, value in overrides.items():
+            config = _override(config, key, value, "command line")
+        config.check("command line")
     return config
 
 
