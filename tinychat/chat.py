@@ -8,6 +8,7 @@ sources and the exact prompt. The REPL, the pipe and `--json` are thin printers 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -62,6 +63,7 @@ class ChatSession:
         self.cache = FeatureCache(config.paths.state / CACHE_NAME)
         self.last: Answer | None = None
         self.reindexed: str = ""  # what the last re-index did, for the toolbar
+        self.lock = threading.RLock()  # a background watcher may sync while an answer is prepared
         self.use(model)
         self.sync()
 
@@ -83,6 +85,10 @@ class ChatSession:
 
     def sync(self) -> None:
         """Re-read changed knowledge files and rebuild the index if anything changed."""
+        with self.lock:
+            self._sync()
+
+    def _sync(self) -> None:
         first = not self.knowledge.files
         changes = self.knowledge.refresh()
         for warning in changes.warnings:
@@ -104,8 +110,9 @@ class ChatSession:
 
     def prepare(self, query: str) -> Answer:
         """Sync the knowledge, retrieve and build the prompt; `generate` then writes the answer."""
-        self.sync()
-        hits = self.retrieve(query)
+        with self.lock:
+            self._sync()
+            hits = self.retrieve(query)
         prompt = build_prompt([hit.chunk.text for hit in hits], query, self.model.config.window,
                               self.config.generation.max_answer_chars)  # fmt: skip
         self.last = Answer(query, sources=hits[: prompt.context_used], prompt=prompt.text)

@@ -39,6 +39,8 @@ class Repl:
     def __init__(self, session: ChatSession, out: TextIO | None = None, **prompt_options: Any):
         self.session = session
         self.out = out or sys.stdout
+        self.notices: list[str] = []  # from the background watcher: shown between prompts, never over one
+        session.on_notice = self.notices.append
         state = session.config.paths.state
         state.mkdir(parents=True, exist_ok=True)
         self.prompt = PromptSession(
@@ -54,6 +56,11 @@ class Repl:
         self.out.write(printable(text) + "\n")
         self.out.flush()
 
+    def show_notices(self) -> None:
+        while self.notices:
+            sys.stderr.write(printable(self.notices.pop(0)) + "\n")
+        sys.stderr.flush()
+
     def toolbar(self) -> str:
         session = self.session
         model = session.model.config
@@ -64,7 +71,7 @@ class Repl:
             f"top-k {session.top_k}",
         ]
         if session.model_is_stale:
-            parts.append("model older than knowledge: /retrain")
+            parts.append("knowledge changed: /retrain")
         elif session.reindexed:
             parts.append(session.reindexed)
         return printable(" | ".join(parts))
@@ -72,6 +79,7 @@ class Repl:
     def run(self) -> int:
         self.say("tinychat: ask about your notes; /help lists commands, Ctrl-D leaves.")
         while True:
+            self.show_notices()
             try:
                 line = self.prompt.prompt("> ").strip()
             except KeyboardInterrupt:
@@ -91,7 +99,9 @@ class Repl:
 
     def stream_answer(self, query: str) -> None:
         try:
-            for char in self.session.answer(query):
+            answer = self.session.prepare(query)
+            self.show_notices()  # e.g. "re-indexed: 1 changed", before the answer it affects
+            for char in self.session.generate(answer):
                 self.out.write(printable(char))
                 self.out.flush()
             self.out.write("\n")
@@ -210,5 +220,12 @@ class SlashCompleter(Completer):
 
 
 def run_repl(session: ChatSession) -> int:
-    """Chat on the terminal until Ctrl-D or /quit; returns the exit code."""
-    return Repl(session).run()
+    """Chat on the terminal until Ctrl-D or /quit, re-indexing in the background; returns the exit code."""
+    from tinychat.watcher import Watcher
+
+    repl = Repl(session)
+    watcher = Watcher(session, on_change=repl.prompt.app.invalidate).start()  # redraws the toolbar
+    try:
+        return repl.run()
+    finally:
+        watcher.stop()
