@@ -6,7 +6,11 @@ inside `run_training`, so loading existing weights stays cheap.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from pathlib import Path
+from typing import Iterator
 
 from tinychat import checkpoint
 from tinychat.chat import ChatSession
@@ -15,6 +19,8 @@ from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, open_knowledge
 from tinychat.terminal import printable
+
+LOCK_NAME = "train.lock"
 
 
 def notice(message: str) -> None:
@@ -36,17 +42,41 @@ def scan_knowledge(config: Config) -> Knowledge:
 def run_training(config: Config, fresh: bool, steps: int | None = None, knowledge: Knowledge | None = None) -> Checkpoint:
     """Train (importing TensorFlow only now) and return the new checkpoint."""
     knowledge = knowledge or scan_knowledge(config)
-    notice(f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks) from {config.paths.knowledge}")
-    from tinychat.progress import Progress
-    from tinychat.train import train
+    with training_lock(config.paths.state):
+        notice(f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks) from {config.paths.knowledge}")
+        from tinychat.progress import Progress
+        from tinychat.train import train
 
-    progress = Progress(steps or config.train.steps, chars_per_step=config.train.batch_size * config.model.window)
-    try:
-        train(config, knowledge, fresh=fresh, steps=steps, progress=progress, on_notice=notice)
-    except KeyboardInterrupt:
-        progress.cancelled()
-        raise TinychatError("training cancelled; the previous weights (if any) are unchanged") from None
+        progress = Progress(steps or config.train.steps, chars_per_step=config.train.batch_size * config.model.window)
+        try:
+            train(config, knowledge, fresh=fresh, steps=steps, progress=progress, on_notice=notice)
+        except KeyboardInterrupt:
+            progress.cancelled()
+            raise TinychatError("training cancelled; the previous weights (if any) are unchanged") from None
     return checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
+
+
+@contextlib.contextmanager
+def training_lock(state: Path) -> Iterator[None]:
+    """Only one trainer per state folder; the lock is released by the OS even if the trainer is killed."""
+    import fcntl
+
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / LOCK_NAME, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise TinychatError(f"{state}: {holder} is already training here; wait for it to finish") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"tinychat (pid {os.getpid()})")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
 
 
 def load_or_train(config: Config) -> Checkpoint:
