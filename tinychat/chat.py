@@ -22,7 +22,7 @@ from tinychat.knowledge import open_knowledge
 from tinychat.prompt import build_prompt
 from tinychat.index_cache import CACHE_NAME, FeatureCache, build_index
 from tinychat.retriever import Hit, Index
-from tinychat.runtime import Runtime, sample
+from tinychat.runtime import Runtime, Trace, sample
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
@@ -36,7 +36,13 @@ class Answer:
     text: str = ""
     sources: list[Hit] = field(default_factory=list)
     prompt: str = ""
-    probabilities: list[float] = field(default_factory=list)  # of each answer character as sampled
+    distributions: list[np.ndarray] = field(default_factory=list)  # (V,) the model's probabilities before each char
+    trace: Trace | None = None  # attention while writing the answer (for /why)
+
+    @property
+    def probabilities(self) -> list[float]:
+        """The probability the model gave each answer character it wrote."""
+        return [float(dist[char_id]) for dist, char_id in zip(self.distributions, encode(self.text))]
 
     def to_json(self) -> dict:
         """The `--json` contract: query, answer, sources (best first, 1-based lines)."""
@@ -122,18 +128,24 @@ class ChatSession:
         """Run the model over the prompt, then yield answer characters until a newline or the limit."""
         runtime = self.runtime
         runtime.reset()
-        for token in encode(answer.prompt):  # prefill: the prompt goes through the same step as the answer
-            probs = runtime.step(int(token))
-        for _ in range(self.config.generation.max_answer_chars):
-            token = sample(probs, self.temperature, self.rng)
-            if token == NEWLINE_ID:
-                break
-            answer.text += id_to_char(token)
-            answer.probabilities.append(float(probs[token]))
-            yield answer.text[-1]
-            if len(answer.text) >= 2 * LOOP_LENGTH and answer.text[-LOOP_LENGTH:] in answer.text[:-1]:
-                break  # repeating itself: stop instead of looping to the limit
-            probs = runtime.step(token)
+        prompt = encode(answer.prompt)
+        for token in prompt[:-1]:  # prefill: the prompt goes through the same step as the answer
+            runtime.step(int(token))
+        runtime.trace = answer.trace = Trace()  # from the last prompt character on: what /why shows
+        try:
+            probs = runtime.step(int(prompt[-1]))
+            for _ in range(self.config.generation.max_answer_chars):
+                token = sample(probs, self.temperature, self.rng)
+                if token == NEWLINE_ID:
+                    break
+                answer.text += id_to_char(token)
+                answer.distributions.append(probs)
+                yield answer.text[-1]
+                if len(answer.text) >= 2 * LOOP_LENGTH and answer.text[-LOOP_LENGTH:] in answer.text[:-1]:
+                    break  # repeating itself: stop instead of looping to the limit
+                probs = runtime.step(token)
+        finally:
+            runtime.trace = None
 
     def answer(self, query: str) -> Iterator[str]:
         """Yield the answer to `query` character by character; `self.last` describes it."""

@@ -11,11 +11,13 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TextIO
 
-from prompt_toolkit import PromptSession
+from prompt_toolkit import PromptSession, print_formatted_text
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory
+from prompt_toolkit.output import ColorDepth
 
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
@@ -55,6 +57,25 @@ class Repl:
     def say(self, text: str = "") -> None:
         self.out.write(printable(text) + "\n")
         self.out.flush()
+
+    def width(self) -> int:
+        return max(20, min(120, self.prompt.output.get_size().columns - 2))
+
+    def colors(self) -> bool:
+        depth = ColorDepth.from_env() or self.prompt.output.get_default_color_depth()  # from_env reads NO_COLOR
+        return depth != ColorDepth.DEPTH_1_BIT
+
+    def show(self, lines: "list[list[tuple[str, str]]] | None") -> None:
+        """Print view lines: styled through prompt-toolkit on a colour terminal, plain otherwise."""
+        if lines is None:
+            self.say("no answer yet: ask a question first")
+            return
+        if not self.colors():
+            self.out.write("".join("".join(text for _, text in line) + "\n" for line in lines))
+            self.out.flush()
+            return
+        for line in lines:
+            print_formatted_text(FormattedText(line), output=self.prompt.output)
 
     def show_notices(self) -> None:
         while self.notices:
@@ -192,6 +213,20 @@ def cmd_info(repl: Repl, argument: str) -> bool:
     return True
 
 
+def cmd_probs(repl: Repl, argument: str) -> bool:
+    from tinychat.views import probability_view
+
+    repl.show(probability_view(repl.session.last, width=repl.width(), color=repl.colors()) if repl.session.last else None)
+    return True
+
+
+def cmd_why(repl: Repl, argument: str) -> bool:
+    from tinychat.views import attention_view
+
+    repl.show(attention_view(repl.session.last, width=repl.width(), color=repl.colors()) if repl.session.last else None)
+    return True
+
+
 def cmd_quit(repl: Repl, argument: str) -> bool:
     return False
 
@@ -202,6 +237,8 @@ COMMANDS = [
     Command("/temp", "/temp [T]", "show or set the temperature (0 = greedy, deterministic)", cmd_temp),
     Command("/topk", "/topk [K]", "show or set how many chunks go into the context (0 = none)", cmd_topk),
     Command("/retrain", "/retrain [--fresh]", "train on the current knowledge (Ctrl-C keeps the old weights)", cmd_retrain),
+    Command("/why", "/why", "what each attention head and the copy path looked at for the last answer", cmd_why),
+    Command("/probs", "/probs", "the last answer coloured by how sure the model was of each character", cmd_probs),
     Command("/info", "/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
     Command("/quit", "/quit", "leave (Ctrl-D does the same)", cmd_quit),
 ]
