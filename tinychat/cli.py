@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, metavar="N", help="optimisation steps (default from the config)")
     demo = commands.add_parser("demo", parents=[common], help="train if needed, then show a few full prompts")
     demo.add_argument("questions", nargs="*", help="questions (default: three made from the knowledge)")
-    commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
+    info = commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
+    info.add_argument("--embeddings", action="store_true", help="also map the learned character embeddings in 2-D")
     evaluate = commands.add_parser("eval", parents=[common], help="answer a questions file and report accuracy")
     evaluate.add_argument("questions", type=Path, help="YAML list of {q, source, line, answer, keywords}")
     evaluate.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
@@ -153,10 +154,27 @@ def demo_questions(session: ChatSession, count: int = 3) -> list[str]:
 
 
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
-    from tinychat.info import describe
+    from tinychat.info import describe, embedding_map
 
     print(describe(config))
+    if args.embeddings:
+        trained = checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
+        print("character embeddings, first two principal components:")
+        print_fragments(embedding_map(trained.arrays["token_embedding"]))
     return 0
+
+
+def print_fragments(lines: list[list[tuple[str, str]]]) -> None:
+    """Styled lines on a colour terminal; plain text on a pipe or with NO_COLOR."""
+    from prompt_toolkit import print_formatted_text
+    from prompt_toolkit.formatted_text import FormattedText
+    from prompt_toolkit.output import ColorDepth
+
+    if sys.stdout.isatty() and ColorDepth.from_env() != ColorDepth.DEPTH_1_BIT:
+        for line in lines:
+            print_formatted_text(FormattedText(line))
+    else:
+        print("\n".join("".join(text for _, text in line) for line in lines))
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 
+import numpy as np
+
 from tinychat import checkpoint
-from tinychat.config import Config
+from tinychat.config import Config, ModelConfig
 from tinychat.errors import TinychatError
 from tinychat.knowledge import open_knowledge
 from tinychat.runtime import parameter_count, weight_shapes
 from tinychat.vocab import VOCAB_SIZE
 
 
+PARAMETER_BUDGET = 10_000  # "about 10,000 parameters": the size tinychat is designed around
+
+
+def weight_table(model: ModelConfig) -> list[str]:
+    """Each weight array with its shape and size, layer by layer, and the total against the budget."""
+    rows = [f"  {'weight':<34} {'shape':>9} {'parameters':>11}"]
+    for name, shape in weight_shapes(model).items():
+        size = math.prod(shape)
+        rows.append(f"  {name:<34} {' x '.join(map(str, shape)) or 'scalar':>9} {size:>11,}")
+    total = parameter_count(model)
+    rows.append(f"  {'total':<34} {'':>9} {total:>11,}  ({total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget)")
+    return rows
+
+
 def describe(config: Config) -> str:
-    """A few lines about the model, its weights and the knowledge folder."""
+    """The model as a table of its weights, then the vocabulary, the checkpoint and the knowledge."""
     model = config.model
+    positions = "ALiBi distance biases (no parameters)" if model.positions == "alibi" else "a learned table"
     lines = [
         f"model        {model.n_layers} layers, {model.n_heads} heads, d_model {model.d_model}, d_ff {model.d_ff},"
-        f" window {model.window}, positions {model.positions}, copy path {'on' if model.copy else 'off'}",
-        f"parameters   {parameter_count(model):,}",
+        f" copy path {'on' if model.copy else 'off'}",
+        *weight_table(model),
+        f"window       {model.window} characters; positions from {positions}",
         f"vocabulary   {VOCAB_SIZE} ids (newline, 95 printable ASCII characters, 1 unknown)",
     ]
     path = checkpoint.weights_path(config.paths.state)
@@ -62,3 +81,44 @@ def _age(stamp: str) -> str:
             count = int(seconds // size)
             return f"{count} {unit}{'s' * (count != 1)} ago"
     return "just now"
+
+
+# ---------------------------------------------------------------------------- embedding map
+
+
+def character_class(char: str) -> str:
+    if char in "aeiouAEIOU":
+        return "vowel"
+    if char.isalpha():
+        return "consonant"
+    if char.isdigit():
+        return "digit"
+    return "space" if char in " \n" else "punctuation"
+
+
+CLASS_STYLE = {"vowel": "#ff6b6b", "consonant": "#4dabf7", "digit": "#ffd43b", "punctuation": "#69db7c", "space": "#adb5bd"}
+
+
+def embedding_map(table: np.ndarray, width: int = 72, height: int = 20) -> list[list[tuple[str, str]]]:
+    """The characters placed by the first two principal components of their embeddings.
+
+    Characters the model treats alike land close together: with training, vowels, digits
+    and punctuation form groups. Returns prompt-toolkit fragment lines (colour by class).
+    """
+    from tinychat.vocab import CHARS
+
+    vectors = table[: len(CHARS)] - table[: len(CHARS)].mean(axis=0)
+    _, _, components = np.linalg.svd(vectors, full_matrices=False)
+    points = vectors @ components[:2].T  # (96, 2)
+    low, high = points.min(axis=0), points.max(axis=0)
+    cells = ((points - low) / np.maximum(high - low, 1e-9) * [width - 1, height - 1]).round().astype(int)
+    grid: list[list[tuple[str, str]]] = [[("", " ") for _ in range(width)] for _ in range(height)]
+    for char, (column, row) in zip(CHARS, cells):
+        shown = {"\n": "\u21b5", " ": "\u2423"}.get(char, char)  # visible newline and space
+        for dx in range(width):  # the nearest free cell to the right, wrapping
+            x = (column + dx) % width
+            if grid[row][x][1] == " ":
+                grid[row][x] = (f"fg:{CLASS_STYLE[character_class(char)]} bold", shown)
+                break
+    legend = [("", "legend: ")] + [item for name, colour in CLASS_STYLE.items() for item in ((f"fg:{colour} bold", name), ("", "  "))]
+    return [legend, *grid]
