@@ -106,8 +106,21 @@ def _match_case(new: str, old: str) -> str:
     return new.lower() if old.islower() else new
 
 
-def qa_text(chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, rng: np.random.Generator) -> str | None:
-    """One [CONTEXT]/[QUERY]/[ANSWER] example whose answer is `chunk`, or None if it cannot fit."""
+@dataclass(frozen=True)
+class QAExample:
+    """One question/answer example: the prompt as the chat would build it, and the answer."""
+
+    query: str
+    prompt: str
+    answer: str
+
+    @property
+    def text(self) -> str:
+        return self.prompt + self.answer + "\n"
+
+
+def qa_example(chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, rng: np.random.Generator) -> QAExample | None:
+    """An example whose answer is `chunk`, or None if the answer line does not fit the window."""
     query = make_question(chunk.text, rng)
     context = [hit.chunk for hit in index.search(query, config.retrieval.top_k)]
     if chunk not in context:  # the retriever missed: put the answer in, as its lowest-ranked line
@@ -121,9 +134,8 @@ def qa_text(chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, rng
     prompt = build_prompt(lines, query, config.model.window, config.generation.max_answer_chars)
     used = lines[: prompt.context_used]
     if answer not in used and not (used and answer.startswith(used[0])):
-        return None  # the answer line did not fit in the window
-    answer = answer[: config.model.window - len(prompt.text) - 1]
-    return prompt.text + answer + "\n"
+        return None
+    return QAExample(query, prompt.text, answer[: config.model.window - len(prompt.text) - 1])
 
 
 def make_rows(chunks: list[Chunk], texts: list[str], index: Index, config: Config, count: int, seed: int) -> Rows:
@@ -137,8 +149,8 @@ def make_rows(chunks: list[Chunk], texts: list[str], index: Index, config: Confi
     for row in range(count):
         ids = None
         if chunks and rng.random() < config.train.qa_share:
-            text = qa_text(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng)
-            ids = encode(text) if text is not None else None
+            example = qa_example(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng)
+            ids = encode(example.text) if example is not None else None
         if ids is None:  # raw text: any window of the knowledge
             start = int(rng.integers(max(1, len(corpus) - window)))
             ids = corpus[start : start + window + 1]

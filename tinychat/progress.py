@@ -12,6 +12,19 @@ import time
 from typing import TextIO
 
 BAR_WIDTH = 24
+SPARK = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"  # eight block heights, low to high
+SPARK_POINTS = 24
+
+
+def sparkline(values: list[float], points: int = SPARK_POINTS) -> str:
+    """The shape of a series in block characters (the last `points` samples of an even thinning)."""
+    values = [v for v in values if v == v]
+    if len(values) > points:
+        values = [values[int(i * (len(values) - 1) / (points - 1))] for i in range(points)]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    return "".join(SPARK[int((v - low) / (high - low) * (len(SPARK) - 1)) if high > low else 0] for v in values)
 
 
 def format_seconds(seconds: float) -> str:
@@ -33,9 +46,10 @@ class Progress:
         self.last_drawn = 0.0
         self.last_step = 0
         self.loss = math.nan
+        self.losses: list[float] = []  # one per step: the live curve
 
     def start(self, total: int) -> None:
-        self.total, self.started, self.last_step = total, time.perf_counter(), 0
+        self.total, self.started, self.last_step, self.losses = total, time.perf_counter(), 0, []
 
     def line(self, step: int) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
@@ -45,11 +59,12 @@ class Progress:
         rate = step * self.chars_per_step / elapsed
         left = elapsed / done - elapsed if done > 0 else math.nan
         left_text = format_seconds(left) if left == left else "?"
-        return (f"{self.label} [{bar}] {step}/{self.total}  loss {self.loss:.3f}  "
+        return (f"{self.label} [{bar}] {step}/{self.total}  loss {self.loss:.3f} {sparkline(self.losses)}  "
                 f"{rate / 1000:.1f}k chars/s  {left_text} left")  # fmt: skip
 
     def update(self, step: int, loss: float) -> None:
         self.loss = loss
+        self.losses.append(loss)
         now = time.perf_counter()
         if self.interactive:
             if now - self.last_drawn >= 0.1 or step == self.total:
@@ -61,10 +76,14 @@ class Progress:
             self.stream.flush()
         self.last_step = step
 
-    def finish(self, final_loss: float) -> None:
+    def finish(self, final_loss: float, notes: list[str] = ()) -> None:
+        """Replace the bar by a summary: steps, time, the loss curve and final loss, then `notes`."""
         elapsed = time.perf_counter() - self.started
         end = "\r\x1b[2K" if self.interactive else ""
-        self.stream.write(f"{end}{self.label}: {self.total} steps in {format_seconds(elapsed)}, final loss {final_loss:.3f}\n")
+        self.stream.write(f"{end}{self.label}: {self.total} steps in {format_seconds(elapsed)},"
+                          f" loss {sparkline(self.losses)} final {final_loss:.3f}\n")  # fmt: skip
+        for note in notes:
+            self.stream.write(f"{self.label}: {note}\n")
         self.stream.flush()
 
     def cancelled(self) -> None:

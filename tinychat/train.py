@@ -23,10 +23,12 @@ import tensorflow as tf  # noqa: E402
 from tinychat import checkpoint  # noqa: E402
 from tinychat.config import Config  # noqa: E402
 from tinychat.errors import TinychatError  # noqa: E402
-from tinychat.examples import make_rows  # noqa: E402
+from tinychat.examples import make_rows, qa_example  # noqa: E402
+from tinychat.index_cache import build_index  # noqa: E402
 from tinychat.knowledge import Knowledge  # noqa: E402
 from tinychat.progress import Progress  # noqa: E402
-from tinychat.index_cache import build_index  # noqa: E402
+from tinychat.prompt import build_prompt  # noqa: E402
+from tinychat.vocab import encode  # noqa: E402
 
 MAX_UNIQUE_ROWS = 24_000  # past this, rows repeat; generating them is Python work done before fit
 REPORT_EVERY = 50  # steps between loss reports (Keras averages the loss over each "epoch")
@@ -39,6 +41,8 @@ class TrainResult:
     final_loss: float
     chars_per_second: float
     warm_start: bool
+    heldout_bpc_context: float  # bits per answer character on examples not trained on, with context
+    heldout_bpc_no_context: float  # the same answers with an empty [CONTEXT]
 
 
 class _ProgressCallback(keras.callbacks.Callback):
@@ -122,10 +126,13 @@ def train(
     )
     seconds = time.perf_counter() - started
     final_loss = float(history.history["loss"][-1])
-    progress.finish(final_loss)
     chars_per_second = float(rows.weights.mean()) * steps * batch * config.model.window / seconds
-
-    result = TrainResult(steps, seconds, final_loss, chars_per_second, warm)
+    with_context, without_context = held_out_bits(model, chunks, index, config)
+    result = TrainResult(steps, seconds, final_loss, chars_per_second, warm, with_context, without_context)
+    progress.finish(final_loss, [
+        f"held-out answers: {with_context:.2f} bits/char with their context, {without_context:.2f} without"
+        " (lower is better; the gap is how much the model reads its context)",
+    ])  # fmt: skip
     meta = {
         "knowledge": {"fingerprint": knowledge.fingerprint(), "files": len(knowledge.files), "chunks": len(chunks)},
         "train": dataclasses.asdict(config.train),
@@ -135,6 +142,32 @@ def train(
     }
     checkpoint.save(path, config.model, get_arrays(model), meta)
     return result
+
+
+def held_out_bits(model, chunks, index, config: Config, count: int = 48) -> tuple[float, float]:
+    """Bits per character of answers to fresh questions (new seed, new name swaps), with and without context."""
+    rng = np.random.default_rng(config.train.seed + 1_000_003)
+    examples = [qa_example(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng) for _ in range(count)]
+    examples = [e for e in examples if e is not None]
+    if not examples:
+        return math.nan, math.nan
+    bare = [build_prompt([], e.query, config.model.window, config.generation.max_answer_chars).text for e in examples]
+    return (_answer_bits(model, [e.prompt for e in examples], [e.answer for e in examples], config.model.window),
+            _answer_bits(model, bare, [e.answer for e in examples], config.model.window))  # fmt: skip
+
+
+def _answer_bits(model, prompts: list[str], answers: list[str], window: int) -> float:
+    inputs = np.zeros((len(prompts), window), np.int32)
+    targets = np.zeros((len(prompts), window), np.int32)
+    mask = np.zeros((len(prompts), window), bool)
+    for row, (prompt, answer) in enumerate(zip(prompts, answers)):
+        ids = encode(prompt + answer + "\n")[: window + 1]
+        length = len(ids) - 1
+        inputs[row, :length], targets[row, :length] = ids[:-1], ids[1:]
+        mask[row, len(prompt) - 1 : length] = True  # the answer and its closing newline
+    log_probs = np.asarray(model(inputs))  # (N, T, V), natural log
+    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+    return float(-picked[mask].mean() / math.log(2))
 
 
 def _file_text(knowledge: Knowledge, path: str) -> str:
