@@ -73,6 +73,9 @@ def training_lock(state: Path) -> Iterator[None]:
         lock.truncate()
         lock.write(f"tinychat (pid {os.getpid()})")
         lock.flush()
+        # Left by a trainer killed mid-save (never read). Only trainers write these, and we hold the lock.
+        for stale in state.glob(f".{checkpoint.WEIGHTS_NAME}.*.tmp"):
+            stale.unlink(missing_ok=True)
         try:
             yield
         finally:
