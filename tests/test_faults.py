@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,29 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = """
-model: {window: 128}
-train: {steps: 30, batch_size: 8, retrain_steps: 30}
-generation: {max_answer_chars: 40}
-"""
-NOTES = {
-    "keras.txt": "Keras provides a high-level API for building neural networks.\nKeras 3 runs on several backends.\n",
-    "ferry.txt": "The ferry to Brisk leaves at 7 every morning.\nThe ferry carries 40 bicycles.\n",
-}
+from tests.cli_support import command, env, make_folder, run
+
 QUESTION = "when does the ferry leave?"
 TRAIN_TRIALS, RETRAIN_TRIALS = 16, 6  # 22 kills in all
-
-
-def run(folder: Path, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tinychat", "--config", "tinychat.yaml", "--knowledge", "notes", "--state", "state", *args],
-        cwd=folder, input=stdin, capture_output=True, text=True, timeout=timeout, env=_env(),
-    )  # fmt: skip
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def digest(path: Path) -> str:
@@ -59,14 +39,7 @@ def answer(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A folder with notes, a tiny config and weights trained once."""
-    folder = tmp_path_factory.mktemp("faults")
-    (folder / "tinychat.yaml").write_text(CONFIG)
-    (folder / "notes").mkdir()
-    for name, text in NOTES.items():
-        (folder / "notes" / name).write_text(text)
-    result = run(folder, "train", "--fresh")
-    assert result.returncode == 0, result.stderr
-    return folder
+    return make_folder(tmp_path_factory.mktemp("faults"))
 
 
 def copy_of(trained: Path, name: str, tmp_path: Path) -> Path:
@@ -89,10 +62,7 @@ def check_after_kill(folder: Path, before_digest: str, before_answer: dict) -> s
 
 
 def kill_training_at(folder: Path, delay: float) -> int:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tinychat", "--config", "tinychat.yaml", "--knowledge", "notes", "--state", "state", "train"],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
-    )  # fmt: skip
+    process = subprocess.Popen(command("train"), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     return process.wait()
@@ -119,8 +89,7 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_pa
     retrain_delays = rng.uniform(0.2, full * 1.05, size=RETRAIN_TRIALS)
     for number, delay in enumerate(retrain_delays):
         folder = copy_of(trained, f"retrain{number}", tmp_path)
-        child = pexpect.spawn(sys.executable, ["-m", "tinychat", "--config", "tinychat.yaml", "--knowledge", "notes",
-                                               "--state", "state"], cwd=str(folder), env=_env(), timeout=60)  # fmt: skip
+        child = pexpect.spawn(command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60)
         child.expect("Ctrl-D leaves")
         child.expect(">")  # prompt-toolkit draws the prompt with escape codes between its characters
         child.sendline("/retrain")
@@ -142,10 +111,8 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_pa
 def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
     folder = copy_of(trained, "two", tmp_path)
     before = digest(folder / "state" / "model.weights.h5")
-    first = subprocess.Popen(
-        [sys.executable, "-m", "tinychat", "--config", "tinychat.yaml", "--knowledge", "notes", "--state", "state",
-         "train", "--steps", "200"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
-    )  # fmt: skip
+    first = subprocess.Popen(command("train", "--steps", "200"), cwd=folder, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, env=env())  # fmt: skip
     try:
         for _ in range(100):  # wait until the first holds the lock
             lock = folder / "state" / "train.lock"

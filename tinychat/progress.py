@@ -7,11 +7,12 @@ every tenth of the run, so logs stay readable.
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from typing import TextIO
 
-BAR_WIDTH = 24
+BAR_WIDTH = 16
 SPARK = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"  # eight block heights, low to high
 SPARK_POINTS = 24
 
@@ -59,8 +60,13 @@ class Progress:
         rate = step * self.chars_per_step / elapsed
         left = elapsed / done - elapsed if done > 0 else math.nan
         left_text = format_seconds(left) if left == left else "?"
-        return (f"{self.label} [{bar}] {step}/{self.total}  loss {self.loss:.3f} {sparkline(self.losses)}  "
-                f"{rate / 1000:.1f}k chars/s  {left_text} left")  # fmt: skip
+        head = f"{self.label} [{bar}] {step}/{self.total} loss {self.loss:.3f}"
+        tail = f" {rate / 1000:.1f}k chars/s {left_text} left"
+        # A line wider than the terminal wraps, and "\r" can then no longer redraw it in place.
+        room = shutil.get_terminal_size().columns - 1 - len(head) - len(tail) if self.interactive else SPARK_POINTS + 1
+        curve = " " + sparkline(self.losses, min(SPARK_POINTS, room - 1)) if room > 8 else ""
+        line = head + curve + tail
+        return line[: shutil.get_terminal_size().columns - 1] if self.interactive else line
 
     def update(self, step: int, loss: float) -> None:
         self.loss = loss

@@ -1,0 +1,139 @@
+"""tinychat in a real pseudo-terminal, used as a person would (pexpect).
+
+Typing a question, Ctrl-C at the prompt and during a /retrain, history across restarts,
+Ctrl-D leaving with exit code 0 and the terminal settings as they were.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli_support import command, env, make_folder, run
+
+pexpect = pytest.importorskip("pexpect")
+QUESTION = "when does the ferry leave?"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    return make_folder(tmp_path_factory.mktemp("terminal"))
+
+
+def spawn(folder: Path):
+    child = pexpect.spawn(command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60, dimensions=(30, 100))
+    child.expect("Ctrl-D leaves")
+    child.expect(">")
+    return child
+
+
+def expected_answer(folder: Path) -> str:
+    result = run(folder, "--json", stdin=QUESTION + "\n")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["answer"]
+
+
+def test_question_answer_ctrl_c_and_ctrl_d(trained):
+    answer = expected_answer(trained)
+    child = spawn(trained)
+    child.sendline(QUESTION)
+    child.expect_exact(answer[:20])  # the greedy answer, as the pipe gives it
+    child.expect(">")
+    child.sendintr()  # Ctrl-C at the prompt clears the line; the session lives on
+    child.sendline("/temp")
+    child.expect("temperature 0")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_ctrl_c_cancels_retrain_and_old_weights_keep_answering(trained, tmp_path):
+    folder = tmp_path / "cancel"
+    shutil.copytree(trained, folder)
+    before = (folder / "state" / "model.weights.h5").read_bytes()
+    answer = expected_answer(folder)
+    child = spawn(folder)
+    child.sendline("/retrain")
+    child.expect(r"training \[")  # the progress bar is drawing: training is under way
+    child.sendintr()
+    child.expect("training cancelled")
+    child.expect(">")
+    child.sendline(QUESTION)
+    child.expect_exact(answer[:20])
+    child.expect(">")  # Ctrl-D typed while an answer prints reaches a cooked tty, which swallows it
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert (folder / "state" / "model.weights.h5").read_bytes() == before
+
+
+def test_arrow_up_recalls_history_across_restarts(trained, tmp_path):
+    folder = tmp_path / "history"
+    shutil.copytree(trained, folder)
+    child = spawn(folder)
+    child.sendline("/topk 2")
+    child.expect("top-k 2")
+    child.expect(">")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child = spawn(folder)  # a new process: only the history file remembers
+    child.send("\x1b[A")  # arrow up
+    child.send("\r")
+    child.expect("top-k 2")
+    child.expect(">")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    assert "/topk 2" in (folder / "state" / "history").read_text()
+
+
+def test_ctrl_d_leaves_the_terminal_as_it_was(trained):
+    shell = pexpect.spawn("/bin/sh", cwd=str(trained), env={**env(), "PS1": "$ "}, timeout=60, encoding="utf-8")
+    shell.expect(r"\$ ")
+    shell.sendline("stty -g > before.txt")
+    shell.expect(r"\$ ")
+    shell.sendline(" ".join(command()) + "; echo EXIT=$?")
+    shell.expect("Ctrl-D leaves")
+    shell.expect(">")
+    time.sleep(0.3)
+    shell.sendcontrol("d")
+    shell.expect("EXIT=0")
+    shell.expect(r"\$ ")
+    shell.sendline("stty -g > after.txt; exit")
+    shell.expect(pexpect.EOF)
+    assert (trained / "before.txt").read_text() == (trained / "after.txt").read_text()
+
+
+def test_answers_are_written_one_character_at_a_time_and_ctrl_c_stops_one():
+    """The REPL flushes each character as the model yields it; KeyboardInterrupt mid-answer returns to the prompt."""
+    from tinychat.repl import Repl
+
+    class Recording(io.StringIO):
+        def __init__(self):
+            super().__init__()
+            self.flushed: list[str] = []
+
+        def flush(self):
+            self.flushed.append(self.getvalue())
+
+    class Session:  # stands in for ChatSession: yields three characters, then is interrupted
+        def prepare(self, query):
+            return query
+
+        def generate(self, answer):
+            yield "a"
+            yield "b"
+            yield "c"
+            raise KeyboardInterrupt
+
+    repl = Repl.__new__(Repl)  # only the streaming part is under test here
+    repl.session, repl.out, repl.notices = Session(), Recording(), []
+    repl.stream_answer("question")
+    assert repl.out.flushed[:3] == ["a", "ab", "abc"]  # visible after each character, not at the end
+    assert repl.out.getvalue() == "abc [stopped]\n"
