@@ -23,6 +23,8 @@ TEMPLATES = [
     ("The oldest {thing} in {name} is {count} years old.", "how old is the oldest {thing} in {name}?", ["{count}"]),
     ("{name} trades {goods} with the town of {place}.", "which town trades with {name}?", ["{place}"]),
     ("The emblem of {name} is a {color} {animal}.", "what is the emblem of {name}?", ["{color}", "{animal}"]),
+    ("In {year} a storm destroyed the {thing} of {name}.", "what did the storm of {year} destroy?", ["{thing}"]),
+    ("{person} walked from {name} to {place} in {count} days.", "who walked from {name} to {place}?", ["{person}"]),
 ]
 GOODS = ["salt", "copper", "wool", "glass", "honey", "timber", "amber", "paper", "cheese", "rope"]
 COLORS = ["green", "violet", "amber", "grey", "crimson", "white", "teal", "golden"]

@@ -1,0 +1,91 @@
+"""A large live knowledge folder: cold index, restart, one changed file, memory and idle watching.
+
+    python bench/knowledge_scale.py [--files 10000] [--sentences 10]
+
+Writes invented notes (bench/synthetic.py), then times, with the default retriever:
+- a cold start (every file read, every chunk's features computed, caches written);
+- a restart with nothing changed (manifest and feature cache read back), against the cold start;
+- re-indexing after one file changed, against the cold start;
+- the index's memory, and the process's CPU time while the watcher idles for 10 seconds.
+Random weights stand in for a trained model: retrieval does not depend on training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.synthetic import write_folder  # noqa: E402
+from tinychat.chat import ChatSession  # noqa: E402
+from tinychat.checkpoint import Checkpoint  # noqa: E402
+from tinychat.config import load_config  # noqa: E402
+from tinychat.runtime import weight_shapes  # noqa: E402
+from tinychat.watcher import Watcher  # noqa: E402
+
+
+def index_bytes(index) -> int:
+    """Bytes held by the numpy arrays of an index (and of its parts, for the hybrid)."""
+    total = 0
+    for part in (index, getattr(index, "lexical", None), getattr(index, "embedding", None)):
+        if part is not None:
+            total += sum(value.nbytes for value in vars(part).values() if isinstance(value, np.ndarray))
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--sentences", type=int, default=10)
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        knowledge, state = Path(folder) / "notes", Path(folder) / "state"
+        write_folder(knowledge, args.files, args.sentences, seed=1)
+        config = load_config(None, {"paths.knowledge": knowledge, "paths.state": state})
+        rng = np.random.default_rng(0)
+        arrays = {name: rng.normal(size=shape).astype(np.float32) for name, shape in weight_shapes(config.model).items()}
+        model = Checkpoint(config.model, arrays, {})
+
+        start = time.perf_counter()
+        session = ChatSession(config, model)
+        cold = time.perf_counter() - start
+        chunks = len(session.knowledge.chunks)
+
+        start = time.perf_counter()
+        session = ChatSession(config, model)
+        restart = time.perf_counter() - start
+        recomputed = session.cache.computed
+
+        changed = sorted(knowledge.iterdir())[len(session.knowledge.files) // 2]
+        changed.write_text(changed.read_text() + "The harbour of Quellmark opened in 1911.\n")
+        start = time.perf_counter()
+        session.sync()
+        one_file = time.perf_counter() - start
+        assert session.retrieve("when did the harbour of Quellmark open?")[0].chunk.path == changed.name
+
+        watcher = Watcher(session).start()
+        time.sleep(1.0)  # let it settle
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        time.sleep(args.idle_seconds)
+        idle_cpu = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+        watcher.stop()
+
+    print(f"{len(session.knowledge.files)} files, {chunks} chunks, retriever {config.retrieval.retriever}")
+    print(f"cold start (read, chunk, index, write caches)  {cold:7.2f} s")
+    print(f"restart, nothing changed                       {restart:7.2f} s   cold is x{cold / restart:.0f}"
+          f"   chunks re-embedded: {recomputed}")  # fmt: skip
+    print(f"one file changed, re-indexed                   {one_file * 1000:7.0f} ms  cold is x{cold / one_file:.0f}")
+    print(f"index memory                                   {index_bytes(session.index) / 2**20:7.1f} MB")
+    print(f"CPU while the watcher idles                    {idle_cpu:7.1%} of one core")
+
+
+if __name__ == "__main__":
+    main()
