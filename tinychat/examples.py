@@ -20,19 +20,11 @@ import numpy as np
 from tinychat.config import Config
 from tinychat.knowledge import Chunk
 from tinychat.prompt import build_prompt
-from tinychat.retriever import Index
+from tinychat.retriever import STOPWORDS, Index
 from tinychat.vocab import encode
 
 WORD = re.compile(r"[A-Za-z0-9]+(?:[.,'-][A-Za-z0-9]+)*")
 NUMBER = re.compile(r"^\d[\d,.]*$")
-STOPWORDS = frozenset(
-    """a about above after again all also an and any are as at be been before being below between both but
-    by can could did do does doing down during each few for from further had has have having he her here hers
-    him his how i if in into is it its itself just me more most my no nor not now of off on once only or other
-    our out over own same she should so some such than that the their them then there these they this those
-    through to too under until up very was we were what when where which while who whom why will with would
-    you your yours""".split()
-)
 SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 
 

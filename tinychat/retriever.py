@@ -75,9 +75,26 @@ class EmbeddingIndex:
 # ---------------------------------------------------------------------------- TF-IDF
 
 
+STOPWORDS = frozenset(
+    """a about above after again all also an and any are as at be been before being below between both but
+    by can could did do does doing down during each few for from further had has have having he her here hers
+    him his how i if in into is it its itself just me more most my no nor not now of off on once only or other
+    our out over own same she should so some such than that the their them then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with would
+    you your yours""".split()
+)
+
+
 def terms_of(text: str) -> Counter[str]:
-    """Character 3-grams (across word boundaries, padded) and whole words of lower-cased text."""
-    text = " ".join(normalize(text).lower().split())
+    """Character 3-grams (across word boundaries, padded) and whole words of lower-cased text.
+
+    Stopwords are left out first: question words such as "how" or "what" are rare in notes,
+    so TF-IDF would otherwise rank any sentence containing them highly (measured: line hit@1
+    0.77 -> 0.78 on the bundled questions, 0.93 -> 1.00 on invented development notes).
+    """
+    words = normalize(text).lower().split()
+    kept = [w for w in words if w.strip("?!.,;:'\"()") not in STOPWORDS]
+    text = " ".join(kept or words)  # a question made only of stopwords keeps them
     padded = f" {text} "
     grams = Counter(padded[i : i + 3] for i in range(len(padded) - 2))
     grams.update("w:" + word for word in WORD.findall(text))
