@@ -150,7 +150,7 @@ class FeatureCache:
 def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cache: FeatureCache | None = None) -> Index:
     """An index of `chunks` for retriever `kind`, with features from `cache` where it has them."""
     cache = cache or FeatureCache()
-    texts = [chunk.text for chunk in chunks]
+    texts = [chunk.searchable for chunk in chunks]
     lexical = TfidfIndex(chunks, cache.term_counts(texts)) if kind in ("tfidf", "hybrid") else None
     embedding = None
     if kind in ("embedding", "hybrid"):

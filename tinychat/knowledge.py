@@ -23,7 +23,7 @@ from tinychat.errors import TinychatError
 from tinychat.vocab import normalize
 
 MANIFEST_NAME = "manifest.json"  # in the state folder
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a sentence ends at . ! ? followed by space
 MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -37,6 +37,12 @@ class Chunk:
     line: int
     end_line: int
     text: str  # one line of text, whitespace folded, ready for the prompt
+    title: str = ""  # the nearest markdown heading above it: searched, never shown to the model
+
+    @property
+    def searchable(self) -> str:
+        """What the retriever indexes: the heading gives a sentence its subject ("# Velmora" / "It has two bridges.")."""
+        return f"{self.title} {self.text}" if self.title else self.text
 
 
 @dataclass(frozen=True)
@@ -74,11 +80,17 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
     """Cut a file's text into sentence chunks that remember their line numbers.
 
     Consecutive non-blank lines form a paragraph, so a sentence hard-wrapped over several
-    lines is one chunk spanning them; headings and list items stand alone. Sentences longer
-    than `max_chars` are cut at a space.
+    lines is one chunk spanning them; list items stand alone. A markdown heading is not a
+    chunk (it answers nothing) but the title of the chunks below it. Sentences longer than
+    `max_chars` are cut at a space.
     """
     chunks: list[Chunk] = []
+    title = ""
     for paragraph in _paragraphs(text.splitlines()):
+        number, first_line = paragraph[0]
+        if MARKDOWN_HEADING.match(first_line):
+            title = " ".join(normalize(MARKDOWN_HEADING.sub("", first_line)).split())
+            continue
         # Join the paragraph's lines with spaces, remembering which line each character came from.
         joined, line_of = "", []
         for number, line in paragraph:
@@ -97,7 +109,7 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
                 while last > first and joined[last - 1] == " ":
                     last -= 1
                 if first < last:
-                    chunks.append(Chunk(path, line_of[first], line_of[last - 1], joined[first:last]))
+                    chunks.append(Chunk(path, line_of[first], line_of[last - 1], joined[first:last], title))
             start = match.end() if match else len(joined)
     return chunks
 
@@ -111,8 +123,10 @@ def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
             if current:
                 paragraphs.append(current)
             current = []
-        if stands_alone:
-            paragraphs.append([(number, LIST_ITEM.sub("", MARKDOWN_HEADING.sub("", line)))])
+        if MARKDOWN_HEADING.match(line):
+            paragraphs.append([(number, line)])  # kept whole: split_chunks reads it as a title
+        elif stands_alone:
+            paragraphs.append([(number, LIST_ITEM.sub("", line))])
         elif line.strip():
             current.append((number, line))
     if current:
@@ -210,8 +224,8 @@ class Knowledge:
         return changes
 
     # The manifest is JSON: {"version", "folder", "chunk_chars", "files": {path: {size, mtime_ns,
-    # sha256, chunks: [[line, end_line, text], ...]}}}. One made for another folder or chunk
-    # size is ignored.
+    # sha256, chunks: [[line, end_line, text, title], ...]}}}. One made for another version,
+    # folder or chunk size is ignored.
 
     def _manifest_header(self) -> dict:
         return {"version": MANIFEST_VERSION, "folder": str(self.folder.resolve()), "chunk_chars": self.config.chunk_chars}
@@ -223,7 +237,7 @@ class Knowledge:
                 return
             self.files = {
                 relative: FileState(entry["size"], entry["mtime_ns"], entry["sha256"],
-                                    tuple(Chunk(relative, line, end, text) for line, end, text in entry["chunks"]))
+                                    tuple(Chunk(relative, *fields) for fields in entry["chunks"]))
                 for relative, entry in data["files"].items()
             }  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
@@ -232,7 +246,7 @@ class Knowledge:
     def _save_manifest(self, path: Path) -> None:
         files = {
             relative: {"size": state.size, "mtime_ns": state.mtime_ns, "sha256": state.sha256,
-                       "chunks": [[c.line, c.end_line, c.text] for c in state.chunks]}
+                       "chunks": [[c.line, c.end_line, c.text, c.title] for c in state.chunks]}
             for relative, state in sorted(self.files.items())
         }  # fmt: skip
         text = json.dumps({**self._manifest_header(), "files": files})

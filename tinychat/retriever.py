@@ -57,7 +57,7 @@ class EmbeddingIndex:
         self.chunks = chunks
         self.table = embedding_table  # (V, D) from the checkpoint
         if vectors is None:
-            vectors = np.stack([self.embed(c.text) for c in chunks]) if chunks else np.zeros((0, embedding_table.shape[1]))
+            vectors = np.stack([self.embed(c.searchable) for c in chunks]) if chunks else np.zeros((0, embedding_table.shape[1]))
         self.vectors = vectors.astype(np.float32)  # (N, D), unit length
 
     def embed(self, text: str) -> np.ndarray:
@@ -132,7 +132,7 @@ class TfidfIndex:
 
     def __init__(self, chunks: list[Chunk], counts: TermCounts | None = None):
         self.chunks = chunks
-        counts = counts or count_terms([chunk.text for chunk in chunks])
+        counts = counts or count_terms([chunk.searchable for chunk in chunks])
         self.term_ids = {term: i for i, term in enumerate(counts.terms)}
         rows = np.repeat(np.arange(len(chunks), dtype=np.int32), np.diff(counts.row_ptr))
         cols = counts.cols

@@ -1,0 +1,65 @@
+"""Shared fixtures: every test runs in its own temporary folder; one tiny model is trained per session."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tinychat.config import Config, GenerationConfig, ModelConfig, PathsConfig, TrainConfig
+
+NOTES = {
+    "keras.txt": "Keras provides a high-level API for building neural networks in TensorFlow.\n"
+    "Keras 3 runs on several backends.\n",
+    "tensorflow.txt": "TensorFlow is a machine learning framework for building and training models.\n",
+    "ferry.md": "# Ferry\n\nThe ferry to Brisk leaves at 7 every morning.\nThe ferry carries 40 bicycles.\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """Nothing a test does touches the repository: no ./tinychat.yaml, no .tinychat/ state."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def write_notes(folder: Path, notes: dict[str, str] = NOTES) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in notes.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def tiny_config(folder: Path, **model) -> Config:
+    """A config small enough to train in seconds, reading `folder/notes` and writing `folder/state`."""
+    return Config(
+        model=ModelConfig(window=128, **model),
+        train=TrainConfig(steps=30, batch_size=8, retrain_steps=10, seed=0),
+        generation=GenerationConfig(max_answer_chars=40),
+        paths=PathsConfig(knowledge=folder / "notes", state=folder / "state"),
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """(config, checkpoint) of a tiny model trained once with a fixed seed on NOTES."""
+    from tinychat import checkpoint
+    from tinychat.knowledge import open_knowledge
+    from tinychat.progress import Progress
+    from tinychat.train import train
+
+    folder = tmp_path_factory.mktemp("trained")
+    write_notes(folder / "notes")
+    config = tiny_config(folder)
+    knowledge = open_knowledge(config)
+    knowledge.refresh()
+    import io
+
+    train(config, knowledge, fresh=True, progress=Progress(30, 1, stream=io.StringIO()))
+    return config, checkpoint.load(checkpoint.weights_path(config.paths.state))
+
+
+def with_paths(config: Config, folder: Path) -> Config:
+    """The same config, reading and writing under `folder` (knowledge copied by the caller)."""
+    return dataclasses.replace(config, paths=PathsConfig(knowledge=folder / "notes", state=folder / "state"))

@@ -1,0 +1,75 @@
+"""Config: validated on load, errors name the file and the key, the shipped YAML matches the defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tinychat.config import Config, load_config
+from tinychat.errors import TinychatError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("model:\n  windw: 64\n", "model.windw"),
+        ("model:\n  window: sixty\n", "model.window"),
+        ("model:\n  window: 0\n", "model.window"),
+        ("model:\n  window: 1000000000\n", "model.window"),
+        ("model:\n  n_heads: 3\n", "model.n_heads"),
+        ("model:\n  positions: sinusoid\n", "model.positions"),
+        ("model:\n  copy: maybe\n", "model.copy"),
+        ("train:\n  steps: -5\n", "train.steps"),
+        ("train:\n  learning_rate: .nan\n", "train.learning_rate"),
+        ("generation:\n  temperature: -0.5\n", "generation.temperature"),
+        ("retrieval:\n  retriever: bm99\n", "retrieval.retriever"),
+        ("retrieval:\n  top_k: 1000\n", "retrieval.top_k"),
+        ("knowledge:\n  extensions: [txt]\n", "knowledge.extensions"),
+        ("colour: blue\n", "colour"),
+        ("model: 3\n", "model"),
+    ],
+)
+def test_bad_values_name_the_file_and_key(tmp_path, text, named):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(TinychatError) as error:
+        load_config(path)
+    assert str(path) in str(error.value) and named in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_invalid_yaml_and_non_mapping(tmp_path):
+    (tmp_path / "broken.yaml").write_text("model: [\n")
+    with pytest.raises(TinychatError, match=r"broken.yaml: invalid YAML at line 2"):
+        load_config(tmp_path / "broken.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(TinychatError, match="top level"):
+        load_config(tmp_path / "list.yaml")
+    with pytest.raises(TinychatError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_shipped_yaml_matches_the_dataclass_defaults():
+    shipped, defaults = load_config(ROOT / "tinychat.yaml"), Config()
+    for section in ("model", "train", "knowledge", "retrieval", "generation"):
+        assert getattr(shipped, section) == getattr(defaults, section), section
+    assert shipped.paths.knowledge == ROOT / "knowledge" and shipped.paths.state == ROOT / ".tinychat"
+
+
+def test_overrides_and_relative_paths(tmp_path):
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "c.yaml"
+    path.write_text("paths:\n  knowledge: notes\nmodel:\n  window: 256\n")
+    config = load_config(path, {"retrieval.top_k": 0, "generation.temperature": 0.7})
+    assert config.paths.knowledge == tmp_path / "sub" / "notes"  # relative to the config file
+    assert (config.retrieval.top_k, config.generation.temperature, config.model.window) == (0, 0.7, 256)
+    with pytest.raises(TinychatError, match=r"command line: retrieval.top_k=-1"):
+        load_config(path, {"retrieval.top_k": -1})
+
+
+def test_no_config_file_gives_defaults():
+    assert load_config() == dataclasses.replace(Config())  # tests run in an empty temporary folder

@@ -1,0 +1,138 @@
+"""Knowledge folder: chunks point at their real lines; refresh sees every kind of change; bad files are skipped once."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinychat.config import KnowledgeConfig
+from tinychat.knowledge import Knowledge, split_chunks
+
+
+def test_one_sentence_per_line():
+    chunks = split_chunks("a.txt", "First fact here.\nSecond fact here.\n\nThird one.\n", 200)
+    assert [(c.line, c.end_line, c.text) for c in chunks] == [
+        (1, 1, "First fact here."), (2, 2, "Second fact here."), (4, 4, "Third one.")]
+
+
+def test_wrapped_paragraph_markdown_and_lists():
+    text = "# Velmora\n\nThe town of Velmora has 4,812 people\nand two bridges. It sits on the\nDrisk river.\n\n- one fact\n- two facts\n"
+    chunks = split_chunks("v.md", text, 200)
+    assert [(c.line, c.end_line, c.text) for c in chunks] == [
+        (3, 4, "The town of Velmora has 4,812 people and two bridges."),
+        (4, 5, "It sits on the Drisk river."),
+        (7, 7, "one fact"),
+        (8, 8, "two facts"),
+    ]
+    # the heading is no chunk of its own, but the searchable subject of those below it
+    assert {c.title for c in chunks} == {"Velmora"} and chunks[1].searchable == "Velmora It sits on the Drisk river."
+
+
+def test_long_sentences_are_cut_at_a_space():
+    chunks = split_chunks("a.txt", "word " * 100, 50)
+    assert len(chunks) > 5 and all(len(c.text) <= 50 for c in chunks)
+    assert all(not c.text.startswith(" ") and "wor d" not in c.text for c in chunks)
+
+
+SENTENCE = st.lists(st.sampled_from(["alpha", "beta", "Gamma", "delta", "4,812", "x"]), min_size=1, max_size=8).map(
+    lambda words: " ".join(words) + "."
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(SENTENCE, min_size=0, max_size=3).map(" ".join), min_size=1, max_size=12), st.integers(20, 120))
+def test_chunk_words_come_from_their_lines(lines, max_chars):
+    chunks = split_chunks("p.txt", "\n".join(lines), max_chars)
+    for chunk in chunks:
+        assert 1 <= chunk.line <= chunk.end_line <= len(lines)
+        source = " ".join(lines[chunk.line - 1 : chunk.end_line]).split()
+        assert chunk.text.split()[0] in source and chunk.text.split()[-1] in source
+        assert set(chunk.text.split()) <= set(source)
+        assert len(chunk.text) <= max_chars
+    # every word of the text lands in some chunk
+    assert sorted(w for c in chunks for w in c.text.split()) == sorted(w for line in lines for w in line.split())
+
+
+def test_refresh_reports_changes_and_ignores_what_it_should(tmp_path):
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Alpha is first.\n")
+    (folder / "sub" / "b.md").write_text("Beta is second.\n")
+    for ignored in (".hidden.txt", "c.txt~", ".c.txt.swp", "d.pdf", ".#e.txt"):
+        (folder / ignored).write_text("Ignored text.\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "f.txt").write_text("Ignored too.\n")
+    knowledge = Knowledge(folder, KnowledgeConfig())
+    changes = knowledge.refresh()
+    assert sorted(changes.added) == ["a.txt", "sub/b.md"] and not changes.warnings
+    assert not knowledge.refresh()  # nothing changed: nothing to report
+
+    (folder / "a.txt").write_text("Alpha is now changed.\nAnd longer.\n")
+    (folder / "c.txt").write_text("Gamma is new.\n")
+    (folder / "sub" / "b.md").unlink()
+    changes = knowledge.refresh()
+    assert (changes.changed, changes.added, changes.removed) == (["a.txt"], ["c.txt"], ["sub/b.md"])
+    assert [c.text for c in knowledge.chunks] == ["Alpha is now changed.", "And longer.", "Gamma is new."]
+
+    os.rename(folder / "c.txt", folder / "renamed.txt")
+    changes = knowledge.refresh()
+    assert (changes.added, changes.removed) == (["renamed.txt"], ["c.txt"])
+
+
+def test_bad_files_warn_once_and_the_rest_is_read(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good text.\n")
+    (folder / "latin1.txt").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    (folder / "huge.txt").write_text("x" * 3000)
+    (folder / "empty.txt").write_text("")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Secret outside the folder.\n")
+    (folder / "link.txt").symlink_to(outside)
+    knowledge = Knowledge(folder, KnowledgeConfig(max_file_kb=2))
+    changes = knowledge.refresh()
+    assert [c.text for c in knowledge.chunks] == ["Good text."]
+    assert len(changes.warnings) == 4
+    for name, reason in (("latin1.txt", "not UTF-8"), ("binary.txt", "binary"), ("huge.txt", "max_file_kb"),
+                         ("link.txt", "outside")):  # fmt: skip
+        assert any(name in w and reason in w for w in changes.warnings), (name, changes.warnings)
+    assert all(w.count("\n") == 0 for w in changes.warnings)
+    (folder / "good.txt").write_text("Good text, edited.\n")
+    assert knowledge.refresh().warnings == []  # each problem is said once, not before every answer
+
+
+def test_manifest_survives_a_restart_without_reading_files(tmp_path, monkeypatch):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Alpha is first.\n")
+    manifest = tmp_path / "state" / "manifest.json"
+    Knowledge(folder, KnowledgeConfig(), manifest).refresh()
+    reads = []
+    original = type(folder).read_bytes
+    monkeypatch.setattr(type(folder), "read_bytes", lambda self: reads.append(self) or original(self))
+    again = Knowledge(folder, KnowledgeConfig(), manifest)
+    assert not again.refresh() and reads == []  # nothing changed, nothing read
+    assert [c.text for c in again.chunks] == ["Alpha is first."]
+
+
+def test_file_deleted_between_scan_and_read(tmp_path, monkeypatch):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Alpha.\n")
+    (folder / "b.txt").write_text("Beta.\n")
+    original = type(folder).read_bytes
+
+    def vanish(self):
+        if self.name == "b.txt":
+            self.unlink()
+        return original(self)
+
+    monkeypatch.setattr(type(folder), "read_bytes", vanish)
+    knowledge = Knowledge(folder, KnowledgeConfig())
+    changes = knowledge.refresh()
+    assert [c.text for c in knowledge.chunks] == ["Alpha."]
+    assert any("b.txt" in w and re.search("cannot be read", w) for w in changes.warnings)

@@ -1,0 +1,77 @@
+"""The numpy runtime and the Keras model are one model: same weights in, same probabilities out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinychat.config import ModelConfig
+from tinychat.runtime import Runtime, parameter_count, weight_shapes
+
+VARIANTS = [
+    ModelConfig(window=64),
+    ModelConfig(window=64, positions="learned", copy=False),
+    ModelConfig(window=48, n_heads=4, n_layers=1, d_ff=24),
+]
+
+
+def keras_model_and_arrays(config: ModelConfig, seed: int = 0):
+    from tinychat.model import build_model, get_arrays, set_arrays
+
+    model = build_model(config)
+    arrays = get_arrays(model)
+    rng = np.random.default_rng(seed)
+    for name in arrays:  # the gate starts shut; open it so the copy path is exercised too
+        if name.startswith("copy/") or name.endswith("beta") or name.endswith("b_qkv"):
+            arrays[name] = rng.normal(scale=0.5, size=arrays[name].shape).astype(np.float32)
+    set_arrays(model, arrays)
+    return model, arrays
+
+
+@pytest.mark.parametrize("config", VARIANTS, ids=lambda c: f"{c.positions}-copy{c.copy}-h{c.n_heads}")
+def test_runtime_matches_keras(config):
+    model, arrays = keras_model_and_arrays(config)
+    ids = np.random.default_rng(1).integers(0, 97, size=(1, config.window)).astype(np.int32)
+    keras_probs = np.exp(np.asarray(model(ids))[0])
+    numpy_probs = np.exp(Runtime(config, arrays).log_probs(ids[0]))
+    assert np.abs(keras_probs - numpy_probs).max() < 1e-5
+    assert np.allclose(numpy_probs.sum(-1), 1.0, atol=1e-4)
+    assert {name: tuple(a.shape) for name, a in arrays.items()} == weight_shapes(config)
+
+
+def test_attention_rows_sum_to_one_and_match_keras():
+    config = VARIANTS[0]
+    model, arrays = keras_model_and_arrays(config)
+    ids = np.random.default_rng(2).integers(0, 97, size=(1, 40)).astype(np.int32)
+    _, keras_attention = model(ids, return_attention=True)
+    runtime = Runtime(config, arrays)
+    from tinychat.runtime import Trace
+
+    runtime.trace = Trace()
+    runtime.log_probs(ids[0])
+    for t, rows in enumerate(runtime.trace.attention):
+        for layer, weights in enumerate(rows):  # (H, t+1) per layer
+            assert np.allclose(weights.sum(-1), 1.0, atol=1e-5)
+            assert np.allclose(weights, np.asarray(keras_attention[layer])[0, :, t, : t + 1], atol=1e-5)
+    copy = np.asarray(keras_attention[-1])[0, 0]  # the copy head's weights, (T, T)
+    for t, weights in enumerate(runtime.trace.copy[1:], start=1):
+        assert np.allclose(weights, copy[t, :t], atol=1e-5)
+
+
+def test_sliding_window_recomputes_the_last_half():
+    config = ModelConfig(window=32)
+    model, arrays = keras_model_and_arrays(config)
+    ids = np.random.default_rng(3).integers(0, 97, size=45)
+    runtime = Runtime(config, arrays)
+    runtime.reset()
+    for token in ids:
+        probs = runtime.step(int(token))
+    # after the slide the runtime holds the last window//2 tokens of the first 32, then the rest
+    visible = np.concatenate([ids[16:32], ids[32:]])[None].astype(np.int32)
+    assert np.abs(np.exp(np.asarray(model(visible))[0, -1]) - probs).max() < 1e-5
+
+
+def test_parameter_budget():
+    assert 7_000 <= parameter_count(ModelConfig()) <= 12_000
+    learned = ModelConfig(positions="learned", window=64, copy=False)
+    assert parameter_count(learned) == parameter_count(ModelConfig(copy=False)) + 64 * 16

@@ -1,0 +1,66 @@
+"""Retrievers: a planted matching sentence ranks first; the feature cache makes a restart re-embed nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinychat.index_cache import FeatureCache, build_index
+from tinychat.knowledge import Chunk
+from tinychat.vocab import VOCAB_SIZE
+
+DISTRACTORS = [f"Item {i} of the list concerns {word} and {other} in the garden." for i, (word, other) in
+               enumerate(zip(["apples", "pears", "roses", "tulips", "spades", "hoses", "sheds", "ponds", "hedges", "lawns"] * 2,
+                             ["soil", "rain", "sun", "wind", "frost", "mud", "moss", "bark", "seeds", "worms"] * 2))]  # fmt: skip
+PLANTED = "The zeppelin Quorvax carries 310 passengers over Lake Mirrin."
+
+
+def chunks() -> list[Chunk]:
+    texts = DISTRACTORS[:10] + [PLANTED] + DISTRACTORS[10:]
+    return [Chunk(f"f{i}.txt", 1, 1, text) for i, text in enumerate(texts)]
+
+
+@pytest.fixture(scope="module")
+def table():
+    """A trained-like embedding table: the planted sentence's rare letters stand apart."""
+    return np.random.default_rng(0).normal(size=(VOCAB_SIZE, 16)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["tfidf", "embedding", "hybrid"])
+def test_planted_sentence_ranks_first(kind, table):
+    index = build_index(kind, chunks(), table)
+    query = PLANTED if kind == "embedding" else "how many passengers does the zeppelin quorvax carry?"
+    hits = index.search(query, 5)
+    assert hits[0].chunk.text == PLANTED
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize("kind", ["tfidf", "embedding", "hybrid"])
+def test_k_bounds(kind, table):
+    index = build_index(kind, chunks(), table)
+    assert len(index.search("garden", 1000)) == len(chunks())
+    assert index.search("garden", 0) == []
+
+
+def test_feature_cache_restart_re_embeds_nothing(tmp_path, table):
+    path = tmp_path / "cache.npz"
+    first = FeatureCache(path)
+    build_index("hybrid", chunks(), table, first)
+    assert first.computed == 2 * len(chunks())  # term counts and vectors, each once
+    again = FeatureCache(path)
+    index = build_index("hybrid", chunks(), table, again)
+    assert again.computed == 0 and index.search("zeppelin quorvax", 1)[0].chunk.text == PLANTED
+    edited = chunks()[:-1] + [Chunk("new.txt", 1, 1, "A brand new sentence about kites.")]
+    build_index("hybrid", edited, table, again)
+    assert again.computed == 2  # only the new sentence
+    other_table = table + 1.0
+    build_index("embedding", edited, other_table, again)
+    assert again.computed == 2 + len(edited)  # vectors made with other weights are stale
+
+
+def test_damaged_cache_is_ignored(tmp_path, table):
+    path = tmp_path / "cache.npz"
+    path.write_bytes(b"not a numpy file")
+    cache = FeatureCache(path)
+    assert build_index("tfidf", chunks(), table, cache).search("zeppelin", 1)[0].chunk.text == PLANTED
+    assert cache.computed == len(chunks())

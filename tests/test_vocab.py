@@ -1,0 +1,31 @@
+"""Vocabulary: round trip, folding to ASCII, the unknown-character policy."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinychat.vocab import CHARS, UNKNOWN_CHAR, UNKNOWN_ID, VOCAB_SIZE, decode, encode, normalize
+
+
+def test_size_and_round_trip():
+    assert VOCAB_SIZE == 97 and len(CHARS) == 96
+    text = "".join(CHARS)
+    assert decode(encode(text)) == text
+
+
+def test_folding_keeps_meaning():
+    assert normalize("café naïve") == "cafe naive"
+    assert normalize("\u201cquoted\u201d \u2014 it\u2019s\tfine\r") == "\"quoted\" - it's fine"
+    assert decode(encode("Stra\u00dfe")) == "Strasse"
+
+
+def test_unknown_characters():
+    ids = encode("a\u20acb\u4e2d")
+    assert list(ids) == [CHARS.index("a"), UNKNOWN_ID, CHARS.index("b"), UNKNOWN_ID]
+    assert decode(ids) == f"a{UNKNOWN_CHAR}b{UNKNOWN_CHAR}"
+
+
+@given(st.text())
+def test_every_text_encodes_to_valid_ids(text):
+    ids = encode(text)
+    assert ((ids >= 0) & (ids < VOCAB_SIZE)).all()
+    assert len(decode(ids)) == len(ids)
