@@ -1,0 +1,119 @@
+"""The command line through real subprocesses: the contract other programs rely on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli_support import command, env, make_folder, run
+
+QUESTION = "when does the ferry leave?"
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """A folder with notes and a tiny config but no weights: the first run must train."""
+    return make_folder(tmp_path_factory.mktemp("cli"), train=False)
+
+
+@pytest.fixture(scope="module")
+def first_run(fresh):
+    """Pipe mode on the fresh folder: trains first, then answers."""
+    return run(fresh, stdin=f"{QUESTION}\n\n   \nhow many bicycles does the ferry carry?\n", timeout=300)
+
+
+def test_first_pipe_run_trains_then_answers_one_line_each(first_run, fresh):
+    assert first_run.returncode == 0, first_run.stderr
+    assert "training first" in first_run.stderr and "training [" in first_run.stderr and "final" in first_run.stderr
+    assert len(first_run.stdout.splitlines()) == 2  # blank and whitespace-only lines are skipped
+    assert (fresh / "state" / "model.weights.h5").is_file()
+    assert "Traceback" not in first_run.stderr
+
+
+def test_json_lines(first_run, fresh):
+    result = run(fresh, "--json", stdin=f"{QUESTION}\nkeras\n")
+    assert result.returncode == 0 and result.stderr == ""
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["query"] for r in records] == [QUESTION, "keras"]
+    for record in records:
+        assert set(record) == {"query", "answer", "sources"} and isinstance(record["answer"], str)
+        for source in record["sources"]:
+            assert set(source) == {"path", "line", "end_line", "score"} and source["line"] >= 1
+    assert records[0]["sources"][0]["path"] == "ferry.txt" and records[0]["sources"][0]["line"] == 1
+
+
+def test_ask_show_prompt_and_json(first_run, fresh):
+    shown = run(fresh, "ask", QUESTION, "--show-prompt")
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("[CONTEXT]\nThe ferry to Brisk leaves at 7")  # cut to fit the tiny window
+    assert f"\n[QUERY]\n{QUESTION}\n[ANSWER]\n" in shown.stdout
+    record = json.loads(run(fresh, "ask", QUESTION, "--json").stdout)
+    assert record["query"] == QUESTION and shown.stdout.endswith(record["answer"] + "\n")
+
+
+def test_info_and_demo(first_run, fresh):
+    info = run(fresh, "info")
+    assert info.returncode == 0
+    assert "parameters" in info.stdout and "97 ids" in info.stdout and "trained" in info.stdout
+    demo = run(fresh, "demo", "keras?")
+    assert demo.returncode == 0 and demo.stdout.startswith("[CONTEXT]\n") and "[QUERY]\nkeras?\n[ANSWER]\n" in demo.stdout
+
+
+def test_chat_path_never_imports_tensorflow(first_run, fresh):
+    probe = (
+        "import sys, io\n"
+        "from tinychat.cli import main\n"
+        "sys.stdin = io.TextIOWrapper(io.BytesIO(b'when does the ferry leave?\\n'))\n"
+        "code = main(['--config', 'tinychat.yaml', '--knowledge', 'notes', '--state', 'state', '--json'])\n"
+        "print('CODE', code, 'tensorflow' in sys.modules, 'keras' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=fresh, capture_output=True, text=True, env=env(), timeout=60)
+    assert "CODE 0 False False" in result.stderr, result.stderr
+    assert json.loads(result.stdout)["query"] == QUESTION
+
+
+@pytest.mark.parametrize(
+    "yaml_text, named",
+    [("model:\n  windw: 64\n", "model.windw"), ("retrieval:\n  top_k: -1\n", "retrieval.top_k"), ("model: [\n", "invalid YAML")],
+)
+def test_bad_config_is_one_line(tmp_path, yaml_text, named):
+    (tmp_path / "bad.yaml").write_text(yaml_text)
+    result = subprocess.run([sys.executable, "-m", "tinychat", "--config", "bad.yaml", "info"], cwd=tmp_path,
+                            capture_output=True, text=True, env=env())  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("tinychat: ") and named in result.stderr
+
+
+def test_missing_or_empty_knowledge_and_bad_weights(first_run, fresh, tmp_path):
+    missing = subprocess.run(command()[:-6] + ["--knowledge", "nowhere", "--state", "s"], cwd=tmp_path, input="q\n",
+                             capture_output=True, text=True, env=env())  # fmt: skip
+    assert missing.returncode == 1 and "nowhere: knowledge folder not found" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = subprocess.run(command()[:-6] + ["--knowledge", "empty", "--state", "s"], cwd=tmp_path, input="q\n",
+                           capture_output=True, text=True, env=env())  # fmt: skip
+    assert empty.returncode == 1 and "no .txt or .md text found" in empty.stderr
+    broken = tmp_path / "broken"
+    shutil.copytree(fresh, broken)
+    (broken / "state" / "model.weights.h5").write_bytes(b"garbage")
+    result = run(broken, stdin="q\n")
+    assert result.returncode == 1 and "train --fresh" in result.stderr and "Traceback" not in result.stderr
+    assert (broken / "state" / "model.weights.h5").read_bytes() == b"garbage"  # nothing of the user's is touched
+
+
+def test_invalid_utf8_nul_and_long_lines_on_stdin(first_run, fresh):
+    data = b"caf\xe9 \xff\xfe ferry?\nnul\x00byte ferry\n" + b"x" * 1_000_000 + b"\n\x1b]0;title\x07 ferry\n"
+    result = subprocess.run(command(), cwd=fresh, input=data, capture_output=True, env=env(), timeout=120)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 4
+    assert b"\x1b" not in result.stdout and b"\x07" not in result.stdout
+
+
+@pytest.mark.parametrize("where", [[], ["ask"], ["train"], ["eval"], ["info"], ["demo"]])
+def test_help_lists_common_options(where):
+    result = subprocess.run([sys.executable, "-m", "tinychat", *where, "--help"], capture_output=True, text=True, env=env())
+    assert result.returncode == 0
+    for option in ("--config", "--knowledge", "--state", "--temperature", "--top-k", "--seed"):
+        assert option in result.stdout

@@ -1,0 +1,108 @@
+"""The REPL driven through prompt-toolkit's pipe input, as its own tests do."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.document import Document
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from tests.conftest import with_paths
+from tinychat.chat import ChatSession
+from tinychat.repl import COMMANDS, Repl, SlashCompleter
+
+
+@pytest.fixture
+def session(trained, tmp_path):
+    config, model = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    return ChatSession(with_paths(config, tmp_path), model)
+
+
+def drive(session: ChatSession, typed: str) -> tuple[int, str]:
+    """Run the REPL on `typed` (then Ctrl-D); return the exit code and what it wrote."""
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text(typed + "\x04")
+        code = Repl(session, out=out, input=pipe, output=DummyOutput()).run()
+    return code, out.getvalue()
+
+
+def test_slash_commands_and_a_question(session):
+    code, text = drive(session, "/temp 0.5\n/temp\n/topk 1\nwhen does the ferry leave?\n/sources\n/sources -v\n/nonsense\n/tem\n/temp x\n")
+    lines = text.splitlines()
+    assert code == 0
+    assert lines.count("temperature 0.5") == 2 and "top-k 1" in lines
+    assert session.temperature == 0.5 and session.top_k == 1
+    answer = session.last
+    assert answer.text in lines  # the streamed answer, on its own line
+    source = answer.sources[0].chunk
+    assert any(line.startswith(f"  1. {source.path}:{source.line}  score ") for line in lines)
+    assert "prompt the model saw:" in lines and "[CONTEXT]" in lines and "[ANSWER]" in lines
+    assert "unknown command /nonsense (/help lists them)" in lines
+    assert "unknown command /tem; did you mean /temp? (/help lists them)" in lines
+    assert "/temp x: give a number from 0 (greedy) to 10" in lines
+
+
+def test_help_lists_every_command_and_sources_before_any_answer(session):
+    code, text = drive(session, "/help\n/sources\n/probs\n/why\n")
+    assert code == 0
+    for command in COMMANDS:
+        assert f"  {command.usage}" in text and command.help in text
+    assert text.count("no answer yet: ask a question first") == 3
+
+
+def test_quit_and_history(session):
+    code, _ = drive(session, "when does the ferry leave?\n/quit\n")
+    assert code == 0
+    assert "when does the ferry leave?" in (session.config.paths.state / "history").read_text()
+
+
+def test_views_render_at_80_columns_with_and_without_colour(session, monkeypatch):
+    from tinychat.views import attention_view, probability_view
+
+    answer = session.ask("when does the ferry leave?")
+    for color in (True, False):
+        for view in (probability_view(answer, 80, color), attention_view(answer, 80, color)):
+            rendered = ["".join(text for _, text in line) for line in view]
+            assert all(len(line) <= 80 for line in rendered)
+            coloured = any("bg:" in style or "fg:" in style for line in view for style, _ in line)
+            assert coloured == color
+    plain = ["".join(t for _, t in line) for line in probability_view(answer, 80, color=False)]
+    digits = plain[2]  # below the answer: each character's probability in tenths
+    assert len(digits) == min(80, len(answer.text)) and digits.isdigit()
+    assert [int(d) for d in digits] == [min(9, int(p * 10)) for p in answer.probabilities[:80]]
+
+
+def test_probabilities_are_the_runtime_softmax(session):
+    answer = session.ask("when does the ferry leave?")
+    from tinychat.vocab import encode
+
+    runtime = session.runtime
+    runtime.reset()
+    for token in encode(answer.prompt):
+        probs = runtime.step(int(token))
+    for char_id, dist in zip(encode(answer.text), answer.distributions):
+        assert abs(probs.sum() - 1) < 1e-4 and (probs == dist).all()
+        probs = runtime.step(int(char_id))
+
+
+def test_attention_maps_are_normalised(session):
+    from tinychat.views import attention_maps
+
+    answer = session.ask("when does the ferry leave?")
+    maps = attention_maps(answer)
+    assert set(maps) == {"layer 1 head 1", "layer 1 head 2", "layer 2 head 1", "layer 2 head 2", "copy path"}
+    for values in maps.values():
+        assert len(values) == len(answer.prompt) and values.max() == pytest.approx(1.0) and values.min() >= 0
+
+
+def test_completion_only_for_slash_commands():
+    completer = SlashCompleter()
+    assert [c.text for c in completer.get_completions(Document("/te"), None)] == ["/temp"]
+    assert {c.text for c in completer.get_completions(Document("/"), None)} == {c.name for c in COMMANDS}
+    assert list(completer.get_completions(Document("what"), None)) == []
