@@ -62,6 +62,8 @@ class TrainConfig:
     qa_share: float = 0.75  # share of examples in the [CONTEXT]/[QUERY]/[ANSWER] layout; rest raw text
     distractors: int = 2  # extra context lines besides the retrieved ones, at most
     swap_share: float = 0.5  # share of QA examples whose names and numbers are swapped
+    synthetic_share: float = 0.0  # share of QA examples about random invented strings (pure copying practice)
+    loss_on: str = "all"  # "all" characters of every example, or only the "answer" characters
     retrain_steps: int = 400  # steps of a /retrain that continues from the current weights
     seed: int = 0  # fixes examples, initial weights and order
 
@@ -72,6 +74,8 @@ class TrainConfig:
         _in_range(where, "train.qa_share", self.qa_share, 0.0, 1.0)
         _in_range(where, "train.distractors", self.distractors, 0, 16)
         _in_range(where, "train.swap_share", self.swap_share, 0.0, 1.0)
+        _in_range(where, "train.synthetic_share", self.synthetic_share, 0.0, 1.0)
+        _one_of(where, "train.loss_on", self.loss_on, ("all", "answer"))
         _in_range(where, "train.retrain_steps", self.retrain_steps, 1, 10_000_000)
         _in_range(where, "train.seed", self.seed, 0, 2**31 - 1)
 

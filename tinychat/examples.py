@@ -130,23 +130,40 @@ def qa_example(chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, 
     return QAExample(query, prompt.text, answer[: config.model.window - len(prompt.text) - 1])
 
 
+def synthetic_example(config: Config, rng: np.random.Generator) -> QAExample:
+    """Copying practice on nonsense: context lines of invented words, a query from one, that line as answer."""
+    lines = [" ".join(invented_word(rng) for _ in range(int(rng.integers(3, 9)))) + "." for _ in range(3)]
+    answer = lines[int(rng.integers(len(lines)))]
+    words = answer.rstrip(".").split()
+    query = " ".join(words[i] for i in sorted(rng.choice(len(words), size=min(2, len(words)), replace=False)))
+    prompt = build_prompt(lines, query, config.model.window, config.generation.max_answer_chars)
+    return QAExample(query, prompt.text, answer)
+
+
 def make_rows(chunks: list[Chunk], texts: list[str], index: Index, config: Config, count: int, seed: int) -> Rows:
     """`count` training rows from the knowledge: QA examples and raw-text windows, padded to the window."""
     rng = np.random.default_rng(seed)
     window = config.model.window
+    answer_only = config.train.loss_on == "answer"
     corpus = encode("\n".join(texts))
     inputs = np.zeros((count, window), np.int32)
     targets = np.zeros((count, window), np.int32)
     weights = np.zeros((count, window), np.float32)
     for row in range(count):
-        ids = None
-        if chunks and rng.random() < config.train.qa_share:
-            example = qa_example(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng)
-            ids = encode(example.text) if example is not None else None
-        if ids is None:  # raw text: any window of the knowledge
+        ids, answer_from = None, 0
+        if chunks and (answer_only or rng.random() < config.train.qa_share):
+            if rng.random() < config.train.synthetic_share:
+                example = synthetic_example(config, rng)
+            else:
+                example = qa_example(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng)
+            if example is not None and len(example.text) <= window + 1:
+                ids, answer_from = encode(example.text), len(example.prompt) - 1
+        if ids is None:  # raw text: any window of the knowledge (not learned from when answer-only)
             start = int(rng.integers(max(1, len(corpus) - window)))
             ids = corpus[start : start + window + 1]
+            answer_from = len(ids) if answer_only else 0
         length = len(ids) - 1
-        inputs[row, :length], targets[row, :length], weights[row, :length] = ids[:-1], ids[1:], 1.0
+        inputs[row, :length], targets[row, :length] = ids[:-1], ids[1:]
+        weights[row, answer_from if answer_only else 0 : length] = 1.0  # answer-only: from the last prompt char
     return Rows(inputs, targets, weights)
 
