@@ -14,7 +14,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from tinychat import checkpoint
 from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
@@ -78,11 +77,6 @@ class ChatSession:
         self.model = model
         self.runtime = Runtime(model.config, model.arrays)
         self.index: Index | None = None
-
-    def reload(self) -> None:
-        """Load the checkpoint from the state folder again (another process may have retrained)."""
-        self.use(checkpoint.load(checkpoint.weights_path(self.config.paths.state), expected=self.config.model))
-        self.sync()
 
     @property
     def model_is_stale(self) -> bool:

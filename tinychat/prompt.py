@@ -57,11 +57,6 @@ def build_prompt(context: list[str], query: str, window: int, max_answer_chars: 
     return Prompt(text, len(lines))
 
 
-def answer_room(prompt: Prompt, window: int) -> int:
-    """Characters left in the window after the prompt."""
-    return window - len(prompt.text)
-
-
 def _cut(line: str, limit: int) -> str:
     """Shorten to at most `limit` characters, at a space when one is near the end."""
     if len(line) <= limit:
