@@ -105,3 +105,14 @@ def test_answers_stop_cleanly(session):
     for query in ("keras", "ferry bicycles", "what is tensorflow?", "zzz"):
         answer = session.ask(query)
         assert "\n" not in answer.text and len(answer.text) <= session.config.generation.max_answer_chars
+
+
+def test_stale_notice_counts_files_changed_since_training(session, tmp_path):
+    assert session.stale_notice() == ""
+    (tmp_path / "notes" / "new.txt").write_text("A new note.\n")
+    (tmp_path / "notes" / "keras.txt").write_text("Keras, edited.\n")
+    session.sync()
+    assert session.stale_notice() == "model trained before 2 files changed: /retrain"
+    (tmp_path / "notes" / "new.txt").unlink()
+    session.sync()
+    assert session.stale_notice() == "model trained before 1 file changed: /retrain"

@@ -136,3 +136,35 @@ def test_file_deleted_between_scan_and_read(tmp_path, monkeypatch):
     changes = knowledge.refresh()
     assert [c.text for c in knowledge.chunks] == ["Alpha."]
     assert any("b.txt" in w and re.search("cannot be read", w) for w in changes.warnings)
+
+
+def test_bad_utf8_can_be_read_with_replacement_characters(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "old.txt").write_bytes("The caf\xe9 opens at 8.\n".encode("latin-1"))
+    knowledge = Knowledge(folder, KnowledgeConfig(bad_utf8="replace"))
+    changes = knowledge.refresh()
+    assert [c.text for c in knowledge.chunks] == ["The caf\ufffd opens at 8."]
+    assert len(changes.warnings) == 1 and "replacement characters" in changes.warnings[0]
+
+
+def test_a_file_changing_while_it_is_read_is_read_again(tmp_path, monkeypatch):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    note = folder / "a.txt"
+    note.write_text("Old text.\n")
+    original = type(folder).read_bytes
+
+    def read_then_edit(self):
+        data = original(self)
+        if self == note and b"Old" in data:  # an editor saves while we read
+            os.utime(note, ns=(1, note.stat().st_mtime_ns + 10_000_000))
+            note.write_text("New text, saved meanwhile.\n")
+        return data
+
+    monkeypatch.setattr(type(folder), "read_bytes", read_then_edit)
+    knowledge = Knowledge(folder, KnowledgeConfig())
+    knowledge.refresh()
+    assert [c.text for c in knowledge.chunks] == ["Old text."]
+    changes = knowledge.refresh()  # the stat taken before the read is older than the file: read again
+    assert changes.changed == ["a.txt"] and [c.text for c in knowledge.chunks] == ["New text, saved meanwhile."]

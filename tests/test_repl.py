@@ -106,3 +106,12 @@ def test_completion_only_for_slash_commands():
     assert [c.text for c in completer.get_completions(Document("/te"), None)] == ["/temp"]
     assert {c.text for c in completer.get_completions(Document("/"), None)} == {c.name for c in COMMANDS}
     assert list(completer.get_completions(Document("what"), None)) == []
+
+
+def test_add_a_file_then_ask_about_it_in_the_repl(session, tmp_path):
+    (tmp_path / "notes" / "zeppelin.txt").write_text("The zeppelin Quorvax carries 310 passengers.\n")
+    code, text = drive(session, "how many passengers does the zeppelin quorvax carry?\n/sources\n")
+    assert code == 0 and "  1. zeppelin.txt:1  score " in text
+    with create_pipe_input() as pipe:
+        toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
+    assert "model trained before 1 file changed: /retrain" in toolbar

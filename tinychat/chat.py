@@ -83,6 +83,16 @@ class ChatSession:
         """True when the knowledge changed since the model was trained on it."""
         return self.model.fingerprint != self.knowledge.fingerprint()
 
+    def stale_notice(self) -> str:
+        """'' if the model was trained on the knowledge as it is, else how many files changed since."""
+        if not self.model_is_stale:
+            return ""
+        trained_on = self.model.meta.get("knowledge", {}).get("manifest")
+        if trained_on is None:
+            return "model older than knowledge: /retrain"
+        count = self.knowledge.changed_since(trained_on)
+        return f"model trained before {count} file{'s' * (count != 1)} changed: /retrain"
+
     def sync(self) -> None:
         """Re-read changed knowledge files and rebuild the index if anything changed."""
         with self.lock:

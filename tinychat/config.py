@@ -87,8 +87,10 @@ class KnowledgeConfig:
     extensions: tuple[str, ...] = (".txt", ".md")  # file types that are read
     max_file_kb: int = 1024  # larger files are skipped with a warning
     chunk_chars: int = 200  # a chunk is a sentence, cut at about this many characters
+    bad_utf8: str = "skip"  # a file that is not UTF-8: "skip" it, or "replace" the bad bytes and read it
 
     def check(self, where: str) -> None:
+        _one_of(where, "knowledge.bad_utf8", self.bad_utf8, ("skip", "replace"))
         _in_range(where, "knowledge.max_file_kb", self.max_file_kb, 1, 1_000_000)
         _in_range(where, "knowledge.chunk_chars", self.chunk_chars, 20, 10_000)
         for ext in self.extensions:

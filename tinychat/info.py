@@ -60,7 +60,13 @@ def describe(config: Config) -> str:
     age = _age(meta.get("trained_at", ""))
     metrics = meta.get("metrics", {})
     trained_on = meta.get("knowledge", {})
-    current = "same as now" if trained.fingerprint == knowledge.fingerprint() else "the knowledge has changed since: /retrain"
+    trained_on_files = trained_on.get("manifest")
+    if trained.fingerprint == knowledge.fingerprint():
+        current = "same as now"
+    elif trained_on_files is None:
+        current = "the knowledge has changed since: tinychat train"
+    else:
+        current = f"{knowledge.changed_since(trained_on_files)} files changed since: tinychat train"
     lines += [
         f"checkpoint   {path} ({path.stat().st_size / 1024:.0f} KB, {sum(a.size for a in trained.arrays.values()):,} weights"
         f" in {len(weight_shapes(model))} arrays), trained {age}",

@@ -174,6 +174,15 @@ class Knowledge:
     def chunks(self) -> list[Chunk]:
         return [chunk for path in sorted(self.files) for chunk in self.files[path].chunks]
 
+    def manifest_hashes(self) -> dict[str, str]:
+        """{path: sha256} of every file read: what a checkpoint records it was trained on."""
+        return {path: state.sha256 for path, state in sorted(self.files.items())}
+
+    def changed_since(self, hashes: dict[str, str]) -> int:
+        """How many files were added, changed or removed since `hashes` was recorded."""
+        current = self.manifest_hashes()
+        return sum(current.get(path) != hashes.get(path) for path in set(current) | set(hashes))
+
     def fingerprint(self) -> str:
         """sha256 over every file's path and content hash: changes when any file does."""
         digest = hashlib.sha256()
@@ -271,8 +280,12 @@ class Knowledge:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            self._warn(changes, relative, f"is not UTF-8 (byte {error.start}); skipped: save it as UTF-8")
-            return None
+            if self.config.bad_utf8 == "skip":
+                self._warn(changes, relative, f"is not UTF-8 (byte {error.start}); skipped: save it as UTF-8"
+                                              " or set knowledge.bad_utf8: replace")  # fmt: skip
+                return None
+            self._warn(changes, relative, f"is not UTF-8 (byte {error.start}); read with replacement characters")
+            text = data.decode("utf-8-sig", errors="replace")
         chunks = tuple(split_chunks(relative, text, self.config.chunk_chars))
         # The stat taken before reading is kept: if the file changed while being read, the
         # next refresh sees a newer mtime and reads it again.

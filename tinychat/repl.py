@@ -91,8 +91,9 @@ class Repl:
             f"temp {session.temperature:g}",
             f"top-k {session.top_k}",
         ]
-        if session.model_is_stale:
-            parts.append("knowledge changed: /retrain")
+        stale = session.stale_notice()
+        if stale:
+            parts.append(stale)
         elif session.reindexed:
             parts.append(session.reindexed)
         return printable(" | ".join(parts))

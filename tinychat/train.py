@@ -134,7 +134,8 @@ def train(
         " (lower is better; the gap is how much the model reads its context)",
     ])  # fmt: skip
     meta = {
-        "knowledge": {"fingerprint": knowledge.fingerprint(), "files": len(knowledge.files), "chunks": len(chunks)},
+        "knowledge": {"fingerprint": knowledge.fingerprint(), "files": len(knowledge.files), "chunks": len(chunks),
+                      "manifest": knowledge.manifest_hashes()},  # fmt: skip
         "train": dataclasses.asdict(config.train),
         "retriever": config.retrieval.retriever,
         "metrics": dataclasses.asdict(result),

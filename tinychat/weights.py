@@ -96,6 +96,7 @@ def open_session(config: Config) -> ChatSession:
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise TinychatError(f"{config.paths.knowledge}: knowledge folder not found; create it or pass --knowledge DIR")
     session = ChatSession(config, load_or_train(config), on_notice=notice)
-    if session.model_is_stale:
-        notice("note: the knowledge changed since the model was trained; `tinychat train` (or /retrain) updates it")
+    stale = session.stale_notice()
+    if stale:
+        notice(f"note: {stale.replace(': /retrain', '')}; `tinychat train` (or /retrain) updates it")
     return session
