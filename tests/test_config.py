@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
@@ -73,3 +75,30 @@ def test_overrides_and_relative_paths(tmp_path):
 
 def test_no_config_file_gives_defaults():
     assert load_config() == dataclasses.replace(Config())  # tests run in an empty temporary folder
+
+
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                   st.text(max_size=12), st.lists(st.integers(), max_size=3))  # fmt: skip
+SECTIONS = {section.name: [f.name for f in dataclasses.fields(section.type if isinstance(section.type, type) else
+                                                              type(getattr(Config(), section.name)))]
+            for section in dataclasses.fields(Config)}  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(sorted(SECTIONS)), st.dictionaries(st.text(max_size=10) | st.sampled_from(
+    sorted({key for keys in SECTIONS.values() for key in keys})), VALUES, max_size=4), max_size=4))
+def test_any_yaml_mapping_loads_or_names_the_key(tmp_path, document):
+    import yaml
+
+    path = tmp_path / "random.yaml"
+    path.write_text(yaml.safe_dump(document))
+    try:
+        config = load_config(path)
+    except TinychatError as error:
+        message = str(error)
+        assert "\n" not in message and message.startswith(str(path))
+        named = [f"{s}.{k}" for s, keys in document.items() for k in (keys or {})] + list(document)
+        assert any(name in message or repr(name) in message for name in named), message
+    else:
+        config.check("again")  # whatever loads is valid
+        assert config.model.window <= 4096 and config.model.d_model % config.model.n_heads == 0

@@ -223,7 +223,7 @@ def _build(cls: type, raw: Any, prefix: str, where: str, base: Path) -> Any:
     if unknown:
         name = prefix + unknown[0]
         allowed = ", ".join(types_by_name)
-        raise TinychatError(f"{where}: unknown key '{name}'; allowed here: {allowed}")
+        raise TinychatError(f"{where}: unknown key {name!r}; allowed here: {allowed}")  # repr: one line, always
     values = {}
     for name, value in raw.items():
         kind = types_by_name[name]
