@@ -1,4 +1,4 @@
-"""Command line: `tinychat [ask|train|demo|info] [options]`. Never imports TensorFlow itself.
+"""Command line: `tinychat [ask|train|demo|info|eval] [options]`. Never imports TensorFlow itself.
 
 With no subcommand tinychat chats: a REPL on a terminal, one answer per stdin line on a
 pipe. Problems the user can fix arrive as TinychatError and leave as one line on stderr
