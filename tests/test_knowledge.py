@@ -110,7 +110,10 @@ def test_manifest_survives_a_restart_without_reading_files(tmp_path, monkeypatch
     folder.mkdir()
     (folder / "a.txt").write_text("Alpha is first.\n")
     manifest = tmp_path / "state" / "manifest.json"
-    Knowledge(folder, KnowledgeConfig(), manifest).refresh()
+    first = Knowledge(folder, KnowledgeConfig(), manifest)
+    first.refresh()
+    assert not manifest.exists()  # written on request (after a full index, at close), not per change
+    first.save_manifest()
     reads = []
     original = type(folder).read_bytes
     monkeypatch.setattr(type(folder), "read_bytes", lambda self: reads.append(self) or original(self))

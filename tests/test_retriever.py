@@ -64,3 +64,44 @@ def test_damaged_cache_is_ignored(tmp_path, table):
     cache = FeatureCache(path)
     assert build_index("tfidf", chunks(), table, cache).search("zeppelin", 1)[0].chunk.text == PLANTED
     assert cache.computed == len(chunks())
+
+
+def test_layered_update_matches_a_full_rebuild(tmp_path, table):
+    from tinychat.config import KnowledgeConfig
+    from tinychat.index_cache import update_index
+    from tinychat.knowledge import Knowledge
+    from tinychat.retriever import LayeredIndex, TfidfIndex
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i, text in enumerate(DISTRACTORS * 3):  # 60 files: one changed file is well under the layering limit
+        (folder / f"n{i:02d}.txt").write_text(f"{text} Note {i} says hello.\n")
+    knowledge = Knowledge(folder, KnowledgeConfig())
+    cache = FeatureCache()
+    index = update_index(None, knowledge.refresh(), knowledge, "tfidf", table, cache)
+    assert isinstance(index, TfidfIndex)
+
+    (folder / "n07.txt").write_text(PLANTED + "\n")  # edited
+    (folder / "n08.txt").unlink()  # deleted
+    (folder / "zz.txt").write_text("A kite festival is held in Brisk.\n")  # added
+    index = update_index(index, knowledge.refresh(), knowledge, "tfidf", table, cache)
+    assert isinstance(index, LayeredIndex)
+    full = TfidfIndex(knowledge.chunks)
+    for query in ("zeppelin quorvax passengers", "kite festival brisk", "note 8 says hello", "apples soil garden"):
+        layered_hits, full_hits = index.search(query, 3), full.search(query, 3)
+        assert layered_hits[0].chunk == full_hits[0].chunk, query
+        assert all(hit.chunk.path != "n08.txt" for hit in layered_hits)
+        assert all(hit.chunk.text != DISTRACTORS[7] + " Note 7 says hello." for hit in layered_hits)
+
+    for i in range(20):  # many changes: past the limit the whole index is rebuilt
+        (folder / f"n{i:02d}.txt").write_text(f"Rewritten note {i}.\n")
+    assert isinstance(update_index(index, knowledge.refresh(), knowledge, "tfidf", table, cache), TfidfIndex)
+
+
+def test_repeated_texts_keep_the_cache_aligned(table):
+    """Two chunks with the same text computed in one batch must not shift later rows."""
+    cache = FeatureCache()
+    same = [Chunk("a.txt", 1, 1, "Same sentence."), Chunk("b.txt", 1, 1, "Same sentence.")]
+    build_index("tfidf", same, table, cache)
+    later = [Chunk("c.txt", 1, 1, PLANTED)]
+    assert build_index("tfidf", same + later, table, cache).search("zeppelin quorvax", 1)[0].chunk.text == PLANTED

@@ -19,7 +19,7 @@ from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import open_knowledge
 from tinychat.prompt import build_prompt
-from tinychat.index_cache import CACHE_NAME, FeatureCache, build_index
+from tinychat.index_cache import CACHE_NAME, FeatureCache, update_index
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char
@@ -104,14 +104,25 @@ class ChatSession:
         for warning in changes.warnings:
             self.on_notice(warning)
         if changes or self.index is None:
-            chunks = self.knowledge.chunks
-            if not chunks:
+            if not self.knowledge.files:
                 raise TinychatError(f"{self.knowledge.folder}: no knowledge to answer from; add .txt or .md files")
             # The new index is built completely before it replaces the old one.
-            self.index = build_index(self.config.retrieval.retriever, chunks, self.model.arrays["token_embedding"], self.cache)
+            self.index = update_index(self.index, changes, self.knowledge, self.config.retrieval.retriever,
+                                      self.model.arrays["token_embedding"], self.cache)  # fmt: skip
         if changes and not first:
             self.reindexed = f"re-indexed: {changes.summary()}"
             self.on_notice(self.reindexed)
+
+    def close(self) -> None:
+        """Write what is worth keeping for the next start (the knowledge manifest)."""
+        with self.lock:
+            self.knowledge.save_manifest()
+
+    def __enter__(self) -> "ChatSession":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def retrieve(self, query: str) -> list[Hit]:
         """The top-k chunks for `query` (none when top-k is 0)."""

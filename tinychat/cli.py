@@ -81,11 +81,12 @@ def config_from(args: argparse.Namespace) -> Config:
 
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
-    if sys.stdin.isatty() and not getattr(args, "json", False):
-        from tinychat.repl import run_repl
+    with open_session(config) as session:
+        if sys.stdin.isatty() and not getattr(args, "json", False):
+            from tinychat.repl import run_repl
 
-        return run_repl(open_session(config))
-    return answer_lines(open_session(config), sys.stdin.buffer, sys.stdout, getattr(args, "json", False))
+            return run_repl(session)
+        return answer_lines(session, sys.stdin.buffer, sys.stdout, getattr(args, "json", False))
 
 
 def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> int:
@@ -102,7 +103,11 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
-    session = open_session(config)
+    with open_session(config) as session:
+        return ask_one(args, session)
+
+
+def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
     if getattr(args, "json", False):
         answer = session.ask(args.question)
         record = answer.to_json()
@@ -133,11 +138,11 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
-    session = open_session(config)
-    questions = args.questions or demo_questions(session)
-    for number, question in enumerate(questions):
-        answer = session.ask(question)
-        print(("\n" if number else "") + answer.prompt + answer.text, flush=True)
+    with open_session(config) as session:
+        questions = args.questions or demo_questions(session)
+        for number, question in enumerate(questions):
+            answer = session.ask(question)
+            print(("\n" if number else "") + answer.prompt + answer.text, flush=True)
     return 0
 
 
@@ -181,7 +186,8 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     from tinychat.evaluate import evaluate, format_table, load_questions
 
     questions = load_questions(args.questions)
-    report = evaluate(open_session(config), questions)
+    with open_session(config) as session:
+        report = evaluate(session, questions)
     print(json.dumps(report) if getattr(args, "json", False) else format_table(report))
     return 0
 

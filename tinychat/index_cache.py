@@ -16,11 +16,12 @@ import numpy as np
 
 from tinychat.atomic import atomic_write
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Chunk
-from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, TfidfIndex, count_terms
+from tinychat.knowledge import Changes, Chunk, Knowledge
+from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, LayeredIndex, TermCounts, TfidfIndex, count_terms
 
 CACHE_NAME = "index-cache.npz"
 CACHE_VERSION = 1
+LAYER_LIMIT = 0.1  # past this share of newer chunks, rebuild the whole index instead of layering
 
 
 def text_key(text: str) -> bytes:
@@ -81,7 +82,7 @@ class FeatureCache:
         missing = [i for i, key in enumerate(keys) if key not in self.count_rows]
         if missing:
             new = count_terms([texts[i] for i in missing], self.counts.terms)
-            base = len(self.count_rows)
+            base = len(self.counts.row_ptr) - 1  # rows stored so far (a repeated text has one key, several rows)
             self.counts = TermCounts(
                 new.terms,
                 np.concatenate([self.counts.row_ptr, new.row_ptr[1:] + self.counts.row_ptr[-1]]),
@@ -162,3 +163,21 @@ def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cac
     index = lexical or embedding
     assert index is not None, f"unknown retriever {kind}"  # config validation allows only the three
     return index
+
+
+def update_index(index: Index | None, changes: Changes, knowledge: Knowledge, kind: str, embedding_table: np.ndarray,
+                 cache: FeatureCache) -> Index:  # fmt: skip
+    """The index for the knowledge as it is now, touching only changed files when that is enough.
+
+    A few changed files of a large TF-IDF index are layered over it (their old chunks hidden,
+    new ones in a small index); anything else is a full build, after which the manifest is saved.
+    """
+    main = index.main if isinstance(index, LayeredIndex) else index
+    if kind == "tfidf" and isinstance(main, TfidfIndex) and changes:
+        hidden = set(getattr(index, "hidden_paths", set())) | set(changes.added + changes.changed + changes.removed)
+        newer = [chunk for path in sorted(hidden) if path in knowledge.files for chunk in knowledge.files[path].chunks]
+        if len(newer) <= LAYER_LIMIT * len(main.chunks):
+            return LayeredIndex(main, hidden, newer, cache.term_counts([c.searchable for c in newer]))
+    rebuilt = build_index(kind, knowledge.chunks, embedding_table, cache)
+    knowledge.save_manifest()
+    return rebuilt

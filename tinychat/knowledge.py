@@ -166,6 +166,7 @@ class Knowledge:
         self.config = config
         self.manifest = manifest
         self.files: dict[str, FileState] = {}
+        self.unsaved = False  # changes not yet in the manifest file
         self._warned: set[tuple[str, str]] = set()
         if manifest is not None:
             self._load_manifest(manifest)
@@ -228,8 +229,7 @@ class Knowledge:
             elif known.sha256 != state.sha256:
                 changes.changed.append(relative)
             self.files[relative] = state
-        if changes and self.manifest is not None:
-            self._save_manifest(self.manifest)
+        self.unsaved = self.unsaved or bool(changes)
         return changes
 
     # The manifest is JSON: {"version", "folder", "chunk_chars", "files": {path: {size, mtime_ns,
@@ -252,7 +252,15 @@ class Knowledge:
         except (OSError, ValueError, KeyError, TypeError):
             self.files = {}  # a missing or damaged manifest only means reading every file again
 
-    def _save_manifest(self, path: Path) -> None:
+    def save_manifest(self) -> None:
+        """Write the manifest if anything changed since it was last written.
+
+        Called after a full re-index and when a session closes, not after every edit: at
+        10,000 files it is megabytes of JSON, and a stale one is safe (files whose size or
+        time differ from it are simply read again).
+        """
+        if self.manifest is None or not self.unsaved:
+            return
         files = {
             relative: {"size": state.size, "mtime_ns": state.mtime_ns, "sha256": state.sha256,
                        "chunks": [[c.line, c.end_line, c.text, c.title] for c in state.chunks]}
@@ -260,7 +268,8 @@ class Knowledge:
         }  # fmt: skip
         text = json.dumps({**self._manifest_header(), "files": files})
         try:
-            atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"), "knowledge manifest")
+            atomic_write(self.manifest, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"), "knowledge manifest")
+            self.unsaved = False
         except TinychatError:
             pass  # the manifest only saves time; a read-only state folder must not stop the chat
 

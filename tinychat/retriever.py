@@ -128,16 +128,29 @@ def count_terms(texts: list[str], terms: list[str] | None = None) -> TermCounts:
 
 
 class TfidfIndex:
-    """Character n-gram + word TF-IDF with an inverted index held in numpy arrays."""
+    """Character n-gram + word TF-IDF with an inverted index held in numpy arrays.
 
-    def __init__(self, chunks: list[Chunk], counts: TermCounts | None = None):
+    With `idf_from`, term rarity is taken from that (larger) index instead of these chunks:
+    that is how a small delta index of just-edited chunks is scored on the same scale.
+    """
+
+    def __init__(self, chunks: list[Chunk], counts: TermCounts | None = None, idf_from: "TfidfIndex | None" = None):
         self.chunks = chunks
         counts = counts or count_terms([chunk.searchable for chunk in chunks])
+        if idf_from is not None:  # a small index: keep only the terms its chunks use, not a whole cache's
+            used = np.unique(counts.cols)
+            counts = TermCounts([counts.terms[i] for i in used], counts.row_ptr,
+                                np.searchsorted(used, counts.cols).astype(np.int32), counts.counts)  # fmt: skip
         self.term_ids = {term: i for i, term in enumerate(counts.terms)}
         rows = np.repeat(np.arange(len(chunks), dtype=np.int32), np.diff(counts.row_ptr))
         cols = counts.cols
         document_frequency = np.bincount(cols, minlength=len(counts.terms))
-        self.idf = (np.log((1 + len(chunks)) / (1 + document_frequency)) + 1.0).astype(np.float32)
+        if idf_from is None:
+            self.idf = (np.log((1 + len(chunks)) / (1 + document_frequency)) + 1.0).astype(np.float32)
+        else:  # terms the big index never saw count as the rarest it knows
+            rarest = float(idf_from.idf.max()) if len(idf_from.idf) else 1.0
+            self.idf = np.array([idf_from.idf[idf_from.term_ids[t]] if t in idf_from.term_ids else rarest
+                                 for t in counts.terms], np.float32)  # fmt: skip
         weights = (1.0 + np.log(counts.counts.astype(np.float32))) * self.idf[cols]
         norms = np.sqrt(np.bincount(rows, weights=weights**2, minlength=len(chunks)))
         weights /= norms[rows] + 1e-9
@@ -149,19 +162,43 @@ class TfidfIndex:
     def scores(self, query: str) -> np.ndarray:
         """Cosine similarity of the query to every chunk (N,)."""
         scores = np.zeros(len(self.chunks), np.float32)
-        found = [(self.term_ids[t], c) for t, c in terms_of(query).items() if t in self.term_ids]
-        if not found:
+        query_terms = terms_of(query)
+        if not query_terms or not len(self.idf):
             return scores
-        ids = np.array([i for i, _ in found])
-        weights = (1.0 + np.log(np.array([c for _, c in found], np.float32))) * self.idf[ids]
-        weights /= np.linalg.norm(weights) + 1e-9  # terms the index never saw add nothing either way
+        # The query's length counts every term, known here or not (unknown ones as the rarest),
+        # so scores from two indexes (a layered index has two) are on the same scale.
+        rarest = float(self.idf.max())
+        ids = np.array([self.term_ids.get(t, -1) for t in query_terms])
+        weights = (1.0 + np.log(np.array(list(query_terms.values()), np.float32))) * np.where(ids >= 0, self.idf[ids], rarest)
+        weights /= np.linalg.norm(weights) + 1e-9
         for term, weight in zip(ids, weights):
+            if term < 0:
+                continue  # no chunk here holds it
             a, b = self.start[term], self.start[term + 1]
             scores[self.post_rows[a:b]] += weight * self.post_weights[a:b]  # rows within a posting are unique
         return scores
 
     def search(self, query: str, k: int) -> list[Hit]:
         return _top(self.chunks, self.scores(query), k)
+
+
+class LayeredIndex:
+    """A large TF-IDF index with some of its chunks hidden, plus a small index of newer chunks.
+
+    Re-indexing one edited file among thousands then costs only that file: its old chunks
+    are hidden, its new ones go into the small index, scored with the large one's IDF.
+    """
+
+    def __init__(self, main: TfidfIndex, hidden_paths: set[str], newer: list[Chunk], counts: TermCounts):
+        self.main = main
+        self.hidden_paths = hidden_paths  # files whose chunks in `main` are out of date
+        self.visible = np.array([chunk.path not in hidden_paths for chunk in main.chunks], bool)
+        self.newer = TfidfIndex(newer, counts, idf_from=main)
+        self.chunks = [c for c, keep in zip(main.chunks, self.visible) if keep] + newer
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        scores = np.concatenate([self.main.scores(query)[self.visible], self.newer.scores(query)])
+        return _top(self.chunks, scores, k)
 
 
 # ---------------------------------------------------------------------------- hybrid

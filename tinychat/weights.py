@@ -32,6 +32,7 @@ def scan_knowledge(config: Config) -> Knowledge:
     """The knowledge folder, read, with its warnings shown."""
     knowledge = open_knowledge(config)
     changes = knowledge.refresh()
+    knowledge.save_manifest()
     for warning in changes.warnings:
         notice(warning)
     if not knowledge.chunks:
