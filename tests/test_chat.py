@@ -108,11 +108,11 @@ def test_answers_stop_cleanly(session):
 
 
 def test_stale_notice_counts_files_changed_since_training(session, tmp_path):
-    assert session.stale_notice() == ""
+    assert session.stale == ""
     (tmp_path / "notes" / "new.txt").write_text("A new note.\n")
     (tmp_path / "notes" / "keras.txt").write_text("Keras, edited.\n")
     session.sync()
-    assert session.stale_notice() == "model trained before 2 files changed: /retrain"
+    assert session.stale == "model trained before 2 files changed: /retrain"
     (tmp_path / "notes" / "new.txt").unlink()
     session.sync()
-    assert session.stale_notice() == "model trained before 1 file changed: /retrain"
+    assert session.stale == "model trained before 1 file changed: /retrain"

@@ -68,6 +68,7 @@ class ChatSession:
         self.cache = FeatureCache(config.paths.state / CACHE_NAME)
         self.last: Answer | None = None
         self.reindexed: str = ""  # what the last re-index did, for the toolbar
+        self.stale = ""  # "model trained before N files changed: /retrain", or "" (kept current by sync)
         self.lock = threading.RLock()  # a background watcher may sync while an answer is prepared
         self.use(model)
         self.sync()
@@ -77,15 +78,11 @@ class ChatSession:
         self.model = model
         self.runtime = Runtime(model.config, model.arrays)
         self.index: Index | None = None
-
-    @property
-    def model_is_stale(self) -> bool:
-        """True when the knowledge changed since the model was trained on it."""
-        return self.model.fingerprint != self.knowledge.fingerprint()
+        self.stale_checked = False  # new weights: compare them with the knowledge at the next sync
 
     def stale_notice(self) -> str:
         """'' if the model was trained on the knowledge as it is, else how many files changed since."""
-        if not self.model_is_stale:
+        if self.model.fingerprint == self.knowledge.fingerprint():
             return ""
         trained_on = self.model.meta.get("knowledge", {}).get("manifest")
         if trained_on is None:
@@ -109,6 +106,8 @@ class ChatSession:
             # The new index is built completely before it replaces the old one.
             self.index = update_index(self.index, changes, self.knowledge, self.config.retrieval.retriever,
                                       self.model.arrays["token_embedding"], self.cache)  # fmt: skip
+        if changes or not self.stale_checked:
+            self.stale, self.stale_checked = self.stale_notice(), True
         if changes and not first:
             self.reindexed = f"re-indexed: {changes.summary()}"
             self.on_notice(self.reindexed)

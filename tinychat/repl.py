@@ -91,9 +91,8 @@ class Repl:
             f"temp {session.temperature:g}",
             f"top-k {session.top_k}",
         ]
-        stale = session.stale_notice()
-        if stale:
-            parts.append(stale)
+        if session.stale:
+            parts.append(session.stale)
         elif session.reindexed:
             parts.append(session.reindexed)
         return printable(" | ".join(parts))

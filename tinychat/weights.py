@@ -97,7 +97,6 @@ def open_session(config: Config) -> ChatSession:
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise TinychatError(f"{config.paths.knowledge}: knowledge folder not found; create it or pass --knowledge DIR")
     session = ChatSession(config, load_or_train(config), on_notice=notice)
-    stale = session.stale_notice()
-    if stale:
-        notice(f"note: {stale.replace(': /retrain', '')}; `tinychat train` (or /retrain) updates it")
+    if session.stale:
+        notice(f"note: {session.stale.replace(': /retrain', '')}; `tinychat train` (or /retrain) updates it")
     return session
