@@ -59,11 +59,11 @@ class TrainConfig:
     steps: int = 1500  # optimisation steps of a full training
     batch_size: int = 32  # examples per step
     learning_rate: float = 0.005  # peak Adam learning rate (cosine decay after warm-up)
-    qa_share: float = 0.75  # share of examples in the [CONTEXT]/[QUERY]/[ANSWER] layout; rest raw text
+    qa_share: float = 0.75  # share of examples in the [CONTEXT]/[QUERY]/[ANSWER] layout; rest raw text (loss_on: all)
     distractors: int = 2  # extra context lines besides the retrieved ones, at most
     swap_share: float = 0.5  # share of QA examples whose names and numbers are swapped
     synthetic_share: float = 0.0  # share of QA examples about random invented strings (pure copying practice)
-    loss_on: str = "all"  # "all" characters of every example, or only the "answer" characters
+    loss_on: str = "answer"  # learn only the "answer" characters of QA examples, or "all" characters
     retrain_steps: int = 400  # steps of a /retrain that continues from the current weights
     seed: int = 0  # fixes examples, initial weights and order
 

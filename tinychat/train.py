@@ -109,7 +109,9 @@ def train(
     )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),  # outputs are log-probabilities
+        # Outputs are log-probabilities; the mean is over weighted characters only, so the loss
+        # shown is per character (Keras's default divides by padding and prompt positions too).
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
         jit_compile=False,  # XLA measured no faster for a model this small, and compiles slowly
     )
     steps_per_epoch = _largest_divisor_at_most(steps, REPORT_EVERY)
@@ -126,7 +128,7 @@ def train(
     )
     seconds = time.perf_counter() - started
     final_loss = float(history.history["loss"][-1])
-    chars_per_second = float(rows.weights.mean()) * steps * batch * config.model.window / seconds
+    chars_per_second = steps * batch * config.model.window / seconds  # window positions through the model, as the bar shows
     with_context, without_context = held_out_bits(model, chunks, index, config)
     result = TrainResult(steps, seconds, final_loss, chars_per_second, warm, with_context, without_context)
     progress.finish(final_loss, [
