@@ -47,6 +47,7 @@ def test_question_answer_ctrl_c_and_ctrl_d(trained):
     child.sendintr()  # Ctrl-C at the prompt clears the line; the session lives on
     child.sendline("/temp")
     child.expect("temperature 0")
+    child.expect(">")  # wait for the prompt: a Ctrl-D sent sooner reaches a cooked tty, which swallows it
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
     child.close()
