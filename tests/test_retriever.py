@@ -87,7 +87,7 @@ def test_layered_update_matches_a_full_rebuild(tmp_path, table):
     index = update_index(index, knowledge.refresh(), knowledge, "tfidf", table, cache)
     assert isinstance(index, LayeredIndex)
     full = TfidfIndex(knowledge.chunks)
-    for query in ("zeppelin quorvax passengers", "kite festival brisk", "note 8 says hello", "apples soil garden"):
+    for query in ("zeppelin quorvax passengers", "kite festival brisk", "note 8 says hello", "apples soil garden note 20"):
         layered_hits, full_hits = index.search(query, 3), full.search(query, 3)
         assert layered_hits[0].chunk == full_hits[0].chunk, query
         assert all(hit.chunk.path != "n08.txt" for hit in layered_hits)
@@ -105,3 +105,11 @@ def test_repeated_texts_keep_the_cache_aligned(table):
     build_index("tfidf", same, table, cache)
     later = [Chunk("c.txt", 1, 1, PLANTED)]
     assert build_index("tfidf", same + later, table, cache).search("zeppelin quorvax", 1)[0].chunk.text == PLANTED
+
+
+def test_a_file_named_after_the_subject_answers_for_its_pronoun_sentences(table):
+    """"It has two bridges." says nothing of Velmora; its file name does."""
+    notes = [Chunk("velmora.txt", 2, 2, "It has two bridges."), Chunk("orvin.txt", 1, 1, "Orvin has five bridges and a tower."),
+             Chunk("orvin.txt", 2, 2, "Its bridges are made of stone.")]  # fmt: skip
+    hits = build_index("tfidf", notes, table).search("how many bridges does velmora have?", 3)
+    assert hits[0].chunk.path == "velmora.txt"
