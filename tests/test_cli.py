@@ -63,6 +63,24 @@ def test_info_and_demo(first_run, fresh):
     assert demo.returncode == 0 and demo.stdout.startswith("[CONTEXT]\n") and "[QUERY]\nkeras?\n[ANSWER]\n" in demo.stdout
 
 
+def test_eval_json_and_table(first_run, fresh):
+    (fresh / "questions.yaml").write_text(
+        "- q: when does the ferry leave for brisk\n  source: ferry.txt\n  line: 1\n"
+        "  answer: The ferry to Brisk leaves at 7 every morning.\n  keywords: ['7']\n"
+        "- q: what does keras provide\n  source: keras.txt\n  answer: Keras provides a high-level API.\n")
+    result = run(fresh, "eval", "questions.yaml", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["questions"] == 2 and report["hit1"] == 1.0 and report["line_hit1"] == 1.0
+    for key in ("hit3", "keyword_recall", "all_keywords", "token_f1", "bpc_context", "bpc_no_context",
+                "bpc_wrong_document", "baseline_keyword_recall", "baseline_token_f1", "looped"):  # fmt: skip
+        assert isinstance(report[key], float), key
+    table = run(fresh, "eval", "questions.yaml")
+    assert table.returncode == 0 and "keyword recall" in table.stdout and "{" not in table.stdout
+    missing = run(fresh, "eval", "nothing.yaml")
+    assert missing.returncode == 1 and missing.stderr.strip() == "tinychat: nothing.yaml: questions file not found"
+
+
 def test_chat_path_never_imports_tensorflow(first_run, fresh):
     probe = (
         "import sys, io\n"

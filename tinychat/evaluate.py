@@ -13,10 +13,11 @@ Each question is answered exactly as the chat answers it. Reported, averaged ove
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -27,21 +28,28 @@ from tinychat.prompt import build_prompt
 from tinychat.vocab import NEWLINE_ID, encode
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
-FIELDS = ("q", "source", "line", "answer", "keywords")
+REQUIRED = ("q", "source", "answer")
+OPTIONAL = ("line", "keywords")  # without them, line hit@1 / keyword measures skip that question
 
 
 @dataclass(frozen=True)
 class Question:
     q: str
-    source: str
-    line: int
-    answer: str
-    keywords: tuple[str, ...]
+    source: str  # a file in the knowledge folder, relative to it
+    answer: str  # the reference answer
+    line: int | None = None  # the line that answers it, 1-based
+    keywords: tuple[str, ...] = ()  # words a correct answer must contain
 
 
 def load_questions(path: Path) -> list[Question]:
-    """Read and check a questions file: a YAML list of {q, source, line, answer, keywords}."""
+    """Read and check a questions file: a YAML list of {q, source, line, answer, keywords}.
+
+    `line` and `keywords` may be left out; other keys are ignored with one warning, so a file
+    written for another tool still runs.
+    """
     import yaml
+
+    from tinychat.weights import notice
 
     try:
         items = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -50,18 +58,46 @@ def load_questions(path: Path) -> list[Question]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise TinychatError(f"{path}: cannot read questions ({type(error).__name__}); it must be a YAML list") from None
     if not isinstance(items, list) or not items:
-        raise TinychatError(f"{path}: expected a non-empty YAML list of questions with keys {', '.join(FIELDS)}")
-    questions = []
+        raise TinychatError(f"{path}: expected a non-empty YAML list of questions with keys {', '.join(REQUIRED + OPTIONAL)}")
+    questions, ignored = [], set()
     for number, item in enumerate(items, start=1):
-        if not isinstance(item, dict) or set(item) != set(FIELDS):
-            got = sorted(item) if isinstance(item, dict) else type(item).__name__
-            raise TinychatError(f"{path}: question {number} must have exactly the keys {', '.join(FIELDS)}; got {got}")
-        keywords = item["keywords"]
-        if not isinstance(keywords, list) or not isinstance(item["line"], int):
-            raise TinychatError(f"{path}: question {number}: keywords must be a list and line a whole number")
-        questions.append(Question(str(item["q"]), str(item["source"]), item["line"], str(item["answer"]),
-                                  tuple(str(k).lower() for k in keywords)))  # fmt: skip
+        missing = [key for key in REQUIRED if not isinstance(item, dict) or item.get(key) in (None, "")]
+        if missing:
+            raise TinychatError(f"{path}: question {number} has no {', '.join(missing)}; each needs q, source and answer")
+        line, keywords = item.get("line"), item.get("keywords", [])
+        if isinstance(keywords, (str, int, float)):
+            keywords = [keywords]  # `keywords: velmora` means one keyword
+        if not (line is None or (type(line) is int and line >= 1)) or not isinstance(keywords, list):
+            raise TinychatError(f"{path}: question {number}: line must be a whole number from 1 and keywords a list")
+        ignored |= set(item) - set(REQUIRED + OPTIONAL)
+        questions.append(Question(str(item["q"]), str(item["source"]).replace("\\", "/"), str(item["answer"]),
+                                  line, tuple(str(k).lower() for k in keywords)))  # fmt: skip
+    if ignored:
+        notice(f"{path}: ignoring keys {', '.join(sorted(map(str, ignored)))} (known: {', '.join(REQUIRED + OPTIONAL)})")
     return questions
+
+
+def matching_files(source: str, files: list[str]) -> list[str]:
+    """Knowledge files a question's `source` may mean: the exact path, else those whose path ends
+    like it ("velmora.txt" or "knowledge/velmora.txt" for "velmora.txt"), else same name without suffix."""
+    source = source.strip("/")
+    exact = [f for f in files if f == source]
+    by_end = [f for f in files if f.endswith("/" + source) or source.endswith("/" + f)]
+    by_stem = [f for f in files if PurePosixPath(f).stem == PurePosixPath(source).stem]
+    return exact or by_end or by_stem
+
+
+def resolve_sources(questions: list[Question], files: list[str], folder: Path) -> list[Question]:
+    """Each question with its source replaced by the one knowledge file it names."""
+    resolved = []
+    for question in questions:
+        candidates = matching_files(question.source, files)
+        if len(candidates) != 1:
+            where = f"matches {', '.join(candidates[:3])} in" if candidates else "is not in"
+            raise TinychatError(f"question {question.q!r}: source {question.source!r} {where} {folder}; "
+                                "give its path relative to the knowledge folder")  # fmt: skip
+        resolved.append(dataclasses.replace(question, source=candidates[0]))
+    return resolved
 
 
 def tokens(text: str) -> list[str]:
@@ -106,36 +142,44 @@ def bits_per_char(session: ChatSession, context: list[str], query: str, referenc
 
 
 def evaluate(session: ChatSession, questions: list[Question]) -> dict[str, Any]:
-    """Answer every question as the chat would and average the measures."""
+    """Answer every question as the chat would and average the measures.
+
+    A measure a question cannot give (line hit@1 without `line`, keyword measures without
+    `keywords`) leaves that question out of its average; with no question to average it is None.
+    """
     files = sorted(session.knowledge.files)
-    missing = sorted({q.source for q in questions} - set(files))
-    if missing:
-        raise TinychatError(f"questions name files not in {session.knowledge.folder}: {', '.join(missing[:3])}")
+    questions = resolve_sources(questions, files, session.knowledge.folder)
     rows = []
     for question in questions:
         answer = session.ask(question.q)
         ranked = session.retrieve(question.q)
         paths = [hit.chunk.path for hit in ranked]
         top_line = ranked[0].chunk if ranked else None
+        top_text = top_line.text if top_line else ""
         context = [hit.chunk.text for hit in answer.sources]
         wrong_file = files[(files.index(question.source) + 1) % len(files)]
         wrong = [c.text for c in session.knowledge.files[wrong_file].chunks][: max(1, session.top_k)]
+        has_keywords = bool(question.keywords)
         rows.append({
             "hit1": float(paths[:1] == [question.source]),
             "hit3": float(question.source in paths[:3]),
-            "line_hit1": float(top_line is not None and top_line.path == question.source
+            "line_hit1": None if question.line is None else
+                         float(top_line is not None and top_line.path == question.source
                                and top_line.line <= question.line <= top_line.end_line),
-            "keyword_recall": keyword_recall(answer.text, question.keywords),
-            "all_keywords": float(keyword_recall(answer.text, question.keywords) == 1.0),
+            "keyword_recall": keyword_recall(answer.text, question.keywords) if has_keywords else None,
+            "all_keywords": float(keyword_recall(answer.text, question.keywords) == 1.0) if has_keywords else None,
             "token_f1": token_f1(answer.text, question.answer),
             "bpc_context": bits_per_char(session, context, question.q, question.answer),
             "bpc_no_context": bits_per_char(session, [], question.q, question.answer),
             "bpc_wrong_document": bits_per_char(session, wrong, question.q, question.answer),
-            "baseline_keyword_recall": keyword_recall(top_line.text if top_line else "", question.keywords),
-            "baseline_token_f1": token_f1(top_line.text if top_line else "", question.answer),
+            "baseline_keyword_recall": keyword_recall(top_text, question.keywords) if has_keywords else None,
+            "baseline_token_f1": token_f1(top_text, question.answer),
             "looped": float(len(answer.text) >= session.config.generation.max_answer_chars),
         })  # fmt: skip
-    summary = {key: round(float(np.mean([row[key] for row in rows])), 4) for key in rows[0]}
+    summary = {}
+    for key in rows[0]:
+        values = [row[key] for row in rows if row[key] is not None]
+        summary[key] = round(float(np.mean(values)), 4) if values else None
     return {"questions": len(rows), **summary}
 
 
@@ -158,5 +202,5 @@ LABELS = {
 def format_table(report: dict[str, Any]) -> str:
     """The report as an aligned two-column table."""
     lines = [f"{'questions':<42} {report['questions']}"]
-    lines += [f"{LABELS[key]:<42} {report[key]:.3f}" for key in LABELS]
+    lines += [f"{LABELS[key]:<42} " + ("n/a" if report[key] is None else f"{report[key]:.3f}") for key in LABELS]
     return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""`tinychat eval`: the measures, the questions file it accepts, and a report from a trained session."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.conftest import with_paths
+from tinychat.chat import ChatSession
+from tinychat.errors import TinychatError
+from tinychat.evaluate import Question, evaluate, format_table, keyword_recall, load_questions, matching_files, token_f1
+
+
+def test_keyword_recall_counts_whole_words_only():
+    assert keyword_recall("It has 4,812 inhabitants.", ("4,812", "inhabitants")) == 1.0
+    assert keyword_recall("Velmoran bread", ("velmora", "bread")) == 0.5  # "velmora" is not a whole word here
+    assert keyword_recall("Osgar Brenn founded it", ("osgar brenn", "1622")) == 0.5  # a phrase needs all its words
+
+
+def test_token_f1():
+    assert token_f1("the ferry leaves at 7", "The ferry leaves at 7.") == 1.0
+    assert token_f1("ferry", "the ferry leaves") == pytest.approx(2 * 1.0 * (1 / 3) / (1 + 1 / 3))
+    assert token_f1("", "anything") == 0.0 and token_f1("bus", "ferry") == 0.0
+
+
+def test_questions_file_needs_only_q_source_answer(tmp_path, capsys):
+    path = tmp_path / "q.yaml"
+    path.write_text("- {q: when, source: ferry.md, answer: At 7., line: 3, keywords: [7]}\n"
+                    "- {q: how many, source: ferry.md, answer: 40 bicycles., keywords: bicycles, id: 2}\n")
+    first, second = load_questions(path)
+    assert first == Question("when", "ferry.md", "At 7.", 3, ("7",))
+    assert second.line is None and second.keywords == ("bicycles",)  # a single keyword needs no list
+    assert "ignoring keys id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, named", [
+    ("- {q: when, source: a.txt}\n", "question 1 has no answer"),
+    ("- {q: when, source: a.txt, answer: x, line: 0}\n", "question 1: line must be"),
+    ("- {q: when, source: a.txt, answer: x, keywords: {a: 1}}\n", "keywords a list"),
+    ("[unclosed\n", "cannot read questions"),
+    ("{}\n", "non-empty YAML list"),
+])  # fmt: skip
+def test_bad_questions_files_name_the_problem(tmp_path, text, named):
+    path = tmp_path / "q.yaml"
+    path.write_text(text)
+    with pytest.raises(TinychatError, match=named):
+        load_questions(path)
+
+
+def test_a_source_may_be_written_several_ways():
+    files = ["velmora.txt", "towns/orvin.md", "a/x.txt", "b/x.txt"]
+    assert matching_files("knowledge/velmora.txt", files) == ["velmora.txt"]
+    assert matching_files("orvin.md", files) == ["towns/orvin.md"] == matching_files("orvin", files)
+    assert matching_files("x.txt", files) == ["a/x.txt", "b/x.txt"]  # ambiguous: evaluate refuses it
+    assert matching_files("missing.txt", files) == []
+
+
+@pytest.fixture
+def session(trained, tmp_path):
+    config, model = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    return ChatSession(with_paths(config, tmp_path), model)
+
+
+def test_report_from_a_trained_session(session):
+    questions = [
+        Question("when does the ferry to brisk leave?", "ferry.md", "The ferry to Brisk leaves at 7 every morning.", 3, ("7",)),
+        Question("how many bicycles does the ferry carry?", "ferry", "The ferry carries 40 bicycles.", 4, ("40",)),
+        Question("what is keras?", "keras.txt", "Keras provides a high-level API for building neural networks."),
+    ]  # fmt: skip
+    report = evaluate(session, questions)
+    assert report["questions"] == 3
+    assert report["hit1"] == 1.0 and report["hit3"] == 1.0  # TF-IDF finds each file: no model involved
+    assert report["line_hit1"] == 1.0  # averaged over the two questions that give a line
+    assert report["baseline_keyword_recall"] == 1.0  # the top sentence holds "7" and "40"
+    assert 0.0 <= report["keyword_recall"] <= 1.0 and 0.0 <= report["token_f1"] <= 1.0
+    assert all(report[key] > 0 for key in ("bpc_context", "bpc_no_context", "bpc_wrong_document"))
+    table = format_table(report)
+    assert "retrieval hit@1 (file)" in table and "1.000" in table and len(table.splitlines()) == 13
+
+
+def test_a_source_not_in_the_folder_is_refused(session):
+    with pytest.raises(TinychatError, match="'nowhere.txt' is not in"):
+        evaluate(session, [Question("q?", "nowhere.txt", "a")])
