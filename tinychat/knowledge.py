@@ -10,12 +10,13 @@ reports what was added, changed and removed, so a caller can re-index before an 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tinychat.atomic import atomic_write
 from tinychat.config import Config, KnowledgeConfig
@@ -30,6 +31,7 @@ LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 # Counting a sentence's first words twice measured line hit@1 0.77 -> 0.81 on the invented set and
 # 0.79 -> 0.89 on the bundled one (2 words: 0.80 / 0.88; 4: 0.79 / 0.84).
 SUBJECT_WORDS = 3
+PATH_WORD_BREAK = re.compile(r"[/_\-.\s]+")
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,11 @@ class Chunk:
         bridges."), and the sentence's first words once more, since a sentence usually opens
         with its subject ("Keras provides ..." is about Keras more than "Calling fit in Keras ...").
         """
-        opening = " ".join(self.text.split()[:SUBJECT_WORDS])
+        opening = " ".join(self.text.split(maxsplit=SUBJECT_WORDS)[:SUBJECT_WORDS])
         return " ".join(part for part in (subject_of(self.path), self.title, opening, self.text) if part)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked once per chunk, the same answer for every chunk of a file
 def subject_of(path: str) -> str:
     """Words of a file's path without its suffix: "towns/north_velmora.md" -> "towns north velmora".
 
@@ -61,8 +64,9 @@ def subject_of(path: str) -> str:
     measured file hit@1 0.96 -> 0.97 and line hit@1 0.73 -> 0.77 on the invented-subjects set
     (0.93 -> 0.95 and 0.78 -> 0.79 on the bundled one).
     """
-    without_suffix = str(PurePosixPath(path).with_suffix(""))  # chunk paths are '/'-separated
-    return " ".join(word for word in re.split(r"[/_\-.\s]+", without_suffix) if word)
+    name_start, dot = path.rfind("/") + 1, path.rfind(".")  # chunk paths are '/'-separated
+    without_suffix = path[:dot] if dot > name_start else path
+    return " ".join(word for word in PATH_WORD_BREAK.split(without_suffix) if word)
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ class TfidfIndex:
         self.chunks = chunks
         counts = counts or count_terms([chunk.searchable for chunk in chunks])
         if idf_from is not None:  # a small index: keep only the terms its chunks use, not a whole cache's
-            used = np.unique(counts.cols)
+            used = np.flatnonzero(np.bincount(counts.cols, minlength=len(counts.terms)))  # sorted term ids in use
             counts = TermCounts([counts.terms[i] for i in used], counts.row_ptr,
                                 np.searchsorted(used, counts.cols).astype(np.int32), counts.counts)  # fmt: skip
         self.term_ids = {term: i for i, term in enumerate(counts.terms)}
