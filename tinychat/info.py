@@ -66,7 +66,8 @@ def describe(config: Config) -> str:
     elif trained_on_files is None:
         current = "the knowledge has changed since: tinychat train"
     else:
-        current = f"{knowledge.changed_since(trained_on_files)} files changed since: tinychat train"
+        count = knowledge.changed_since(trained_on_files)
+        current = f"{count} file{'s' * (count != 1)} changed since: tinychat train"
     lines += [
         f"checkpoint   {path} ({path.stat().st_size / 1024:.0f} KB, {sum(a.size for a in trained.arrays.values()):,} weights"
         f" in {len(weight_shapes(model))} arrays), trained {age}",
