@@ -129,6 +129,12 @@ def test_invalid_utf8_nul_and_long_lines_on_stdin(first_run, fresh):
     assert b"\x1b" not in result.stdout and b"\x07" not in result.stdout
 
 
+def test_ask_refuses_an_empty_question(fresh):
+    result = run(fresh, "ask", "   ")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == 'tinychat: ask: the question is empty; try tinychat ask "what is keras?"\n'
+
+
 @pytest.mark.parametrize("where", [[], ["ask"], ["train"], ["eval"], ["info"], ["demo"]])
 def test_help_lists_common_options(where):
     result = subprocess.run([sys.executable, "-m", "tinychat", *where, "--help"], capture_output=True, text=True, env=env())

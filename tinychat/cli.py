@@ -103,6 +103,8 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    if not args.question.strip():
+        raise TinychatError('ask: the question is empty; try tinychat ask "what is keras?"')
     with open_session(config) as session:
         return ask_one(args, session)
 
