@@ -129,6 +129,14 @@ def test_invalid_utf8_nul_and_long_lines_on_stdin(first_run, fresh):
     assert b"\x1b" not in result.stdout and b"\x07" not in result.stdout
 
 
+def test_a_state_path_that_is_a_file_is_refused(fresh, tmp_path):
+    (tmp_path / "state.txt").write_text("mine")
+    result = run(fresh, "--state", str(tmp_path / "state.txt"), stdin="when does the ferry leave?\n")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().endswith("state.txt: the state folder is a file; pass --state DIR (a folder) or move the file")
+    assert (tmp_path / "state.txt").read_text() == "mine"
+
+
 def test_ask_refuses_an_empty_question(fresh):
     result = run(fresh, "ask", "   ")
     assert result.returncode == 1 and result.stdout == ""

@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = config_from(args)
+        state = config.paths.state
+        if state.exists() and not state.is_dir():  # everything tinychat writes goes in there
+            raise TinychatError(f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file")
         return COMMANDS[args.command](args, config)
     except TinychatError as error:
         print(f"tinychat: {printable(str(error))}", file=sys.stderr)
