@@ -121,3 +121,14 @@ def test_the_sentence_that_opens_with_the_subject_ranks_first(table):
              Chunk("tools.txt", 3, 3, "A test compares Grapnel with Knotwork.")]  # fmt: skip
     hits = build_index("tfidf", notes, table).search("what is grapnel?", 3)
     assert hits[0].chunk.line == 2
+
+
+def test_layered_index_never_returns_a_hidden_chunk_even_when_k_is_large():
+    from tinychat.retriever import LayeredIndex, TfidfIndex, count_terms
+
+    main = TfidfIndex(chunks()[:3])
+    newer = [Chunk("f1.txt", 1, 1, "Pears and rain, rewritten.")]
+    layered = LayeredIndex(main, {"f1.txt"}, newer, count_terms([c.searchable for c in newer]))
+    hits = layered.search("pears rain garden", 10)
+    assert [hit.chunk.text for hit in hits if hit.chunk.path == "f1.txt"] == ["Pears and rain, rewritten."]
+    assert len(hits) == 3  # two unchanged chunks and the new one; the old f1.txt chunk is gone

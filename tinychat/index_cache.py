@@ -57,6 +57,7 @@ class FeatureCache:
 
     def _reset(self) -> None:
         self.counts = count_terms([])
+        self.term_ids: dict[str, int] | None = None  # term -> id in self.counts.terms, when first needed
         self.count_rows: dict[bytes, int] = {}
         self.vectors = np.zeros((0, 0), np.float32)
         self.vector_rows: dict[bytes, int] = {}
@@ -81,7 +82,9 @@ class FeatureCache:
         keys = [text_key(text) for text in texts]
         missing = [i for i, key in enumerate(keys) if key not in self.count_rows]
         if missing:
-            new = count_terms([texts[i] for i in missing], self.counts.terms)
+            if self.term_ids is None:  # built once, then grown with the vocabulary
+                self.term_ids = {term: i for i, term in enumerate(self.counts.terms)}
+            new = count_terms([texts[i] for i in missing], self.counts.terms, self.term_ids)
             base = len(self.counts.row_ptr) - 1  # rows stored so far (a repeated text has one key, several rows)
             self.counts = TermCounts(
                 new.terms,

@@ -111,10 +111,12 @@ class TermCounts:
     counts: np.ndarray  # (nnz,) int32
 
 
-def count_terms(texts: list[str], terms: list[str] | None = None) -> TermCounts:
-    """Count each text's terms; new terms are appended to `terms` (a copy)."""
-    vocabulary = list(terms or [])
-    term_ids = {term: i for i, term in enumerate(vocabulary)}
+def count_terms(texts: list[str], terms: list[str] | None = None, term_ids: dict[str, int] | None = None) -> TermCounts:
+    """Count each text's terms. New terms are appended to `terms` and `term_ids` in place when
+    given (a cache's vocabulary grows without being copied or re-hashed), else to new ones."""
+    vocabulary = terms if terms is not None else []
+    if term_ids is None:
+        term_ids = {term: i for i, term in enumerate(vocabulary)}
     row_ptr, cols, counts = [0], [], []
     for text in texts:
         for term, count in terms_of(text).items():
@@ -192,13 +194,15 @@ class LayeredIndex:
     def __init__(self, main: TfidfIndex, hidden_paths: set[str], newer: list[Chunk], counts: TermCounts):
         self.main = main
         self.hidden_paths = hidden_paths  # files whose chunks in `main` are out of date
-        self.visible = np.array([chunk.path not in hidden_paths for chunk in main.chunks], bool)
+        self.hidden_rows = np.array([i for i, chunk in enumerate(main.chunks) if chunk.path in hidden_paths], np.int64)
         self.newer = TfidfIndex(newer, counts, idf_from=main)
-        self.chunks = [c for c, keep in zip(main.chunks, self.visible) if keep] + newer
+        self.chunks = main.chunks + newer  # hidden ones included, scored -inf: a list copy, no per-chunk work
 
     def search(self, query: str, k: int) -> list[Hit]:
-        scores = np.concatenate([self.main.scores(query)[self.visible], self.newer.scores(query)])
-        return _top(self.chunks, scores, k)
+        main_scores = self.main.scores(query)
+        main_scores[self.hidden_rows] = -np.inf
+        hits = _top(self.chunks, np.concatenate([main_scores, self.newer.scores(query)]), k)
+        return [hit for hit in hits if hit.score != -np.inf]  # fewer visible chunks than k
 
 
 # ---------------------------------------------------------------------------- hybrid
