@@ -46,7 +46,7 @@ class Chunk:
 
     @property
     def searchable(self) -> str:
-        """What the retriever indexes: the sentence with what says what it is about.
+        """What the retriever indexes: the sentence plus the words that say what it is about.
 
         That is the file's name and the heading above ("velmora.txt", "# Velmora" / "It has two
         bridges."), and the sentence's first words once more, since a sentence usually opens
