@@ -46,6 +46,25 @@ def test_json_lines(first_run, fresh):
     assert records[0]["sources"][0]["path"] == "ferry.txt" and records[0]["sources"][0]["line"] == 1
 
 
+def test_pipe_answers_each_line_as_it_arrives(first_run, fresh):
+    """Another program can converse: each answer comes back before the next question is sent."""
+    import select
+
+    process = subprocess.Popen(command("--json"), cwd=fresh, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, env=env())  # fmt: skip
+    try:
+        for question in (QUESTION, "keras"):
+            process.stdin.write(question + "\n")
+            process.stdin.flush()  # stdin stays open: nothing has told tinychat the input ended
+            ready, _, _ = select.select([process.stdout], [], [], 30)
+            assert ready, f"no answer to {question!r} while stdin was open"
+            assert json.loads(process.stdout.readline())["query"] == question
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0 and process.stdout.read() == ""
+    finally:
+        process.kill()
+
+
 def test_ask_show_prompt_and_json(first_run, fresh):
     shown = run(fresh, "ask", QUESTION, "--show-prompt")
     assert shown.returncode == 0
