@@ -177,3 +177,31 @@ def test_a_file_changing_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     assert [c.text for c in knowledge.chunks] == ["Old text."]
     changes = knowledge.refresh()  # the stat taken before the read is older than the file: read again
     assert changes.changed == ["a.txt"] and [c.text for c in knowledge.chunks] == ["New text, saved meanwhile."]
+
+
+HARD_SENTENCES = [
+    ("Our vet is Dr. Patel and the surgery opens at 9 a.m. on weekdays. Call ahead.",
+     ["Our vet is Dr. Patel and the surgery opens at 9 a.m. on weekdays.", "Call ahead."]),
+    ("Bring tools, e.g. a spade. The shed is at No. 4 Mill Lane.",
+     ["Bring tools, e.g. a spade.", "The shed is at No. 4 Mill Lane."]),
+    ("It was built by J. R. Smith in 1911. It has 3 bells.", ["It was built by J. R. Smith in 1911.", "It has 3 bells."]),
+    ("The pressure is 1.5 bar. Check it monthly.", ["The pressure is 1.5 bar.", "Check it monthly."]),
+    ("Opens at 9 a.m. Closes at 5 p.m. Sundays closed.", ["Opens at 9 a.m.", "Closes at 5 p.m.", "Sundays closed."]),
+    ("We met at St. Anne's. Mrs. Vell sang.", ["We met at St. Anne's.", "Mrs. Vell sang."]),
+    ("buy milk. call mum.", ["buy milk.", "call mum."]),
+    ("Is it open? Yes! It is.", ["Is it open?", "Yes!", "It is."]),
+]
+
+
+def test_abbreviations_initials_and_decimals_do_not_end_a_sentence():
+    for text, sentences in HARD_SENTENCES:
+        assert [c.text for c in split_chunks("a.txt", text + "\n", 200)] == sentences
+
+
+def test_lines_are_counted_as_editors_count_them():
+    """Only \\n, \\r\\n and \\r break lines; form feed, vertical tab, NEL and U+2028/9 do not (grep -n agrees)."""
+    for odd in ("\f", "\v", "\x1c", "\x85", "\u2028", "\u2029"):
+        text = f"Page one intro.{odd}More.\nThe flarn engine burns 31 liters.\n"
+        assert [c.line for c in split_chunks("a.txt", text, 200)][-1] == 2, repr(odd)
+    crlf = split_chunks("a.txt", "One.\r\nTwo.\r\n\r\nThree.\r\n", 200)
+    assert [(c.line, c.text) for c in crlf] == [(1, "One."), (2, "Two."), (4, "Three.")]
