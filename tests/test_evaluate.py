@@ -9,7 +9,8 @@ import pytest
 from tests.conftest import with_paths
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
-from tinychat.evaluate import Question, evaluate, format_table, keyword_recall, load_questions, matching_files, token_f1
+from tinychat.evaluate import (LABELS, Conversation, Question, evaluate, exact_numbers, format_table, keyword_recall,
+                               load_items, load_questions, matching_files, token_f1)
 
 
 def test_keyword_recall_counts_whole_words_only():
@@ -77,9 +78,34 @@ def test_report_from_a_trained_session(session):
     assert 0.0 <= report["keyword_recall"] <= 1.0 and 0.0 <= report["token_f1"] <= 1.0
     assert all(report[key] > 0 for key in ("bpc_context", "bpc_no_context", "bpc_wrong_document"))
     table = format_table(report)
-    assert "retrieval hit@1 (file)" in table and "1.000" in table and len(table.splitlines()) == 13
+    assert "retrieval hit@1 (file)" in table and "1.000" in table
+    assert len(table.splitlines()) == 1 + sum(key in report for key in LABELS)
+    assert report["in_context"] == 1.0 and report["abstained"] == 0.0
 
 
 def test_a_source_not_in_the_folder_is_refused(session):
     with pytest.raises(TinychatError, match="'nowhere.txt' is not in"):
         evaluate(session, [Question("q?", "nowhere.txt", "a")])
+
+
+def test_unanswerable_questions_and_conversations_load(tmp_path):
+    path = tmp_path / "q.yaml"
+    path.write_text("- {q: 'who conducts the choir?', answerable: false, missing: fact, source: choir.txt}\n"
+                    "- {q: 'what is the capital of france?', answerable: false, missing: subject}\n"
+                    "- turns:\n  - {q: 'where does the ferry go?', source: f.txt, answer: Brisk, line: 1}\n"
+                    "  - {q: 'how many bikes does it take?', source: f.txt, answer: '40', keywords: ['40']}\n")
+    fact, subject, conversation = load_items(path)
+    assert (fact.answerable, fact.missing, fact.source) == (False, "fact", "choir.txt")
+    assert (subject.answerable, subject.missing, subject.source) == (False, "subject", "")
+    assert isinstance(conversation, Conversation) and [t.q for t in conversation.turns][1] == "how many bikes does it take?"
+    assert load_questions(path) == [fact, subject]  # conversations are not questions
+    path.write_text("- {q: 'who?', answerable: false, missing: maybe}\n")
+    with pytest.raises(TinychatError, match="missing: fact or missing: subject"):
+        load_items(path)
+
+
+def test_exact_numbers_catches_a_slip_in_a_repeated_digit():
+    context = "The plumber's number is 07700 900111. The gate code is 4000."
+    assert exact_numbers("07700 900111", context) == 1.0 and exact_numbers("code 4000", context) == 1.0
+    assert exact_numbers("07700 9001111", context) == 0.0 and exact_numbers("400", context) == 0.0
+    assert exact_numbers("no digits here", context) is None

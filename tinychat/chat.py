@@ -37,6 +37,7 @@ class Answer:
     prompt: str = ""
     distributions: list[np.ndarray] = field(default_factory=list)  # (V,) the model's probabilities before each char
     trace: Trace | None = None  # attention while writing the answer (for /why)
+    abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
 
     @property
     def probabilities(self) -> list[float]:

@@ -185,9 +185,9 @@ def print_fragments(lines: list[list[tuple[str, str]]]) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    from tinychat.evaluate import evaluate, format_table, load_questions
+    from tinychat.evaluate import evaluate, format_table, load_items
 
-    questions = load_questions(args.questions)
+    questions = load_items(args.questions)
     with open_session(config) as session:
         report = evaluate(session, questions)
     print(json.dumps(report) if getattr(args, "json", False) else format_table(report))

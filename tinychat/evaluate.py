@@ -24,25 +24,48 @@ import numpy as np
 
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
+from tinychat.knowledge import Chunk
+from tinychat.retriever import Hit
+from tinychat.terminal import printable
 from tinychat.prompt import build_prompt
 from tinychat.vocab import NEWLINE_ID, encode
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")  # 4,812 and 07700 and 7:45 and 1.5: what must be copied exactly
 REQUIRED = ("q", "source", "answer")
-OPTIONAL = ("line", "keywords")  # without them, line hit@1 / keyword measures skip that question
+OPTIONAL = ("line", "keywords", "paraphrased")  # without line / keywords those measures skip the question
+UNANSWERABLE = ("answerable", "missing")  # `answerable: false` with `missing: fact | subject`
+MISSING_KINDS = ("fact", "subject")  # the subject is in the notes but the fact is not | nothing is
 
 
 @dataclass(frozen=True)
 class Question:
     q: str
-    source: str  # a file in the knowledge folder, relative to it
-    answer: str  # the reference answer
+    source: str = ""  # a file in the knowledge folder, relative to it ("" when no note is about it)
+    answer: str = ""  # the reference answer
     line: int | None = None  # the line that answers it, 1-based
     keywords: tuple[str, ...] = ()  # words a correct answer must contain
+    answerable: bool = True
+    missing: str = ""  # for an unanswerable question: "fact" or "subject" (MISSING_KINDS)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Questions asked one after another; later ones may refer back ("how tall is it?")."""
+
+    turns: tuple[Question, ...]
+    switch: bool = False  # a later turn names a new subject of its own
 
 
 def load_questions(path: Path) -> list[Question]:
-    """Read and check a questions file: a YAML list of {q, source, line, answer, keywords}.
+    """The questions of a questions file (see `load_items`); conversations are left out."""
+    return [item for item in load_items(path) if isinstance(item, Question)]
+
+
+def load_items(path: Path) -> "list[Question | Conversation]":
+    """Read and check a questions file: a YAML list of questions {q, source, line, answer, keywords},
+    unanswerable questions {q, answerable: false, missing: fact | subject} and conversations
+    {turns: [question, question, ...]}.
 
     `line` and `keywords` may be left out; other keys are ignored with one warning, so a file
     written for another tool still runs.
@@ -59,22 +82,43 @@ def load_questions(path: Path) -> list[Question]:
         raise TinychatError(f"{path}: cannot read questions ({type(error).__name__}); it must be a YAML list") from None
     if not isinstance(items, list) or not items:
         raise TinychatError(f"{path}: expected a non-empty YAML list of questions with keys {', '.join(REQUIRED + OPTIONAL)}")
-    questions, ignored = [], set()
+    loaded: list[Question | Conversation] = []
+    ignored: set[str] = set()
     for number, item in enumerate(items, start=1):
-        missing = [key for key in REQUIRED if not isinstance(item, dict) or item.get(key) in (None, "")]
-        if missing:
-            raise TinychatError(f"{path}: question {number} has no {', '.join(missing)}; each needs q, source and answer")
-        line, keywords = item.get("line"), item.get("keywords", [])
-        if isinstance(keywords, (str, int, float)):
-            keywords = [keywords]  # `keywords: velmora` means one keyword
-        if not (line is None or (type(line) is int and line >= 1)) or not isinstance(keywords, list):
-            raise TinychatError(f"{path}: question {number}: line must be a whole number from 1 and keywords a list")
-        ignored |= set(item) - set(REQUIRED + OPTIONAL)
-        questions.append(Question(str(item["q"]), str(item["source"]).replace("\\", "/"), str(item["answer"]),
-                                  line, tuple(str(k).lower() for k in keywords)))  # fmt: skip
+        if isinstance(item, dict) and "turns" in item:
+            turns = item["turns"]
+            if not isinstance(turns, list) or len(turns) < 2:
+                raise TinychatError(f"{path}: conversation {number}: turns must be a list of at least two questions")
+            questions = tuple(_question(turn, f"{path}: conversation {number} turn {i}", ignored)
+                              for i, turn in enumerate(turns, start=1))
+            loaded.append(Conversation(questions, bool(item.get("switch", False))))
+        else:
+            loaded.append(_question(item, f"{path}: question {number}", ignored))
     if ignored:
-        notice(f"{path}: ignoring keys {', '.join(sorted(map(str, ignored)))} (known: {', '.join(REQUIRED + OPTIONAL)})")
-    return questions
+        known = REQUIRED + OPTIONAL + UNANSWERABLE
+        notice(f"{path}: ignoring keys {', '.join(sorted(map(str, ignored)))} (known: {', '.join(known)})")
+    return loaded
+
+
+def _question(item: Any, where: str, ignored: set[str]) -> Question:
+    """One question entry, checked; unknown keys are added to `ignored`."""
+    if isinstance(item, dict) and item.get("answerable") is False:
+        if item.get("missing") not in MISSING_KINDS or item.get("q") in (None, ""):
+            raise TinychatError(f"{where}: an unanswerable question needs q and missing: fact or missing: subject")
+        ignored |= set(map(str, item)) - set(REQUIRED + OPTIONAL + UNANSWERABLE)
+        return Question(str(item["q"]), str(item.get("source") or "").replace("\\", "/"), answerable=False,
+                        missing=item["missing"])
+    missing = [key for key in REQUIRED if not isinstance(item, dict) or item.get(key) in (None, "")]
+    if missing:
+        raise TinychatError(f"{where} has no {', '.join(missing)}; each needs q, source and answer")
+    line, keywords = item.get("line"), item.get("keywords", [])
+    if isinstance(keywords, (str, int, float)):
+        keywords = [keywords]  # `keywords: velmora` means one keyword
+    if not (line is None or (type(line) is int and line >= 1)) or not isinstance(keywords, list):
+        raise TinychatError(f"{where}: line must be a whole number from 1 and keywords a list")
+    ignored |= set(map(str, item)) - set(REQUIRED + OPTIONAL + UNANSWERABLE)
+    return Question(str(item["q"]), str(item["source"]).replace("\\", "/"), str(item["answer"]), line,
+                    tuple(str(k).lower() for k in keywords))
 
 
 def matching_files(source: str, files: list[str]) -> list[str]:
@@ -88,15 +132,18 @@ def matching_files(source: str, files: list[str]) -> list[str]:
 
 
 def resolve_sources(questions: list[Question], files: list[str], folder: Path) -> list[Question]:
-    """Each question with its source replaced by the one knowledge file it names."""
+    """Each question with its source replaced by the one knowledge file it names.
+
+    An answerable question must name exactly one file; an unanswerable one keeps its source
+    as written when it matches none (it is only used to read the report)."""
     resolved = []
     for question in questions:
-        candidates = matching_files(question.source, files)
-        if len(candidates) != 1:
+        candidates = matching_files(question.source, files) if question.source else []
+        if len(candidates) != 1 and question.answerable:
             where = f"matches {', '.join(candidates[:3])} in" if candidates else "is not in"
-            raise TinychatError(f"question {question.q!r}: source {question.source!r} {where} {folder}; "
-                                "give its path relative to the knowledge folder")  # fmt: skip
-        resolved.append(dataclasses.replace(question, source=candidates[0]))
+            raise TinychatError(f"question {printable(question.q)!r}: source {printable(question.source)!r} {where}"
+                                f" {folder}; give its path relative to the knowledge folder")
+        resolved.append(dataclasses.replace(question, source=candidates[0]) if len(candidates) == 1 else question)
     return resolved
 
 
@@ -141,55 +188,103 @@ def bits_per_char(session: ChatSession, context: list[str], query: str, referenc
     return total / len(targets)
 
 
-def evaluate(session: ChatSession, questions: list[Question]) -> dict[str, Any]:
+def answers_line(chunk: Chunk | None, question: Question) -> bool:
+    """Whether `chunk` is the sentence that answers `question` (it spans the question's line)."""
+    return (chunk is not None and question.line is not None and chunk.path == question.source
+            and chunk.line <= question.line <= chunk.end_line)
+
+
+def retrieval_measures(question: Question, ranked: list[Hit], context: list[Chunk]) -> dict[str, float | None]:
+    """Did retrieval find the answering file and sentence (first, among three, in [CONTEXT])?"""
+    paths = [hit.chunk.path for hit in ranked]
+    no_line = question.line is None
+    return {
+        "hit1": float(paths[:1] == [question.source]),
+        "hit3": float(question.source in paths[:3]),
+        "line_hit1": None if no_line else float(answers_line(ranked[0].chunk if ranked else None, question)),
+        "in_context": None if no_line else float(any(answers_line(chunk, question) for chunk in context)),
+    }
+
+
+def answer_measures(question: Question, answer: str, context: list[Chunk], top_sentence: str) -> dict[str, float | None]:
+    """How good the written answer is, beside the no-model baseline "copy the top sentence"."""
+    has_keywords = bool(question.keywords)
+    return {
+        "keyword_recall": keyword_recall(answer, question.keywords) if has_keywords else None,
+        "all_keywords": float(keyword_recall(answer, question.keywords) == 1.0) if has_keywords else None,
+        "token_f1": token_f1(answer, question.answer),
+        "exact_numbers": exact_numbers(answer, " ".join(chunk.text for chunk in context)),
+        "baseline_keyword_recall": keyword_recall(top_sentence, question.keywords) if has_keywords else None,
+        "baseline_token_f1": token_f1(top_sentence, question.answer),
+    }
+
+
+def exact_numbers(answer: str, context: str) -> float | None:
+    """1.0 when every number or code in `answer` stands, character for character, in `context`;
+    None when the answer holds no number (a copy slip such as 1112 -> 112 is a number absent from it)."""
+    numbers = NUMBER.findall(answer)
+    if not numbers:
+        return None
+    present = set(NUMBER.findall(context))
+    return float(all(number in present for number in numbers))
+
+
+def evaluate(session: ChatSession, items: "list[Question | Conversation]", bits: bool = True) -> dict[str, Any]:
     """Answer every question as the chat would and average the measures.
 
     A measure a question cannot give (line hit@1 without `line`, keyword measures without
     `keywords`) leaves that question out of its average; with no question to average it is None.
+    `bits=False` skips the bits-per-character measures (three extra passes of the model each).
     """
     files = sorted(session.knowledge.files)
-    questions = resolve_sources(questions, files, session.knowledge.folder)
-    rows = []
-    for question in questions:
-        answer = session.ask(question.q)
-        ranked = session.retrieve(question.q)
-        paths = [hit.chunk.path for hit in ranked]
-        top_line = ranked[0].chunk if ranked else None
-        top_text = top_line.text if top_line else ""
-        context = [hit.chunk.text for hit in answer.sources]
+    questions = resolve_sources([item for item in items if isinstance(item, Question)], files,
+                                session.knowledge.folder)
+    rows = [_measure(session, question, files, bits) for question in questions if question.answerable]
+    summary = _average(rows)
+    for kind in MISSING_KINDS:
+        declined = [float(session.ask(q.q).abstained) for q in questions if not q.answerable and q.missing == kind]
+        summary[f"abstained_{kind}"] = round(float(np.mean(declined)), 4) if declined else None
+    return {"questions": len(rows), "unanswerable": sum(not q.answerable for q in questions), **summary}
+
+
+def _measure(session: ChatSession, question: Question, files: list[str], bits: bool) -> dict[str, float | None]:
+    answer = session.ask(question.q)
+    ranked = session.retrieve(question.q)
+    context = [hit.chunk for hit in answer.sources]
+    row = retrieval_measures(question, ranked, context)
+    row |= answer_measures(question, answer.text, context, ranked[0].chunk.text if ranked else "")
+    row["abstained"] = float(answer.abstained)
+    row["looped"] = float(len(answer.text) >= session.config.generation.max_answer_chars)
+    if bits:
         wrong_file = files[(files.index(question.source) + 1) % len(files)]
         wrong = [c.text for c in session.knowledge.files[wrong_file].chunks][: max(1, session.top_k)]
-        has_keywords = bool(question.keywords)
-        rows.append({
-            "hit1": float(paths[:1] == [question.source]),
-            "hit3": float(question.source in paths[:3]),
-            "line_hit1": None if question.line is None else
-                         float(top_line is not None and top_line.path == question.source
-                               and top_line.line <= question.line <= top_line.end_line),
-            "keyword_recall": keyword_recall(answer.text, question.keywords) if has_keywords else None,
-            "all_keywords": float(keyword_recall(answer.text, question.keywords) == 1.0) if has_keywords else None,
-            "token_f1": token_f1(answer.text, question.answer),
-            "bpc_context": bits_per_char(session, context, question.q, question.answer),
-            "bpc_no_context": bits_per_char(session, [], question.q, question.answer),
-            "bpc_wrong_document": bits_per_char(session, wrong, question.q, question.answer),
-            "baseline_keyword_recall": keyword_recall(top_text, question.keywords) if has_keywords else None,
-            "baseline_token_f1": token_f1(top_text, question.answer),
-            "looped": float(len(answer.text) >= session.config.generation.max_answer_chars),
-        })  # fmt: skip
-    summary = {}
-    for key in rows[0]:
+        texts = [chunk.text for chunk in context]
+        row["bpc_context"] = bits_per_char(session, texts, question.q, question.answer)
+        row["bpc_no_context"] = bits_per_char(session, [], question.q, question.answer)
+        row["bpc_wrong_document"] = bits_per_char(session, wrong, question.q, question.answer)
+    return row
+
+
+def _average(rows: list[dict[str, float | None]]) -> dict[str, float | None]:
+    summary: dict[str, float | None] = {}
+    for key in rows[0] if rows else []:
         values = [row[key] for row in rows if row[key] is not None]
         summary[key] = round(float(np.mean(values)), 4) if values else None
-    return {"questions": len(rows), **summary}
+    return summary
 
 
 LABELS = {
     "hit1": "retrieval hit@1 (file)",
     "hit3": "retrieval hit@3 (file)",
     "line_hit1": "retrieval hit@1 (line)",
+    "in_context": "answering sentence in [CONTEXT]",
     "keyword_recall": "keyword recall",
     "all_keywords": "answers with every keyword",
-    "token_f1": "token F1",
+    "token_f1": "token F1 (against the reference answer)",
+    "exact_numbers": "numbers and codes copied exactly",
+    "abstained": "false abstention (answerable, declined)",
+    "abstained_fact": "abstention: subject in notes, fact not",
+    "abstained_subject": "abstention: subject not in notes",
     "bpc_context": "bits/char of answer, retrieved context",
     "bpc_no_context": "bits/char of answer, no context",
     "bpc_wrong_document": "bits/char of answer, wrong document",
@@ -200,7 +295,8 @@ LABELS = {
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """The report as an aligned two-column table."""
-    lines = [f"{'questions':<42} {report['questions']}"]
-    lines += [f"{LABELS[key]:<42} " + ("n/a" if report[key] is None else f"{report[key]:.3f}") for key in LABELS]
+    """The report as an aligned two-column table (measures the report lacks are left out)."""
+    lines = [f"{'questions':<42} {report['questions']} answerable, {report.get('unanswerable', 0)} not"]
+    lines += [f"{LABELS[key]:<42} " + ("n/a" if report[key] is None else f"{report[key]:.3f}")
+              for key in LABELS if key in report]
     return "\n".join(lines)
