@@ -1,58 +1,89 @@
-"""Retrieval alone, compared: each retriever and chunk size on a questions file.
+"""Retrieval alone, on every question set: is the answering sentence first, and in [CONTEXT]?
 
-    python bench/retrievers.py --knowledge bench/invented/knowledge \\
-        --questions bench/invented/questions.yaml --checkpoint STATE/model.weights.h5
+    python bench/retrievers.py                       # TF-IDF on every set, no model needed
+    python bench/retrievers.py --retriever hybrid --checkpoint STATE/model.weights.h5
 
-Prints file hit@1, file hit@3 and line hit@1 for the seed's embedding retriever, TF-IDF
-and the hybrid, at several chunk sizes. The embedding retrievers use the checkpoint's
-trained character embeddings (a random table would say nothing about them).
+Each question is prepared exactly as the chat prepares it (retrieval, then the prompt fitted
+to the window) and measured with `tinychat eval`'s own functions: file hit@1, line hit@1 and
+"the answering sentence is in [CONTEXT]". TF-IDF needs no trained weights; the embedding and
+hybrid retrievers use a checkpoint's character embeddings (a random table says nothing of them).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from tinychat import checkpoint  # noqa: E402
-from tinychat.config import RETRIEVERS, KnowledgeConfig  # noqa: E402
-from tinychat.evaluate import load_questions  # noqa: E402
-from tinychat.index_cache import build_index  # noqa: E402
-from tinychat.knowledge import Knowledge  # noqa: E402
+from tinychat.chat import ChatSession  # noqa: E402
+from tinychat.checkpoint import Checkpoint  # noqa: E402
+from tinychat.config import Config, PathsConfig, RetrievalConfig, load_config  # noqa: E402
+from tinychat.evaluate import load_questions, resolve_sources, retrieval_measures  # noqa: E402
+from tinychat.runtime import weight_shapes  # noqa: E402
+
+# name: (knowledge folder, questions file), relative to the repository
+SETS = {
+    "bundled": ("knowledge", "tests/data/knowledge_questions.yaml"),
+    "invented": ("bench/invented/knowledge", "bench/invented/questions.yaml"),
+    "natural": ("bench/natural/knowledge", "bench/natural/questions.yaml"),
+    "holdout": ("bench/holdout/knowledge", "bench/holdout/questions.yaml"),
+}
 
 
-def hit_rates(index, questions) -> tuple[float, float, float]:
-    file1 = file3 = line1 = 0
-    for question in questions:
-        hits = index.search(question.q, 3)
-        paths = [hit.chunk.path for hit in hits]
-        file1 += paths[:1] == [question.source]
-        file3 += question.source in paths
-        top = hits[0].chunk
-        line1 += top.path == question.source and top.line <= question.line <= top.end_line
-    return file1 / len(questions), file3 / len(questions), line1 / len(questions)
+def random_checkpoint(config: Config) -> Checkpoint:
+    """Weights of the right shapes: enough for retrieval and prompts, which TF-IDF does without."""
+    rng = np.random.default_rng(0)
+    shapes = weight_shapes(config.model)
+    return Checkpoint(config.model, {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()}, {})
+
+
+def measure(config: Config, model: Checkpoint, folder: Path, questions_file: Path, show_misses: bool) -> dict:
+    """Average retrieval measures over the answerable questions of one set."""
+    with tempfile.TemporaryDirectory() as state:
+        config = dataclasses.replace(config, paths=PathsConfig(knowledge=folder, state=Path(state)))
+        session = ChatSession(config, model)
+        questions = [q for q in load_questions(questions_file) if q.answerable]
+        questions = resolve_sources(questions, sorted(session.knowledge.files), folder)
+        rows = []
+        for question in questions:
+            prepared = session.prepare(question.q)
+            ranked = session.retrieve(question.q)
+            row = retrieval_measures(question, ranked, [hit.chunk for hit in prepared.sources])
+            rows.append(row)
+            if show_misses and row["line_hit1"] == 0.0:
+                top = ranked[0].chunk if ranked else None
+                print(f"  miss: {question.q!r} wants {question.source}:{question.line};"
+                      f" got {top.path}:{top.line} {top.text[:70]!r}" if top else "  miss: nothing")
+    keys = rows[0].keys()
+    return {key: np.mean([r[key] for r in rows if r[key] is not None]) for key in keys} | {"questions": len(rows)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--knowledge", type=Path, required=True)
-    parser.add_argument("--questions", type=Path, required=True)
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--chunk-chars", type=int, nargs="+", default=[100, 200, 400])
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    parser.add_argument("--retriever", default="tfidf")
+    parser.add_argument("--checkpoint", type=Path, help="trained weights, for the embedding and hybrid retrievers")
+    parser.add_argument("--misses", action="store_true", help="print each question whose top sentence is wrong")
     args = parser.parse_args()
-
-    table = checkpoint.load(args.checkpoint).arrays["token_embedding"]
-    questions = load_questions(args.questions)
-    print(f"{len(questions)} questions; columns: file hit@1, file hit@3, line hit@1")
-    print(f"| retriever | chunk chars | chunks | file hit@1 | file hit@3 | line hit@1 |\n| --- | --- | --- | --- | --- | --- |")
-    for chunk_chars in args.chunk_chars:
-        knowledge = Knowledge(args.knowledge, KnowledgeConfig(chunk_chars=chunk_chars))
-        knowledge.refresh()
-        for kind in RETRIEVERS:
-            file1, file3, line1 = hit_rates(build_index(kind, knowledge.chunks, table), questions)
-            print(f"| {kind} | {chunk_chars} | {len(knowledge.chunks)} | {file1:.2f} | {file3:.2f} | {line1:.2f} |")
+    config = load_config(ROOT / "tinychat.yaml")
+    config = dataclasses.replace(config, retrieval=dataclasses.replace(config.retrieval, retriever=args.retriever))
+    model = checkpoint.load(args.checkpoint) if args.checkpoint else random_checkpoint(config)
+    print(f"retriever {args.retriever}, top-k {config.retrieval.top_k}, window {config.model.window}")
+    print("| set | questions | file hit@1 | line hit@1 | answering sentence in [CONTEXT] |\n| --- | --- | --- | --- | --- |")
+    for name in args.sets.split(","):
+        folder, questions = (ROOT / part for part in SETS[name])
+        if not questions.is_file():
+            continue
+        report = measure(config, model, folder, questions, args.misses)
+        print(f"| {name} | {report['questions']} | {report['hit1']:.2f} | {report['line_hit1']:.2f} | {report['in_context']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -148,8 +148,7 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
 
 def sentence_ends(text: str) -> list[re.Match]:
     """The places where a sentence of `text` ends: after . ! or ? and a space, except after an
-    abbreviation ("Dr. Patel", "e.g. tea", "9 a.m. on weekdays"), an initial ("J. Smith") or before
-    a word in lower case that follows a short word ("No. 4", "approx. two")."""
+    abbreviation ("Dr. Patel", "No. 4", "e.g. tea", "9 a.m. on weekdays") or an initial ("J. Smith")."""
     ends = []
     for match in SENTENCE_END.finditer(text):
         if text[match.start() - 1] != ".":  # ! and ? always end a sentence
@@ -159,9 +158,7 @@ def sentence_ends(text: str) -> list[re.Match]:
         after = text[match.end() : match.end() + 1]
         if before in NEVER_ENDS or (len(before) == 1 and before.isalpha()):
             continue
-        if after.islower() and (before in ENDS_BEFORE_CAPITAL or len(before) <= 3 or "." in before):
-            continue
-        if before in ENDS_BEFORE_CAPITAL and not after.isupper():
+        if (before in ENDS_BEFORE_CAPITAL or "." in before) and not after.isupper():
             continue
         ends.append(match)
     return ends
