@@ -68,7 +68,8 @@ def measure(config: Config, model: Checkpoint, folder: Path, questions_file: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    parser.add_argument("--sets", default="bundled,invented,natural",
+                        help="comma-separated: " + ", ".join(SETS) + " (holdout: measure once, never tune on it)")
     parser.add_argument("--retriever", default="tfidf")
     parser.add_argument("--checkpoint", type=Path, help="trained weights, for the embedding and hybrid retrievers")
     parser.add_argument("--misses", action="store_true", help="print each question whose top sentence is wrong")

@@ -17,11 +17,13 @@ import numpy as np
 from tinychat.atomic import atomic_write
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Changes, Chunk, Knowledge
-from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, LayeredIndex, TermCounts, TfidfIndex, count_terms
+from tinychat.lexical import LexicalIndex, chunk_terms
+from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, count_terms
 
 CACHE_NAME = "index-cache.npz"
-CACHE_VERSION = 1
-LAYER_LIMIT = 0.1  # past this share of newer chunks, rebuild the whole index instead of layering
+CACHE_VERSION = 2  # 2: terms of the sentence alone (subjects are matched apart), stemmed words
+LAYER_LIMIT = 0.1  # past this share of re-read chunks, rebuild the whole index instead of updating it
+MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search
 
 
 def text_key(text: str) -> bytes:
@@ -56,7 +58,7 @@ class FeatureCache:
             self._load(Path(path))
 
     def _reset(self) -> None:
-        self.counts = count_terms([])
+        self.counts = count_terms([], chunk_terms)
         self.term_ids: dict[str, int] | None = None  # term -> id in self.counts.terms, when first needed
         self.count_rows: dict[bytes, int] = {}
         self.vectors = np.zeros((0, 0), np.float32)
@@ -84,7 +86,7 @@ class FeatureCache:
         if missing:
             if self.term_ids is None:  # built once, then grown with the vocabulary
                 self.term_ids = {term: i for i, term in enumerate(self.counts.terms)}
-            new = count_terms([texts[i] for i in missing], self.counts.terms, self.term_ids)
+            new = count_terms([texts[i] for i in missing], chunk_terms, self.counts.terms, self.term_ids)
             base = len(self.counts.row_ptr) - 1  # rows stored so far (a repeated text has one key, several rows)
             self.counts = TermCounts(
                 new.terms,
@@ -154,13 +156,14 @@ class FeatureCache:
 def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cache: FeatureCache | None = None) -> Index:
     """An index of `chunks` for retriever `kind`, with features from `cache` where it has them."""
     cache = cache or FeatureCache()
-    texts = [chunk.searchable for chunk in chunks]
-    lexical = TfidfIndex(chunks, cache.term_counts(texts)) if kind in ("tfidf", "hybrid") else None
+    texts = [chunk.text for chunk in chunks]
+    lexical = LexicalIndex(chunks, cache.term_counts(texts)) if kind in ("tfidf", "hybrid") else None
     embedding = None
+    searchable = [chunk.searchable for chunk in chunks]
     if kind in ("embedding", "hybrid"):
         embedding = EmbeddingIndex(chunks, embedding_table, vectors=np.zeros((0, embedding_table.shape[1]), np.float32))
-        embedding.vectors = cache.embedding_vectors(texts, embedding)
-    cache.save(texts)
+        embedding.vectors = cache.embedding_vectors(searchable, embedding)
+    cache.save(texts + searchable if embedding is not None else texts)
     if lexical is not None and embedding is not None:
         return HybridIndex(chunks, lexical, embedding)
     index = lexical or embedding
@@ -172,15 +175,16 @@ def update_index(index: Index | None, changes: Changes, knowledge: Knowledge, ki
                  cache: FeatureCache) -> Index:  # fmt: skip
     """The index for the knowledge as it is now, touching only changed files when that is enough.
 
-    A few changed files of a large TF-IDF index are layered over it (their old chunks hidden,
-    new ones in a small index); anything else is a full build, after which the manifest is saved.
+    A few changed files of a large lexical index are updated in place of a rebuild (their old
+    sentences hidden, the new ones added as a small part); anything else is a full build, after
+    which the manifest is saved. Both rank the same (tests/test_retriever.py proves it).
     """
-    main = index.main if isinstance(index, LayeredIndex) else index
-    if kind == "tfidf" and isinstance(main, TfidfIndex) and changes:
-        hidden = set(getattr(index, "hidden_paths", set())) | set(changes.added + changes.changed + changes.removed)
-        newer = [chunk for path in sorted(hidden) if path in knowledge.files for chunk in knowledge.files[path].chunks]
-        if len(newer) <= LAYER_LIMIT * len(main.chunks):
-            return LayeredIndex(main, hidden, newer, cache.term_counts([c.searchable for c in newer]))
+    if kind == "tfidf" and isinstance(index, LexicalIndex) and changes and len(index.parts) < MAX_PARTS:
+        touched = set(changes.added + changes.changed + changes.removed)
+        newer = [chunk for path in sorted(touched) if path in knowledge.files for chunk in knowledge.files[path].chunks]
+        reread = len(newer) + sum(len(part.chunks) for part in index.parts[1:])
+        if reread <= LAYER_LIMIT * len(index.parts[0].chunks):
+            return index.updated(touched, newer, cache.term_counts([chunk.text for chunk in newer]))
     rebuilt = build_index(kind, knowledge.chunks, embedding_table, cache)
     knowledge.save_manifest()
     return rebuilt

@@ -37,7 +37,7 @@ with _quiet_stderr():
 from keras import ops  # noqa: E402
 
 from tinychat.config import ModelConfig  # noqa: E402
-from tinychat.runtime import COPY_FLOOR, LAYER_NORM_EPSILON, alibi_slopes  # noqa: E402  shared with numpy
+from tinychat.runtime import COPY_FLOOR, LAYER_NORM_EPSILON, MATCH_CAP, alibi_slopes  # noqa: E402  shared with numpy
 from tinychat.vocab import VOCAB_SIZE  # noqa: E402
 
 MASKED = -1e9  # added to attention scores a position may not see (finite, so no NaN)
@@ -145,6 +145,9 @@ class CopyHead(keras.layers.Layer):
         self.w_key = self.add_weight(shape=(2 * dim, dim), initializer="glorot_uniform", name="w_key")
         self.w_gate = self.add_weight(shape=(dim,), initializer="zeros", name="w_gate")
         self.b_gate = self.add_weight(shape=(), initializer="zeros", name="b_gate")
+        # A learned bonus per match length (0 .. MATCH_CAP characters): starts by favouring long matches.
+        ramp = keras.initializers.Constant(np.linspace(0.0, 4.0, MATCH_CAP + 1).astype(np.float32))
+        self.match_bias = self.add_weight(shape=(MATCH_CAP + 1,), initializer=ramp, name="match_bias")
 
     def call(self, hidden, ids):
         """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1), weights."""
@@ -154,6 +157,9 @@ class CopyHead(keras.layers.Layer):
         query = ops.matmul(pair, self.w_query)
         key = ops.matmul(pair, self.w_key)
         scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) / math.sqrt(self.config.d_model)  # (B, T, T)
+        # Keeping its place: where the text before s matches the text before t the longest, s+1 is
+        # most likely what comes next ("1112" copied from "900111" does not jump back into "111").
+        scores = scores + ops.take(self.match_bias, match_lengths(ids))
         # Position t may copy the character after s only if that character is known: s < t.
         positions = ops.arange(length)
         earlier = ops.expand_dims(positions, 1) > ops.expand_dims(positions, 0)  # (T, T)
@@ -164,6 +170,23 @@ class CopyHead(keras.layers.Layer):
         can_copy = ops.cast(ops.expand_dims(positions > 0, -1), hidden.dtype)  # (T, 1)
         gate = ops.sigmoid(ops.matmul(hidden, ops.expand_dims(self.w_gate, -1)) + self.b_gate) * can_copy
         return copy_probs, gate, weights
+
+
+def match_lengths(ids):
+    """(B, T, T) int: how many characters ending at t equal those ending at s (at most MATCH_CAP).
+
+    Row t, column s counts i = 0, 1, ... while ids[t - i] == ids[s - i]; `runtime.py` keeps the
+    same numbers one row at a time. Worked example: ids "abcab" -> row 4 ("...b"), column 1 ("ab"): 2.
+    """
+    equal = ops.cast(ops.expand_dims(ids, 2) == ops.expand_dims(ids, 1), "int32")  # (B, T, T)
+    run, total = equal, equal
+    length = ids.shape[1] if ids.shape[1] is not None else MATCH_CAP  # static in training: the window
+    for shift in range(1, min(MATCH_CAP, length)):
+        # equal[t - shift, s - shift]: the diagonal neighbour `shift` steps back (zero before the start)
+        back = ops.pad(equal[:, :-shift, :-shift], ((0, 0), (shift, 0), (shift, 0)))
+        run = run * back
+        total = total + run
+    return total
 
 
 class TinyTransformer(keras.Model):
@@ -245,7 +268,7 @@ def named_weights(model: TinyTransformer) -> dict:
     names["head/w"] = model.head.kernel
     names["head/b"] = model.head.bias
     if model.copy_head is not None:
-        for name in ("w_query", "w_key", "w_gate", "b_gate"):
+        for name in ("w_query", "w_key", "w_gate", "b_gate", "match_bias"):
             names[f"copy/{name}"] = getattr(model.copy_head, name)
     return names
 

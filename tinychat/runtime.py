@@ -18,6 +18,7 @@ from tinychat.vocab import VOCAB_SIZE
 
 LAYER_NORM_EPSILON = 1e-5  # model.py imports these, so both compute the same thing
 COPY_FLOOR = 1e-9  # keeps log() finite where the copy mix gives a character probability 0
+MATCH_CAP = 16  # the copy path counts matching characters up to this many (model.match_lengths)
 
 
 def alibi_slopes(n_heads: int) -> np.ndarray:
@@ -43,7 +44,8 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         }  # fmt: skip
     shapes |= {"final_norm/gamma": (d,), "final_norm/beta": (d,), "head/w": (d, v), "head/b": (v,)}
     if config.copy:
-        shapes |= {"copy/w_query": (2 * d, d), "copy/w_key": (2 * d, d), "copy/w_gate": (d,), "copy/b_gate": ()}
+        shapes |= {"copy/w_query": (2 * d, d), "copy/w_key": (2 * d, d), "copy/w_gate": (d,), "copy/b_gate": (),
+                   "copy/match_bias": (MATCH_CAP + 1,)}
     return shapes
 
 
@@ -89,6 +91,7 @@ class Runtime:
         self.copy_keys = np.zeros((window, config.d_model), np.float32)
         self.previous_hidden = np.zeros(config.d_model, np.float32)  # final hidden state at t-1
         self.tokens = np.zeros(window, np.int64)
+        self.match = np.zeros(window, np.int64)  # row t of model.match_lengths, for s < t
         slopes = alibi_slopes(h) if config.positions == "alibi" else np.zeros(h, np.float32)
         # ALiBi bias for a query at position t over keys 0..t is alibi[:, window-1-t:]: -slope * (t - s).
         self.alibi = -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]  # (H, window)
@@ -113,6 +116,9 @@ class Runtime:
             self._slide()
         t = self.position
         self.tokens[t] = token
+        if self.config.copy:  # match_lengths row t from row t-1: one more equal character, or none
+            longer = np.minimum(np.concatenate([[0], self.match[: t - 1]]) + 1, MATCH_CAP) if t else self.match[:0]
+            self.match[:t] = (self.tokens[:t] == token) * longer
         heads, d_head, dim = self.config.n_heads, self.config.d_head, self.config.d_model
         x = self.w["token_embedding"][token]  # (D,)
         if self.config.positions == "learned":
@@ -139,6 +145,7 @@ class Runtime:
             self.copy_keys[t] = pair @ self.w["copy/w_key"]
             if t > 0:  # copy the character that followed an earlier position s < t
                 scores = self.copy_keys[:t] @ (pair @ self.w["copy/w_query"]) / math.sqrt(self.config.d_model)
+                scores = scores + self.w["copy/match_bias"][self.match[:t]]
                 copy_weights = softmax(scores)  # (t,)
                 copy_probs = np.bincount(self.tokens[1 : t + 1], weights=copy_weights, minlength=VOCAB_SIZE)
                 gate = 1.0 / (1.0 + math.exp(-float(hidden @ self.w["copy/w_gate"] + self.w["copy/b_gate"])))

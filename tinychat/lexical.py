@@ -1,0 +1,268 @@
+"""The default retriever: which note a question is about, then which of its sentences answers.
+
+Notes name their subject once and then say "It ...": "The zarnet loom is a narrow hand loom. / It
+holds 24 warp threads." Searching each sentence alone, "how many warp threads are on a zarnet
+loom?" finds the first sentence, the only one that says "zarnet loom". So a question is matched
+in two parts:
+
+1. **The subject.** Each section of a note (a file, or its part under a markdown heading) has
+   subject words: its file name, its heading and the opening of its first sentence, up to the
+   verb ("The zarnet loom | is ..."). `subject match` is the share of the question's words
+   (weighted by rarity) that a section's subject holds. Every sentence of the section gets it.
+2. **The sentence.** The question's *other* words, matched against each sentence alone with
+   BM25 over character 3-grams and stemmed words. A sentence that only repeats the subject
+   gains nothing from it, so "It holds 24 warp threads" wins on "warp threads".
+
+    score = sentence match + SUBJECT_WEIGHT * subject match + KIND_BONUS if the sentence holds
+            what the question asks for (a number for "how many", a date for "when", a name for "who")
+
+Everything that depends on the whole folder (term rarity, the mean sentence length) is computed
+when a question is asked, from counts kept per sentence. So an index updated after an edit
+(`LexicalIndex.updated`) ranks exactly as one built from scratch, and costs only the edited files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinychat.knowledge import Chunk, subject_of
+from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
+from tinychat.vocab import normalize
+
+SUBJECT_WEIGHT = 0.5  # a sentence of the note the question names beats a better-worded one elsewhere
+KIND_BONUS = 0.15  # the sentence holds the kind of answer asked for
+BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants: term-count saturation, length normalisation
+OPENING_WORDS = 6  # a first sentence's subject ends at its verb, if one comes this early
+OPENING_TWICE = 2  # content words at a sentence's start that count twice
+AUXILIARIES = frozenset("is are was were has have had can could will would may might must shall should does do did "
+                        "lies sits stands runs holds".split())
+WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+
+# What a question asks for, and how a sentence that gives it looks.
+NUMBER = r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|dozen|half)\b"
+MONTH_OR_DAY = (r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(mon|tues|wednes|thurs|fri|satur|sun)day"
+                r"|\b(morning|evening|night|noon|midnight|spring|summer|autumn|winter|daily|weekly|yearly|week|month)")
+QUESTION_KINDS = [  # (question pattern, answer pattern), tried in order; the first that matches decides
+    (re.compile(r"\bwhen\b|\bwhat (year|time|day|date)\b|\bwhich (year|day|month)\b|\bhow (early|late|often)\b"),
+     re.compile(NUMBER + "|" + MONTH_OR_DAY)),
+    (re.compile(r"\bhow (many|much|long|tall|high|far|old|big|heavy|deep|wide|fast|large|small)\b|\bwhat (number|size)\b"),
+     re.compile(NUMBER)),
+    (re.compile(r"\bwho\b|\bwhose\b|\bwhom\b"), re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+")),
+]
+
+
+def stem(word: str) -> str:
+    """A crude stem, so word forms meet: painted, paints, painting -> paint; leaves, leave -> leav."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-case words of `text` without stopwords (all words if it has nothing else), in order."""
+    words = WORD.findall(normalize(text).lower())
+    return [w for w in words if w not in STOPWORDS] or words
+
+
+def sentence_terms(words: list[str]) -> Counter[str]:
+    """What is matched: character 3-grams across the words (spelling-tolerant) and stemmed words."""
+    padded = f" {' '.join(words)} "
+    terms = Counter(padded[i : i + 3] for i in range(len(padded) - 2))
+    terms.update("w:" + stem(word) for word in words)
+    return terms
+
+
+def chunk_terms(text: str) -> Counter[str]:
+    """The terms of one sentence (what the feature cache stores per sentence text). Its first
+    words count twice: a sentence is mostly about what it opens with ("Keras provides ..." is
+    about Keras more than "Calling fit in Keras ...")."""
+    words = content_words(text)
+    return sentence_terms(words) + sentence_terms(words[:OPENING_TWICE])
+
+
+# ---------------------------------------------------------------------------- subjects
+
+
+def opening_subject(sentence: str) -> list[str]:
+    """The words a first sentence opens with, up to its verb: "The zarnet loom is ..." -> zarnet, loom.
+
+    Without a verb among its first words, its first two content words ("Keras provides ...")."""
+    words = WORD.findall(normalize(sentence).lower())[:OPENING_WORDS]
+    verb = next((i for i, word in enumerate(words) if word in AUXILIARIES), None)
+    opening = words[:verb] if verb else []
+    return [w for w in opening if w not in STOPWORDS] or content_words(sentence)[:2]
+
+
+@dataclass
+class Sections:
+    """The sections of some notes: a file, or its part under one markdown heading."""
+
+    of_chunk: np.ndarray  # (N,) section index of each chunk
+    position: np.ndarray  # (N,) 0 for a section's first sentence, 1 for the next ...
+    subjects: list[frozenset[str]]  # stemmed subject words of each section
+    by_word: dict[str, list[int]] = field(default_factory=dict)  # stemmed word -> sections holding it
+
+    @classmethod
+    def of(cls, chunks: list[Chunk]) -> "Sections":
+        of_chunk, position = np.zeros(len(chunks), np.int64), np.zeros(len(chunks), np.int64)
+        subjects: list[frozenset[str]] = []
+        previous: tuple[str, str] | None = None
+        for i, chunk in enumerate(chunks):
+            if (chunk.path, chunk.title) != previous:  # a new section starts with its first sentence
+                previous = (chunk.path, chunk.title)
+                words = content_words(subject_of(chunk.path) + " " + chunk.title) + opening_subject(chunk.text)
+                subjects.append(frozenset(map(stem, words)))
+            else:
+                position[i] = position[i - 1] + 1
+            of_chunk[i] = len(subjects) - 1
+        by_word: dict[str, list[int]] = {}
+        for index, words in enumerate(subjects):
+            for word in words:
+                by_word.setdefault(word, []).append(index)
+        return cls(of_chunk, position, subjects, by_word)
+
+
+# ---------------------------------------------------------------------------- postings
+
+
+@dataclass
+class Postings:
+    """Term counts of some sentences, inverted: the sentences holding term t are rows[start[t]:start[t+1]]."""
+
+    term_ids: dict[str, int]
+    document_frequency: np.ndarray  # (terms,) sentences holding each term
+    start: np.ndarray  # (terms + 1,)
+    rows: np.ndarray  # sentence of each posting, grouped by term
+    counts: np.ndarray  # how often the term occurs in that sentence
+    lengths: np.ndarray  # (N,) terms per sentence (BM25's document length)
+
+    @classmethod
+    def of(cls, counts: TermCounts, size: int) -> "Postings":
+        used = np.flatnonzero(np.bincount(counts.cols, minlength=len(counts.terms)))  # a cache holds other terms too
+        cols = np.searchsorted(used, counts.cols)  # term ids renumbered 0..len(used)-1, in the same order
+        rows = np.repeat(np.arange(size, dtype=np.int64), np.diff(counts.row_ptr))
+        frequency = np.bincount(cols, minlength=len(used))
+        order = np.argsort(cols, kind="stable")
+        return cls({counts.terms[t]: i for i, t in enumerate(used)}, frequency,
+                   np.concatenate([[0], np.cumsum(frequency)]), rows[order], counts.counts[order].astype(np.float32),
+                   np.bincount(rows, weights=counts.counts, minlength=size).astype(np.float32))
+
+    def frequency(self, term: str, hidden: np.ndarray) -> int:
+        """Sentences holding `term`, not counting hidden ones."""
+        t = self.term_ids.get(term)
+        if t is None:
+            return 0
+        rows = self.rows[self.start[t] : self.start[t + 1]]
+        return int(self.document_frequency[t] - hidden[rows].sum()) if hidden.any() else int(self.document_frequency[t])
+
+
+@dataclass
+class Part:
+    """Sentences with their postings and sections; an index has one part, or two after an update."""
+
+    chunks: list[Chunk]
+    postings: Postings
+    sections: Sections
+    hidden: np.ndarray  # (N,) bool: sentences of files edited or removed since this part was built
+
+
+# ---------------------------------------------------------------------------- the index
+
+
+class LexicalIndex:
+    """Subject-then-sentence retrieval over BM25 term counts (see the module docstring)."""
+
+    def __init__(self, chunks: list[Chunk], counts: TermCounts | None = None, parts: list[Part] | None = None):
+        if parts is None:
+            counts = counts or count_terms([chunk.text for chunk in chunks], analyzer=chunk_terms)
+            parts = [Part(chunks, Postings.of(counts, len(chunks)), Sections.of(chunks), np.zeros(len(chunks), bool))]
+        self.parts = parts
+        self.chunks = [chunk for part in parts for chunk in part.chunks]  # hidden ones included, scored -inf
+
+    def updated(self, changed_paths: set[str], newer: list[Chunk], counts: TermCounts) -> "LexicalIndex":
+        """This index with the sentences of `changed_paths` hidden and `newer` (their new sentences) added."""
+        parts = [Part(p.chunks, p.postings, p.sections, p.hidden | np.array([c.path in changed_paths for c in p.chunks], bool))
+                 for p in self.parts]
+        return LexicalIndex([], parts=parts + [LexicalIndex(newer, counts).parts[0]])
+
+    def visible(self) -> int:
+        return sum(len(part.chunks) - int(part.hidden.sum()) for part in self.parts)
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        return ranked_hits(self.chunks, self.scores(query), k, floor=0.0)
+
+    def scores(self, query: str) -> np.ndarray:
+        """(N,) score of every sentence, hidden ones -inf."""
+        words = content_words(query)
+        stems = [stem(word) for word in words]
+        count = max(self.visible(), 1)
+        rarity = self._rarity(count)
+        word_weight = np.array([rarity(f"w:{s}") for s in stems], np.float32)
+        average_length = sum(float(p.postings.lengths[~p.hidden].sum()) for p in self.parts) / count
+        kind = next((answer for question, answer in QUESTION_KINDS if question.search(query.lower())), None)
+        scores = []
+        for part in self.parts:
+            in_subject = _subject_masks(part.sections, stems)  # (sections,) bit i: word i is in the subject
+            subject = _subject_match(in_subject, word_weight)[part.sections.of_chunk]
+            sentence = np.zeros(len(part.chunks), np.float32)
+            for mask in np.unique(in_subject[part.sections.of_chunk]):
+                rest = [word for i, word in enumerate(words) if not (int(mask) >> i) & 1]
+                rows = in_subject[part.sections.of_chunk] == mask
+                sentence[rows] = _bm25(part.postings, sentence_terms(rest), rarity, average_length)[rows]
+            total = sentence + SUBJECT_WEIGHT * subject
+            if kind is not None:
+                total += KIND_BONUS * np.array([bool(kind.search(c.text)) for c in part.chunks], np.float32)
+            total[part.hidden] = -np.inf
+            scores.append(total)
+        return np.concatenate(scores) if scores else np.zeros(0, np.float32)
+
+    def _rarity(self, count: int):
+        """BM25's inverse document frequency of a term over the visible sentences of every part."""
+
+        def rarity(term: str) -> float:
+            frequency = sum(part.postings.frequency(term, part.hidden) for part in self.parts)
+            return float(np.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5)))
+
+        return rarity
+
+
+def _subject_masks(sections: Sections, stems: list[str]) -> np.ndarray:
+    """(sections,) bitmask per section: bit i is set when question word i is among its subject words."""
+    masks = np.zeros(len(sections.subjects), np.int64)
+    for i, word in enumerate(stems[:62]):  # 62 words is more than any question needs
+        for section in sections.by_word.get(word, []):
+            masks[section] |= 1 << i
+    return masks
+
+
+def _subject_match(masks: np.ndarray, word_weight: np.ndarray) -> np.ndarray:
+    """(sections,) share of the question's word weight found in each section's subject."""
+    total = float(word_weight.sum())
+    if total <= 0:
+        return np.zeros(len(masks), np.float32)
+    bits = (masks[:, None] >> np.arange(len(word_weight))[None, :]) & 1  # (sections, words)
+    return (bits * word_weight[None, :]).sum(axis=1).astype(np.float32) / total
+
+
+def _bm25(postings: Postings, terms: Counter[str], rarity, average_length: float) -> np.ndarray:
+    """BM25 of every sentence for `terms`, divided by the best score possible, so it is in [0, 1]."""
+    scores = np.zeros(len(postings.lengths), np.float32)
+    weights = {term: rarity(term) for term in terms}
+    best = sum(weights.values())
+    if best <= 0:
+        return scores
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * postings.lengths / max(average_length, 1e-9))  # (N,)
+    for term, weight in weights.items():
+        t = postings.term_ids.get(term)
+        if t is None:
+            continue
+        rows = postings.rows[postings.start[t] : postings.start[t + 1]]
+        counts = postings.counts[postings.start[t] : postings.start[t + 1]]
+        scores[rows] += weight * counts * (BM25_K1 + 1) / (counts + norm[rows]) / (BM25_K1 + 1)
+    return scores / best
