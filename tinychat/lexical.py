@@ -29,31 +29,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinychat.answer_kinds import holds, kinds_asked
 from tinychat.knowledge import Chunk, subject_of
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
 from tinychat.vocab import normalize
 
-SUBJECT_WEIGHT = 0.5  # a sentence of the note the question names beats a better-worded one elsewhere
-KIND_BONUS = 0.15  # the sentence holds the kind of answer asked for
+SUBJECT_WEIGHT = 1.0  # a sentence of the note the question names beats a better-worded one elsewhere
+KIND_BONUS = 0.1  # the sentence holds the kind of answer asked for
 BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants: term-count saturation, length normalisation
 OPENING_WORDS = 6  # a first sentence's subject ends at its verb, if one comes this early
 OPENING_TWICE = 2  # content words at a sentence's start that count twice
 AUXILIARIES = frozenset("is are was were has have had can could will would may might must shall should does do did "
                         "lies sits stands runs holds".split())
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
-
-# What a question asks for, and how a sentence that gives it looks.
-NUMBER = r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand|dozen|half)\b"
-MONTH_OR_DAY = (r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(mon|tues|wednes|thurs|fri|satur|sun)day"
-                r"|\b(morning|evening|night|noon|midnight|spring|summer|autumn|winter|daily|weekly|yearly|week|month)")
-QUESTION_KINDS = [  # (question pattern, answer pattern), tried in order; the first that matches decides
-    (re.compile(r"\bwhen\b|\bwhat (year|time|day|date)\b|\bwhich (year|day|month)\b|\bhow (early|late|often)\b"),
-     re.compile(NUMBER + "|" + MONTH_OR_DAY)),
-    (re.compile(r"\bhow (many|much|long|tall|high|far|old|big|heavy|deep|wide|fast|large|small)\b|\bwhat (number|size)\b"),
-     re.compile(NUMBER)),
-    (re.compile(r"\bwho\b|\bwhose\b|\bwhom\b"), re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+")),
-]
-
+# Words that shape a question without saying what it is about ("what happens with top-k 0?").
+QUESTION_FILLER = frozenset("happen happens happened mean means meant tell explain describe define know please "
+                            "thing things something anything kind sort type way ways use used using exactly really "
+                            "actually i me we us my our you your".split())
 
 def stem(word: str) -> str:
     """A crude stem, so word forms meet: painted, paints, painting -> paint; leaves, leave -> leav."""
@@ -199,13 +191,14 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """(N,) score of every sentence, hidden ones -inf."""
-        words = content_words(query)
+        words = [word for word in content_words(query) if word not in QUESTION_FILLER] or content_words(query)
         stems = [stem(word) for word in words]
         count = max(self.visible(), 1)
         rarity = self._rarity(count)
         word_weight = np.array([rarity(f"w:{s}") for s in stems], np.float32)
         average_length = sum(float(p.postings.lengths[~p.hidden].sum()) for p in self.parts) / count
-        kind = next((answer for question, answer in QUESTION_KINDS if question.search(query.lower())), None)
+        kinds = kinds_asked(query)
+        full = sum(rarity(term) for term in sentence_terms(words))  # what matching every word would score
         scores = []
         for part in self.parts:
             in_subject = _subject_masks(part.sections, stems)  # (sections,) bit i: word i is in the subject
@@ -214,10 +207,10 @@ class LexicalIndex:
             for mask in np.unique(in_subject[part.sections.of_chunk]):
                 rest = [word for i, word in enumerate(words) if not (int(mask) >> i) & 1]
                 rows = in_subject[part.sections.of_chunk] == mask
-                sentence[rows] = _bm25(part.postings, sentence_terms(rest), rarity, average_length)[rows]
+                sentence[rows] = _bm25(part.postings, sentence_terms(rest), rarity, average_length, full)[rows]
             total = sentence + SUBJECT_WEIGHT * subject
-            if kind is not None:
-                total += KIND_BONUS * np.array([bool(kind.search(c.text)) for c in part.chunks], np.float32)
+            if kinds:
+                total += KIND_BONUS * np.array([holds(chunk.text, kinds) for chunk in part.chunks], np.float32)
             total[part.hidden] = -np.inf
             scores.append(total)
         return np.concatenate(scores) if scores else np.zeros(0, np.float32)
@@ -250,11 +243,11 @@ def _subject_match(masks: np.ndarray, word_weight: np.ndarray) -> np.ndarray:
     return (bits * word_weight[None, :]).sum(axis=1).astype(np.float32) / total
 
 
-def _bm25(postings: Postings, terms: Counter[str], rarity, average_length: float) -> np.ndarray:
-    """BM25 of every sentence for `terms`, divided by the best score possible, so it is in [0, 1]."""
+def _bm25(postings: Postings, terms: Counter[str], rarity, average_length: float, best: float) -> np.ndarray:
+    """BM25 of every sentence for `terms`, divided by `best`, the score of a sentence matching the
+    whole question: so the sentence match and the subject match are shares of the same question."""
     scores = np.zeros(len(postings.lengths), np.float32)
     weights = {term: rarity(term) for term in terms}
-    best = sum(weights.values())
     if best <= 0:
         return scores
     norm = BM25_K1 * (1 - BM25_B + BM25_B * postings.lengths / max(average_length, 1e-9))  # (N,)
