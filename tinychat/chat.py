@@ -17,7 +17,10 @@ import numpy as np
 from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import open_knowledge
+from tinychat.abstain import Evidence, declines
+from tinychat.conversation import Conversation
+from tinychat.knowledge import Chunk, open_knowledge, subject_of
+from tinychat.lexical import LexicalIndex
 from tinychat.prompt import build_prompt
 from tinychat.index_cache import CACHE_NAME, FeatureCache, update_index
 from tinychat.retriever import Hit, Index
@@ -38,6 +41,7 @@ class Answer:
     distributions: list[np.ndarray] = field(default_factory=list)  # (V,) the model's probabilities before each char
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
+    searched: str = ""  # what the retriever searched: the query, plus the subject a follow-up refers to
 
     @property
     def probabilities(self) -> list[float]:
@@ -45,10 +49,13 @@ class Answer:
         return [float(dist[char_id]) for dist, char_id in zip(self.distributions, encode(self.text))]
 
     def to_json(self) -> dict:
-        """The `--json` contract: query, answer, sources (best first, 1-based lines)."""
+        """The `--json` contract: query, answer, abstained, searched, sources (best first, 1-based
+        lines; when the answer was declined, the closest sentences, which were not used)."""
         return {
             "query": self.query,
             "answer": self.text,
+            "abstained": self.abstained,
+            "searched": self.searched or self.query,
             "sources": [
                 {"path": h.chunk.path, "line": h.chunk.line, "end_line": h.chunk.end_line, "score": round(h.score, 4)}
                 for h in self.sources
@@ -68,6 +75,9 @@ class ChatSession:
         self.knowledge = open_knowledge(config)
         self.cache = FeatureCache(config.paths.state / CACHE_NAME)
         self.last: Answer | None = None
+        self.conversation = Conversation()
+        self.follow_up = False  # search a question that refers back with the conversation's subject
+        self.decline = config.retrieval.decline  # say the decline line when the notes do not hold the answer
         self.reindexed: str = ""  # what the last re-index did, for the toolbar
         self.stale = ""  # "model trained before N files changed: /retrain", or "" (kept current by sync)
         self.lock = threading.RLock()  # a background watcher may sync while an answer is prepared
@@ -129,18 +139,43 @@ class ChatSession:
         assert self.index is not None
         return self.index.search(query, self.top_k) if self.top_k > 0 else []
 
+    def retrieve_with_evidence(self, searched: str, asked: str) -> tuple[list[Hit], Evidence | None]:
+        """The top-k chunks for `searched`, and what they say of whether the notes answer `asked`."""
+        assert self.index is not None
+        if isinstance(self.index, LexicalIndex):
+            return self.index.search_with_evidence(searched, self.top_k, asked=asked)
+        hits = self.retrieve(searched)  # the seed's retrievers: only "nothing matched" is known
+        return hits, Evidence(hits[0].score, 1.0, 0.0) if hits else None
+
     def prepare(self, query: str) -> Answer:
         """Sync the knowledge, retrieve and build the prompt; `generate` then writes the answer."""
         with self.lock:
             self._sync()
-            hits = self.retrieve(query)
+            searched = self.conversation.searched(query, self.index) if self.follow_up else query
+            hits, evidence = self.retrieve_with_evidence(searched, asked=query)
+            declined = self.decline and declines(evidence)
+            if hits and not declined:
+                self.conversation.remember(self.subject_of(hits[0].chunk))
         prompt = build_prompt([hit.chunk.text for hit in hits], query, self.model.config.window,
-                              self.config.generation.max_answer_chars)  # fmt: skip
-        self.last = Answer(query, sources=hits[: prompt.context_used], prompt=prompt.text)
+                              self.config.generation.max_answer_chars)
+        self.last = Answer(query, sources=hits if declined else hits[: prompt.context_used], prompt=prompt.text,
+                           abstained=declined, searched=searched)
         return self.last
 
+    def subject_of(self, chunk: Chunk) -> str:
+        """The subject of the note `chunk` comes from: what a follow-up question refers back to."""
+        if isinstance(self.index, LexicalIndex):
+            return self.index.subject(chunk)
+        return " ".join(filter(None, (subject_of(chunk.path), chunk.title)))
+
     def generate(self, answer: Answer) -> Iterator[str]:
-        """Run the model over the prompt, then yield answer characters until a newline or the limit."""
+        """Run the model over the prompt, then yield answer characters until a newline or the limit.
+        A declined answer is the decline line, and no model runs."""
+        if answer.abstained:
+            for char in self.config.generation.decline_text:
+                answer.text += char
+                yield char
+            return
         runtime = self.runtime
         runtime.reset()
         prompt = encode(answer.prompt)

@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
     info.add_argument("--embeddings", action="store_true", help="also map the learned character embeddings in 2-D")
     evaluate = commands.add_parser("eval", parents=[common], help="answer a questions file and report accuracy")
-    evaluate.add_argument("questions", type=Path, help="YAML list of {q, source, line, answer, keywords}")
+    evaluate.add_argument("questions", type=Path, nargs="+",
+                          help="YAML lists of questions {q, source, line, answer, keywords} and conversations {turns}")
     evaluate.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
     return parser
 
@@ -187,7 +188,7 @@ def print_fragments(lines: list[list[tuple[str, str]]]) -> None:
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     from tinychat.evaluate import evaluate, format_table, load_items
 
-    questions = load_items(args.questions)
+    questions = [item for path in args.questions for item in load_items(path)]
     with open_session(config) as session:
         report = evaluate(session, questions)
     print(json.dumps(report) if getattr(args, "json", False) else format_table(report))

@@ -106,6 +106,7 @@ class RetrievalConfig:
 
     retriever: str = "tfidf"  # "tfidf" (character n-grams), "embedding" (the seed's), "hybrid"
     top_k: int = 3  # chunks put in [CONTEXT]; 0 answers with no context
+    decline: bool = True  # answer generation.decline_text when the notes do not hold the answer
 
     def check(self, where: str) -> None:
         _one_of(where, "retrieval.retriever", self.retriever, RETRIEVERS)
@@ -122,8 +123,11 @@ class GenerationConfig:
     temperature: float = 0.0  # 0 = greedy argmax (deterministic)
     max_answer_chars: int = 160  # an answer stops here if no newline came first
     seed: int = 0  # sampling seed, so a temperature > 0 session can be replayed
+    decline_text: str = "The notes don't say."  # the answer when the notes do not hold one
 
     def check(self, where: str) -> None:
+        if not self.decline_text.strip() or "\n" in self.decline_text or len(self.decline_text) > 200:
+            raise TinychatError(f"{where}: generation.decline_text must be one line of 1 to 200 characters")
         _in_range(where, "generation.temperature", self.temperature, 0.0, 10.0)
         _in_range(where, "generation.max_answer_chars", self.max_answer_chars, 1, 4096)
         _in_range(where, "generation.seed", self.seed, 0, 2**31 - 1)

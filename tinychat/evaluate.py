@@ -244,7 +244,37 @@ def evaluate(session: ChatSession, items: "list[Question | Conversation]", bits:
     for kind in MISSING_KINDS:
         declined = [float(session.ask(q.q).abstained) for q in questions if not q.answerable and q.missing == kind]
         summary[f"abstained_{kind}"] = round(float(np.mean(declined)), 4) if declined else None
-    return {"questions": len(rows), "unanswerable": sum(not q.answerable for q in questions), **summary}
+    conversations = [item for item in items if isinstance(item, Conversation)]
+    if conversations:
+        summary |= follow_up_measures(session, conversations, files)
+    return {"questions": len(rows), "unanswerable": sum(not q.answerable for q in questions),
+            "conversations": len(conversations), **summary}
+
+
+def follow_up_measures(session: ChatSession, conversations: list[Conversation], files: list[str]) -> dict:
+    """The last turn of each conversation, answered after the earlier ones (as the REPL follows a
+    conversation) and alone: its line hit@1 and keyword recall both ways."""
+    rows = {"follow": [], "alone": []}
+    follow_up = session.follow_up
+    try:
+        for conversation in conversations:
+            turns = resolve_sources(list(conversation.turns), files, session.knowledge.folder)
+            for mode in rows:
+                session.follow_up = mode == "follow"
+                session.conversation.reset()
+                for turn in turns[:-1] if mode == "follow" else []:
+                    session.ask(turn.q)
+                last = turns[-1]
+                answer = session.ask(last.q)
+                top = answer.sources[0].chunk if answer.sources and not answer.abstained else None
+                rows[mode].append({"line_hit1": float(answers_line(top, last)) if last.line else None,
+                                   "keyword_recall": keyword_recall(answer.text, last.keywords) if last.keywords else None})
+    finally:
+        session.follow_up = follow_up
+        session.conversation.reset()
+    follow, alone = _average(rows["follow"]), _average(rows["alone"])
+    return {"follow_up_line_hit1": follow.get("line_hit1"), "follow_up_keyword_recall": follow.get("keyword_recall"),
+            "alone_line_hit1": alone.get("line_hit1"), "alone_keyword_recall": alone.get("keyword_recall")}
 
 
 def _measure(session: ChatSession, question: Question, files: list[str], bits: bool) -> dict[str, float | None]:
@@ -285,6 +315,10 @@ LABELS = {
     "abstained": "false abstention (answerable, declined)",
     "abstained_fact": "abstention: subject in notes, fact not",
     "abstained_subject": "abstention: subject not in notes",
+    "follow_up_line_hit1": "follow-up, last turn line hit@1",
+    "follow_up_keyword_recall": "follow-up, last turn keyword recall",
+    "alone_line_hit1": "same turn asked alone: line hit@1",
+    "alone_keyword_recall": "same turn asked alone: keyword recall",
     "bpc_context": "bits/char of answer, retrieved context",
     "bpc_no_context": "bits/char of answer, no context",
     "bpc_wrong_document": "bits/char of answer, wrong document",

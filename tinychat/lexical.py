@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinychat.abstain import Evidence
 from tinychat.answer_kinds import holds, kinds_asked
 from tinychat.knowledge import Chunk, subject_of
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
@@ -98,18 +99,24 @@ class Sections:
     of_chunk: np.ndarray  # (N,) section index of each chunk
     position: np.ndarray  # (N,) 0 for a section's first sentence, 1 for the next ...
     subjects: list[frozenset[str]]  # stemmed subject words of each section
+    names: list[str]  # the same words as written, e.g. "loom zarnet": what a follow-up adds
+    keys: dict[tuple[str, str], int]  # (path, heading) -> section
     by_word: dict[str, list[int]] = field(default_factory=dict)  # stemmed word -> sections holding it
 
     @classmethod
     def of(cls, chunks: list[Chunk]) -> "Sections":
         of_chunk, position = np.zeros(len(chunks), np.int64), np.zeros(len(chunks), np.int64)
         subjects: list[frozenset[str]] = []
+        names: list[str] = []
+        keys: dict[tuple[str, str], int] = {}
         previous: tuple[str, str] | None = None
         for i, chunk in enumerate(chunks):
             if (chunk.path, chunk.title) != previous:  # a new section starts with its first sentence
                 previous = (chunk.path, chunk.title)
                 words = content_words(subject_of(chunk.path) + " " + chunk.title) + opening_subject(chunk.text)
                 subjects.append(frozenset(map(stem, words)))
+                names.append(" ".join(dict.fromkeys(words)))
+                keys[previous] = len(subjects) - 1
             else:
                 position[i] = position[i - 1] + 1
             of_chunk[i] = len(subjects) - 1
@@ -117,7 +124,7 @@ class Sections:
         for index, words in enumerate(subjects):
             for word in words:
                 by_word.setdefault(word, []).append(index)
-        return cls(of_chunk, position, subjects, by_word)
+        return cls(of_chunk, position, subjects, names, keys, by_word)
 
 
 # ---------------------------------------------------------------------------- postings
@@ -155,6 +162,19 @@ class Postings:
 
 
 @dataclass
+class Match:
+    """How each sentence matches a question: the parts of its score, each a share of the question."""
+
+    subject: np.ndarray  # (N,) of the question's words, the share its section's subject holds
+    sentence: np.ndarray  # (N,) BM25 of the question's other words in the sentence, -inf if hidden
+    kind: np.ndarray  # (N,) 1 if it holds the kind of answer asked for, 0.5 a lesser kind, 0 none
+    asked: bool  # whether the question asks for a kind of answer at all
+
+    def score(self) -> np.ndarray:
+        return self.sentence + SUBJECT_WEIGHT * self.subject + KIND_BONUS * self.kind
+
+
+@dataclass
 class Part:
     """Sentences with their postings and sections; an index has one part, or two after an update."""
 
@@ -183,14 +203,54 @@ class LexicalIndex:
                  for p in self.parts]
         return LexicalIndex([], parts=parts + [LexicalIndex(newer, counts).parts[0]])
 
+    def subject(self, chunk: Chunk) -> str:
+        """The subject words of the section `chunk` belongs to ("zarnet loom"), as written."""
+        for part in reversed(self.parts):  # the newest part holds the file's current sentences
+            section = part.sections.keys.get((chunk.path, chunk.title))
+            if section is not None:
+                return part.sections.names[section]
+        return subject_of(chunk.path)
+
+    def names_a_subject(self, query: str, besides: str = "") -> bool:
+        """Whether `query` holds a word of some section's subject other than the words of `besides`."""
+        known = {stem(word) for word in content_words(besides)}
+        for word in content_words(query):
+            stemmed = stem(word)
+            if stemmed not in known and word not in QUESTION_FILLER and any(
+                    part.sections.by_word.get(stemmed) for part in self.parts):
+                return True
+        return False
+
+    def unknown_share(self, query: str) -> float:
+        """The share of the question's words that no note holds, in a sentence or a subject."""
+        words = [word for word in content_words(query) if word not in QUESTION_FILLER] or content_words(query)
+        unknown = [word for word in words if not any(
+            f"w:{stem(word)}" in part.postings.term_ids or part.sections.by_word.get(stem(word)) for part in self.parts)]
+        return len(unknown) / max(len(words), 1)
+
     def visible(self) -> int:
         return sum(len(part.chunks) - int(part.hidden.sum()) for part in self.parts)
 
     def search(self, query: str, k: int) -> list[Hit]:
-        return ranked_hits(self.chunks, self.scores(query), k, floor=0.0)
+        return self.search_with_evidence(query, k)[0]
+
+    def search_with_evidence(self, query: str, k: int, asked: str | None = None) -> tuple[list[Hit], Evidence]:
+        """The k best sentences, and what the best one says of whether the notes hold an answer
+        to `asked` (the question as typed, when `query` adds a follow-up's subject to it)."""
+        match = self.match(query)
+        scores = match.score()
+        hits = ranked_hits(self.chunks, scores, k, floor=0.0)
+        best = int(np.argmax(scores)) if len(scores) else -1
+        evidence = Evidence(float(scores[best]) if hits else 0.0, float(match.subject[best]) if hits else 0.0,
+                            self.unknown_share(asked if asked is not None else query))
+        return hits, evidence
 
     def scores(self, query: str) -> np.ndarray:
         """(N,) score of every sentence, hidden ones -inf."""
+        return self.match(query).score()
+
+    def match(self, query: str) -> "Match":
+        """How every sentence matches `query`, part by part (hidden ones score -inf)."""
         words = [word for word in content_words(query) if word not in QUESTION_FILLER] or content_words(query)
         stems = [stem(word) for word in words]
         count = max(self.visible(), 1)
@@ -199,21 +259,20 @@ class LexicalIndex:
         average_length = sum(float(p.postings.lengths[~p.hidden].sum()) for p in self.parts) / count
         kinds = kinds_asked(query)
         full = sum(rarity(term) for term in sentence_terms(words))  # what matching every word would score
-        scores = []
+        subject, sentence, kind = [], [], []
         for part in self.parts:
-            in_subject = _subject_masks(part.sections, stems)  # (sections,) bit i: word i is in the subject
-            subject = _subject_match(in_subject, word_weight)[part.sections.of_chunk]
-            sentence = np.zeros(len(part.chunks), np.float32)
-            for mask in np.unique(in_subject[part.sections.of_chunk]):
+            in_subject = _subject_masks(part.sections, stems)[part.sections.of_chunk]  # (N,) bit i: word i
+            part_sentence = np.zeros(len(part.chunks), np.float32)
+            for mask in np.unique(in_subject):
                 rest = [word for i, word in enumerate(words) if not (int(mask) >> i) & 1]
-                rows = in_subject[part.sections.of_chunk] == mask
-                sentence[rows] = _bm25(part.postings, sentence_terms(rest), rarity, average_length, full)[rows]
-            total = sentence + SUBJECT_WEIGHT * subject
-            if kinds:
-                total += KIND_BONUS * np.array([holds(chunk.text, kinds) for chunk in part.chunks], np.float32)
-            total[part.hidden] = -np.inf
-            scores.append(total)
-        return np.concatenate(scores) if scores else np.zeros(0, np.float32)
+                rows = in_subject == mask
+                part_sentence[rows] = _bm25(part.postings, sentence_terms(rest), rarity, average_length, full)[rows]
+            part_sentence[part.hidden] = -np.inf
+            sentence.append(part_sentence)
+            subject.append(_subject_match(in_subject, word_weight))
+        subject_all, sentence_all = (np.concatenate(v) if v else np.zeros(0, np.float32) for v in (subject, sentence))
+        return Match(subject_all, sentence_all, _kind_held(self.chunks, sentence_all + SUBJECT_WEIGHT * subject_all,
+                                                           kinds), asked=bool(kinds))
 
     def _rarity(self, count: int):
         """BM25's inverse document frequency of a term over the visible sentences of every part."""
@@ -223,6 +282,17 @@ class LexicalIndex:
             return float(np.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5)))
 
         return rarity
+
+
+def _kind_held(chunks: list[Chunk], base: np.ndarray, kinds: list) -> np.ndarray:
+    """(N,) `answer_kinds.holds` for the sentences the kind bonus could still lift to the top (only
+    those: a regular expression per sentence of a large folder would cost more than the search)."""
+    held = np.zeros(len(chunks), np.float32)
+    if not kinds or not len(base) or not np.isfinite(base.max()) or base.max() <= 0:
+        return held
+    for i in np.flatnonzero(base >= base.max() - KIND_BONUS - 1e-6):
+        held[i] = holds(chunks[i].text, kinds)
+    return held
 
 
 def _subject_masks(sections: Sections, stems: list[str]) -> np.ndarray:
@@ -235,7 +305,7 @@ def _subject_masks(sections: Sections, stems: list[str]) -> np.ndarray:
 
 
 def _subject_match(masks: np.ndarray, word_weight: np.ndarray) -> np.ndarray:
-    """(sections,) share of the question's word weight found in each section's subject."""
+    """Share of the question's word weight found in each subject (one mask per section or chunk)."""
     total = float(word_weight.sum())
     if total <= 0:
         return np.zeros(len(masks), np.float32)

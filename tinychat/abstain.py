@@ -1,0 +1,36 @@
+"""When the notes do not hold the answer: decline with one fixed line instead of answering.
+
+Decided from retrieval, by rules measured on the three question sets (README, "Declining"):
+- nothing in the notes shares a word with the question ("???", "what is the capital of france?"
+  over notes that never mention France): no sentence scores above 0;
+- the question names no subject of the notes and half its words appear nowhere in them;
+- the best sentence matches too little of the question (its score is under `FLOOR`).
+Known limit: a question about a subject the notes *do* describe, asking a fact they do not give
+("who conducts the choir?" when no conductor is named), is mostly still answered: its best
+sentence looks like an answer to every signal measured so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FLOOR = 0.25  # a best score under this declines (false declines on answerable questions: 0.00-0.05 by set)
+UNKNOWN_SHARE = 0.5  # with no subject named, this share of words found nowhere in the notes declines
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What retrieval found for a question: the best sentence's score and its parts."""
+
+    score: float  # the best sentence's score (0 when nothing matched)
+    subject: float  # the share of the question's words its note's subject holds
+    unknown: float  # the share of the question's words no note holds
+
+
+def declines(evidence: Evidence | None) -> bool:
+    """Whether to answer "the notes don't say" (None: the retriever found nothing at all)."""
+    if evidence is None or evidence.score <= 0:
+        return True
+    if evidence.subject == 0 and evidence.unknown >= UNKNOWN_SHARE:
+        return True
+    return evidence.score < FLOOR

@@ -1,0 +1,47 @@
+"""What the retriever searches: the question, plus the subject a follow-up refers back to.
+
+The model cannot hold a conversation, but the search can. After "where does the Ostrevane ferry
+go?", the question "which family runs it?" names no subject of the notes, so it is searched
+together with the subject of the last answer's note ("ostrevane ferry"). The model's prompt still
+holds the question as typed. A question that names a subject of its own ("and the Kelmoor
+ferry?") stands alone and becomes the new subject.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+REFERS_BACK = re.compile(r"\b(it|its|it's|they|them|their|theirs|there|that one|this one|he|him|his|she|her|hers|"
+                         r"those|these|that|this)\b|^\s*(and|also|what about|how about)\b", re.IGNORECASE)
+SHORT = 2  # "how tall?", "and the price?": a question of this many words or fewer names nothing new
+WORDS = re.compile(r"[a-z0-9]+", re.IGNORECASE)
+
+
+@dataclass
+class Conversation:
+    """The subject the conversation is about so far ("" at the start, and after `/new`)."""
+
+    subject: str = ""
+
+    def searched(self, question: str, index: object) -> str:
+        """The text to search for `question`: with the conversation's subject when it refers back."""
+        if not self.subject or not follows_up(question, self.subject, index):
+            return question
+        return f"{question} {self.subject}"
+
+    def remember(self, subject: str) -> None:
+        """The subject of the note the last answer came from."""
+        self.subject = subject
+
+    def reset(self) -> None:
+        self.subject = ""
+
+
+def follows_up(question: str, subject: str, index: object) -> bool:
+    """Whether `question` refers back to `subject`: it says "it", "they", "there", "and ..." or is
+    a few words long ("how tall?"), and it names no other subject of the notes."""
+    if not REFERS_BACK.search(question) and len(WORDS.findall(question)) > SHORT + 2:  # + 2 for "how", "is"
+        return False
+    names_a_subject = getattr(index, "names_a_subject", None)  # the seed's embedding index knows no subjects
+    return names_a_subject is None or not names_a_subject(question, besides=subject)
