@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         "On a terminal: a REPL; with piped stdin: one answer per line.",
     )
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="pipe mode: one JSON object per answer")
+    parser.add_argument("--follow-up", action="store_true", dest="follow_up",
+                        help="pipe mode: stdin is one conversation (a line /new starts another), so 'how tall is it?'"
+                             " is searched with the subject of the answer before")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", parents=[common], help="answer one question and exit")
     ask.add_argument("question", help="the question")
@@ -87,6 +90,7 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
             from tinychat.repl import run_repl
 
             return run_repl(session)
+        session.follow_up = getattr(args, "follow_up", False)
         return answer_lines(session, sys.stdin.buffer, sys.stdout, getattr(args, "json", False))
 
 
@@ -96,6 +100,9 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
         query = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
         query = query.replace("\0", " ").strip()
         if not query:
+            continue
+        if session.follow_up and query == "/new":
+            session.conversation.reset()  # the next question starts a new conversation
             continue
         answer = session.ask(query)
         out.write((json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.text) + "\n")

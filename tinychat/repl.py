@@ -43,6 +43,7 @@ class Repl:
         self.out = out or sys.stdout
         self.notices: list[str] = []  # from the background watcher: shown between prompts, never over one
         session.on_notice = self.notices.append
+        session.follow_up = True  # a chat: "how tall is it?" refers back to the last answer's subject
         state = session.config.paths.state
         state.mkdir(parents=True, exist_ok=True)
         self.prompt = PromptSession(
@@ -122,10 +123,12 @@ class Repl:
         try:
             answer = self.session.prepare(query)
             self.show_notices()  # e.g. "re-indexed: 1 changed", before the answer it affects
+            dim = answer.abstained and self.colors() and self.out is sys.stdout
+            self.out.write("\x1b[2m" if dim else "")  # a declined answer is shown dimmed
             for char in self.session.generate(answer):
                 self.out.write(printable(char))
                 self.out.flush()
-            self.out.write("\n")
+            self.out.write("\x1b[0m\n" if dim else "\n")
         except KeyboardInterrupt:
             self.out.write(" [stopped]\n")
         self.out.flush()
@@ -156,7 +159,12 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
     if last is None:
         repl.say("no answer yet: ask a question first")
         return True
-    if not last.sources:
+    if last.searched and last.searched != last.query:
+        repl.say(f"searched: {last.searched}  (a follow-up: the question with the subject before; /new forgets it)")
+    if last.abstained:
+        repl.say("the notes don't hold the answer; the closest sentences, not used:" if last.sources
+                 else "nothing in the notes matches the question")
+    elif not last.sources:
         repl.say("the last answer used no context (top-k 0 or nothing matched)")
     for rank, hit in enumerate(last.sources, start=1):
         lines = f"{hit.chunk.line}" if hit.chunk.line == hit.chunk.end_line else f"{hit.chunk.line}-{hit.chunk.end_line}"
@@ -227,6 +235,12 @@ def cmd_why(repl: Repl, argument: str) -> bool:
     return True
 
 
+def cmd_new(repl: Repl, argument: str) -> bool:
+    repl.session.conversation.reset()
+    repl.say("new conversation: questions no longer refer back to earlier answers")
+    return True
+
+
 def cmd_quit(repl: Repl, argument: str) -> bool:
     return False
 
@@ -240,6 +254,7 @@ COMMANDS = [
     Command("/why", "/why", "what each attention head and the copy path looked at for the last answer", cmd_why),
     Command("/probs", "/probs", "the last answer coloured by how sure the model was of each character", cmd_probs),
     Command("/info", "/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
+    Command("/new", "/new", "start a new conversation ('it' no longer means the last subject)", cmd_new),
     Command("/quit", "/quit", "leave (Ctrl-D does the same)", cmd_quit),
 ]
 

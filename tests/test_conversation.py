@@ -1,0 +1,111 @@
+"""Declining when the notes do not say, and following a conversation: the rules, then a session."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import with_paths
+from tinychat.abstain import Evidence, declines
+from tinychat.chat import ChatSession
+from tinychat.conversation import Conversation, follows_up
+from tinychat.knowledge import split_chunks
+from tinychat.lexical import LexicalIndex
+
+NOTES = {
+    "ferries/ostrevane.txt": "The Ostrevane ferry goes to Pellin.\nIt is run by the Marrow family.\nIt takes 40 minutes.\n",
+    "ferries/kelmoor.txt": "The Kelmoor ferry crosses to Dunmore.\nIt carries 18 cars.\n",
+    "loom.txt": "The zarnet loom is a narrow hand loom.\nIt holds 24 warp threads.\n",
+}
+
+
+def index() -> LexicalIndex:
+    return LexicalIndex([chunk for path, text in NOTES.items() for chunk in split_chunks(path, text, 200)])
+
+
+def test_the_decline_rules():
+    assert declines(None) and declines(Evidence(0.0, 0.0, 0.0))  # nothing matched at all
+    assert declines(Evidence(0.6, 0.0, 0.5))  # names no subject, half its words appear nowhere
+    assert not declines(Evidence(0.6, 0.4, 0.5))  # a named subject: answered
+    assert declines(Evidence(0.2, 0.4, 0.0)) and not declines(Evidence(0.3, 0.4, 0.0))  # the floor
+
+
+def test_a_follow_up_refers_back_unless_it_names_a_subject_of_its_own():
+    notes = index()
+    assert follows_up("which family runs it?", "ostrevane ferry", notes)
+    assert follows_up("how long?", "ostrevane ferry", notes)  # no subject at all
+    assert follows_up("and the crossing time?", "ostrevane ferry", notes)
+    assert not follows_up("how many cars does the kelmoor ferry carry?", "ostrevane ferry", notes)
+    assert not follows_up("how many warp threads does the loom hold?", "ostrevane ferry", notes)
+
+
+def test_the_conversation_adds_the_subject_only_to_a_question_that_refers_back():
+    notes, conversation = index(), Conversation()
+    assert conversation.searched("which family runs it?", notes) == "which family runs it?"  # no subject yet
+    conversation.remember(notes.subject(notes.search("where does the ostrevane ferry go?", 1)[0].chunk))
+    assert "ostrevane" in conversation.subject
+    searched = conversation.searched("which family runs it?", notes)
+    assert searched.startswith("which family runs it? ") and "ostrevane" in searched
+    assert notes.search(searched, 1)[0].chunk.text == "It is run by the Marrow family."
+    assert conversation.searched("how many cars does the kelmoor ferry carry?", notes) == \
+        "how many cars does the kelmoor ferry carry?"
+    conversation.reset()
+    assert conversation.searched("which family runs it?", notes) == "which family runs it?"
+
+
+@pytest.fixture
+def session(trained, tmp_path):
+    config, model = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    return ChatSession(with_paths(config, tmp_path), model)
+
+
+def test_a_session_declines_what_the_notes_do_not_hold(session):
+    for question in ("???", "what is the capital of france?", "who painted the mona lisa?"):
+        answer = session.ask(question)
+        assert answer.abstained and answer.text == "The notes don't say.", question
+        assert answer.to_json()["abstained"] is True
+    answered = session.ask("when does the ferry to brisk leave?")
+    assert not answered.abstained and answered.sources[0].chunk.path == "ferry.md"
+    session.decline = False  # the same question answered anyway when declining is off
+    assert not session.ask("who painted the mona lisa?").abstained
+
+
+def test_a_session_follows_up_only_when_asked_to(session):
+    session.ask("when does the ferry to brisk leave?")
+    alone = session.ask("how many bicycles does it carry?")
+    assert alone.searched == "how many bicycles does it carry?"  # pipe mode: every question alone
+    session.follow_up = True
+    session.ask("when does the ferry to brisk leave?")
+    followed = session.ask("how many bicycles does it carry?")
+    assert followed.searched != followed.query and "ferry" in followed.searched
+    assert followed.sources[0].chunk.text == "The ferry carries 40 bicycles."
+    assert "[QUERY]\nhow many bicycles does it carry?\n" in followed.prompt  # the model sees it as typed
+
+
+LINES = st.one_of(st.just(b""), st.just(b"/new"), st.just(b"\x1b]0;title\x07 ferry?"), st.just(b"\xff\xfe bad utf8"),
+                  st.just(b"x" * 1_000_000), st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b),
+                  st.sampled_from([b"when does the ferry leave?", b"how many bicycles does it carry?", b"keras"]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(LINES, min_size=1, max_size=6))
+def test_any_line_in_follow_up_mode_is_answered_or_skipped(trained, tmp_path_factory, lines):
+    from tinychat.cli import answer_lines
+
+    config, model = trained
+    folder = tmp_path_factory.mktemp("follow")
+    shutil.copytree(config.paths.knowledge, folder / "notes")
+    session = ChatSession(with_paths(config, folder), model)
+    session.follow_up = True
+    out = io.StringIO()
+    assert answer_lines(session, [line + b"\n" for line in lines], out, as_json=True) == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    asked = [line for line in lines if line.decode("utf-8", "replace").replace("\0", " ").strip() not in ("", "/new")]
+    assert len(records) == len(asked)
+    assert all(set(record) >= {"query", "answer", "abstained", "searched", "sources"} for record in records)
