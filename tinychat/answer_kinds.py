@@ -85,6 +85,9 @@ KINDS = [  # most specific first
 ]
 
 
+KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
+
+
 def kinds_asked(question: str) -> list[Kind]:
     """Every kind of answer `question` asks for, most specific first ("how tall" -> size, count)."""
     return [kind for kind in KINDS if kind.question.search(question)]

@@ -23,6 +23,7 @@ when a question is asked, from counts kept per sentence. So an index updated aft
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,13 +31,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinychat.abstain import Evidence
-from tinychat.answer_kinds import holds, kinds_asked
+from tinychat.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
 from tinychat.knowledge import Chunk, subject_of
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
 from tinychat.vocab import normalize
 
 SUBJECT_WEIGHT = 1.0  # a sentence of the note the question names beats a better-worded one elsewhere
 KIND_BONUS = 0.1  # the sentence holds the kind of answer asked for
+KIND_CANDIDATES = 32  # the best sentences whose kind is checked (enough for any top-k a prompt holds)
 BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants: term-count saturation, length normalisation
 OPENING_WORDS = 6  # a first sentence's subject ends at its verb, if one comes this early
 OPENING_TWICE = 2  # content words at a sentence's start that count twice
@@ -157,8 +159,13 @@ class Postings:
         t = self.term_ids.get(term)
         if t is None:
             return 0
-        rows = self.rows[self.start[t] : self.start[t + 1]]
-        return int(self.document_frequency[t] - hidden[rows].sum()) if hidden.any() else int(self.document_frequency[t])
+        if not self.any_hidden(hidden):
+            return int(self.document_frequency[t])
+        return int(self.document_frequency[t] - hidden[self.rows[self.start[t] : self.start[t + 1]]].sum())
+
+    @staticmethod
+    def any_hidden(hidden: np.ndarray) -> bool:
+        return bool(len(hidden)) and bool(hidden.any())
 
 
 @dataclass
@@ -275,11 +282,15 @@ class LexicalIndex:
                                                            kinds), asked=bool(kinds))
 
     def _rarity(self, count: int):
-        """BM25's inverse document frequency of a term over the visible sentences of every part."""
+        """BM25's inverse document frequency of a term over the visible sentences of every part
+        (remembered for the question being scored: its terms are looked up several times)."""
+        known: dict[str, float] = {}
 
         def rarity(term: str) -> float:
-            frequency = sum(part.postings.frequency(term, part.hidden) for part in self.parts)
-            return float(np.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5)))
+            if term not in known:
+                frequency = sum(part.postings.frequency(term, part.hidden) for part in self.parts)
+                known[term] = float(np.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5)))
+            return known[term]
 
         return rarity
 
@@ -290,9 +301,16 @@ def _kind_held(chunks: list[Chunk], base: np.ndarray, kinds: list) -> np.ndarray
     held = np.zeros(len(chunks), np.float32)
     if not kinds or not len(base) or not np.isfinite(base.max()) or base.max() <= 0:
         return held
-    for i in np.flatnonzero(base >= base.max() - KIND_BONUS - 1e-6):
-        held[i] = holds(chunks[i].text, kinds)
+    band = np.flatnonzero(base >= base.max() - KIND_BONUS - 1e-6)
+    names = tuple(kind.name for kind in kinds)
+    for i in band[np.argsort(-base[band], kind="stable")][:KIND_CANDIDATES]:
+        held[i] = _holds(chunks[i].text, names)
     return held
+
+
+@functools.lru_cache(maxsize=1 << 16)  # training asks about the same sentences thousands of times
+def _holds(text: str, kind_names: tuple[str, ...]) -> float:
+    return holds(text, [KINDS_BY_NAME[name] for name in kind_names])
 
 
 def _subject_masks(sections: Sections, stems: list[str]) -> np.ndarray:
@@ -316,16 +334,21 @@ def _subject_match(masks: np.ndarray, word_weight: np.ndarray) -> np.ndarray:
 def _bm25(postings: Postings, terms: Counter[str], rarity, average_length: float, best: float) -> np.ndarray:
     """BM25 of every sentence for `terms`, divided by `best`, the score of a sentence matching the
     whole question: so the sentence match and the subject match are shares of the same question."""
-    scores = np.zeros(len(postings.lengths), np.float32)
-    weights = {term: rarity(term) for term in terms}
-    if best <= 0:
-        return scores
-    norm = BM25_K1 * (1 - BM25_B + BM25_B * postings.lengths / max(average_length, 1e-9))  # (N,)
-    for term, weight in weights.items():
-        t = postings.term_ids.get(term)
-        if t is None:
-            continue
-        rows = postings.rows[postings.start[t] : postings.start[t + 1]]
-        counts = postings.counts[postings.start[t] : postings.start[t + 1]]
-        scores[rows] += weight * counts * (BM25_K1 + 1) / (counts + norm[rows]) / (BM25_K1 + 1)
-    return scores / best
+    known = [(postings.term_ids[term], rarity(term)) for term in terms if term in postings.term_ids]
+    if not known or best <= 0:
+        return np.zeros(len(postings.lengths), np.float32)
+    ids = np.array([t for t, _ in known], np.int64)
+    starts, lengths = postings.start[ids], postings.start[ids + 1] - postings.start[ids]
+    entries = spans(starts, lengths)  # every posting of every term, one array
+    rows, counts = postings.rows[entries], postings.counts[entries]
+    weights = np.repeat(np.array([weight for _, weight in known], np.float32), lengths)
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * postings.lengths[rows] / max(average_length, 1e-9))
+    saturated = counts / (counts + norm)  # BM25's tf (k1 + 1) / (tf + norm), divided by k1 + 1 so 1 is its most
+    return (np.bincount(rows, weights=weights * saturated, minlength=len(postings.lengths)) / best).astype(np.float32)
+
+
+def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indices start..start+length-1 of each span, concatenated: starts [5, 9], lengths [2, 3]
+    -> [5, 6, 9, 10, 11]."""
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return offsets + np.arange(int(lengths.sum()))
