@@ -205,3 +205,14 @@ def test_lines_are_counted_as_editors_count_them():
         assert [c.line for c in split_chunks("a.txt", text, 200)][-1] == 2, repr(odd)
     crlf = split_chunks("a.txt", "One.\r\nTwo.\r\n\r\nThree.\r\n", 200)
     assert [(c.line, c.text) for c in crlf] == [(1, "One."), (2, "Two."), (4, "Three.")]
+
+
+def test_labelled_and_short_lines_are_facts_of_their_own():
+    text = ("Front gate: 2290\nBike shed padlock: 1112\nAlarm: 4000 then OFF (panel behind the coat hooks)\n"
+            "Allotment gate: 7733, changes every January\n\nThe choir was formed in Port Amsel in 1969 and has 34\n"
+            "singers. It rehearses on Tuesdays.\n")
+    chunks = split_chunks("codes.txt", text, 200)
+    assert [(c.line, c.text) for c in chunks][:4] == [
+        (1, "Front gate: 2290"), (2, "Bike shed padlock: 1112"), (3, "Alarm: 4000 then OFF (panel behind the coat hooks)"),
+        (4, "Allotment gate: 7733, changes every January")]
+    assert (chunks[4].line, chunks[4].end_line) == (6, 7)  # a wrapped sentence still spans its lines

@@ -148,6 +148,8 @@ class CopyHead(keras.layers.Layer):
         # A learned bonus per match length (0 .. MATCH_CAP characters): starts by favouring long matches.
         ramp = keras.initializers.Constant(np.linspace(0.0, 4.0, MATCH_CAP + 1).astype(np.float32))
         self.match_bias = self.add_weight(shape=(MATCH_CAP + 1,), initializer=ramp, name="match_bias")
+        # How much a long match opens the gate: text that has matched the context for a while is a copy.
+        self.gate_match = self.add_weight(shape=(), initializer=keras.initializers.Constant(2.0), name="gate_match")
 
     def call(self, hidden, ids):
         """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1), weights."""
@@ -159,7 +161,8 @@ class CopyHead(keras.layers.Layer):
         scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) / math.sqrt(self.config.d_model)  # (B, T, T)
         # Keeping its place: where the text before s matches the text before t the longest, s+1 is
         # most likely what comes next ("1112" copied from "900111" does not jump back into "111").
-        scores = scores + ops.take(self.match_bias, match_lengths(ids))
+        matched = match_lengths(ids)
+        scores = scores + ops.take(self.match_bias, matched)
         # Position t may copy the character after s only if that character is known: s < t.
         positions = ops.arange(length)
         earlier = ops.expand_dims(positions, 1) > ops.expand_dims(positions, 0)  # (T, T)
@@ -168,7 +171,10 @@ class CopyHead(keras.layers.Layer):
         copy_probs = ops.matmul(weights, ops.one_hot(next_ids, VOCAB_SIZE))  # (B, T, V)
         # At t = 0 nothing can be copied, so the gate is forced shut there.
         can_copy = ops.cast(ops.expand_dims(positions > 0, -1), hidden.dtype)  # (T, 1)
-        gate = ops.sigmoid(ops.matmul(hidden, ops.expand_dims(self.w_gate, -1)) + self.b_gate) * can_copy
+        longest = ops.max(ops.where(earlier, matched, 0), axis=-1, keepdims=True)  # (B, T, 1): best match so far
+        longest = ops.cast(longest, hidden.dtype) / MATCH_CAP
+        gate_logit = ops.matmul(hidden, ops.expand_dims(self.w_gate, -1)) + self.b_gate + self.gate_match * longest
+        gate = ops.sigmoid(gate_logit) * can_copy
         return copy_probs, gate, weights
 
 
@@ -268,7 +274,7 @@ def named_weights(model: TinyTransformer) -> dict:
     names["head/w"] = model.head.kernel
     names["head/b"] = model.head.bias
     if model.copy_head is not None:
-        for name in ("w_query", "w_key", "w_gate", "b_gate", "match_bias"):
+        for name in ("w_query", "w_key", "w_gate", "b_gate", "match_bias", "gate_match"):
             names[f"copy/{name}"] = getattr(model.copy_head, name)
     return names
 

@@ -45,7 +45,7 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     shapes |= {"final_norm/gamma": (d,), "final_norm/beta": (d,), "head/w": (d, v), "head/b": (v,)}
     if config.copy:
         shapes |= {"copy/w_query": (2 * d, d), "copy/w_key": (2 * d, d), "copy/w_gate": (d,), "copy/b_gate": (),
-                   "copy/match_bias": (MATCH_CAP + 1,)}
+                   "copy/match_bias": (MATCH_CAP + 1,), "copy/gate_match": ()}
     return shapes
 
 
@@ -148,7 +148,9 @@ class Runtime:
                 scores = scores + self.w["copy/match_bias"][self.match[:t]]
                 copy_weights = softmax(scores)  # (t,)
                 copy_probs = np.bincount(self.tokens[1 : t + 1], weights=copy_weights, minlength=VOCAB_SIZE)
-                gate = 1.0 / (1.0 + math.exp(-float(hidden @ self.w["copy/w_gate"] + self.w["copy/b_gate"])))
+                longest = float(self.match[:t].max()) / MATCH_CAP  # a long match opens the gate
+                logit = float(hidden @ self.w["copy/w_gate"] + self.w["copy/b_gate"] + self.w["copy/gate_match"] * longest)
+                gate = 1.0 / (1.0 + math.exp(-logit))
                 probs = (1.0 - gate) * probs + gate * copy_probs
         if self.trace is not None:
             self.trace.attention.append(attention_rows)
