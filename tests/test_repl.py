@@ -115,3 +115,10 @@ def test_add_a_file_then_ask_about_it_in_the_repl(session, tmp_path):
     with create_pipe_input() as pipe:
         toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
     assert "model trained before 1 file changed: /retrain" in toolbar
+
+
+def test_topk_zero_is_refused(session):
+    code, text = drive(session, "/topk 0\n/topk 51\n/topk 1\n")
+    lines = text.splitlines()
+    assert code == 0 and session.top_k == 1
+    assert "/topk 0: give a whole number from 1 to 50" in lines and "/topk 51: give a whole number from 1 to 50" in lines

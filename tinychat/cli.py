@@ -33,7 +33,7 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--knowledge", type=Path, metavar="DIR", help="folder of .txt/.md notes to answer from")
     common.add_argument("--state", type=Path, metavar="DIR", help="where weights, index cache and history live")
     common.add_argument("--temperature", type=float, metavar="T", help="sampling temperature; 0 = greedy")
-    common.add_argument("--top-k", type=int, metavar="K", dest="top_k", help="context chunks per answer; 0 = none")
+    common.add_argument("--top-k", type=int, metavar="K", dest="top_k", help="context sentences per answer, 1 to 50")
     common.add_argument("--seed", type=int, metavar="N", help="seed for training and sampling")
     return common
 

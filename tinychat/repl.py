@@ -20,6 +20,7 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.output import ColorDepth
 
 from tinychat.chat import ChatSession
+from tinychat.config import TOP_K_RANGE
 from tinychat.errors import TinychatError
 from tinychat.runtime import parameter_count
 from tinychat.terminal import printable
@@ -157,7 +158,7 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         repl.say("no answer yet: ask a question first")
         return True
     if not last.sources:
-        repl.say("the last answer used no context (top-k 0 or nothing matched)")
+        repl.say("the last answer used no context (nothing matched)")
     for rank, hit in enumerate(last.sources, start=1):
         lines = f"{hit.chunk.line}" if hit.chunk.line == hit.chunk.end_line else f"{hit.chunk.line}-{hit.chunk.end_line}"
         repl.say(f"  {rank}. {hit.chunk.path}:{lines}  score {hit.score:.3f}  {hit.chunk.text[:60]}")
@@ -182,12 +183,13 @@ def cmd_temp(repl: Repl, argument: str) -> bool:
 
 
 def cmd_topk(repl: Repl, argument: str) -> bool:
+    low, high = TOP_K_RANGE
     if argument:
-        if not argument.isdigit() or int(argument) > 50:
-            repl.say(f"/topk {argument}: give a whole number from 0 (no context) to 50")
+        if not argument.isdigit() or not low <= int(argument) <= high:
+            repl.say(f"/topk {argument}: give a whole number from {low} to {high}")
             return True
         repl.session.top_k = int(argument)
-    repl.say(f"top-k {repl.session.top_k}" + (" (answers use no context)" if repl.session.top_k == 0 else ""))
+    repl.say(f"top-k {repl.session.top_k}")
     return True
 
 
@@ -235,7 +237,7 @@ COMMANDS = [
     Command("/help", "/help", "list these commands", cmd_help),
     Command("/sources", "/sources [-v]", "files and lines the last answer drew on; -v adds the full prompt", cmd_sources),
     Command("/temp", "/temp [T]", "show or set the temperature (0 = greedy, deterministic)", cmd_temp),
-    Command("/topk", "/topk [K]", "show or set how many chunks go into the context (0 = none)", cmd_topk),
+    Command("/topk", "/topk [K]", "show or set how many sentences go into the context (at least 1)", cmd_topk),
     Command("/retrain", "/retrain [--fresh]", "train on the current knowledge (Ctrl-C keeps the old weights)", cmd_retrain),
     Command("/why", "/why", "what each attention head and the copy path looked at for the last answer", cmd_why),
     Command("/probs", "/probs", "the last answer coloured by how sure the model was of each character", cmd_probs),
