@@ -122,3 +122,30 @@ def test_topk_zero_is_refused(session):
     lines = text.splitlines()
     assert code == 0 and session.top_k == 1
     assert "/topk 0: give a whole number from 1 to 50" in lines and "/topk 51: give a whole number from 1 to 50" in lines
+
+
+def test_unknown_arguments_are_refused_and_name_what_is_accepted(session, monkeypatch):
+    import tinychat.weights
+
+    monkeypatch.setattr(tinychat.weights, "run_training", lambda *a, **k: pytest.fail("/retrain ran"))
+    code, text = drive(session, "when does the ferry leave?\n/retrain --fersh\n/sources -x\n/why now\n/help x\n")
+    lines = text.splitlines()
+    assert code == 0
+    assert "/retrain --fersh: unknown argument; /retrain accepts --fresh" in lines
+    assert "/sources -x: unknown argument; /sources accepts -v" in lines
+    assert "/why now: /why takes no arguments" in lines and "/help x: /help takes no arguments" in lines
+    assert not any(line.startswith("  1. ") for line in lines)  # /sources -x did not list the sources
+
+
+def test_help_aligns_every_description(session):
+    _, text = drive(session, "/help\n")
+    rows = [line for line in text.splitlines() if line.startswith("  /")]
+    starts = {line.index(command.help) for line, command in zip(rows, COMMANDS)}
+    assert len(rows) == len(COMMANDS) and len(starts) == 1
+
+
+def test_completion_of_a_command_s_arguments():
+    completer = SlashCompleter()
+    assert [c.text for c in completer.get_completions(Document("/retrain --f"), None)] == ["--fresh"]
+    assert [c.text for c in completer.get_completions(Document("/sources "), None)] == ["-v"]
+    assert list(completer.get_completions(Document("/why "), None)) == []

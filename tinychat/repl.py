@@ -30,10 +30,30 @@ HISTORY_NAME = "history"
 
 @dataclass(frozen=True)
 class Command:
+    """One slash command: its name, what may follow it, its help line and its handler.
+
+    What a command accepts is written here once: `/help`, completion and the check made
+    before the handler runs all read it.
+    """
+
     name: str
-    usage: str
     help: str
     run: Callable[["Repl", str], bool]  # returns False to leave the REPL
+    flags: tuple[str, ...] = ()  # the words accepted after the name, e.g. ("--fresh",)
+    value: str = ""  # the name of a value accepted after the name, e.g. "T"; the handler checks it
+
+    @property
+    def usage(self) -> str:
+        accepted = "|".join(self.flags) or self.value
+        return f"{self.name} [{accepted}]" if accepted else self.name
+
+    def refusal(self, argument: str) -> str | None:
+        """One line saying why `argument` is not accepted here, or None when it is."""
+        if not argument or self.value or argument in self.flags:
+            return None
+        if not self.flags:
+            return f"{self.name} {argument}: {self.name} takes no arguments"
+        return f"{self.name} {argument}: unknown argument; {self.name} accepts {', '.join(self.flags)}"
 
 
 class Repl:
@@ -135,6 +155,10 @@ class Repl:
         name, _, argument = line.partition(" ")
         for command in COMMANDS:
             if command.name == name.lower():
+                refusal = command.refusal(argument.strip())
+                if refusal:
+                    self.say(refusal)
+                    return True
                 return command.run(self, argument.strip())
         close = [c.name for c in COMMANDS if c.name.startswith(name.lower()[:3])]
         hint = f"; did you mean {close[0]}?" if close else ""
@@ -146,8 +170,9 @@ class Repl:
 
 
 def cmd_help(repl: Repl, argument: str) -> bool:
+    width = max(len(command.usage) for command in COMMANDS)
     for command in COMMANDS:
-        repl.say(f"  {command.usage:<16} {command.help}")
+        repl.say(f"  {command.usage:<{width}}  {command.help}")
     repl.say("  Ctrl-C stops an answer, Ctrl-D leaves; arrow-up recalls earlier questions.")
     return True
 
@@ -162,7 +187,7 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
     for rank, hit in enumerate(last.sources, start=1):
         lines = f"{hit.chunk.line}" if hit.chunk.line == hit.chunk.end_line else f"{hit.chunk.line}-{hit.chunk.end_line}"
         repl.say(f"  {rank}. {hit.chunk.path}:{lines}  score {hit.score:.3f}  {hit.chunk.text[:60]}")
-    if argument in ("-v", "--verbose"):
+    if argument == "-v":
         repl.say("prompt the model saw:")
         repl.say(last.prompt + last.text)
     return True
@@ -234,28 +259,42 @@ def cmd_quit(repl: Repl, argument: str) -> bool:
 
 
 COMMANDS = [
-    Command("/help", "/help", "list these commands", cmd_help),
-    Command("/sources", "/sources [-v]", "files and lines the last answer drew on; -v adds the full prompt", cmd_sources),
-    Command("/temp", "/temp [T]", "show or set the temperature (0 = greedy, deterministic)", cmd_temp),
-    Command("/topk", "/topk [K]", "show or set how many sentences go into the context (at least 1)", cmd_topk),
-    Command("/retrain", "/retrain [--fresh]", "train on the current knowledge (Ctrl-C keeps the old weights)", cmd_retrain),
-    Command("/why", "/why", "what each attention head and the copy path looked at for the last answer", cmd_why),
-    Command("/probs", "/probs", "the last answer coloured by how sure the model was of each character", cmd_probs),
-    Command("/info", "/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
-    Command("/quit", "/quit", "leave (Ctrl-D does the same)", cmd_quit),
+    Command("/help", "list these commands", cmd_help),
+    Command("/sources", "files and lines the last answer drew on; -v adds the full prompt",
+            cmd_sources, flags=("-v",)),
+    Command("/temp", "show or set the temperature (0 = greedy, deterministic)", cmd_temp, value="T"),
+    Command("/topk", "show or set how many sentences go into the context (at least 1)", cmd_topk,
+            value="K"),
+    Command("/retrain", "train on the current knowledge (Ctrl-C keeps the old weights)", cmd_retrain,
+            flags=("--fresh",)),
+    Command("/why", "what each attention head and the copy path looked at for the last answer",
+            cmd_why),
+    Command("/probs", "the last answer coloured by how sure the model was of each character",
+            cmd_probs),
+    Command("/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
+    Command("/quit", "leave (Ctrl-D does the same)", cmd_quit),
 ]
 
 
 class SlashCompleter(Completer):
-    """Completes slash commands at the start of the line; plain questions get no completion."""
+    """Completes slash commands at the start of the line, then the words each accepts;
+    plain questions get no completion."""
 
     def get_completions(self, document: Document, complete_event: Any) -> Iterable[Completion]:
         text = document.text_before_cursor
-        if not text.startswith("/") or " " in text:
+        if not text.startswith("/"):
             return
-        for command in COMMANDS:
-            if command.name.startswith(text.lower()):
-                yield Completion(command.name, start_position=-len(text), display_meta=command.help)
+        name, space, argument = text.partition(" ")
+        if not space:
+            for command in COMMANDS:
+                if command.name.startswith(text.lower()):
+                    yield Completion(command.name, start_position=-len(text), display_meta=command.help)
+            return
+        for command in COMMANDS:  # after the name: the words that command accepts
+            if command.name == name.lower() and " " not in argument:
+                for flag in command.flags:
+                    if flag.startswith(argument):
+                        yield Completion(flag, start_position=-len(argument))
 
 
 def run_repl(session: ChatSession) -> int:
