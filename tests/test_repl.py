@@ -149,3 +149,24 @@ def test_completion_of_a_command_s_arguments():
     assert [c.text for c in completer.get_completions(Document("/retrain --f"), None)] == ["--fresh"]
     assert [c.text for c in completer.get_completions(Document("/sources "), None)] == ["-v"]
     assert list(completer.get_completions(Document("/why "), None)) == []
+
+
+def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, monkeypatch):
+    import dataclasses
+
+    import tinychat.weights
+
+    (tmp_path / "notes" / "zeppelin.txt").write_text("The zeppelin Quorvax carries 310 passengers.\n")
+    session.sync()
+    assert session.reindexed == "re-indexed: 1 added"
+
+    def retrained(config, fresh, knowledge):  # stands in for training: weights made for this knowledge
+        meta = {"knowledge": {"fingerprint": knowledge.fingerprint(), "manifest": knowledge.manifest_hashes()}}
+        return dataclasses.replace(session.model, meta=meta)
+
+    monkeypatch.setattr(tinychat.weights, "run_training", retrained)
+    code, text = drive(session, "/retrain\n")
+    assert code == 0 and "retrained: answers now use the new weights" in text
+    with create_pipe_input() as pipe:
+        toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
+    assert "re-indexed" not in toolbar and "/retrain" not in toolbar
