@@ -177,3 +177,29 @@ def test_a_file_changing_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     assert [c.text for c in knowledge.chunks] == ["Old text."]
     changes = knowledge.refresh()  # the stat taken before the read is older than the file: read again
     assert changes.changed == ["a.txt"] and [c.text for c in knowledge.chunks] == ["New text, saved meanwhile."]
+
+
+def test_warnings_are_not_repeated_on_the_next_start_until_the_file_changes(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good text.\n")
+    (folder / "latin1.txt").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    manifest = tmp_path / "state" / "manifest.json"
+    manifest.parent.mkdir()
+
+    def start() -> list[str]:
+        """A new process: a fresh Knowledge on the same manifest, refreshed, then saved as a session does."""
+        knowledge = Knowledge(folder, KnowledgeConfig(), manifest=manifest)
+        warnings = knowledge.refresh().warnings
+        knowledge.save_manifest()
+        return warnings
+
+    assert len(start()) == 2
+    assert start() == []  # the same two file versions: already said
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary, a new version")
+    assert [w for w in start() if "binary.txt" in w and "binary" in w] and start() == []
+    (folder / "latin1.txt").write_text("Now UTF-8.\n")
+    assert start() == []
+    (folder / "latin1.txt").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))  # broken again
+    assert len(start()) == 1
