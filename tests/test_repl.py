@@ -104,7 +104,8 @@ def test_attention_maps_are_normalised(session):
 def test_completion_only_for_slash_commands():
     completer = SlashCompleter()
     assert [c.text for c in completer.get_completions(Document("/te"), None)] == ["/temp"]
-    assert {c.text for c in completer.get_completions(Document("/"), None)} == {c.name for c in COMMANDS}
+    names = {name for c in COMMANDS for name in (c.name, *c.aliases)}
+    assert {c.text for c in completer.get_completions(Document("/"), None)} == names
     assert list(completer.get_completions(Document("what"), None)) == []
 
 
@@ -170,3 +171,28 @@ def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, 
     with create_pipe_input() as pipe:
         toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
     assert "re-indexed" not in toolbar and "/retrain" not in toolbar
+
+
+@pytest.mark.parametrize("word", ["exit", "quit", "QUIT", "/exit", "/bye", "/quit"])
+def test_leave_words(session, word):
+    code, text = drive(session, f"{word}\n/temp 0.5\n")
+    assert code == 0 and session.last is None and session.temperature == 0  # left before the next line
+
+
+def test_ctrl_c_at_an_empty_prompt_says_how_to_leave(session):
+    _, text = drive(session, "\x03what\x03")
+    assert text.splitlines().count("(Ctrl-D or /quit leaves)") == 1  # not when it clears a typed line
+
+
+@pytest.mark.parametrize("typed", [
+    "\x1b[200~when does the\nferry leave?\x1b[201~\n",  # a bracketed paste: its newline does not send it
+    "when does the\x1b\rferry leave?\n",  # Alt-Enter (Esc, Enter) starts a new line
+    '"""\nwhen does the\n  ferry leave?\n"""\n',  # a block between two lines of three quotes
+    '"""when does the\nferry leave?"""\n',
+])
+def test_a_question_over_several_lines_is_one_question(session, typed):
+    asked = []
+    prepare = session.prepare
+    session.prepare = lambda query: asked.append(query) or prepare(query)
+    code, _ = drive(session, typed)
+    assert code == 0 and asked == ["when does the ferry leave?"]

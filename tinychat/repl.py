@@ -2,7 +2,9 @@
 
 One table of slash commands (`COMMANDS`) feeds the dispatcher, `/help` and tab completion.
 Answers are written to stdout a character at a time as the model produces them; Ctrl-C
-stops an answer (or a /retrain) and returns to the prompt, Ctrl-D or /quit leaves.
+stops an answer (or a /retrain) and returns to the prompt; Ctrl-D, /quit (/exit, /bye),
+`exit` or `quit` leave. A question may span lines (a paste, Alt-Enter, or a block between
+two lines of three double quotes, as in ollama); its newlines are folded to spaces before answering.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from prompt_toolkit.output import ColorDepth
 from tinychat.chat import ChatSession
 from tinychat.config import TOP_K_RANGE
 from tinychat.errors import TinychatError
+from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.runtime import parameter_count
 from tinychat.terminal import printable
 
 HISTORY_NAME = "history"
+LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
+LEAVE_HINT = "(Ctrl-D or /quit leaves)"
+BLOCK_QUOTES = '"""'  # opens a question of several lines; a line ending with it closes it
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Command:
     run: Callable[["Repl", str], bool]  # returns False to leave the REPL
     flags: tuple[str, ...] = ()  # the words accepted after the name, e.g. ("--fresh",)
     value: str = ""  # the name of a value accepted after the name, e.g. "T"; the handler checks it
+    aliases: tuple[str, ...] = ()  # other names habit brings, e.g. "/exit"
 
     @property
     def usage(self) -> str:
@@ -70,6 +77,7 @@ class Repl:
             history=FileHistory(str(state / HISTORY_NAME)),
             auto_suggest=AutoSuggestFromHistory(),
             completer=SlashCompleter(),
+            key_bindings=chat_key_bindings(),
             complete_while_typing=True,
             bottom_toolbar=self.toolbar,
             **prompt_options,
@@ -123,13 +131,18 @@ class Repl:
         while True:
             self.show_notices()
             try:
-                line = self.prompt.prompt("> ").strip()
+                line = self.read_question()
+            except InterruptAtEmptyPrompt:
+                self.say(LEAVE_HINT)
+                continue
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:
                 return 0
             if not line:
                 continue
+            if line.lower() in LEAVE_WORDS:
+                return 0
             try:
                 if line.startswith("/"):
                     if not self.command(line):
@@ -138,6 +151,22 @@ class Repl:
                     self.stream_answer(line)
             except TinychatError as error:
                 self.say(f"error: {error}")
+
+    def read_question(self) -> str:
+        """One question or command, its lines folded into one; a quoted block is read to its end."""
+        text = self.prompt.prompt("> ")
+        if text.strip().startswith(BLOCK_QUOTES):
+            text = self.read_block(text.strip()[len(BLOCK_QUOTES) :])
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+    def read_block(self, first: str) -> str:
+        """Lines up to and including one that ends with BLOCK_QUOTES (which are dropped)."""
+        lines, line = [], first
+        while not line.rstrip().endswith(BLOCK_QUOTES):
+            lines.append(line)
+            line = self.prompt.prompt("... ")
+        lines.append(line.rstrip()[: -len(BLOCK_QUOTES)])
+        return "\n".join(lines)
 
     def stream_answer(self, query: str) -> None:
         try:
@@ -154,7 +183,7 @@ class Repl:
     def command(self, line: str) -> bool:
         name, _, argument = line.partition(" ")
         for command in COMMANDS:
-            if command.name == name.lower():
+            if name.lower() in (command.name, *command.aliases):
                 refusal = command.refusal(argument.strip())
                 if refusal:
                     self.say(refusal)
@@ -172,8 +201,10 @@ class Repl:
 def cmd_help(repl: Repl, argument: str) -> bool:
     width = max(len(command.usage) for command in COMMANDS)
     for command in COMMANDS:
-        repl.say(f"  {command.usage:<{width}}  {command.help}")
+        also = f" (also {', '.join(command.aliases)})" if command.aliases else ""
+        repl.say(f"  {command.usage:<{width}}  {command.help}{also}")
     repl.say("  Ctrl-C stops an answer, Ctrl-D leaves; arrow-up recalls earlier questions.")
+    repl.say(f"  Alt-Enter (Esc Enter) starts a new line; {BLOCK_QUOTES} opens and closes a block.")
     return True
 
 
@@ -272,7 +303,7 @@ COMMANDS = [
     Command("/probs", "the last answer coloured by how sure the model was of each character",
             cmd_probs),
     Command("/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
-    Command("/quit", "leave (Ctrl-D does the same)", cmd_quit),
+    Command("/quit", "leave (so do Ctrl-D, exit and quit)", cmd_quit, aliases=("/exit", "/bye")),
 ]
 
 
@@ -287,8 +318,9 @@ class SlashCompleter(Completer):
         name, space, argument = text.partition(" ")
         if not space:
             for command in COMMANDS:
-                if command.name.startswith(text.lower()):
-                    yield Completion(command.name, start_position=-len(text), display_meta=command.help)
+                for each in (command.name, *command.aliases):
+                    if each.startswith(text.lower()):
+                        yield Completion(each, start_position=-len(text), display_meta=command.help)
             return
         for command in COMMANDS:  # after the name: the words that command accepts
             if command.name == name.lower() and " " not in argument:
