@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tinychat.cli import main
@@ -13,3 +15,40 @@ def test_top_k_zero_is_refused_in_one_line(argv, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "tinychat: command line: retrieval.top_k=0 is out of range; allowed 1 to 50\n"
+
+
+@pytest.fixture
+def folder(trained, tmp_path):
+    """Arguments for a folder holding the session's tiny trained model, its notes and config."""
+    import shutil
+
+    from tests.cli_support import TINY_CONFIG
+
+    config, _ = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    shutil.copytree(config.paths.state, tmp_path / "state")
+    (tmp_path / "tinychat.yaml").write_text(TINY_CONFIG)
+    return ["--config", str(tmp_path / "tinychat.yaml"), "--knowledge", str(tmp_path / "notes"),
+            "--state", str(tmp_path / "state")]
+
+
+def test_ask_joins_the_words_of_an_unquoted_question(folder, capsys):
+    assert main([*folder, "ask", "when", "does", "the", "ferry", "leave?", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["query"] == "when does the ferry leave?"
+
+
+def test_version(capsys):
+    from tinychat import __version__
+
+    with pytest.raises(SystemExit) as leaving:
+        main(["--version"])
+    assert leaving.value.code == 0 and capsys.readouterr().out == f"tinychat {__version__}\n"
+
+
+def test_help_shows_examples_and_points_to_the_slash_commands(capsys):
+    with pytest.raises(SystemExit) as leaving:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert leaving.value.code == 0
+    assert "examples:\n  tinychat  " in out and "tinychat ask what is keras " in out
+    assert "/help lists the slash commands" in out

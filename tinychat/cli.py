@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from tinychat import checkpoint
+from tinychat import __version__, checkpoint
 from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
@@ -38,6 +38,13 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
+EXAMPLES = """examples:
+  tinychat                                  chat (inside the chat, /help lists the slash commands)
+  tinychat ask what is keras                one answer; quotes are optional
+  tinychat --knowledge ~/notes              chat about another folder of .txt/.md notes
+  echo "what is keras?" | tinychat --json   one JSON answer per input line"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     parser = argparse.ArgumentParser(
@@ -45,11 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         description="Chat with a folder of notes through a ~10k-parameter transformer trained on them. "
         "On a terminal: a REPL; with piped stdin: one answer per line.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the examples' columns
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="pipe mode: one JSON object per answer")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", parents=[common], help="answer one question and exit")
-    ask.add_argument("question", help="the question")
+    ask.add_argument("question", nargs="+", help="the question; quotes are optional")
     ask.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
     ask.add_argument("--show-prompt", action="store_true", help="print the whole [CONTEXT]/[QUERY]/[ANSWER] block")
     train = commands.add_parser("train", parents=[common], help="train on the knowledge folder")
@@ -103,6 +113,7 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    args.question = " ".join(args.question)  # `tinychat ask what is keras`: the words are the question
     if not args.question.strip():
         raise TinychatError('ask: the question is empty; try tinychat ask "what is keras?"')
     with open_session(config) as session:
