@@ -196,3 +196,28 @@ def test_a_question_over_several_lines_is_one_question(session, typed):
     session.prepare = lambda query: asked.append(query) or prepare(query)
     code, _ = drive(session, typed)
     assert code == 0 and asked == ["when does the ferry leave?"]
+
+
+def contrast(style: str) -> float:
+    """WCAG contrast ratio between a fragment's fg: and bg: colours."""
+
+    def luminance(colour: str) -> float:
+        linear = []
+        for offset in (1, 3, 5):
+            value = int(colour[offset : offset + 2], 16) / 255
+            linear.append(value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    colours = dict(part.split(":") for part in style.split())
+    light, dark = sorted((luminance(colours["fg"]), luminance(colours["bg"])), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_why_is_legible_on_any_terminal_background(session):
+    """Each shaded cell sets both its colours, with at least the contrast WCAG asks of body text."""
+    from tinychat.views import attention_view
+
+    view = attention_view(session.ask("when does the ferry leave?"), 80, color=True)
+    styles = {style for line in view for style, _ in line if "bg:" in style}
+    assert len(styles) > 5 and all("fg:" in style for style in styles)
+    assert min(contrast(style) for style in styles) >= 4.5
