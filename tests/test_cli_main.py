@@ -52,3 +52,12 @@ def test_help_shows_examples_and_points_to_the_slash_commands(capsys):
     assert leaving.value.code == 0
     assert "examples:\n  tinychat  " in out and "tinychat ask what is keras " in out
     assert "/help lists the slash commands" in out
+
+
+def test_info_fits_a_screen_and_lists_the_weights_with_v(folder, capsys):
+    assert main([*folder, "info"]) == 0
+    short = capsys.readouterr().out.splitlines()
+    assert len(short) <= 20 and any(line.startswith("parameters ") for line in short)
+    assert main([*folder, "info", "-v"]) == 0
+    full = capsys.readouterr().out
+    assert "token_embedding" in full and "blocks/0/" in full and len(full.splitlines()) > len(short)

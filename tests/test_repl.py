@@ -221,3 +221,8 @@ def test_why_is_legible_on_any_terminal_background(session):
     styles = {style for line in view for style, _ in line if "bg:" in style}
     assert len(styles) > 5 and all("fg:" in style for style in styles)
     assert min(contrast(style) for style in styles) >= 4.5
+
+
+def test_info_short_and_with_v(session):
+    _, text = drive(session, "/info\n/info -v\n")
+    assert text.count("parameters   ") == 1 and text.count("token_embedding") == 1

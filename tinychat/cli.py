@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("questions", nargs="*", help="questions (default: three made from the knowledge)")
     info = commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
     info.add_argument("--embeddings", action="store_true", help="also map the learned character embeddings in 2-D")
+    info.add_argument("-v", "--verbose", action="store_true", help="also list every weight array with its shape")
     evaluate = commands.add_parser("eval", parents=[common], help="answer a questions file and report accuracy")
     evaluate.add_argument("questions", type=Path, help="YAML list of {q, source, line, answer, keywords}")
     evaluate.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
@@ -174,7 +175,7 @@ def demo_questions(session: ChatSession, count: int = 3) -> list[str]:
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
     from tinychat.info import describe, embedding_map
 
-    print(describe(config))
+    print(describe(config, verbose=args.verbose))
     if args.embeddings:
         trained = checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
         print("character embeddings, first two principal components:")

@@ -267,7 +267,7 @@ def cmd_retrain(repl: Repl, argument: str) -> bool:
 def cmd_info(repl: Repl, argument: str) -> bool:
     from tinychat.info import describe
 
-    repl.say(describe(repl.session.config))
+    repl.say(describe(repl.session.config, verbose=argument == "-v"))
     return True
 
 
@@ -302,7 +302,8 @@ COMMANDS = [
             cmd_why),
     Command("/probs", "the last answer coloured by how sure the model was of each character",
             cmd_probs),
-    Command("/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
+    Command("/info", "model, checkpoint and knowledge; -v lists every weight array", cmd_info,
+            flags=("-v",)),
     Command("/quit", "leave (so do Ctrl-D, exit and quit)", cmd_quit, aliases=("/exit", "/bye")),
 ]
 
