@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import shutil
 
 import pytest
@@ -226,3 +227,15 @@ def test_why_is_legible_on_any_terminal_background(session):
 def test_info_short_and_with_v(session):
     _, text = drive(session, "/info\n/info -v\n")
     assert text.count("parameters   ") == 1 and text.count("token_embedding") == 1
+
+
+def test_sources_show_whole_sentences_wrapped_with_a_hanging_indent(session, tmp_path):
+    sentence = ("The zeppelin Quorvax carries 310 passengers between the northern harbour towns every"
+                " second Tuesday, weather and the harbour-master's good humour permitting.")
+    (tmp_path / "notes" / "zeppelin.txt").write_text(sentence + "\n")
+    _, text = drive(session, "how many passengers does the zeppelin quorvax carry?\n/sources\n")
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  1. zeppelin.txt:1  score "))
+    rows = [lines[first], *itertools.takewhile(lambda line: line.startswith("     "), lines[first + 1 :])]
+    assert len(rows) >= 2 and all(len(row) <= 78 for row in rows)  # DummyOutput is 80 columns wide
+    assert sentence in " ".join(row.strip() for row in rows)  # whole, and cut only between words

@@ -10,6 +10,7 @@ two lines of three double quotes, as in ollama); its newlines are folded to spac
 from __future__ import annotations
 
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TextIO
 
@@ -216,8 +217,13 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
     if not last.sources:
         repl.say("the last answer used no context (nothing matched)")
     for rank, hit in enumerate(last.sources, start=1):
-        lines = f"{hit.chunk.line}" if hit.chunk.line == hit.chunk.end_line else f"{hit.chunk.line}-{hit.chunk.end_line}"
-        repl.say(f"  {rank}. {hit.chunk.path}:{lines}  score {hit.score:.3f}  {hit.chunk.text[:60]}")
+        chunk = hit.chunk
+        lines = f"{chunk.line}" if chunk.line == chunk.end_line else f"{chunk.line}-{chunk.end_line}"
+        number = f"  {rank}. "
+        # The whole sentence, wrapped at whole words under its number (a hanging indent).
+        repl.say(textwrap.fill(f"{number}{chunk.path}:{lines}  score {hit.score:.3f}  {chunk.text}",
+                               width=repl.width(), subsequent_indent=" " * len(number),
+                               break_long_words=False, break_on_hyphens=False))
     if argument == "-v":
         repl.say("prompt the model saw:")
         repl.say(last.prompt + last.text)
