@@ -61,3 +61,28 @@ def test_info_fits_a_screen_and_lists_the_weights_with_v(folder, capsys):
     assert main([*folder, "info", "-v"]) == 0
     full = capsys.readouterr().out
     assert "token_embedding" in full and "blocks/0/" in full and len(full.splitlines()) > len(short)
+
+
+def test_demo_asks_what_a_newcomer_would(folder, capsys):
+    assert main([*folder, "demo"]) == 0
+    out = capsys.readouterr().out
+    queries = [block.split("\n[ANSWER]\n")[0] for block in out.split("[QUERY]\n")[1:]]
+    assert queries == ["what is ferry?", "what is keras?", "what is tensorflow?"]  # ferry.md's heading, names
+
+
+def test_demo_questions_for_the_bundled_notes_and_any_other_folder(tmp_path):
+    from tests.cli_support import ROOT
+    from tinychat.cli import BUNDLED_QUESTIONS, demo_questions
+    from tinychat.config import KnowledgeConfig
+    from tinychat.knowledge import Knowledge
+
+    bundled = Knowledge(ROOT / "knowledge", KnowledgeConfig())
+    bundled.refresh()
+    assert demo_questions(bundled) == list(BUNDLED_QUESTIONS)
+    (tmp_path / "notes" / "towns").mkdir(parents=True)
+    (tmp_path / "notes" / "kv_cache.txt").write_text("A key/value cache keeps past keys.\n")
+    (tmp_path / "notes" / "towns" / "north_velmora.md").write_text("# How the town grew after 1850\n\nIt grew.\n")
+    (tmp_path / "notes" / "zeppelin.md").write_text("# The Quorvax\n\nIt flies.\n")
+    other = Knowledge(tmp_path / "notes", KnowledgeConfig())
+    other.refresh()
+    assert demo_questions(other) == ["what is kv cache?", "what is north velmora?", "what is the quorvax?"]

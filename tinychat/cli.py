@@ -19,6 +19,7 @@ from tinychat import __version__, checkpoint
 from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
+from tinychat.knowledge import Knowledge, subject_of
 from tinychat.terminal import printable
 from tinychat.weights import notice, open_session, run_training
 
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--fresh", action="store_true", help="start from scratch instead of the current weights")
     train.add_argument("--steps", type=int, metavar="N", help="optimisation steps (default from the config)")
     demo = commands.add_parser("demo", parents=[common], help="train if needed, then show a few full prompts")
-    demo.add_argument("questions", nargs="*", help="questions (default: three made from the knowledge)")
+    demo.add_argument("questions", nargs="*", help="questions (default: three about the knowledge's subjects)")
     info = commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
     info.add_argument("--embeddings", action="store_true", help="also map the learned character embeddings in 2-D")
     info.add_argument("-v", "--verbose", action="store_true", help="also list every weight array with its shape")
@@ -153,23 +154,36 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     with open_session(config) as session:
-        questions = args.questions or demo_questions(session)
+        questions = args.questions or demo_questions(session.knowledge)
         for number, question in enumerate(questions):
             answer = session.ask(question)
             print(("\n" if number else "") + answer.prompt + answer.text, flush=True)
     return 0
 
 
-def demo_questions(session: ChatSession, count: int = 3) -> list[str]:
-    """Questions made from the knowledge itself, so the demo suits any folder."""
-    import numpy as np
+# What a newcomer asks of the bundled notes (each answered by the sentence it names).
+BUNDLED_QUESTIONS = ("what is keras?", "how many attention heads does tinychat use?",
+                     "what does temperature 0 mean?")
+SUBJECT_WORDS = 4  # at most this many words in a heading used as a demo question's subject
 
-    from tinychat.examples import make_question
 
-    rng = np.random.default_rng(session.config.train.seed)
-    chunks = [c for c in session.knowledge.chunks if len(c.text) > 30] or session.knowledge.chunks
-    picks = rng.choice(len(chunks), size=min(count, len(chunks)), replace=False)
-    return [make_question(chunks[int(i)].text, rng) for i in picks]
+def demo_questions(knowledge: Knowledge, count: int = 3) -> list[str]:
+    """Natural questions for the demo: a fixed few for the bundled notes, else "what is <subject>?"
+    for subjects spread over the folder, each a file's heading or else its name."""
+    from tinychat.locations import is_bundled
+
+    if is_bundled(knowledge.folder):
+        return list(BUNDLED_QUESTIONS[:count])
+    subjects: list[str] = []
+    for path, state in sorted(knowledge.files.items()):
+        title = next((chunk.title for chunk in state.chunks if chunk.title), "")
+        if len(title.split()) > SUBJECT_WORDS:  # a heading that is a sentence names no subject
+            title = ""
+        subject = (title or subject_of(path.rsplit("/", 1)[-1])).lower()
+        if subject and subject not in subjects:
+            subjects.append(subject)
+    step = max(1, len(subjects) // count)  # spread over the folder, not its first few names
+    return [f"what is {subject}?" for subject in subjects[::step][:count]]
 
 
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
