@@ -20,6 +20,7 @@ from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, subject_of
+from tinychat.locations import config_file, place
 from tinychat.terminal import printable
 from tinychat.weights import notice, open_session, run_training
 
@@ -30,9 +31,16 @@ from tinychat.weights import notice, open_session, run_training
 def _common_options() -> argparse.ArgumentParser:
     # SUPPRESS keeps a subcommand's unset option from hiding the same option given before it.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("--config", type=Path, metavar="FILE", help="settings file (default ./tinychat.yaml if present)")
-    common.add_argument("--knowledge", type=Path, metavar="DIR", help="folder of .txt/.md notes to answer from")
-    common.add_argument("--state", type=Path, metavar="DIR", help="where weights, index cache and history live")
+    common.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings file (default ./tinychat.yaml, else"
+                        " $XDG_CONFIG_HOME/tinychat/tinychat.yaml if present)")
+    common.add_argument("--knowledge", type=Path, metavar="DIR",
+                        help="folder of .txt/.md notes to answer from (default ./knowledge in a"
+                        " folder with a tinychat.yaml, else the bundled notes)")
+    common.add_argument("--state", type=Path, metavar="DIR",
+                        help="where weights, index cache and history live (default ./.tinychat in a"
+                        " folder with a tinychat.yaml, else one per knowledge folder in"
+                        " $XDG_STATE_HOME/tinychat)")
     common.add_argument("--temperature", type=float, metavar="T", help="sampling temperature; 0 = greedy")
     common.add_argument("--top-k", type=int, metavar="K", dest="top_k", help="context sentences per answer, 1 to 50")
     common.add_argument("--seed", type=int, metavar="N", help="seed for training and sampling")
@@ -77,16 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from(args: argparse.Namespace) -> Config:
-    """The config file with command-line overrides applied."""
+def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
+    """The config file with command-line overrides applied, and its folders placed (`locations`)."""
     overrides: dict[str, Any] = {}
-    for option, key in (("knowledge", "paths.knowledge"), ("state", "paths.state"),
-                        ("temperature", "generation.temperature"), ("top_k", "retrieval.top_k")):  # fmt: skip
+    for option, key in (("temperature", "generation.temperature"), ("top_k", "retrieval.top_k")):
         if hasattr(args, option):
             overrides[key] = getattr(args, option)
     if hasattr(args, "seed"):
         overrides["train.seed"] = overrides["generation.seed"] = args.seed
-    return load_config(getattr(args, "config", None), overrides)
+    config = load_config(config_file, overrides)
+    return place(config, getattr(args, "knowledge", None), getattr(args, "state", None), Path.cwd())
 
 
 # ---------------------------------------------------------------------------- commands
@@ -97,7 +105,7 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
         if sys.stdin.isatty() and not getattr(args, "json", False):
             from tinychat.repl import run_repl
 
-            return run_repl(session)
+            return run_repl(session, args.config_file)
         return answer_lines(session, sys.stdin.buffer, sys.stdout, getattr(args, "json", False))
 
 
@@ -189,7 +197,7 @@ def demo_questions(knowledge: Knowledge, count: int = 3) -> list[str]:
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
     from tinychat.info import describe, embedding_map
 
-    print(describe(config, verbose=args.verbose))
+    print(describe(config, verbose=args.verbose, config_file=args.config_file))
     if args.embeddings:
         trained = checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
         print("character embeddings, first two principal components:")
@@ -229,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tinychat` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        config = config_from(args)
+        args.config_file = config_file(getattr(args, "config", None), Path.cwd())  # shown by info
+        config = config_from(args, args.config_file)
         state = config.paths.state
         if state.exists() and not state.is_dir():  # everything tinychat writes goes in there
             raise TinychatError(f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file")

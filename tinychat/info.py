@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from pathlib import Path
+
 from tinychat import checkpoint
 from tinychat.config import Config, ModelConfig
 from tinychat.errors import TinychatError
@@ -39,12 +41,17 @@ def parameter_line(model: ModelConfig) -> str:
             f" ~{PARAMETER_BUDGET:,} budget; -v lists them)")
 
 
-def describe(config: Config, verbose: bool = False) -> str:
-    """The model and its size (`verbose`: a table of its weights), then the vocabulary, the
-    checkpoint and the knowledge."""
+def describe(config: Config, verbose: bool = False, config_file: Path | None = None) -> str:
+    """Where everything is (settings file, state folder), the model and its size (`verbose`: a
+    table of its weights), the vocabulary, the checkpoint and the knowledge."""
     model = config.model
     positions = "ALiBi distance biases (no parameters)" if model.positions == "alibi" else "a learned table"
+    from tinychat.locations import user_config_file
+
+    settings = config_file or f"none: defaults (no tinychat.yaml here, nor {user_config_file()})"
     lines = [
+        f"config       {settings}",
+        f"state        {config.paths.state} (weights, index cache, history)",
         f"model        {model.n_layers} layers, {model.n_heads} heads, d_model {model.d_model}, d_ff {model.d_ff},"
         f" copy path {'on' if model.copy else 'off'}",
         *(weight_table(model) if verbose else [parameter_line(model)]),

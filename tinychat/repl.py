@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
 from prompt_toolkit import PromptSession, print_formatted_text
@@ -66,6 +67,8 @@ class Command:
 
 class Repl:
     """The REPL's state: the chat session, where answers are written, the prompt."""
+
+    config_file: Path | None = None  # the settings file read, for /info (set by run_repl)
 
     def __init__(self, session: ChatSession, out: TextIO | None = None, **prompt_options: Any):
         self.session = session
@@ -273,7 +276,7 @@ def cmd_retrain(repl: Repl, argument: str) -> bool:
 def cmd_info(repl: Repl, argument: str) -> bool:
     from tinychat.info import describe
 
-    repl.say(describe(repl.session.config, verbose=argument == "-v"))
+    repl.say(describe(repl.session.config, verbose=argument == "-v", config_file=repl.config_file))
     return True
 
 
@@ -336,11 +339,12 @@ class SlashCompleter(Completer):
                         yield Completion(flag, start_position=-len(argument))
 
 
-def run_repl(session: ChatSession) -> int:
+def run_repl(session: ChatSession, config_file: Path | None = None) -> int:
     """Chat on the terminal until Ctrl-D or /quit, re-indexing in the background; returns the exit code."""
     from tinychat.watcher import Watcher
 
     repl = Repl(session)
+    repl.config_file = config_file
     watcher = Watcher(session, on_change=repl.prompt.app.invalidate).start()  # redraws the toolbar
     try:
         return repl.run()
