@@ -19,7 +19,7 @@ NOTES = {
 
 @pytest.fixture(autouse=True, scope="session")
 def user_folders(tmp_path_factory):
-    """The user's config and state folders (XDG) point into tmp for every test, module fixtures too."""
+    """The user's config and state folders (XDG) point into tmp, for module fixtures too."""
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CONFIG_HOME", str(home / "config"))

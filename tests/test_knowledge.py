@@ -189,7 +189,7 @@ def test_warnings_are_not_repeated_on_the_next_start_until_the_file_changes(tmp_
     manifest.parent.mkdir()
 
     def start() -> list[str]:
-        """A new process: a fresh Knowledge on the same manifest, refreshed, then saved as a session does."""
+        """A new process: a fresh Knowledge on the same manifest, refreshed, then saved."""
         knowledge = Knowledge(folder, KnowledgeConfig(), manifest=manifest)
         warnings = knowledge.refresh().warnings
         knowledge.save_manifest()

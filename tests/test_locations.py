@@ -39,7 +39,8 @@ def elsewhere(tmp_path, monkeypatch) -> Path:
 def test_each_knowledge_folder_gets_its_own_state_in_the_user_state_folder(tmp_path, elsewhere):
     for name in ("a", "b"):
         (tmp_path / name / "notes").mkdir(parents=True)
-    one, two = placed("--knowledge", "../a/notes"), placed("--knowledge", str(tmp_path / "b" / "notes"))
+    one = placed("--knowledge", "../a/notes")
+    two = placed("--knowledge", str(tmp_path / "b" / "notes"))
     state_home = Path(os.environ["XDG_STATE_HOME"]) / "tinychat"
     assert one.paths.knowledge.resolve() == (tmp_path / "a" / "notes").resolve()
     assert one.paths.state.parent == two.paths.state.parent == state_home
@@ -50,9 +51,10 @@ def test_each_knowledge_folder_gets_its_own_state_in_the_user_state_folder(tmp_p
 def test_a_project_folder_keeps_its_layout_but_not_for_other_knowledge(tmp_path):
     (tmp_path / "tinychat.yaml").write_text("")
     config = placed()
-    assert (config.paths.knowledge, config.paths.state) == (tmp_path / "knowledge", tmp_path / ".tinychat")
+    assert config.paths.knowledge == tmp_path / "knowledge"
+    assert config.paths.state == tmp_path / ".tinychat"
     (tmp_path / "other").mkdir()
-    other = placed("--knowledge", "other")  # the project's .tinychat holds the project's notes' model
+    other = placed("--knowledge", "other")  # the project's .tinychat is for the project's notes
     assert other.paths.state == state_for(tmp_path / "other")
     assert placed("--knowledge", "other", "--state", "mine").paths.state == tmp_path / "mine"
 
@@ -61,7 +63,7 @@ def test_without_knowledge_outside_a_project_the_bundled_notes_or_one_line(elsew
     config = placed()
     assert config.paths.knowledge == ROOT / "knowledge"  # the notes beside the package
     assert config.paths.state == state_for(ROOT / "knowledge")
-    monkeypatch.setattr("tinychat.locations.bundled_knowledge", lambda: None)  # e.g. an installed wheel
+    monkeypatch.setattr("tinychat.locations.bundled_knowledge", lambda: None)  # an installed wheel
     with pytest.raises(TinychatError, match="no knowledge folder here .*; pass --knowledge DIR"):
         placed()
 
@@ -92,7 +94,7 @@ def test_ask_from_any_folder_writes_nothing_there(notes_with_weights, elsewhere,
     assert main(["--knowledge", str(notes_with_weights), "ask", *QUESTION, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sources"][0]["path"] == "ferry.md"
     assert list(elsewhere.iterdir()) == []
-    assert (state_for(notes_with_weights) / "manifest.json").is_file()  # the session's state went there
+    assert (state_for(notes_with_weights) / "manifest.json").is_file()  # the state went there
 
 
 def test_info_says_where_everything_is(notes_with_weights, elsewhere, capsys):

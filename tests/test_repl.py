@@ -123,20 +123,23 @@ def test_topk_zero_is_refused(session):
     code, text = drive(session, "/topk 0\n/topk 51\n/topk 1\n")
     lines = text.splitlines()
     assert code == 0 and session.top_k == 1
-    assert "/topk 0: give a whole number from 1 to 50" in lines and "/topk 51: give a whole number from 1 to 50" in lines
+    assert "/topk 0: give a whole number from 1 to 50" in lines
+    assert "/topk 51: give a whole number from 1 to 50" in lines
 
 
 def test_unknown_arguments_are_refused_and_name_what_is_accepted(session, monkeypatch):
     import tinychat.weights
 
-    monkeypatch.setattr(tinychat.weights, "run_training", lambda *a, **k: pytest.fail("/retrain ran"))
-    code, text = drive(session, "when does the ferry leave?\n/retrain --fersh\n/sources -x\n/why now\n/help x\n")
+    monkeypatch.setattr(tinychat.weights, "run_training", lambda *a, **k: pytest.fail("retrained"))
+    typed = "when does the ferry leave?\n/retrain --fersh\n/sources -x\n/why now\n/help x\n"
+    code, text = drive(session, typed)
     lines = text.splitlines()
     assert code == 0
     assert "/retrain --fersh: unknown argument; /retrain accepts --fresh" in lines
     assert "/sources -x: unknown argument; /sources accepts -v" in lines
-    assert "/why now: /why takes no arguments" in lines and "/help x: /help takes no arguments" in lines
-    assert not any(line.startswith("  1. ") for line in lines)  # /sources -x did not list the sources
+    assert "/why now: /why takes no arguments" in lines
+    assert "/help x: /help takes no arguments" in lines
+    assert not any(line.startswith("  1. ") for line in lines)  # /sources -x listed nothing
 
 
 def test_help_aligns_every_description(session):
@@ -148,7 +151,9 @@ def test_help_aligns_every_description(session):
 
 def test_completion_of_a_command_s_arguments():
     completer = SlashCompleter()
-    assert [c.text for c in completer.get_completions(Document("/retrain --f"), None)] == ["--fresh"]
+    assert [c.text for c in completer.get_completions(Document("/retrain --f"), None)] == [
+        "--fresh"
+    ]
     assert [c.text for c in completer.get_completions(Document("/sources "), None)] == ["-v"]
     assert list(completer.get_completions(Document("/why "), None)) == []
 
@@ -158,12 +163,14 @@ def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, 
 
     import tinychat.weights
 
-    (tmp_path / "notes" / "zeppelin.txt").write_text("The zeppelin Quorvax carries 310 passengers.\n")
+    (tmp_path / "notes" / "zeppelin.txt").write_text("The zeppelin Quorvax carries 310.\n")
     session.sync()
     assert session.reindexed == "re-indexed: 1 added"
 
-    def retrained(config, fresh, knowledge):  # stands in for training: weights made for this knowledge
-        meta = {"knowledge": {"fingerprint": knowledge.fingerprint(), "manifest": knowledge.manifest_hashes()}}
+    def retrained(config, fresh, knowledge):
+        """Stands in for training: the same weights, recorded as made for this knowledge."""
+        hashes = knowledge.manifest_hashes()
+        meta = {"knowledge": {"fingerprint": knowledge.fingerprint(), "manifest": hashes}}
         return dataclasses.replace(session.model, meta=meta)
 
     monkeypatch.setattr(tinychat.weights, "run_training", retrained)
@@ -177,16 +184,16 @@ def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, 
 @pytest.mark.parametrize("word", ["exit", "quit", "QUIT", "/exit", "/bye", "/quit"])
 def test_leave_words(session, word):
     code, text = drive(session, f"{word}\n/temp 0.5\n")
-    assert code == 0 and session.last is None and session.temperature == 0  # left before the next line
+    assert code == 0 and session.last is None and session.temperature == 0  # left at once
 
 
 def test_ctrl_c_at_an_empty_prompt_says_how_to_leave(session):
     _, text = drive(session, "\x03what\x03")
-    assert text.splitlines().count("(Ctrl-D or /quit leaves)") == 1  # not when it clears a typed line
+    assert text.splitlines().count("(Ctrl-D or /quit leaves)") == 1  # not when clearing a line
 
 
 @pytest.mark.parametrize("typed", [
-    "\x1b[200~when does the\nferry leave?\x1b[201~\n",  # a bracketed paste: its newline does not send it
+    "\x1b[200~when does the\nferry leave?\x1b[201~\n",  # a bracketed paste: its newline stays
     "when does the\x1b\rferry leave?\n",  # Alt-Enter (Esc, Enter) starts a new line
     '"""\nwhen does the\n  ferry leave?\n"""\n',  # a block between two lines of three quotes
     '"""when does the\nferry leave?"""\n',
@@ -230,12 +237,13 @@ def test_info_short_and_with_v(session):
 
 
 def test_sources_show_whole_sentences_wrapped_with_a_hanging_indent(session, tmp_path):
-    sentence = ("The zeppelin Quorvax carries 310 passengers between the northern harbour towns every"
-                " second Tuesday, weather and the harbour-master's good humour permitting.")
+    sentence = ("The zeppelin Quorvax carries 310 passengers between the northern harbour towns"
+                " every second Tuesday, weather and the harbour-master's good humour permitting.")
     (tmp_path / "notes" / "zeppelin.txt").write_text(sentence + "\n")
     _, text = drive(session, "how many passengers does the zeppelin quorvax carry?\n/sources\n")
     lines = text.splitlines()
-    first = next(i for i, line in enumerate(lines) if line.startswith("  1. zeppelin.txt:1  score "))
-    rows = [lines[first], *itertools.takewhile(lambda line: line.startswith("     "), lines[first + 1 :])]
+    first = next(i for i, line in enumerate(lines) if line.startswith("  1. zeppelin.txt:1  score"))
+    hanging = itertools.takewhile(lambda line: line.startswith("     "), lines[first + 1 :])
+    rows = [lines[first], *hanging]
     assert len(rows) >= 2 and all(len(row) <= 78 for row in rows)  # DummyOutput is 80 columns wide
     assert sentence in " ".join(row.strip() for row in rows)  # whole, and cut only between words

@@ -42,7 +42,8 @@ def _common_options() -> argparse.ArgumentParser:
                         " folder with a tinychat.yaml, else one per knowledge folder in"
                         " $XDG_STATE_HOME/tinychat)")
     common.add_argument("--temperature", type=float, metavar="T", help="sampling temperature; 0 = greedy")
-    common.add_argument("--top-k", type=int, metavar="K", dest="top_k", help="context sentences per answer, 1 to 50")
+    common.add_argument("--top-k", type=int, metavar="K", dest="top_k",
+                        help="context sentences per answer, 1 to 50")
     common.add_argument("--seed", type=int, metavar="N", help="seed for training and sampling")
     return common
 
@@ -75,10 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--fresh", action="store_true", help="start from scratch instead of the current weights")
     train.add_argument("--steps", type=int, metavar="N", help="optimisation steps (default from the config)")
     demo = commands.add_parser("demo", parents=[common], help="train if needed, then show a few full prompts")
-    demo.add_argument("questions", nargs="*", help="questions (default: three about the knowledge's subjects)")
+    demo.add_argument("questions", nargs="*", help="questions (default: three a newcomer asks)")
     info = commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
     info.add_argument("--embeddings", action="store_true", help="also map the learned character embeddings in 2-D")
-    info.add_argument("-v", "--verbose", action="store_true", help="also list every weight array with its shape")
+    info.add_argument("-v", "--verbose", action="store_true", help="also list every weight array")
     evaluate = commands.add_parser("eval", parents=[common], help="answer a questions file and report accuracy")
     evaluate.add_argument("questions", type=Path, help="YAML list of {q, source, line, answer, keywords}")
     evaluate.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
@@ -123,7 +124,7 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
-    args.question = " ".join(args.question)  # `tinychat ask what is keras`: the words are the question
+    args.question = " ".join(args.question)  # `tinychat ask what is keras`: its words, joined
     if not args.question.strip():
         raise TinychatError('ask: the question is empty; try tinychat ask "what is keras?"')
     with open_session(config) as session:

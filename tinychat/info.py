@@ -37,8 +37,8 @@ def weight_table(model: ModelConfig) -> list[str]:
 def parameter_line(model: ModelConfig) -> str:
     """The parameter count against the budget, in one line (the table is behind -v)."""
     total, arrays = parameter_count(model), len(weight_shapes(model))
-    return (f"parameters   {total:,} in {arrays} weight arrays ({total / PARAMETER_BUDGET:.0%} of the"
-            f" ~{PARAMETER_BUDGET:,} budget; -v lists them)")
+    share = f"{total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget"
+    return f"parameters   {total:,} in {arrays} weight arrays ({share}; -v lists them)"
 
 
 def describe(config: Config, verbose: bool = False, config_file: Path | None = None) -> str:

@@ -62,7 +62,8 @@ class Command:
             return None
         if not self.flags:
             return f"{self.name} {argument}: {self.name} takes no arguments"
-        return f"{self.name} {argument}: unknown argument; {self.name} accepts {', '.join(self.flags)}"
+        accepted = ", ".join(self.flags)
+        return f"{self.name} {argument}: unknown argument; {self.name} accepts {accepted}"
 
 
 class Repl:
@@ -221,7 +222,7 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         repl.say("the last answer used no context (nothing matched)")
     for rank, hit in enumerate(last.sources, start=1):
         chunk = hit.chunk
-        lines = f"{chunk.line}" if chunk.line == chunk.end_line else f"{chunk.line}-{chunk.end_line}"
+        lines = f"{chunk.line}" + (f"-{chunk.end_line}" if chunk.end_line != chunk.line else "")
         number = f"  {rank}. "
         # The whole sentence, wrapped at whole words under its number (a hanging indent).
         repl.say(textwrap.fill(f"{number}{chunk.path}:{lines}  score {hit.score:.3f}  {chunk.text}",
@@ -302,11 +303,12 @@ COMMANDS = [
     Command("/help", "list these commands", cmd_help),
     Command("/sources", "files and lines the last answer drew on; -v adds the full prompt",
             cmd_sources, flags=("-v",)),
-    Command("/temp", "show or set the temperature (0 = greedy, deterministic)", cmd_temp, value="T"),
+    Command("/temp", "show or set the temperature (0 = greedy, deterministic)", cmd_temp,
+            value="T"),
     Command("/topk", "show or set how many sentences go into the context (at least 1)", cmd_topk,
             value="K"),
-    Command("/retrain", "train on the current knowledge (Ctrl-C keeps the old weights)", cmd_retrain,
-            flags=("--fresh",)),
+    Command("/retrain", "train on the current knowledge (Ctrl-C keeps the old weights)",
+            cmd_retrain, flags=("--fresh",)),
     Command("/why", "what each attention head and the copy path looked at for the last answer",
             cmd_why),
     Command("/probs", "the last answer coloured by how sure the model was of each character",

@@ -32,7 +32,7 @@ def _shade(intensity: float) -> str:
 
 
 def _heat(intensity: float) -> str:
-    """The background for an attention intensity in [0, 1], interpolated along IGNORED_TO_ATTENDED."""
+    """The background for an attention intensity in [0, 1], along IGNORED_TO_ATTENDED."""
     position = min(max(float(intensity), 0.0), 1.0) * (len(IGNORED_TO_ATTENDED) - 1)
     low = min(int(position), len(IGNORED_TO_ATTENDED) - 2)
     fraction = position - low
@@ -56,7 +56,8 @@ def _heat_rows(text: str, intensity: np.ndarray, width: int, color: bool) -> lis
     for start, piece in _wrap(text, width):
         values = intensity[start : start + len(piece)]
         if color:
-            lines.append([(f"bg:{_heat(v)} fg:#000000", printable(c)) for c, v in zip(piece, values)])
+            cells = zip(piece, values)
+            lines.append([(f"bg:{_heat(v)} fg:#000000", printable(c)) for c, v in cells])
         else:
             lines.append([("", printable(piece))])
             lines.append([("", "".join(_shade(v) for v in values))])
