@@ -20,7 +20,7 @@ from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, subject_of
-from tinychat.locations import config_file, place
+from tinychat import locations
 from tinychat.terminal import printable
 from tinychat.weights import notice, open_session, run_training
 
@@ -95,7 +95,8 @@ def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
     if hasattr(args, "seed"):
         overrides["train.seed"] = overrides["generation.seed"] = args.seed
     config = load_config(config_file, overrides)
-    return place(config, getattr(args, "knowledge", None), getattr(args, "state", None), Path.cwd())
+    given_knowledge, given_state = getattr(args, "knowledge", None), getattr(args, "state", None)
+    return locations.place(config, given_knowledge, given_state, Path.cwd())
 
 
 # ---------------------------------------------------------------------------- commands
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tinychat` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        args.config_file = config_file(getattr(args, "config", None), Path.cwd())  # shown by info
+        args.config_file = locations.config_file(getattr(args, "config", None), Path.cwd())
         config = config_from(args, args.config_file)
         state = config.paths.state
         if state.exists() and not state.is_dir():  # everything tinychat writes goes in there
