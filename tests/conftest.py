@@ -17,11 +17,25 @@ NOTES = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def user_folders(tmp_path_factory):
+    """The user's config and state folders (XDG) point into tmp, for module fixtures too."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+        patch.setenv("XDG_STATE_HOME", str(home / "state"))
+        yield home
+
+
 @pytest.fixture(autouse=True)
 def in_tmp(tmp_path, monkeypatch):
-    """Nothing a test does touches the repository: no ./tinychat.yaml, no .tinychat/ state."""
+    """Nothing a test does touches the repository or the home folder: no ./tinychat.yaml, no
+    .tinychat/ state, and fresh user folders (XDG) outside the current folder."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    home = tmp_path.parent / f"{tmp_path.name}-home"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
 
 
 def write_notes(folder: Path, notes: dict[str, str] = NOTES) -> Path:

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("generation:\n  temperature: -0.5\n", "generation.temperature"),
         ("retrieval:\n  retriever: bm99\n", "retrieval.retriever"),
         ("retrieval:\n  top_k: 1000\n", "retrieval.top_k"),
+        ("retrieval:\n  top_k: 0\n", "retrieval.top_k"),  # never trained to answer without context
         ("knowledge:\n  extensions: [txt]\n", "knowledge.extensions"),
         ("colour: blue\n", "colour"),
         ("model: 3\n", "model"),
@@ -66,11 +67,12 @@ def test_overrides_and_relative_paths(tmp_path):
     (tmp_path / "sub").mkdir()
     path = tmp_path / "sub" / "c.yaml"
     path.write_text("paths:\n  knowledge: notes\nmodel:\n  window: 256\n")
-    config = load_config(path, {"retrieval.top_k": 0, "generation.temperature": 0.7})
+    config = load_config(path, {"retrieval.top_k": 1, "generation.temperature": 0.7})
     assert config.paths.knowledge == tmp_path / "sub" / "notes"  # relative to the config file
-    assert (config.retrieval.top_k, config.generation.temperature, config.model.window) == (0, 0.7, 256)
-    with pytest.raises(TinychatError, match=r"command line: retrieval.top_k=-1"):
-        load_config(path, {"retrieval.top_k": -1})
+    settings = (config.retrieval.top_k, config.generation.temperature, config.model.window)
+    assert settings == (1, 0.7, 256)
+    with pytest.raises(TinychatError, match=r"command line: retrieval.top_k=0"):
+        load_config(path, {"retrieval.top_k": 0})
 
 
 def test_no_config_file_gives_defaults():

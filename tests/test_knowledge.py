@@ -216,3 +216,29 @@ def test_labelled_and_short_lines_are_facts_of_their_own():
         (1, "Front gate: 2290"), (2, "Bike shed padlock: 1112"), (3, "Alarm: 4000 then OFF (panel behind the coat hooks)"),
         (4, "Allotment gate: 7733, changes every January")]
     assert (chunks[4].line, chunks[4].end_line) == (6, 7)  # a wrapped sentence still spans its lines
+
+
+def test_warnings_are_not_repeated_on_the_next_start_until_the_file_changes(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good text.\n")
+    (folder / "latin1.txt").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    manifest = tmp_path / "state" / "manifest.json"
+    manifest.parent.mkdir()
+
+    def start() -> list[str]:
+        """A new process: a fresh Knowledge on the same manifest, refreshed, then saved."""
+        knowledge = Knowledge(folder, KnowledgeConfig(), manifest=manifest)
+        warnings = knowledge.refresh().warnings
+        knowledge.save_manifest()
+        return warnings
+
+    assert len(start()) == 2
+    assert start() == []  # the same two file versions: already said
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary, a new version")
+    assert [w for w in start() if "binary.txt" in w and "binary" in w] and start() == []
+    (folder / "latin1.txt").write_text("Now UTF-8.\n")
+    assert start() == []
+    (folder / "latin1.txt").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))  # broken again
+    assert len(start()) == 1

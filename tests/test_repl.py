@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import shutil
 
 import pytest
@@ -104,7 +105,8 @@ def test_attention_maps_are_normalised(session):
 def test_completion_only_for_slash_commands():
     completer = SlashCompleter()
     assert [c.text for c in completer.get_completions(Document("/te"), None)] == ["/temp"]
-    assert {c.text for c in completer.get_completions(Document("/"), None)} == {c.name for c in COMMANDS}
+    names = {name for c in COMMANDS for name in (c.name, *c.aliases)}
+    assert {c.text for c in completer.get_completions(Document("/"), None)} == names
     assert list(completer.get_completions(Document("what"), None)) == []
 
 
@@ -115,3 +117,133 @@ def test_add_a_file_then_ask_about_it_in_the_repl(session, tmp_path):
     with create_pipe_input() as pipe:
         toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
     assert "model trained before 1 file changed: /retrain" in toolbar
+
+
+def test_topk_zero_is_refused(session):
+    code, text = drive(session, "/topk 0\n/topk 51\n/topk 1\n")
+    lines = text.splitlines()
+    assert code == 0 and session.top_k == 1
+    assert "/topk 0: give a whole number from 1 to 50" in lines
+    assert "/topk 51: give a whole number from 1 to 50" in lines
+
+
+def test_unknown_arguments_are_refused_and_name_what_is_accepted(session, monkeypatch):
+    import tinychat.weights
+
+    monkeypatch.setattr(tinychat.weights, "run_training", lambda *a, **k: pytest.fail("retrained"))
+    typed = "when does the ferry leave?\n/retrain --fersh\n/sources -x\n/why now\n/help x\n"
+    code, text = drive(session, typed)
+    lines = text.splitlines()
+    assert code == 0
+    assert "/retrain --fersh: unknown argument; /retrain accepts --fresh" in lines
+    assert "/sources -x: unknown argument; /sources accepts -v" in lines
+    assert "/why now: /why takes no arguments" in lines
+    assert "/help x: /help takes no arguments" in lines
+    assert not any(line.startswith("  1. ") for line in lines)  # /sources -x listed nothing
+
+
+def test_help_aligns_every_description(session):
+    _, text = drive(session, "/help\n")
+    rows = [line for line in text.splitlines() if line.startswith("  /")]
+    starts = {line.index(command.help) for line, command in zip(rows, COMMANDS)}
+    assert len(rows) == len(COMMANDS) and len(starts) == 1
+
+
+def test_completion_of_a_command_s_arguments():
+    completer = SlashCompleter()
+    assert [c.text for c in completer.get_completions(Document("/retrain --f"), None)] == [
+        "--fresh"
+    ]
+    assert [c.text for c in completer.get_completions(Document("/sources "), None)] == ["-v"]
+    assert list(completer.get_completions(Document("/why "), None)) == []
+
+
+def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, monkeypatch):
+    import dataclasses
+
+    import tinychat.weights
+
+    (tmp_path / "notes" / "zeppelin.txt").write_text("The zeppelin Quorvax carries 310.\n")
+    session.sync()
+    assert session.reindexed == "re-indexed: 1 added"
+
+    def retrained(config, fresh, knowledge):
+        """Stands in for training: the same weights, recorded as made for this knowledge."""
+        hashes = knowledge.manifest_hashes()
+        meta = {"knowledge": {"fingerprint": knowledge.fingerprint(), "manifest": hashes}}
+        return dataclasses.replace(session.model, meta=meta)
+
+    monkeypatch.setattr(tinychat.weights, "run_training", retrained)
+    code, text = drive(session, "/retrain\n")
+    assert code == 0 and "retrained: answers now use the new weights" in text
+    with create_pipe_input() as pipe:
+        toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
+    assert "re-indexed" not in toolbar and "/retrain" not in toolbar
+
+
+@pytest.mark.parametrize("word", ["exit", "quit", "QUIT", "/exit", "/bye", "/quit"])
+def test_leave_words(session, word):
+    code, text = drive(session, f"{word}\n/temp 0.5\n")
+    assert code == 0 and session.last is None and session.temperature == 0  # left at once
+
+
+def test_ctrl_c_at_an_empty_prompt_says_how_to_leave(session):
+    _, text = drive(session, "\x03what\x03")
+    assert text.splitlines().count("(Ctrl-D or /quit leaves)") == 1  # not when clearing a line
+
+
+@pytest.mark.parametrize("typed", [
+    "\x1b[200~when does the\nferry leave?\x1b[201~\n",  # a bracketed paste: its newline stays
+    "when does the\x1b\rferry leave?\n",  # Alt-Enter (Esc, Enter) starts a new line
+    '"""\nwhen does the\n  ferry leave?\n"""\n',  # a block between two lines of three quotes
+    '"""when does the\nferry leave?"""\n',
+])
+def test_a_question_over_several_lines_is_one_question(session, typed):
+    asked = []
+    prepare = session.prepare
+    session.prepare = lambda query: asked.append(query) or prepare(query)
+    code, _ = drive(session, typed)
+    assert code == 0 and asked == ["when does the ferry leave?"]
+
+
+def contrast(style: str) -> float:
+    """WCAG contrast ratio between a fragment's fg: and bg: colours."""
+
+    def luminance(colour: str) -> float:
+        linear = []
+        for offset in (1, 3, 5):
+            value = int(colour[offset : offset + 2], 16) / 255
+            linear.append(value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    colours = dict(part.split(":") for part in style.split())
+    light, dark = sorted((luminance(colours["fg"]), luminance(colours["bg"])), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_why_is_legible_on_any_terminal_background(session):
+    """Each shaded cell sets both its colours, with at least the contrast WCAG asks of body text."""
+    from tinychat.views import attention_view
+
+    view = attention_view(session.ask("when does the ferry leave?"), 80, color=True)
+    styles = {style for line in view for style, _ in line if "bg:" in style}
+    assert len(styles) > 5 and all("fg:" in style for style in styles)
+    assert min(contrast(style) for style in styles) >= 4.5
+
+
+def test_info_short_and_with_v(session):
+    _, text = drive(session, "/info\n/info -v\n")
+    assert text.count("parameters   ") == 1 and text.count("token_embedding") == 1
+
+
+def test_sources_show_whole_sentences_wrapped_with_a_hanging_indent(session, tmp_path):
+    sentence = ("The zeppelin Quorvax carries 310 passengers between the northern harbour towns"
+                " every second Tuesday, weather and the harbour-master's good humour permitting.")
+    (tmp_path / "notes" / "zeppelin.txt").write_text(sentence + "\n")
+    _, text = drive(session, "how many passengers does the zeppelin quorvax carry?\n/sources\n")
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  1. zeppelin.txt:1  score"))
+    hanging = itertools.takewhile(lambda line: line.startswith("     "), lines[first + 1 :])
+    rows = [lines[first], *hanging]
+    assert len(rows) >= 2 and all(len(row) <= 78 for row in rows)  # DummyOutput is 80 columns wide
+    assert sentence in " ".join(row.strip() for row in rows)  # whole, and cut only between words

@@ -90,6 +90,7 @@ class ChatSession:
         self.runtime = Runtime(model.config, model.arrays)
         self.index: Index | None = None
         self.stale_checked = False  # new weights: compare them with the knowledge at the next sync
+        self.reindexed = ""  # new weights were trained on the knowledge as it is: old news
 
     def stale_notice(self) -> str:
         """'' if the model was trained on the knowledge as it is, else how many files changed since."""

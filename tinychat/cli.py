@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from tinychat import checkpoint
+from tinychat import __version__, checkpoint
 from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
+from tinychat.knowledge import Knowledge, subject_of
+from tinychat import locations
 from tinychat.terminal import printable
 from tinychat.weights import notice, open_session, run_training
 
@@ -29,13 +31,28 @@ from tinychat.weights import notice, open_session, run_training
 def _common_options() -> argparse.ArgumentParser:
     # SUPPRESS keeps a subcommand's unset option from hiding the same option given before it.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("--config", type=Path, metavar="FILE", help="settings file (default ./tinychat.yaml if present)")
-    common.add_argument("--knowledge", type=Path, metavar="DIR", help="folder of .txt/.md notes to answer from")
-    common.add_argument("--state", type=Path, metavar="DIR", help="where weights, index cache and history live")
+    common.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings file (default ./tinychat.yaml, else"
+                        " $XDG_CONFIG_HOME/tinychat/tinychat.yaml if present)")
+    common.add_argument("--knowledge", type=Path, metavar="DIR",
+                        help="folder of .txt/.md notes to answer from (default ./knowledge in a"
+                        " folder with a tinychat.yaml, else the bundled notes)")
+    common.add_argument("--state", type=Path, metavar="DIR",
+                        help="where weights, index cache and history live (default ./.tinychat in a"
+                        " folder with a tinychat.yaml, else one per knowledge folder in"
+                        " $XDG_STATE_HOME/tinychat)")
     common.add_argument("--temperature", type=float, metavar="T", help="sampling temperature; 0 = greedy")
-    common.add_argument("--top-k", type=int, metavar="K", dest="top_k", help="context chunks per answer; 0 = none")
+    common.add_argument("--top-k", type=int, metavar="K", dest="top_k",
+                        help="context sentences per answer, 1 to 50")
     common.add_argument("--seed", type=int, metavar="N", help="seed for training and sampling")
     return common
+
+
+EXAMPLES = """examples:
+  tinychat                                  chat (inside the chat, /help lists the slash commands)
+  tinychat ask what is keras                one answer; quotes are optional
+  tinychat --knowledge ~/notes              chat about another folder of .txt/.md notes
+  echo "what is keras?" | tinychat --json   one JSON answer per input line"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,23 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         description="Chat with a folder of notes through a ~10k-parameter transformer trained on them. "
         "On a terminal: a REPL; with piped stdin: one answer per line.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the examples' columns
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="pipe mode: one JSON object per answer")
     parser.add_argument("--follow-up", action="store_true", dest="follow_up",
                         help="pipe mode: stdin is one conversation (a line /new starts another), so 'how tall is it?'"
                              " is searched with the subject of the answer before")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", parents=[common], help="answer one question and exit")
-    ask.add_argument("question", help="the question")
+    ask.add_argument("question", nargs="+", help="the question; quotes are optional")
     ask.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
     ask.add_argument("--show-prompt", action="store_true", help="print the whole [CONTEXT]/[QUERY]/[ANSWER] block")
     train = commands.add_parser("train", parents=[common], help="train on the knowledge folder")
     train.add_argument("--fresh", action="store_true", help="start from scratch instead of the current weights")
     train.add_argument("--steps", type=int, metavar="N", help="optimisation steps (default from the config)")
     demo = commands.add_parser("demo", parents=[common], help="train if needed, then show a few full prompts")
-    demo.add_argument("questions", nargs="*", help="questions (default: three made from the knowledge)")
+    demo.add_argument("questions", nargs="*", help="questions (default: three a newcomer asks)")
     info = commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
     info.add_argument("--embeddings", action="store_true", help="also map the learned character embeddings in 2-D")
+    info.add_argument("-v", "--verbose", action="store_true", help="also list every weight array")
     evaluate = commands.add_parser("eval", parents=[common], help="answer a questions file and report accuracy")
     evaluate.add_argument("questions", type=Path, nargs="+",
                           help="YAML lists of questions {q, source, line, answer, keywords} and conversations {turns}")
@@ -69,16 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from(args: argparse.Namespace) -> Config:
-    """The config file with command-line overrides applied."""
+def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
+    """The config file with command-line overrides applied, and its folders placed (`locations`)."""
     overrides: dict[str, Any] = {}
-    for option, key in (("knowledge", "paths.knowledge"), ("state", "paths.state"),
-                        ("temperature", "generation.temperature"), ("top_k", "retrieval.top_k")):  # fmt: skip
+    for option, key in (("temperature", "generation.temperature"), ("top_k", "retrieval.top_k")):
         if hasattr(args, option):
             overrides[key] = getattr(args, option)
     if hasattr(args, "seed"):
         overrides["train.seed"] = overrides["generation.seed"] = args.seed
-    return load_config(getattr(args, "config", None), overrides)
+    config = load_config(config_file, overrides)
+    given_knowledge, given_state = getattr(args, "knowledge", None), getattr(args, "state", None)
+    return locations.place(config, given_knowledge, given_state, Path.cwd())
 
 
 # ---------------------------------------------------------------------------- commands
@@ -89,7 +111,7 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
         if sys.stdin.isatty() and not getattr(args, "json", False):
             from tinychat.repl import run_repl
 
-            return run_repl(session)
+            return run_repl(session, args.config_file)
         session.follow_up = getattr(args, "follow_up", False)
         return answer_lines(session, sys.stdin.buffer, sys.stdout, getattr(args, "json", False))
 
@@ -111,6 +133,7 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    args.question = " ".join(args.question)  # `tinychat ask what is keras`: its words, joined
     if not args.question.strip():
         raise TinychatError('ask: the question is empty; try tinychat ask "what is keras?"')
     with open_session(config) as session:
@@ -149,29 +172,42 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     with open_session(config) as session:
-        questions = args.questions or demo_questions(session)
+        questions = args.questions or demo_questions(session.knowledge)
         for number, question in enumerate(questions):
             answer = session.ask(question)
             print(("\n" if number else "") + answer.prompt + answer.text, flush=True)
     return 0
 
 
-def demo_questions(session: ChatSession, count: int = 3) -> list[str]:
-    """Questions made from the knowledge itself, so the demo suits any folder."""
-    import numpy as np
+# What a newcomer asks of the bundled notes (each answered by the sentence it names).
+BUNDLED_QUESTIONS = ("what is keras?", "how many attention heads does tinychat use?",
+                     "what does temperature 0 mean?")
+SUBJECT_WORDS = 4  # at most this many words in a heading used as a demo question's subject
 
-    from tinychat.examples import make_question
 
-    rng = np.random.default_rng(session.config.train.seed)
-    chunks = [c for c in session.knowledge.chunks if len(c.text) > 30] or session.knowledge.chunks
-    picks = rng.choice(len(chunks), size=min(count, len(chunks)), replace=False)
-    return [make_question(chunks[int(i)].text, rng) for i in picks]
+def demo_questions(knowledge: Knowledge, count: int = 3) -> list[str]:
+    """Natural questions for the demo: a fixed few for the bundled notes, else "what is <subject>?"
+    for subjects spread over the folder, each a file's heading or else its name."""
+    from tinychat.locations import is_bundled
+
+    if is_bundled(knowledge.folder):
+        return list(BUNDLED_QUESTIONS[:count])
+    subjects: list[str] = []
+    for path, state in sorted(knowledge.files.items()):
+        title = next((chunk.title for chunk in state.chunks if chunk.title), "")
+        if len(title.split()) > SUBJECT_WORDS:  # a heading that is a sentence names no subject
+            title = ""
+        subject = (title or subject_of(path.rsplit("/", 1)[-1])).lower()
+        if subject and subject not in subjects:
+            subjects.append(subject)
+    step = max(1, len(subjects) // count)  # spread over the folder, not its first few names
+    return [f"what is {subject}?" for subject in subjects[::step][:count]]
 
 
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
     from tinychat.info import describe, embedding_map
 
-    print(describe(config))
+    print(describe(config, verbose=args.verbose, config_file=args.config_file))
     if args.embeddings:
         trained = checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
         print("character embeddings, first two principal components:")
@@ -211,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tinychat` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        config = config_from(args)
+        args.config_file = locations.config_file(getattr(args, "config", None), Path.cwd())
+        config = config_from(args, args.config_file)
         state = config.paths.state
         if state.exists() and not state.is_dir():  # everything tinychat writes goes in there
             raise TinychatError(f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file")

@@ -105,15 +105,17 @@ class RetrievalConfig:
     """How chunks are ranked for a query."""
 
     retriever: str = "tfidf"  # "tfidf" (character n-grams), "embedding" (the seed's), "hybrid"
-    top_k: int = 3  # chunks put in [CONTEXT]; 0 answers with no context
+    top_k: int = 3  # chunks put in [CONTEXT], at least 1 (TOP_K_RANGE)
     decline: bool = True  # answer generation.decline_text when the notes do not hold the answer
 
     def check(self, where: str) -> None:
         _one_of(where, "retrieval.retriever", self.retriever, RETRIEVERS)
-        _in_range(where, "retrieval.top_k", self.top_k, 0, 50)
+        _in_range(where, "retrieval.top_k", self.top_k, *TOP_K_RANGE)
 
 
 RETRIEVERS = ("tfidf", "embedding", "hybrid")
+# At least one sentence: training always fills [CONTEXT], and with none the model answers "[QUERY]".
+TOP_K_RANGE = (1, 50)
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Config:
 def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Read `path` (or `./tinychat.yaml` if present, else defaults), apply `overrides`, validate.
 
-    `overrides` maps dotted keys to values, e.g. {"retrieval.top_k": 0} from the command line.
+    `overrides` maps dotted keys to values, e.g. {"retrieval.top_k": 5} from the command line.
     Relative paths in a config file are taken relative to that file's folder.
     """
     import yaml  # only this module reads YAML

@@ -1,4 +1,7 @@
-"""`tinychat info`: the model's shape, its size, the checkpoint and the knowledge, as text."""
+"""`tinychat info`: the model's shape, its size, the checkpoint and the knowledge, as text.
+
+It fits a screen (about 15 lines); the table of every weight array comes with `-v`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import math
 from datetime import datetime, timezone
 
 import numpy as np
+
+from pathlib import Path
 
 from tinychat import checkpoint
 from tinychat.config import Config, ModelConfig
@@ -29,14 +34,27 @@ def weight_table(model: ModelConfig) -> list[str]:
     return rows
 
 
-def describe(config: Config) -> str:
-    """The model as a table of its weights, then the vocabulary, the checkpoint and the knowledge."""
+def parameter_line(model: ModelConfig) -> str:
+    """The parameter count against the budget, in one line (the table is behind -v)."""
+    total, arrays = parameter_count(model), len(weight_shapes(model))
+    share = f"{total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget"
+    return f"parameters   {total:,} in {arrays} weight arrays ({share}; -v lists them)"
+
+
+def describe(config: Config, verbose: bool = False, config_file: Path | None = None) -> str:
+    """Where everything is (settings file, state folder), the model and its size (`verbose`: a
+    table of its weights), the vocabulary, the checkpoint and the knowledge."""
     model = config.model
     positions = "ALiBi distance biases (no parameters)" if model.positions == "alibi" else "a learned table"
+    from tinychat.locations import user_config_file
+
+    settings = config_file or f"none: defaults (no tinychat.yaml here, nor {user_config_file()})"
     lines = [
+        f"config       {settings}",
+        f"state        {config.paths.state} (weights, index cache, history)",
         f"model        {model.n_layers} layers, {model.n_heads} heads, d_model {model.d_model}, d_ff {model.d_ff},"
         f" copy path {'on' if model.copy else 'off'}",
-        *weight_table(model),
+        *(weight_table(model) if verbose else [parameter_line(model)]),
         f"window       {model.window} characters; positions from {positions}",
         f"vocabulary   {VOCAB_SIZE} ids (newline, 95 printable ASCII characters, 1 unknown)",
     ]

@@ -233,7 +233,10 @@ class Knowledge:
         self.manifest = manifest
         self.files: dict[str, FileState] = {}
         self.unsaved = False  # changes not yet in the manifest file
-        self._warned: set[tuple[str, str]] = set()
+        # {path: [size, mtime_ns, problem]}: the file version each warning was given for, kept in
+        # the manifest so that a restart does not repeat it; only a new version of the file does.
+        self._warned: dict[str, list] = {}
+        self._warned_now: set[str] = set()  # paths warned about (again) by the refresh under way
         if manifest is not None:
             self._load_manifest(manifest)
 
@@ -262,6 +265,7 @@ class Knowledge:
         if not self.folder.is_dir():
             raise TinychatError(f"{self.folder}: knowledge folder not found; create it or pass --knowledge DIR")
         changes = Changes()
+        self._warned_now = set()
         seen = self._scan(changes)
         for relative in sorted(set(self.files) - set(seen)):
             del self.files[relative]
@@ -280,12 +284,15 @@ class Knowledge:
             elif known.sha256 != state.sha256:
                 changes.changed.append(relative)
             self.files[relative] = state
+        for relative in set(self._warned) - self._warned_now:  # fixed, removed, or read and kept
+            del self._warned[relative]
+            self.unsaved = True
         self.unsaved = self.unsaved or bool(changes)
         return changes
 
     # The manifest is JSON: {"version", "folder", "chunk_chars", "files": {path: {size, mtime_ns,
-    # sha256, chunks: [[line, end_line, text, title], ...]}}}. One made for another version,
-    # folder or chunk size is ignored.
+    # sha256, chunks: [[line, end_line, text, title], ...]}}, "warned": {path: [size, mtime_ns,
+    # problem]}}. One made for another version, folder or chunk size is ignored.
 
     def _manifest_header(self) -> dict:
         return {"version": MANIFEST_VERSION, "folder": str(self.folder.resolve()), "chunk_chars": self.config.chunk_chars}
@@ -300,6 +307,7 @@ class Knowledge:
                                     tuple(Chunk(relative, *fields) for fields in entry["chunks"]))
                 for relative, entry in data["files"].items()
             }  # fmt: skip
+            self._warned = {path: list(version) for path, version in data.get("warned", {}).items()}
         except (OSError, ValueError, KeyError, TypeError):
             self.files = {}  # a missing or damaged manifest only means reading every file again
 
@@ -317,7 +325,7 @@ class Knowledge:
                        "chunks": [[c.line, c.end_line, c.text, c.title] for c in state.chunks]}
             for relative, state in sorted(self.files.items())
         }  # fmt: skip
-        text = json.dumps({**self._manifest_header(), "files": files})
+        text = json.dumps({**self._manifest_header(), "files": files, "warned": self._warned})
         try:
             atomic_write(self.manifest, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"), "knowledge manifest")
             self.unsaved = False
@@ -383,8 +391,16 @@ class Knowledge:
         return FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest(), chunks)
 
     def _warn(self, changes: Changes, relative: str, problem: str) -> None:
-        if (relative, problem) not in self._warned:  # say it once, not before every answer
-            self._warned.add((relative, problem))
+        """Say `problem` once per version of the file: not before every answer, nor every start."""
+        try:
+            stat = os.lstat(self.folder / relative)
+            version = [stat.st_size, stat.st_mtime_ns, problem]
+        except OSError:
+            version = [None, None, problem]
+        self._warned_now.add(relative)
+        if self._warned.get(relative) != version:
+            self._warned[relative] = version
+            self.unsaved = True
             changes.warnings.append(f"warning: {self.folder / relative} {problem}")
 
 

@@ -2,13 +2,17 @@
 
 One table of slash commands (`COMMANDS`) feeds the dispatcher, `/help` and tab completion.
 Answers are written to stdout a character at a time as the model produces them; Ctrl-C
-stops an answer (or a /retrain) and returns to the prompt, Ctrl-D or /quit leaves.
+stops an answer (or a /retrain) and returns to the prompt; Ctrl-D, /quit (/exit, /bye),
+`exit` or `quit` leave. A question may span lines (a paste, Alt-Enter, or a block between
+two lines of three double quotes, as in ollama); its newlines are folded to spaces before answering.
 """
 
 from __future__ import annotations
 
 import sys
+import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
 from prompt_toolkit import PromptSession, print_formatted_text
@@ -20,23 +24,52 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.output import ColorDepth
 
 from tinychat.chat import ChatSession
+from tinychat.config import TOP_K_RANGE
 from tinychat.errors import TinychatError
+from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.runtime import parameter_count
 from tinychat.terminal import printable
 
 HISTORY_NAME = "history"
+LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
+LEAVE_HINT = "(Ctrl-D or /quit leaves)"
+BLOCK_QUOTES = '"""'  # opens a question of several lines; a line ending with it closes it
 
 
 @dataclass(frozen=True)
 class Command:
+    """One slash command: its name, what may follow it, its help line and its handler.
+
+    What a command accepts is written here once: `/help`, completion and the check made
+    before the handler runs all read it.
+    """
+
     name: str
-    usage: str
     help: str
     run: Callable[["Repl", str], bool]  # returns False to leave the REPL
+    flags: tuple[str, ...] = ()  # the words accepted after the name, e.g. ("--fresh",)
+    value: str = ""  # the name of a value accepted after the name, e.g. "T"; the handler checks it
+    aliases: tuple[str, ...] = ()  # other names habit brings, e.g. "/exit"
+
+    @property
+    def usage(self) -> str:
+        accepted = "|".join(self.flags) or self.value
+        return f"{self.name} [{accepted}]" if accepted else self.name
+
+    def refusal(self, argument: str) -> str | None:
+        """One line saying why `argument` is not accepted here, or None when it is."""
+        if not argument or self.value or argument in self.flags:
+            return None
+        if not self.flags:
+            return f"{self.name} {argument}: {self.name} takes no arguments"
+        accepted = ", ".join(self.flags)
+        return f"{self.name} {argument}: unknown argument; {self.name} accepts {accepted}"
 
 
 class Repl:
     """The REPL's state: the chat session, where answers are written, the prompt."""
+
+    config_file: Path | None = None  # the settings file read, for /info (set by run_repl)
 
     def __init__(self, session: ChatSession, out: TextIO | None = None, **prompt_options: Any):
         self.session = session
@@ -50,6 +83,7 @@ class Repl:
             history=FileHistory(str(state / HISTORY_NAME)),
             auto_suggest=AutoSuggestFromHistory(),
             completer=SlashCompleter(),
+            key_bindings=chat_key_bindings(),
             complete_while_typing=True,
             bottom_toolbar=self.toolbar,
             **prompt_options,
@@ -103,13 +137,18 @@ class Repl:
         while True:
             self.show_notices()
             try:
-                line = self.prompt.prompt("> ").strip()
+                line = self.read_question()
+            except InterruptAtEmptyPrompt:
+                self.say(LEAVE_HINT)
+                continue
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:
                 return 0
             if not line:
                 continue
+            if line.lower() in LEAVE_WORDS:
+                return 0
             try:
                 if line.startswith("/"):
                     if not self.command(line):
@@ -118,6 +157,22 @@ class Repl:
                     self.stream_answer(line)
             except TinychatError as error:
                 self.say(f"error: {error}")
+
+    def read_question(self) -> str:
+        """One question or command, its lines folded into one; a quoted block is read to its end."""
+        text = self.prompt.prompt("> ")
+        if text.strip().startswith(BLOCK_QUOTES):
+            text = self.read_block(text.strip()[len(BLOCK_QUOTES) :])
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+    def read_block(self, first: str) -> str:
+        """Lines up to and including one that ends with BLOCK_QUOTES (which are dropped)."""
+        lines, line = [], first
+        while not line.rstrip().endswith(BLOCK_QUOTES):
+            lines.append(line)
+            line = self.prompt.prompt("... ")
+        lines.append(line.rstrip()[: -len(BLOCK_QUOTES)])
+        return "\n".join(lines)
 
     def stream_answer(self, query: str) -> None:
         try:
@@ -136,7 +191,11 @@ class Repl:
     def command(self, line: str) -> bool:
         name, _, argument = line.partition(" ")
         for command in COMMANDS:
-            if command.name == name.lower():
+            if name.lower() in (command.name, *command.aliases):
+                refusal = command.refusal(argument.strip())
+                if refusal:
+                    self.say(refusal)
+                    return True
                 return command.run(self, argument.strip())
         close = [c.name for c in COMMANDS if c.name.startswith(name.lower()[:3])]
         hint = f"; did you mean {close[0]}?" if close else ""
@@ -148,9 +207,12 @@ class Repl:
 
 
 def cmd_help(repl: Repl, argument: str) -> bool:
+    width = max(len(command.usage) for command in COMMANDS)
     for command in COMMANDS:
-        repl.say(f"  {command.usage:<16} {command.help}")
+        also = f" (also {', '.join(command.aliases)})" if command.aliases else ""
+        repl.say(f"  {command.usage:<{width}}  {command.help}{also}")
     repl.say("  Ctrl-C stops an answer, Ctrl-D leaves; arrow-up recalls earlier questions.")
+    repl.say(f"  Alt-Enter (Esc Enter) starts a new line; {BLOCK_QUOTES} opens and closes a block.")
     return True
 
 
@@ -165,11 +227,16 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         repl.say("the notes don't hold the answer; the closest sentences, not used:" if last.sources
                  else "nothing in the notes matches the question")
     elif not last.sources:
-        repl.say("the last answer used no context (top-k 0 or nothing matched)")
+        repl.say("the last answer used no context (nothing matched)")
     for rank, hit in enumerate(last.sources, start=1):
-        lines = f"{hit.chunk.line}" if hit.chunk.line == hit.chunk.end_line else f"{hit.chunk.line}-{hit.chunk.end_line}"
-        repl.say(f"  {rank}. {hit.chunk.path}:{lines}  score {hit.score:.3f}  {hit.chunk.text[:60]}")
-    if argument in ("-v", "--verbose"):
+        chunk = hit.chunk
+        lines = f"{chunk.line}" + (f"-{chunk.end_line}" if chunk.end_line != chunk.line else "")
+        number = f"  {rank}. "
+        # The whole sentence, wrapped at whole words under its number (a hanging indent).
+        repl.say(textwrap.fill(f"{number}{chunk.path}:{lines}  score {hit.score:.3f}  {chunk.text}",
+                               width=repl.width(), subsequent_indent=" " * len(number),
+                               break_long_words=False, break_on_hyphens=False))
+    if argument == "-v":
         repl.say("prompt the model saw:")
         repl.say(last.prompt + last.text)
     return True
@@ -190,12 +257,13 @@ def cmd_temp(repl: Repl, argument: str) -> bool:
 
 
 def cmd_topk(repl: Repl, argument: str) -> bool:
+    low, high = TOP_K_RANGE
     if argument:
-        if not argument.isdigit() or int(argument) > 50:
-            repl.say(f"/topk {argument}: give a whole number from 0 (no context) to 50")
+        if not argument.isdigit() or not low <= int(argument) <= high:
+            repl.say(f"/topk {argument}: give a whole number from {low} to {high}")
             return True
         repl.session.top_k = int(argument)
-    repl.say(f"top-k {repl.session.top_k}" + (" (answers use no context)" if repl.session.top_k == 0 else ""))
+    repl.say(f"top-k {repl.session.top_k}")
     return True
 
 
@@ -217,7 +285,7 @@ def cmd_retrain(repl: Repl, argument: str) -> bool:
 def cmd_info(repl: Repl, argument: str) -> bool:
     from tinychat.info import describe
 
-    repl.say(describe(repl.session.config))
+    repl.say(describe(repl.session.config, verbose=argument == "-v", config_file=repl.config_file))
     return True
 
 
@@ -246,36 +314,54 @@ def cmd_quit(repl: Repl, argument: str) -> bool:
 
 
 COMMANDS = [
-    Command("/help", "/help", "list these commands", cmd_help),
-    Command("/sources", "/sources [-v]", "files and lines the last answer drew on; -v adds the full prompt", cmd_sources),
-    Command("/temp", "/temp [T]", "show or set the temperature (0 = greedy, deterministic)", cmd_temp),
-    Command("/topk", "/topk [K]", "show or set how many chunks go into the context (0 = none)", cmd_topk),
-    Command("/retrain", "/retrain [--fresh]", "train on the current knowledge (Ctrl-C keeps the old weights)", cmd_retrain),
-    Command("/why", "/why", "what each attention head and the copy path looked at for the last answer", cmd_why),
-    Command("/probs", "/probs", "the last answer coloured by how sure the model was of each character", cmd_probs),
-    Command("/info", "/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
-    Command("/new", "/new", "start a new conversation ('it' no longer means the last subject)", cmd_new),
-    Command("/quit", "/quit", "leave (Ctrl-D does the same)", cmd_quit),
+    Command("/help", "list these commands", cmd_help),
+    Command("/sources", "files and lines the last answer drew on; -v adds the full prompt",
+            cmd_sources, flags=("-v",)),
+    Command("/temp", "show or set the temperature (0 = greedy, deterministic)", cmd_temp,
+            value="T"),
+    Command("/topk", "show or set how many sentences go into the context (at least 1)", cmd_topk,
+            value="K"),
+    Command("/retrain", "train on the current knowledge (Ctrl-C keeps the old weights)",
+            cmd_retrain, flags=("--fresh",)),
+    Command("/why", "what each attention head and the copy path looked at for the last answer",
+            cmd_why),
+    Command("/probs", "the last answer coloured by how sure the model was of each character",
+            cmd_probs),
+    Command("/info", "model, checkpoint and knowledge; -v lists every weight array", cmd_info,
+            flags=("-v",)),
+    Command("/new", "start a new conversation ('it' no longer means the last subject)", cmd_new),
+    Command("/quit", "leave (so do Ctrl-D, exit and quit)", cmd_quit, aliases=("/exit", "/bye")),
 ]
 
 
 class SlashCompleter(Completer):
-    """Completes slash commands at the start of the line; plain questions get no completion."""
+    """Completes slash commands at the start of the line, then the words each accepts;
+    plain questions get no completion."""
 
     def get_completions(self, document: Document, complete_event: Any) -> Iterable[Completion]:
         text = document.text_before_cursor
-        if not text.startswith("/") or " " in text:
+        if not text.startswith("/"):
             return
-        for command in COMMANDS:
-            if command.name.startswith(text.lower()):
-                yield Completion(command.name, start_position=-len(text), display_meta=command.help)
+        name, space, argument = text.partition(" ")
+        if not space:
+            for command in COMMANDS:
+                for each in (command.name, *command.aliases):
+                    if each.startswith(text.lower()):
+                        yield Completion(each, start_position=-len(text), display_meta=command.help)
+            return
+        for command in COMMANDS:  # after the name: the words that command accepts
+            if command.name == name.lower() and " " not in argument:
+                for flag in command.flags:
+                    if flag.startswith(argument):
+                        yield Completion(flag, start_position=-len(argument))
 
 
-def run_repl(session: ChatSession) -> int:
+def run_repl(session: ChatSession, config_file: Path | None = None) -> int:
     """Chat on the terminal until Ctrl-D or /quit, re-indexing in the background; returns the exit code."""
     from tinychat.watcher import Watcher
 
     repl = Repl(session)
+    repl.config_file = config_file
     watcher = Watcher(session, on_change=repl.prompt.app.invalidate).start()  # redraws the toolbar
     try:
         return repl.run()

@@ -17,6 +17,9 @@ from tinychat.vocab import id_to_char
 Fragments = list[tuple[str, str]]
 SHADES = " .:-=+*#%@"  # plain-text intensity, low to high
 SURE_TO_UNSURE = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]  # green .. red
+# Ignored to attended: backgrounds from a light neutral to a strong orange, all under black text,
+# so every cell reads the same on a dark or a light terminal (black on each: contrast 7 or more).
+IGNORED_TO_ATTENDED = ["#e4e4e4", "#fee08b", "#fdae61", "#f46d43"]
 
 
 def _probability_colour(probability: float) -> str:
@@ -28,9 +31,17 @@ def _shade(intensity: float) -> str:
     return SHADES[min(len(SHADES) - 1, int(intensity * len(SHADES)))]
 
 
-def _grey(intensity: float) -> str:
-    level = int(40 + 215 * intensity)  # dark (ignored) to white (attended)
-    return f"#{level:02x}{level:02x}{level:02x}"
+def _heat(intensity: float) -> str:
+    """The background for an attention intensity in [0, 1], along IGNORED_TO_ATTENDED."""
+    position = min(max(float(intensity), 0.0), 1.0) * (len(IGNORED_TO_ATTENDED) - 1)
+    low = min(int(position), len(IGNORED_TO_ATTENDED) - 2)
+    fraction = position - low
+    start, end = IGNORED_TO_ATTENDED[low], IGNORED_TO_ATTENDED[low + 1]
+    channels = []
+    for offset in (1, 3, 5):  # red, green, blue of "#rrggbb"
+        first, last = int(start[offset : offset + 2], 16), int(end[offset : offset + 2], 16)
+        channels.append(round(first + (last - first) * fraction))
+    return "#" + "".join(f"{value:02x}" for value in channels)
 
 
 def _wrap(text: str, width: int) -> list[tuple[int, str]]:
@@ -45,7 +56,8 @@ def _heat_rows(text: str, intensity: np.ndarray, width: int, color: bool) -> lis
     for start, piece in _wrap(text, width):
         values = intensity[start : start + len(piece)]
         if color:
-            lines.append([(f"bg:{_grey(v)} fg:#000000", printable(c)) for c, v in zip(piece, values)])
+            cells = zip(piece, values)
+            lines.append([(f"bg:{_heat(v)} fg:#000000", printable(c)) for c, v in cells])
         else:
             lines.append([("", printable(piece))])
             lines.append([("", "".join(_shade(v) for v in values))])
@@ -125,6 +137,9 @@ def attention_view(answer: Answer, width: int = 80, color: bool = True) -> list[
     copied = sum(g > 0.5 for g in gates)
     lines: list[Fragments] = [[("", f"{len(answer.text)} answer characters; {copied} mostly copied"
                                     f" (copy gate > 0.5, mean gate {np.mean(gates):.2f})")]]  # fmt: skip
+    if color:
+        legend = [(f"bg:{_heat(v)} fg:#000000", "  ") for v in np.linspace(0, 1, 6)]
+        lines.append([("", "ignored ")] + legend + [("", " attended")])
     for name, intensity in attention_maps(answer).items():
         lines.append([("bold", f"{name}:")])
         lines.extend(_heat_rows(answer.prompt, intensity, width, color))
