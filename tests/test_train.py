@@ -44,3 +44,42 @@ def test_continuing_starts_from_the_current_weights(tmp_path):
     knowledge = open_knowledge(config)
     knowledge.refresh()
     assert model.fingerprint == knowledge.fingerprint() and len(model.fingerprint) == 64
+
+
+def test_training_stops_when_answers_about_unseen_sentences_stop_improving():
+    from tinychat.train import MIN_STEPS, _EarlyStop
+
+    class Measured:  # held-out bits/char at each check, as training would give them
+        def __init__(self, values):
+            self.values = iter(values)
+
+        def bits(self, model):
+            return next(self.values)
+
+    class Model:
+        stop_training = False
+
+    def stopped_after(values, enabled=True) -> int:
+        stopper, model = _EarlyStop(Measured(values), 50, enabled), Model()
+        stopper.set_model(model)
+        stopper.set_params({"epochs": len(values)})
+        for epoch in range(len(values)):
+            stopper.on_epoch_end(epoch)
+            if model.stop_training:
+                return (epoch + 1) * 50
+        return len(values) * 50
+
+    assert stopped_after([8.0, 4.0, 2.0, 1.0, 0.5, 0.49, 0.3]) == 300  # 0.5 -> 0.49 gains under a tenth
+    assert stopped_after([8.0, 7.9, 7.8, 7.7]) == MIN_STEPS  # never before MIN_STEPS, however flat
+    assert stopped_after([8.0, 4.0, 2.0, 1.0, 0.5, 0.49, 0.3], enabled=False) == 350  # off: all the steps
+
+
+def test_a_tenth_of_the_sentences_is_kept_out_of_training():
+    from tinychat.knowledge import Chunk
+    from tinychat.train import split_held_out
+
+    chunks = [Chunk("a.txt", i, i, f"Sentence {i}.") for i in range(1, 51)]
+    trained_on, held_out = split_held_out(chunks, 0)
+    assert len(held_out) == 5 and not set(held_out) & set(trained_on) and len(trained_on) + 5 == 50
+    assert split_held_out(chunks, 0) == (trained_on, held_out)  # the seed fixes them
+    assert split_held_out(chunks[:10], 0) == (chunks[:10], [])  # too few to keep any out

@@ -66,6 +66,7 @@ class TrainConfig:
     loss_on: str = "answer"  # learn only the "answer" characters of QA examples, or "all" characters
     retrain_steps: int = 400  # steps of a /retrain that continues from the current weights
     seed: int = 0  # fixes examples, initial weights and order
+    early_stop: bool = True  # stop before `steps` once answers about held-out sentences stop improving
 
     def check(self, where: str) -> None:
         _in_range(where, "train.steps", self.steps, 1, 10_000_000)

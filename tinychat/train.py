@@ -25,13 +25,16 @@ from tinychat.config import Config  # noqa: E402
 from tinychat.errors import TinychatError  # noqa: E402
 from tinychat.examples import make_rows, qa_example  # noqa: E402
 from tinychat.index_cache import build_index  # noqa: E402
-from tinychat.knowledge import Knowledge  # noqa: E402
+from tinychat.knowledge import Chunk, Knowledge  # noqa: E402
 from tinychat.progress import Progress  # noqa: E402
 from tinychat.prompt import build_prompt  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
 MAX_UNIQUE_ROWS = 24_000  # past this, rows repeat; generating them is Python work done before fit
-REPORT_EVERY = 50  # steps between loss reports (Keras averages the loss over each "epoch")
+REPORT_EVERY = 50  # steps between loss reports and held-out checks (Keras's "epoch")
+HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = 0.1, 24, 20  # sentences kept out of training, to measure on
+STOP_GAIN = 0.1  # stop when a check lowers the held-out answers' bits/char by less than this share ...
+MIN_STEPS = 150  # ... but never before this many steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +46,24 @@ class TrainResult:
     warm_start: bool
     heldout_bpc_context: float  # bits per answer character on examples not trained on, with context
     heldout_bpc_no_context: float  # the same answers with an empty [CONTEXT]
+
+
+class _EarlyStop(keras.callbacks.Callback):
+    """Every REPORT_EVERY steps, bits/char of answers about sentences kept out of training; stops
+    when they no longer fall by STOP_GAIN: the model copies what it has never seen, it has learned."""
+
+    def __init__(self, held_out: "_Examples | None", steps_per_epoch: int, enabled: bool):
+        super().__init__()
+        self.held_out, self.steps_per_epoch, self.enabled = held_out, steps_per_epoch, enabled
+        self.bits: list[float] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.held_out is None or not (self.enabled or epoch + 1 == self.params.get("epochs")):
+            return  # measured every check when it may stop training, else once at the end
+        self.bits.append(self.held_out.bits(self.model))
+        steps = (epoch + 1) * self.steps_per_epoch
+        if self.enabled and steps >= MIN_STEPS and len(self.bits) >= 2 and self.bits[-1] > (1 - STOP_GAIN) * self.bits[-2]:
+            self.model.stop_training = True
 
 
 class _ProgressCallback(keras.callbacks.Callback):
@@ -95,7 +116,8 @@ def train(
     embedding = np.asarray(model.token_embedding.embeddings.numpy())
     index = build_index(config.retrieval.retriever, chunks, embedding)
     batch = config.train.batch_size
-    rows = make_rows(chunks, texts, index, config, min(steps * batch, MAX_UNIQUE_ROWS), config.train.seed)
+    trained_on, held_out = split_held_out(chunks, config.train.seed)
+    rows = make_rows(trained_on, texts, index, config, min(steps * batch, MAX_UNIQUE_ROWS), config.train.seed)
     dataset = (
         tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
         .shuffle(len(rows.inputs), seed=config.train.seed)
@@ -118,23 +140,29 @@ def train(
     progress = progress or Progress(steps, chars_per_step=batch * config.model.window)
     progress.start(steps)
     started = time.perf_counter()
+    measured_on = held_out or chunks  # a folder too small to keep sentences out is measured on what it trained on
+    stopper = _EarlyStop(held_out_examples(measured_on, index, config), steps_per_epoch,
+                         enabled=config.train.early_stop and not warm and bool(held_out))
     history = model.fit(
         dataset,
         epochs=steps // steps_per_epoch,
         steps_per_epoch=steps_per_epoch,
         verbose=0,
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=[_ProgressCallback(progress, steps_per_epoch)],
+        callbacks=[_ProgressCallback(progress, steps_per_epoch), stopper],
     )
     seconds = time.perf_counter() - started
+    steps = len(history.history["loss"]) * steps_per_epoch  # fewer when it stopped early
+    progress.total = steps
     final_loss = float(history.history["loss"][-1])
     chars_per_second = steps * batch * config.model.window / seconds  # window positions through the model, as the bar shows
-    with_context, without_context = held_out_bits(model, chunks, index, config)
+    bare = held_out_examples(measured_on, index, config, without_context=True)
+    with_context = stopper.bits[-1] if stopper.bits else math.nan
+    without_context = bare.bits(model) if bare is not None else math.nan
     result = TrainResult(steps, seconds, final_loss, chars_per_second, warm, with_context, without_context)
-    progress.finish(final_loss, [
-        f"held-out answers: {with_context:.2f} bits/char with their context, {without_context:.2f} without"
-        " (lower is better; the gap is how much the model reads its context)",
-    ])  # fmt: skip
+    about = f"{len(held_out)} sentences kept out of training" if held_out else "sentences it trained on (too few to keep any out)"
+    progress.finish(final_loss, [f"answers about {about}: {with_context:.2f} bits/char with their context,"
+                                 f" {without_context:.2f} without (the gap is how much the model reads its context)"])
     meta = {
         "knowledge": {"fingerprint": knowledge.fingerprint(), "files": len(knowledge.files), "chunks": len(chunks),
                       "manifest": knowledge.manifest_hashes()},  # fmt: skip
@@ -147,30 +175,53 @@ def train(
     return result
 
 
-def held_out_bits(model, chunks, index, config: Config, count: int = 48) -> tuple[float, float]:
-    """Bits per character of answers to fresh questions (new seed, new name swaps), with and without context."""
+@dataclasses.dataclass(frozen=True)
+class _Examples:
+    """Prompts and answers as model rows, with a mask on each answer's characters and its newline."""
+
+    inputs: np.ndarray  # (N, window) ids
+    targets: np.ndarray  # (N, window) the next ids
+    mask: np.ndarray  # (N, window) True where the target is part of the answer
+
+    @classmethod
+    def of(cls, prompts: list[str], answers: list[str], window: int) -> "_Examples":
+        inputs = np.zeros((len(prompts), window), np.int32)
+        targets = np.zeros((len(prompts), window), np.int32)
+        mask = np.zeros((len(prompts), window), bool)
+        for row, (prompt, answer) in enumerate(zip(prompts, answers)):
+            ids = encode(prompt + answer + "\n")[: window + 1]
+            length = len(ids) - 1
+            inputs[row, :length], targets[row, :length] = ids[:-1], ids[1:]
+            mask[row, len(encode(prompt)) - 1 : length] = True  # from the last prompt character on
+        return cls(inputs, targets, mask)
+
+    def bits(self, model) -> float:
+        """Bits per answer character the model needs (predict_on_batch: compiled, unlike model(x))."""
+        log_probs = np.asarray(model.predict_on_batch(self.inputs))  # (N, T, V), natural log
+        picked = np.take_along_axis(log_probs, self.targets[..., None], axis=-1)[..., 0]
+        return float(-picked[self.mask].mean() / math.log(2))
+
+
+def held_out_examples(chunks: list[Chunk], index, config: Config, without_context: bool = False) -> "_Examples | None":
+    """Questions about `chunks` (kept out of training), as the chat would prompt them, or with an empty [CONTEXT]."""
     rng = np.random.default_rng(config.train.seed + 1_000_003)
-    examples = [qa_example(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng) for _ in range(count)]
+    examples = [qa_example(chunk, chunks, index, config, rng) for chunk in chunks]
     examples = [e for e in examples if e is not None]
     if not examples:
-        return math.nan, math.nan
-    bare = [build_prompt([], e.query, config.model.window, config.generation.max_answer_chars).text for e in examples]
-    return (_answer_bits(model, [e.prompt for e in examples], [e.answer for e in examples], config.model.window),
-            _answer_bits(model, bare, [e.answer for e in examples], config.model.window))  # fmt: skip
+        return None
+    window, room = config.model.window, config.generation.max_answer_chars
+    prompts = [build_prompt([], e.query, window, room).text if without_context else e.prompt for e in examples]
+    return _Examples.of(prompts, [e.answer for e in examples], window)
 
 
-def _answer_bits(model, prompts: list[str], answers: list[str], window: int) -> float:
-    inputs = np.zeros((len(prompts), window), np.int32)
-    targets = np.zeros((len(prompts), window), np.int32)
-    mask = np.zeros((len(prompts), window), bool)
-    for row, (prompt, answer) in enumerate(zip(prompts, answers)):
-        ids = encode(prompt + answer + "\n")[: window + 1]
-        length = len(ids) - 1
-        inputs[row, :length], targets[row, :length] = ids[:-1], ids[1:]
-        mask[row, len(prompt) - 1 : length] = True  # the answer and its closing newline
-    log_probs = np.asarray(model(inputs))  # (N, T, V), natural log
-    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
-    return float(-picked[mask].mean() / math.log(2))
+def split_held_out(chunks: list[Chunk], seed: int) -> tuple[list[Chunk], list[Chunk]]:
+    """(sentences to train on, sentences kept out to measure on): a tenth, at most HELD_OUT_MAX,
+    none for a folder of fewer than HELD_OUT_MIN_NOTES sentences (it needs them all)."""
+    if len(chunks) < HELD_OUT_MIN_NOTES:
+        return chunks, []
+    count = min(HELD_OUT_MAX, max(1, int(len(chunks) * HELD_OUT_SHARE)))
+    held = set(np.random.default_rng(seed + 7).choice(len(chunks), size=count, replace=False).tolist())
+    return [c for i, c in enumerate(chunks) if i not in held], [c for i, c in enumerate(chunks) if i in held]
 
 
 def _file_text(knowledge: Knowledge, path: str) -> str:
