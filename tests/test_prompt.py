@@ -3,7 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinychat.prompt import MIN_ANSWER_ROOM, build_prompt
+from tinychat.prompt import MIN_ANSWER_ROOM, build_prompt, one_line
+from tinychat.vocab import encode
 
 KERAS = "Keras provides a high-level API for building neural networks in TensorFlow."
 TENSORFLOW = "TensorFlow is a machine learning framework for building and training models."
@@ -35,5 +36,13 @@ def test_always_fits_and_keeps_the_markers(context, query, window, max_answer):
     lines = prompt.text.split("\n")
     assert lines[0] == "[CONTEXT]"
     assert lines[-2] == "[ANSWER]" and lines[-4] == "[QUERY]"  # the query is one line between its markers
-    assert lines[-3] == " ".join(query.split())[: window // 4]
+    assert lines[-3] == one_line(query)[: window // 4]  # folded as the model reads it ("…" -> "...")
+    assert len(encode(prompt.text)) == len(prompt.text)  # so the window is counted in model characters
     assert 0 <= prompt.context_used <= len(context)
+
+
+def test_the_window_is_measured_in_the_characters_the_model_reads():
+    """An ellipsis becomes three characters when encoded: the prompt must still leave room to answer."""
+    context = ["A temperature of 0 means greedy decoding: the most probable character is always chosen."]
+    prompt = build_prompt(context, "what does temperature 0 mean" + "\u2026" * 50, 320, 160)
+    assert len(encode(prompt.text)) == len(prompt.text) and len(prompt.text) <= 320 - 24

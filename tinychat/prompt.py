@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tinychat.vocab import normalize
+
 CONTEXT_MARKER = "[CONTEXT]\n"
 QUERY_MARKER = "[QUERY]\n"
 ANSWER_MARKER = "[ANSWER]\n"
@@ -30,8 +32,9 @@ class Prompt:
 
 
 def one_line(text: str) -> str:
-    """Fold all whitespace (newlines included) to single spaces: each line of the prompt is one item."""
-    return " ".join(text.split())
+    """Fold all whitespace (newlines included) to single spaces, and characters to the vocabulary's
+    ("…" becomes "..."), so a line's length is what the model reads: each line is one item."""
+    return " ".join(normalize(text).split())
 
 
 def build_prompt(context: list[str], query: str, window: int, max_answer_chars: int) -> Prompt:
