@@ -222,7 +222,8 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         repl.say("no answer yet: ask a question first")
         return True
     if last.searched and last.searched != last.query:
-        repl.say(f"searched: {last.searched}  (a follow-up: the question with the subject before; /new forgets it)")
+        repl.say(textwrap.fill(f"searched: {last.searched}  (a follow-up; /new forgets the subject)",
+                               width=repl.width(), subsequent_indent="  ", break_long_words=False))
     if last.abstained:
         repl.say("the notes don't hold the answer; the closest sentences, not used:" if last.sources
                  else "nothing in the notes matches the question")
