@@ -282,7 +282,9 @@ def _measure(session: ChatSession, question: Question, files: list[str], bits: b
     ranked = session.retrieve(question.q)
     context = [hit.chunk for hit in answer.sources]
     row = retrieval_measures(question, ranked, context)
-    row |= answer_measures(question, answer.text, context, ranked[0].chunk.text if ranked else "")
+    # The no-model baseline shares everything but the model: it declines where the chat declines.
+    top_sentence = answer.text if answer.abstained else ranked[0].chunk.text if ranked else ""
+    row |= answer_measures(question, answer.text, context, top_sentence)
     row["abstained"] = float(answer.abstained)
     row["looped"] = float(len(answer.text) >= session.config.generation.max_answer_chars)
     if bits:
