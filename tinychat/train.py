@@ -30,7 +30,7 @@ from tinychat.progress import Progress  # noqa: E402
 from tinychat.prompt import build_prompt  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
-MAX_UNIQUE_ROWS = 24_000  # past this, rows repeat; generating them is Python work done before fit
+MAX_UNIQUE_ROWS = 8_192  # past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
 REPORT_EVERY = 50  # steps between loss reports and held-out checks (Keras's "epoch")
 HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = 0.1, 24, 20  # sentences kept out of training, to measure on
 STOP_GAIN = 0.1  # stop when a check lowers the held-out answers' bits/char by less than this share ...
