@@ -1,12 +1,14 @@
-"""Training speed: the default training on the bundled knowledge, and what the input pipeline buys.
+"""Training: wall time and answer quality of the default training, against an earlier version, in one run.
 
-    python bench/train.py [--knowledge knowledge] [--pipeline-steps 60]
+    python bench/train.py                         # this code, on the three question sets
+    python bench/train.py --baseline 8273bd9      # and the code of that commit, set by set
 
-1. Runs `tinychat train --fresh` with the default configuration in a temporary state folder
-   and prints its wall time (against the 5-minute budget) and training chars/s.
-2. Times `--pipeline-steps` steps of the same model fed two ways: the tf.data pipeline used
-   by training (rows prepared once, batched by TensorFlow) against a Python generator that
-   builds each batch in Python at every step, and prints the ratio.
+For each set (knowledge folder + questions file) and each version of the code: `tinychat train
+--fresh` with the default configuration in a fresh state folder (wall time, steps), then
+`tinychat eval` on the set's answerable questions. An earlier version's questions file format
+may be older, so both versions are given the answerable questions in the common format (q,
+source, line, answer, keywords). Versions run one after the other on each set, so they share
+the machine's conditions; the ratio of wall times is the figure to read.
 """
 
 from __future__ import annotations
@@ -20,89 +22,77 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+SETS = {
+    "bundled": ("knowledge", "tests/data/knowledge_questions.yaml"),
+    "invented": ("bench/invented/knowledge", "bench/invented/questions.yaml"),
+    "natural": ("bench/natural/knowledge", "bench/natural/questions.yaml"),
+}
+COMMON_KEYS = ("q", "source", "line", "answer", "keywords")
+FIGURES = ("line_hit1", "keyword_recall", "all_keywords", "token_f1", "exact_numbers", "baseline_keyword_recall")
 
-BUDGET_SECONDS = 300
+
+def answerable_questions(questions: Path, into: Path) -> Path:
+    """The answerable questions of `questions`, in the format every version reads."""
+    items = yaml.safe_load(questions.read_text(encoding="utf-8"))
+    kept = [{key: item[key] for key in COMMON_KEYS if key in item} for item in items
+            if isinstance(item, dict) and item.get("answerable", True) and "turns" not in item]
+    into.write_text(yaml.safe_dump(kept, allow_unicode=True), encoding="utf-8")
+    return into
 
 
-def full_training(knowledge: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def tinychat(tree: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the tinychat of source tree `tree` (its own tinychat.yaml: the defaults of that version)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "tinychat", "--config", str(tree / "tinychat.yaml"), *args]
+    return subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=True)
+
+
+def measure(tree: Path, knowledge: Path, questions: Path) -> dict:
+    """Train from scratch with the defaults, then evaluate: wall time, steps and eval figures."""
     with tempfile.TemporaryDirectory() as state:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tinychat", "--config", str(ROOT / "tinychat.yaml"), "--knowledge",
-                        str(knowledge), "--state", state, "train", "--fresh"],
-                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        tinychat(tree, "--knowledge", str(knowledge), "--state", state, "--seed", "0", "train", "--fresh")
         wall = time.perf_counter() - start
-        from tinychat import checkpoint
-
-        metrics = checkpoint.load(checkpoint.weights_path(Path(state))).meta["metrics"]
-    return {"wall_s": wall, **metrics}
-
-
-def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
-    """Seconds per step with tf.data over prepared rows vs a per-step Python generator."""
-    import numpy as np
-    import tensorflow as tf
-
-    from tinychat.config import load_config
-    from tinychat.examples import make_rows
-    from tinychat.index_cache import build_index
-    from tinychat.knowledge import Knowledge
-    from tinychat.model import build_model
-
-    config = load_config(ROOT / "tinychat.yaml")
-    knowledge_files = Knowledge(knowledge, config.knowledge)
-    knowledge_files.refresh()
-    chunks = knowledge_files.chunks
-    model = build_model(config.model)
-    index = build_index("tfidf", chunks, np.asarray(model.token_embedding.embeddings.numpy()))
-    batch = config.train.batch_size
-
-    import keras
-
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
-    rows = make_rows(chunks, [c.text for c in chunks], index, config, steps * batch, seed=0)
-    prepared = (tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
-                .repeat().batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))  # as train.py
-
-    def python_batches():
-        seed = 1
-        while True:  # every batch built in Python at the moment it is needed
-            fresh = make_rows(chunks, [c.text for c in chunks], index, config, batch, seed=seed)
-            seed += 1
-            yield fresh.inputs, fresh.targets, fresh.weights
-
-    shape = tf.TensorSpec((batch, config.model.window), tf.int32)
-    generated = tf.data.Dataset.from_generator(
-        python_batches, output_signature=(shape, shape, tf.TensorSpec((batch, config.model.window), tf.float32))
-    )
-    timings = []
-    for dataset in (prepared, generated):
-        model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)  # warm up
-        start = time.perf_counter()
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        timings.append((time.perf_counter() - start) / steps)
-    return timings[0], timings[1]
+        report = json.loads(tinychat(tree, "--knowledge", str(knowledge), "--state", state, "eval", str(questions),
+                                     "--json").stdout)
+        info = tinychat(tree, "--knowledge", str(knowledge), "--state", state, "info").stdout
+    steps = next((line.split()[1] for line in info.splitlines() if line.startswith("training")), "?")
+    return {"wall_s": wall, "steps": steps, **report}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--knowledge", type=Path, default=ROOT / "knowledge")
-    parser.add_argument("--pipeline-steps", type=int, default=60)
-    parser.add_argument("--skip-full", action="store_true", help="only the pipeline comparison")
+    parser.add_argument("--baseline", help="a git commit to measure beside this code (checked out in a temporary worktree)")
+    parser.add_argument("--sets", default=",".join(SETS))
     args = parser.parse_args()
-
-    if not args.skip_full:
-        result = full_training(args.knowledge)
-        print(f"default training: {result['steps']} steps, wall {result['wall_s']:.0f} s"
-              f" (budget {BUDGET_SECONDS} s: x{result['wall_s'] / BUDGET_SECONDS:.2f}),"
-              f" fit {result['seconds']:.0f} s, {result['chars_per_second'] / 1000:.1f}k chars/s,"
-              f" final loss {result['final_loss']:.3f}")  # fmt: skip
-        print(json.dumps(result))
-    prepared, generated = pipeline_comparison(args.knowledge, args.pipeline_steps)
-    print(f"tf.data over prepared rows {prepared * 1000:.0f} ms/step, Python generator {generated * 1000:.0f} ms/step:"
-          f" x{generated / prepared:.2f}")
+    trees = {"this code": ROOT}
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.baseline:
+            baseline = Path(scratch) / "baseline"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(baseline), args.baseline],
+                           check=True, capture_output=True)
+            trees = {args.baseline: baseline, **trees}
+        try:
+            print("| set | code | steps | wall s | " + " | ".join(FIGURES) + " |")
+            print("| --- " * (4 + len(FIGURES)) + "|")
+            for name in args.sets.split(","):
+                folder, questions = (ROOT / part for part in SETS[name])
+                common = answerable_questions(questions, Path(scratch) / f"{name}.yaml")
+                walls = {}
+                for label, tree in trees.items():
+                    result = measure(tree, folder, common)
+                    walls[label] = result["wall_s"]
+                    figures = " | ".join("n/a" if result.get(key) is None else f"{result[key]:.3f}" for key in FIGURES)
+                    print(f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} | {figures} |", flush=True)
+                if len(walls) == 2:
+                    before, after = walls.values()
+                    print(f"| {name} | wall time ratio | | x{after / before:.2f} |" + " |" * len(FIGURES), flush=True)
+        finally:
+            if args.baseline:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], capture_output=True)
 
 
 if __name__ == "__main__":
