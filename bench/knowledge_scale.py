@@ -26,7 +26,7 @@ from bench.synthetic import write_folder  # noqa: E402
 from tinychat.chat import ChatSession  # noqa: E402
 from tinychat.checkpoint import Checkpoint  # noqa: E402
 from tinychat.config import load_config  # noqa: E402
-from tinychat.runtime import weight_shapes  # noqa: E402
+from tinychat.architecture import weight_shapes  # noqa: E402
 from tinychat.watcher import Watcher  # noqa: E402
 
 

@@ -12,7 +12,7 @@ import pytest
 from tinychat import checkpoint
 from tinychat.config import ModelConfig
 from tinychat.errors import TinychatError
-from tinychat.runtime import weight_shapes
+from tinychat.architecture import weight_shapes
 
 CONFIG = ModelConfig(window=64)
 

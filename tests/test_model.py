@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tinychat.config import ModelConfig
-from tinychat.runtime import Runtime, parameter_count, weight_shapes
+from tinychat.architecture import parameter_count, weight_shapes
+from tinychat.runtime import Runtime
 
 VARIANTS = [
     ModelConfig(window=64),
@@ -75,3 +76,16 @@ def test_parameter_budget():
     assert 7_000 <= parameter_count(ModelConfig()) <= 12_000
     learned = ModelConfig(positions="learned", window=64, copy=False)
     assert parameter_count(learned) == parameter_count(ModelConfig(copy=False)) + 64 * 16
+
+
+def test_one_table_names_every_weight_for_model_runtime_and_checkpoint():
+    """BlockWeights' fields are the table's names in its order; Keras names its variables by the table."""
+    from tinychat.architecture import BLOCK_WEIGHTS, BlockWeights
+    from tinychat.model import build_model, named_weights
+
+    assert list(BlockWeights._fields) == [name.replace("/", "_") for name in BLOCK_WEIGHTS]
+    model = build_model(ModelConfig(window=32))
+    names = named_weights(model)
+    assert list(names) == list(weight_shapes(model.config))
+    assert all(tuple(variable.shape) == weight_shapes(model.config)[name] for name, variable in names.items())
+    assert len({id(variable) for variable in names.values()}) == len(names)  # each name its own variable

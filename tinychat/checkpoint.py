@@ -1,6 +1,6 @@
 """Read and write the checkpoint: one HDF5 file holding the weights and their metadata.
 
-Layout of `model.weights.h5`: one dataset per weight, named as in `runtime.weight_shapes`
+Layout of `model.weights.h5`: one dataset per weight, named as in `architecture.weight_shapes`
 (e.g. `blocks/0/attention/w_qkv`), and a root attribute `tinychat` holding JSON metadata:
 format version, model config, vocabulary, the knowledge fingerprint it was trained on and
 training metrics. It is written to a temporary file and renamed into place, so a reader
@@ -19,7 +19,7 @@ import numpy as np
 from tinychat.atomic import atomic_write
 from tinychat.config import ModelConfig
 from tinychat.errors import TinychatError
-from tinychat.runtime import weight_shapes
+from tinychat.architecture import weight_shapes
 from tinychat.vocab import CHARS
 
 FORMAT_VERSION = 1

@@ -16,7 +16,7 @@ from tinychat import checkpoint
 from tinychat.config import Config, ModelConfig
 from tinychat.errors import TinychatError
 from tinychat.knowledge import open_knowledge
-from tinychat.runtime import parameter_count, weight_shapes
+from tinychat.architecture import parameter_count, weight_shapes
 from tinychat.vocab import VOCAB_SIZE
 
 

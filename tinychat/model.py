@@ -37,7 +37,13 @@ with _quiet_stderr():
 from keras import ops  # noqa: E402
 
 from tinychat.config import ModelConfig  # noqa: E402
-from tinychat.runtime import COPY_FLOOR, LAYER_NORM_EPSILON, MATCH_CAP, alibi_slopes  # noqa: E402  shared with numpy
+from tinychat.architecture import (  # noqa: E402  shared with the numpy runtime
+    COPY_FLOOR,
+    LAYER_NORM_EPSILON,
+    MATCH_CAP,
+    alibi_slopes,
+    weight_shapes,
+)
 from tinychat.vocab import VOCAB_SIZE  # noqa: E402
 
 MASKED = -1e9  # added to attention scores a position may not see (finite, so no NaN)
@@ -255,28 +261,25 @@ def build_model(config: ModelConfig) -> TinyTransformer:
 
 
 def named_weights(model: TinyTransformer) -> dict:
-    """The model's variables under the names the checkpoint and the numpy runtime use."""
-    names = {"token_embedding": model.token_embedding.embeddings}
-    if model.config.positions == "learned":
-        names["position_embedding"] = model.position_embedding.embeddings
-    for i, block in enumerate(model.blocks):
-        prefix = f"blocks/{i}"
-        names[f"{prefix}/norm1/gamma"] = block.norm1.gamma
-        names[f"{prefix}/norm1/beta"] = block.norm1.beta
-        for name in ("w_qkv", "b_qkv", "w_out", "b_out"):
-            names[f"{prefix}/attention/{name}"] = getattr(block.attention, name)
-        names[f"{prefix}/norm2/gamma"] = block.norm2.gamma
-        names[f"{prefix}/norm2/beta"] = block.norm2.beta
-        for name in ("w_in", "b_in", "w_out", "b_out"):
-            names[f"{prefix}/feed_forward/{name}"] = getattr(block.feed_forward, name)
-    names["final_norm/gamma"] = model.final_norm.gamma
-    names["final_norm/beta"] = model.final_norm.beta
-    names["head/w"] = model.head.kernel
-    names["head/b"] = model.head.bias
-    if model.copy_head is not None:
-        for name in ("w_query", "w_key", "w_gate", "b_gate", "match_bias", "gate_match"):
-            names[f"copy/{name}"] = getattr(model.copy_head, name)
-    return names
+    """The model's variables under the checkpoint's names, in `architecture.weight_shapes` order."""
+    return {name: _variable(model, name) for name in weight_shapes(model.config)}
+
+
+KERAS_NAMES = {"token_embedding": ("token_embedding", "embeddings"), "position_embedding": ("position_embedding", "embeddings"),
+               "head/w": ("head", "kernel"), "head/b": ("head", "bias")}  # Keras's own layers name their weights
+
+
+def _variable(model: TinyTransformer, name: str):
+    """The variable a checkpoint name points at: "blocks/0/attention/w_qkv" is model.blocks[0].attention.w_qkv."""
+    path = KERAS_NAMES.get(name) or name.split("/")
+    owner = model
+    if path[0] == "blocks":
+        owner, path = model.blocks[int(path[1])], path[2:]
+    elif path[0] == "copy":
+        owner, path = model.copy_head, path[1:]
+    for attribute in path:
+        owner = getattr(owner, attribute)
+    return owner
 
 
 def get_arrays(model: TinyTransformer) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ from tinychat.chat import ChatSession
 from tinychat.config import TOP_K_RANGE
 from tinychat.errors import TinychatError
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
-from tinychat.runtime import parameter_count
+from tinychat.architecture import parameter_count
 from tinychat.terminal import printable
 
 HISTORY_NAME = "history"
