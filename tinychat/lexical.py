@@ -51,7 +51,9 @@ QUESTION_FILLER = frozenset("happen happens happened mean means meant tell expla
                             "actually i me we us my our you your".split())
 
 def stem(word: str) -> str:
-    """A crude stem, so word forms meet: painted, paints, painting -> paint; leaves, leave -> leav."""
+    """A crude stem, so word forms meet: painted, paints, painting -> paint; leaves, leave -> leav;
+    pickle's -> pickl."""
+    word = word.removesuffix("'s")
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             word = word[: -len(suffix)]
@@ -104,6 +106,7 @@ class Sections:
     names: list[str]  # the same words as written, e.g. "loom zarnet": what a follow-up adds
     keys: dict[tuple[str, str], int]  # (path, heading) -> section
     by_word: dict[str, list[int]] = field(default_factory=dict)  # stemmed word -> sections holding it
+    by_label: dict[str, list[int]] = field(default_factory=dict)  # file name or heading word -> sections
 
     @classmethod
     def of(cls, chunks: list[Chunk]) -> "Sections":
@@ -126,7 +129,11 @@ class Sections:
         for index, words in enumerate(subjects):
             for word in words:
                 by_word.setdefault(word, []).append(index)
-        return cls(of_chunk, position, subjects, names, keys, by_word)
+        by_label: dict[str, list[int]] = {}
+        for (path, title), index in keys.items():
+            for word in content_words(subject_of(path) + " " + title):
+                by_label.setdefault(word.removesuffix("'s"), []).append(index)
+        return cls(of_chunk, position, subjects, names, keys, by_word, by_label)
 
 
 # ---------------------------------------------------------------------------- postings
@@ -219,12 +226,19 @@ class LexicalIndex:
         return subject_of(chunk.path)
 
     def names_a_subject(self, query: str, besides: str = "") -> bool:
-        """Whether `query` holds a word of some section's subject other than the words of `besides`."""
+        """Whether `query` names a subject of the notes other than `besides`: a word of a file name
+        or heading as written ("vet" of vet.txt; "opened" does not name "opening times.md"), or
+        half the subject words of some section."""
         known = {stem(word) for word in content_words(besides)}
-        for word in content_words(query):
-            stemmed = stem(word)
-            if stemmed not in known and word not in QUESTION_FILLER and any(
-                    part.sections.by_word.get(stemmed) for part in self.parts):
+        words = [word for word in content_words(query) if word not in QUESTION_FILLER and stem(word) not in known]
+        for part in self.parts:
+            if any(part.sections.by_label.get(word.removesuffix("'s")) for word in words):
+                return True
+            named: dict[int, int] = {}
+            for stemmed in {stem(word) for word in words}:
+                for section in part.sections.by_word.get(stemmed, []):
+                    named[section] = named.get(section, 0) + 1
+            if any(2 * count >= len(part.sections.subjects[section]) for section, count in named.items()):
                 return True
         return False
 
