@@ -58,6 +58,14 @@ def test_the_conversation_adds_the_subject_only_to_a_question_that_refers_back()
     assert conversation.searched("which family runs it?", notes) == "which family runs it?"
 
 
+def test_what_about_asks_the_same_question_of_a_new_subject():
+    notes, conversation = index(), Conversation()
+    conversation.searched("how many cars does the kelmoor ferry carry?", notes)
+    conversation.remember("kelmoor ferry")
+    searched = conversation.searched("what about the ostrevane ferry?", notes)
+    assert "ostrevane" in searched and "cars" in searched and "kelmoor" not in searched
+
+
 @pytest.fixture
 def session(trained, tmp_path):
     config, model = trained

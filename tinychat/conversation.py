@@ -12,9 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tinychat.lexical import content_words, stem
+
 REFERS_BACK = re.compile(r"\b(it|its|it's|they|them|their|theirs|there|that one|this one|he|him|his|she|her|hers|"
                          r"those|these|that|this)\b|^\s*(and|also|what about|how about)\b", re.IGNORECASE)
 SHORT = 2  # "how tall?", "and the price?": a question of this many words or fewer names nothing new
+# "what about the Kelmoor ferry?": the same question as before, of a new subject
+SAME_QUESTION = re.compile(r"^\s*(what about|how about|and)\b", re.IGNORECASE)
 WORDS = re.compile(r"[a-z0-9]+", re.IGNORECASE)
 
 
@@ -23,19 +27,35 @@ class Conversation:
     """The subject the conversation is about so far ("" at the start, and after `/new`)."""
 
     subject: str = ""
+    question: str = ""  # the last question searched
 
     def searched(self, question: str, index: object) -> str:
-        """The text to search for `question`: with the conversation's subject when it refers back."""
-        if not self.subject or not follows_up(question, self.subject, index):
-            return question
-        return f"{question} {self.subject}"
+        """The text to search for `question`: with the conversation's subject when it refers back,
+        or with the last question when it asks the same of a new subject ("what about X?")."""
+        if not self.subject:
+            searched = question
+        elif follows_up(question, self.subject, index):
+            searched = f"{question} {self.subject}"
+        elif SAME_QUESTION.search(question) and self.question:
+            searched = f"{question} {without(self.question, self.subject)}"
+        else:
+            searched = question
+        self.question = question
+        return searched
 
     def remember(self, subject: str) -> None:
         """The subject of the note the last answer came from."""
         self.subject = subject
 
     def reset(self) -> None:
-        self.subject = ""
+        self.subject = self.question = ""
+
+
+def without(question: str, subject: str) -> str:
+    """The words of `question` that are not words of `subject`: what was asked ("how long is the"),
+    not of what ("heron loop"). Question words stay: they say what kind of answer is wanted."""
+    subject_stems = {stem(word) for word in content_words(subject)}
+    return " ".join(word for word in WORDS.findall(question.lower()) if stem(word) not in subject_stems)
 
 
 def follows_up(question: str, subject: str, index: object) -> bool:
