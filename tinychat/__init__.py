@@ -1,12 +1,15 @@
 """tinychat: chat with a folder of notes through a ~10k-parameter transformer trained on them.
 
 The flow of one answer, one module each:
-knowledge (files -> chunks) -> retriever + index_cache (chunks -> top-k) -> prompt
-([CONTEXT]/[QUERY]/[ANSWER]) -> runtime (numpy forward pass, one character at a time)
+knowledge (files -> chunks) -> conversation (what to search: the question, plus the subject a
+follow-up refers to) -> lexical + answer_kinds (which note, then which sentences; retriever: the
+seed's embedding retrievers; index_cache: features on disk) -> abstain (or: the notes don't say)
+-> prompt ([CONTEXT]/[QUERY]/[ANSWER]) -> runtime (numpy forward pass, one character at a time)
 -> chat (a session) -> repl / cli (views: /why and /probs; watcher: live knowledge;
 key_bindings: the prompt's keys; locations: where settings, knowledge and state live).
-Training: examples (chunks -> rows) -> model (Keras) -> train (fit) -> checkpoint (HDF5),
-reached through weights (load, or train first) and evaluated by evaluate.
+Training: examples (chunks -> rows) -> model (Keras) -> train (fit) -> checkpoint (HDF5), all
+three reading one table of weights (architecture); reached through weights (load, or train
+first) and evaluated by evaluate.
 """
 
 __version__ = "0.1.0"
