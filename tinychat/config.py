@@ -58,7 +58,7 @@ class TrainConfig:
 
     steps: int = 1000  # optimisation steps of a full training (1,500 measured no better)
     batch_size: int = 32  # examples per step
-    learning_rate: float = 0.005  # peak Adam learning rate (cosine decay after warm-up)
+    learning_rate: float = 0.01  # peak Adam learning rate (cosine decay after warm-up)
     qa_share: float = 0.75  # share of examples in the [CONTEXT]/[QUERY]/[ANSWER] layout; rest raw text (loss_on: all)
     distractors: int = 2  # extra context lines besides the retrieved ones, at most
     swap_share: float = 0.5  # share of QA examples whose names and numbers are swapped

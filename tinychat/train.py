@@ -30,10 +30,10 @@ from tinychat.progress import Progress  # noqa: E402
 from tinychat.prompt import build_prompt  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
-MAX_UNIQUE_ROWS = 8_192  # past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
+MAX_UNIQUE_ROWS = 4_096  # past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
 REPORT_EVERY = 50  # steps between loss reports and held-out checks (Keras's "epoch")
 HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = 0.1, 24, 20  # sentences kept out of training, to measure on
-STOP_GAIN = 0.1  # stop when a check lowers the held-out answers' bits/char by less than this share ...
+STOP_GAIN = 0.25  # stop when a check lowers the held-out answers' bits/char by less than a quarter ...
 MIN_STEPS = 150  # ... but never before this many steps
 
 
