@@ -19,7 +19,7 @@ from tinychat import checkpoint
 from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
-from tinychat.terminal import printable
+from tinychat.terminal import json_line, printable, printable_line
 from tinychat.weights import notice, open_session, run_training
 
 
@@ -97,7 +97,7 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
         if not query:
             continue
         answer = session.ask(query)
-        out.write((json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.text) + "\n")
+        out.write((json_line(answer.to_json()) if as_json else printable_line(answer.text)) + "\n")
         out.flush()
     return 0
 
@@ -115,13 +115,13 @@ def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
         record = answer.to_json()
         if args.show_prompt:
             record["prompt"] = answer.prompt
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+        print(json_line(record), flush=True)
         return 0
     answer = session.prepare(args.question)
     if args.show_prompt:
-        sys.stdout.write(answer.prompt)
+        sys.stdout.write(printable(answer.prompt))  # the notes' text: its escapes shown, not run
     for char in session.generate(answer):
-        sys.stdout.write(char)
+        sys.stdout.write(printable(char))
         sys.stdout.flush()
     sys.stdout.write("\n")
     return 0
@@ -144,7 +144,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         questions = args.questions or demo_questions(session)
         for number, question in enumerate(questions):
             answer = session.ask(question)
-            print(("\n" if number else "") + answer.prompt + answer.text, flush=True)
+            print(("\n" if number else "") + printable(answer.prompt + answer.text), flush=True)
     return 0
 
 
@@ -163,7 +163,7 @@ def demo_questions(session: ChatSession, count: int = 3) -> list[str]:
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
     from tinychat.info import describe, embedding_map
 
-    print(describe(config))
+    print(printable(describe(config)))
     if args.embeddings:
         trained = checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
         print("character embeddings, first two principal components:")
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             raise TinychatError(f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file")
         return COMMANDS[args.command](args, config)
     except TinychatError as error:
-        print(f"tinychat: {printable(str(error))}", file=sys.stderr)
+        print(f"tinychat: {printable_line(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(file=sys.stderr)

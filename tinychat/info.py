@@ -12,6 +12,7 @@ from tinychat.config import Config, ModelConfig
 from tinychat.errors import TinychatError
 from tinychat.knowledge import open_knowledge
 from tinychat.runtime import parameter_count, weight_shapes
+from tinychat.terminal import printable_line
 from tinychat.vocab import VOCAB_SIZE
 
 
@@ -41,20 +42,24 @@ def describe(config: Config) -> str:
         f"vocabulary   {VOCAB_SIZE} ids (newline, 95 printable ASCII characters, 1 unknown)",
     ]
     path = checkpoint.weights_path(config.paths.state)
+    # Paths and errors may hold newlines or escapes (from a file name): each stays on its line.
+    shown = [printable_line(str(p)) for p in (config.paths.knowledge, config.paths.state, path)]
+    folder, state, shown_path = shown
     knowledge = open_knowledge(config)
     try:
         knowledge.refresh()
-        lines.append(f"knowledge    {config.paths.knowledge}: {len(knowledge.files)} files, {len(knowledge.chunks)} chunks indexed"
-                     f" by the {config.retrieval.retriever} retriever (top-k {config.retrieval.top_k})")  # fmt: skip
+        lines.append(f"knowledge    {folder}: {len(knowledge.files)} files,"
+                     f" {len(knowledge.chunks)} chunks indexed by the {config.retrieval.retriever}"
+                     f" retriever (top-k {config.retrieval.top_k})")
     except TinychatError as error:
-        lines.append(f"knowledge    {error}")
+        lines.append(f"knowledge    {printable_line(str(error))}")
     if not path.exists():
-        lines.append(f"checkpoint   none yet in {config.paths.state}; `tinychat` or `tinychat train` trains one")
+        lines.append(f"checkpoint   none yet in {state}; `tinychat` or `tinychat train` trains one")
         return "\n".join(lines)
     try:
         trained = checkpoint.load(path, expected=config.model)
     except TinychatError as error:
-        lines.append(f"checkpoint   {error}")
+        lines.append(f"checkpoint   {printable_line(str(error))}")
         return "\n".join(lines)
     meta = trained.meta
     age = _age(meta.get("trained_at", ""))
@@ -69,8 +74,9 @@ def describe(config: Config) -> str:
         count = knowledge.changed_since(trained_on_files)
         current = f"{count} file{'s' * (count != 1)} changed since: tinychat train"
     lines += [
-        f"checkpoint   {path} ({path.stat().st_size / 1024:.0f} KB, {sum(a.size for a in trained.arrays.values()):,} weights"
-        f" in {len(weight_shapes(model))} arrays), trained {age}",
+        f"checkpoint   {shown_path} ({path.stat().st_size / 1024:.0f} KB,"
+        f" {sum(a.size for a in trained.arrays.values()):,} weights in {len(weight_shapes(model))}"
+        f" arrays), trained {age}",
         f"training     {metrics.get('steps', '?')} steps in {metrics.get('seconds', 0):.0f}s,"
         f" final loss {metrics.get('final_loss', float('nan')):.3f}",
         f"trained on   {trained_on.get('files', '?')} files, {trained_on.get('chunks', '?')} chunks ({current})",

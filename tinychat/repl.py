@@ -22,7 +22,7 @@ from prompt_toolkit.output import ColorDepth
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
 from tinychat.runtime import parameter_count
-from tinychat.terminal import printable
+from tinychat.terminal import printable, printable_line
 
 HISTORY_NAME = "history"
 
@@ -79,7 +79,7 @@ class Repl:
 
     def show_notices(self) -> None:
         while self.notices:
-            sys.stderr.write(printable(self.notices.pop(0)) + "\n")
+            sys.stderr.write(printable_line(self.notices.pop(0)) + "\n")
         sys.stderr.flush()
 
     def toolbar(self) -> str:
@@ -116,7 +116,7 @@ class Repl:
                 else:
                     self.stream_answer(line)
             except TinychatError as error:
-                self.say(f"error: {error}")
+                self.say(f"error: {printable_line(str(error))}")
 
     def stream_answer(self, query: str) -> None:
         try:
@@ -160,7 +160,8 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         repl.say("the last answer used no context (top-k 0 or nothing matched)")
     for rank, hit in enumerate(last.sources, start=1):
         lines = f"{hit.chunk.line}" if hit.chunk.line == hit.chunk.end_line else f"{hit.chunk.line}-{hit.chunk.end_line}"
-        repl.say(f"  {rank}. {hit.chunk.path}:{lines}  score {hit.score:.3f}  {hit.chunk.text[:60]}")
+        path, text = printable_line(hit.chunk.path), printable_line(hit.chunk.text[:60])
+        repl.say(f"  {rank}. {path}:{lines}  score {hit.score:.3f}  {text}")
     if argument in ("-v", "--verbose"):
         repl.say("prompt the model saw:")
         repl.say(last.prompt + last.text)
@@ -199,7 +200,7 @@ def cmd_retrain(repl: Repl, argument: str) -> bool:
     try:
         session.use(run_training(session.config, fresh=argument == "--fresh", knowledge=session.knowledge))
     except TinychatError as error:  # includes Ctrl-C: the previous weights stay in use
-        repl.say(f"{error}")
+        repl.say(printable_line(str(error)))
         return True
     session.sync()
     repl.say("retrained: answers now use the new weights")

@@ -18,14 +18,14 @@ from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, open_knowledge
-from tinychat.terminal import printable
+from tinychat.terminal import printable_line
 
 LOCK_NAME = "train.lock"
 
 
 def notice(message: str) -> None:
-    """Progress, notices and warnings go to stderr, never to stdout."""
-    print(printable(message), file=sys.stderr, flush=True)
+    """Progress, notices and warnings go to stderr, never to stdout; each is one line."""
+    print(printable_line(message), file=sys.stderr, flush=True)
 
 
 def scan_knowledge(config: Config) -> Knowledge:
