@@ -88,10 +88,16 @@ class KnowledgeConfig:
     max_file_kb: int = 1024  # larger files are skipped with a warning
     chunk_chars: int = 200  # a chunk is a sentence, cut at about this many characters
     bad_utf8: str = "skip"  # a file that is not UTF-8: "skip" it, or "replace" the bad bytes and read it
+    # A folder past either budget is not indexed without a yes (a typo like `--knowledge /` would
+    # read a whole disk); 0 = no limit. Files of every kind count, since each costs a look.
+    max_files: int = 20_000  # files in the folder and its subfolders
+    max_total_mb: int = 200  # megabytes of the notes that would be read
 
     def check(self, where: str) -> None:
         _one_of(where, "knowledge.bad_utf8", self.bad_utf8, ("skip", "replace"))
         _in_range(where, "knowledge.max_file_kb", self.max_file_kb, 1, 1_000_000)
+        _in_range(where, "knowledge.max_files", self.max_files, 0, 1_000_000_000)
+        _in_range(where, "knowledge.max_total_mb", self.max_total_mb, 0, 1_000_000_000)
         _in_range(where, "knowledge.chunk_chars", self.chunk_chars, 20, 10_000)
         for ext in self.extensions:
             if not ext.startswith(".") or len(ext) < 2:

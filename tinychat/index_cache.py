@@ -16,7 +16,7 @@ import numpy as np
 
 from tinychat.atomic import atomic_write
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Changes, Chunk, Knowledge
+from tinychat.knowledge import Changes, Chunk, Knowledge, hash_text
 from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, LayeredIndex, TermCounts, TfidfIndex, count_terms
 
 CACHE_NAME = "index-cache.npz"
@@ -25,7 +25,8 @@ LAYER_LIMIT = 0.1  # past this share of newer chunks, rebuild the whole index in
 
 
 def text_key(text: str) -> bytes:
-    return hashlib.sha1(text.encode("utf-8")).digest()
+    """A chunk's key in the cache; its text may hold a file name that is not UTF-8."""
+    return hashlib.sha1(hash_text(text)).digest()
 
 
 def table_key(table: np.ndarray) -> str:
