@@ -116,3 +116,21 @@ def test_stale_notice_counts_files_changed_since_training(session, tmp_path):
     (tmp_path / "notes" / "new.txt").unlink()
     session.sync()
     assert session.stale == "model trained before 1 file changed: /retrain"
+
+
+def test_a_cache_damaged_while_running_is_rewritten_at_close(trained, tmp_path):
+    from tinychat.index_cache import CACHE_NAME, FeatureCache
+
+    config, model = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    cache = tmp_path / "state" / CACHE_NAME
+    with ChatSession(with_paths(config, tmp_path), model) as session:
+        session.ask("when does the ferry leave?")
+        cache.write_bytes(cache.read_bytes()[:100])  # truncated by something else meanwhile
+        session.ask("how many bicycles does the ferry carry?")
+    assert len(FeatureCache(cache).count_rows) == len(session.knowledge.chunks)  # whole again
+    cache.unlink()  # deleted meanwhile: written again too
+    with ChatSession(with_paths(config, tmp_path), model) as session:
+        assert session.cache.computed == len(session.knowledge.chunks)
+        cache.unlink()
+    assert len(FeatureCache(cache).count_rows) == len(session.knowledge.chunks)

@@ -19,7 +19,7 @@ from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import open_knowledge
 from tinychat.prompt import build_prompt
-from tinychat.index_cache import CACHE_NAME, FeatureCache, update_index
+from tinychat.index_cache import CACHE_NAME, FeatureCache, cache_limit, update_index
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char
@@ -65,7 +65,7 @@ class ChatSession:
         self.top_k = config.retrieval.top_k
         self.rng = np.random.default_rng(config.generation.seed)
         self.knowledge = open_knowledge(config)
-        self.cache = FeatureCache(config.paths.state / CACHE_NAME)
+        self.cache = FeatureCache(config.paths.state / CACHE_NAME, cache_limit(config.knowledge))
         self.last: Answer | None = None
         self.reindexed: str = ""  # what the last re-index did, for the toolbar
         self.stale = ""  # "model trained before N files changed: /retrain", or "" (kept current by sync)
@@ -113,9 +113,12 @@ class ChatSession:
             self.on_notice(self.reindexed)
 
     def close(self) -> None:
-        """Write what is worth keeping for the next start (the knowledge manifest)."""
+        """Write what is worth keeping for the next start: the knowledge manifest, and the index
+        cache if it learned something or its file was damaged or removed while we ran."""
         with self.lock:
             self.knowledge.save_manifest()
+            if self.cache.stale():
+                self.cache.save([chunk.searchable for chunk in self.knowledge.chunks])
 
     def __enter__(self) -> "ChatSession":
         return self
