@@ -29,6 +29,8 @@ from tinychat.vocab import NEWLINE_ID, encode
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
 REQUIRED = ("q", "source", "answer")
+SCALAR = (str, int, float)  # what a question's text fields and keywords may be: never a list
+MAX_QUESTIONS_BYTES = 16 << 20
 OPTIONAL = ("line", "keywords")  # without them, line hit@1 / keyword measures skip that question
 
 
@@ -47,16 +49,10 @@ def load_questions(path: Path) -> list[Question]:
     `line` and `keywords` may be left out; other keys are ignored with one warning, so a file
     written for another tool still runs.
     """
-    import yaml
-
+    from tinychat.config import read_yaml
     from tinychat.weights import notice
 
-    try:
-        items = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TinychatError(f"{path}: questions file not found") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise TinychatError(f"{path}: cannot read questions ({type(error).__name__}); it must be a YAML list") from None
+    items = read_yaml(path, MAX_QUESTIONS_BYTES, "questions file", "eval")
     if not isinstance(items, list) or not items:
         raise TinychatError(f"{path}: expected a non-empty YAML list of questions with keys {', '.join(REQUIRED + OPTIONAL)}")
     questions, ignored = [], set()
@@ -69,6 +65,11 @@ def load_questions(path: Path) -> list[Question]:
             keywords = [keywords]  # `keywords: velmora` means one keyword
         if not (line is None or (type(line) is int and line >= 1)) or not isinstance(keywords, list):
             raise TinychatError(f"{path}: question {number}: line must be a whole number from 1 and keywords a list")
+        # Checked before str() is called on them: an alias bomb would expand to billions of items.
+        values = [*(item[key] for key in REQUIRED), *keywords]
+        if not all(isinstance(value, SCALAR) for value in values):
+            raise TinychatError(f"{path}: question {number}: q, source, answer and each keyword"
+                                " must be text or a number")
         ignored |= set(item) - set(REQUIRED + OPTIONAL)
         questions.append(Question(str(item["q"]), str(item["source"]).replace("\\", "/"), str(item["answer"]),
                                   line, tuple(str(k).lower() for k in keywords)))  # fmt: skip
