@@ -134,3 +134,43 @@ def test_a_cache_damaged_while_running_is_rewritten_at_close(trained, tmp_path):
         assert session.cache.computed == len(session.knowledge.chunks)
         cache.unlink()
     assert len(FeatureCache(cache).count_rows) == len(session.knowledge.chunks)
+
+
+def test_unusable_probabilities_are_one_line(session, monkeypatch):
+    """Weights that pass the load checks yet overflow still give one line, at any temperature."""
+    from tinychat.errors import TinychatError
+
+    for temperature, failure in ((0.0, np.nan), (0.7, np.nan), (0.0, OverflowError)):
+        session.temperature = temperature
+
+        def step(token, failure=failure):
+            if failure is OverflowError:
+                raise OverflowError("math range error")  # math.exp in the copy gate
+            return np.full(97, failure)
+
+        monkeypatch.setattr(session.runtime, "step", step)
+        with pytest.raises(TinychatError, match="no usable probabilities.*train --fresh"):
+            session.ask("when does the ferry leave?")
+
+
+def test_info_and_ask_on_mistyped_metadata(trained, tmp_path, capsys):
+    import json
+
+    import h5py
+
+    from tinychat.cli import main
+    from tinychat.info import describe
+
+    config, _ = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    shutil.copytree(config.paths.state, tmp_path / "state")
+    with h5py.File(tmp_path / "state" / "model.weights.h5", "r+") as file:
+        header = json.loads(file.attrs["tinychat"])
+        file.attrs["tinychat"] = json.dumps({**header, "knowledge": None})
+    lines = describe(with_paths(config, tmp_path)).splitlines()
+    assert any(line.startswith("checkpoint   ") and "knowledge is null" in line for line in lines)
+    tiny = "model: {window: 128}\ngeneration: {max_answer_chars: 40}"
+    (tmp_path / "tinychat.yaml").write_text(tiny)
+    assert main(["--knowledge", "notes", "--state", "state", "ask", "ferry?"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "knowledge is null, expected a mapping" in err

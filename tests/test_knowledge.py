@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import finishes
 from tinychat import knowledge as knowledge_module
 from tinychat.config import KnowledgeConfig
 from tinychat.knowledge import Knowledge, split_chunks
@@ -187,18 +188,6 @@ def test_a_file_changing_while_it_is_read_is_read_again(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------- hostile folders
-
-
-def finishes(action, seconds: float = 20.0):
-    """Run `action` in a thread; fail (instead of hanging the suite) if it does not return in time."""
-    import threading
-
-    result: dict = {}
-    thread = threading.Thread(target=lambda: result.update(value=action()), daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), "still running: it hangs"
-    return result["value"]
 
 
 def test_only_regular_files_are_read_and_the_rest_is_said_once(tmp_path, monkeypatch):

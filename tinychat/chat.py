@@ -8,6 +8,7 @@ sources and the exact prompt. The REPL, the pipe and `--json` are thin printers 
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -84,7 +85,7 @@ class ChatSession:
         """'' if the model was trained on the knowledge as it is, else how many files changed since."""
         if self.model.fingerprint == self.knowledge.fingerprint():
             return ""
-        trained_on = self.model.meta.get("knowledge", {}).get("manifest")
+        trained_on = self.model.record.manifest
         if trained_on is None:
             return "model older than knowledge: /retrain"
         count = self.knowledge.changed_since(trained_on)
@@ -146,13 +147,13 @@ class ChatSession:
         runtime = self.runtime
         runtime.reset()
         prompt = encode(answer.prompt)
-        for token in prompt[:-1]:  # prefill: the prompt goes through the same step as the answer
-            runtime.step(int(token))
-        runtime.trace = answer.trace = Trace()  # from the last prompt character on: what /why shows
         try:
+            for token in prompt[:-1]:  # prefill: the prompt goes through the answer's step
+                runtime.step(int(token))
+            runtime.trace = answer.trace = Trace()  # from the prompt's last character: /why
             probs = runtime.step(int(prompt[-1]))
             for _ in range(self.config.generation.max_answer_chars):
-                token = sample(probs, self.temperature, self.rng)
+                token = self._sample(probs)
                 if token == NEWLINE_ID:
                     break
                 answer.text += id_to_char(token)
@@ -161,8 +162,24 @@ class ChatSession:
                 if len(answer.text) >= 2 * LOOP_LENGTH and answer.text[-LOOP_LENGTH:] in answer.text[:-1]:
                     break  # repeating itself: stop instead of looping to the limit
                 probs = runtime.step(token)
+        except OverflowError:  # math.exp in the copy gate: only extreme (damaged) weights reach it
+            raise self._damaged() from None
         finally:
             runtime.trace = None
+
+    def _sample(self, probs: np.ndarray) -> int:
+        """The next id; NaN probabilities (from extreme weights) are one line, not a crash."""
+        try:
+            token = sample(probs, self.temperature, self.rng)
+        except ValueError:  # numpy: "probabilities contain NaN"
+            raise self._damaged() from None
+        if not math.isfinite(probs[token]):  # argmax of an array holding NaN picks a NaN
+            raise self._damaged()
+        return token
+
+    def _damaged(self) -> TinychatError:
+        return TinychatError("the weights give no usable probabilities (NaN or overflow): the"
+                             " checkpoint is damaged; run `tinychat train --fresh`")
 
     def answer(self, query: str) -> Iterator[str]:
         """Yield the answer to `query` character by character; `self.last` describes it."""

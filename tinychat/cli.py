@@ -132,10 +132,10 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
         raise TinychatError(f"--steps {args.steps}: give a whole number of at least 1")
     started = time.perf_counter()
     model = run_training(config, fresh=args.fresh, steps=args.steps)
-    metrics = model.meta.get("metrics", {})
-    how = "continued from the previous weights" if metrics.get("warm_start") else "from scratch"
+    record = model.record
+    how = "continued from the previous weights" if record.warm_start else "from scratch"
     notice(f"saved {checkpoint.weights_path(config.paths.state)} ({how}, {time.perf_counter() - started:.0f}s,"
-           f" {metrics.get('chars_per_second', 0) / 1000:.1f}k chars/s)")  # fmt: skip
+           f" {(record.chars_per_second or 0) / 1000:.1f}k chars/s)")  # fmt: skip
     return 0
 
 

@@ -249,6 +249,14 @@ def _check_paths(paths: PathsConfig) -> None:
                             " pass --state DIR outside it")
 
 
+def model_config_from(raw: Any, where: str) -> ModelConfig:
+    """A ModelConfig from a mapping read elsewhere (a checkpoint's metadata), checked exactly as
+    the config file's `model:` section is: unknown keys, wrong types (16.0 for 16) and ranges."""
+    config = _build(ModelConfig, raw, "model.", where, Path.cwd())
+    config.check(where)
+    return config
+
+
 def _override(config: Config, dotted: str, value: Any, where: str) -> Config:
     section_name, key = dotted.split(".")
     section = getattr(config, section_name)
