@@ -115,3 +115,25 @@ def test_add_a_file_then_ask_about_it_in_the_repl(session, tmp_path):
     with create_pipe_input() as pipe:
         toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
     assert "model trained before 1 file changed: /retrain" in toolbar
+
+
+def test_an_error_is_said_once_not_again_by_the_watcher(session, tmp_path, capsys):
+    from tinychat.watcher import Watcher
+
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        repl = Repl(session, out=out, input=pipe, output=DummyOutput())
+        watcher = Watcher(session)  # not started: it syncs while the person types, as below
+        prompt = repl.prompt.prompt
+
+        def typing(*args, **kwargs):
+            watcher._sync()
+            watcher._sync()  # a second change (or poll) while the folder is away: nothing new
+            return prompt(*args, **kwargs)
+
+        repl.prompt.prompt = typing
+        (tmp_path / "notes").rename(tmp_path / "away")
+        pipe.send_text("when does the ferry leave?\n/topk\n\x04")
+        repl.run()
+    said = out.getvalue() + capsys.readouterr().err
+    assert said.count("knowledge folder not found") == 1, said

@@ -42,6 +42,7 @@ class Repl:
         self.session = session
         self.out = out or sys.stdout
         self.notices: list[str] = []  # from the background watcher: shown between prompts, never over one
+        self.last_error = ""  # said for the last line typed: the watcher's copy is not said again
         session.on_notice = self.notices.append
         state = session.config.paths.state
         state.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,9 @@ class Repl:
 
     def show_notices(self) -> None:
         while self.notices:
-            sys.stderr.write(printable_line(self.notices.pop(0)) + "\n")
+            notice = self.notices.pop(0)
+            if notice != self.last_error:
+                sys.stderr.write(printable_line(notice) + "\n")
         sys.stderr.flush()
 
     def toolbar(self) -> str:
@@ -109,6 +112,7 @@ class Repl:
                 return 0
             if not line:
                 continue
+            self.last_error = ""
             try:
                 if line.startswith("/"):
                     if not self.command(line):
@@ -116,7 +120,8 @@ class Repl:
                 else:
                     self.stream_answer(line)
             except TinychatError as error:
-                self.say(f"error: {printable_line(str(error))}")
+                self.last_error = str(error)
+                self.say(f"error: {printable_line(self.last_error)}")
 
     def stream_answer(self, query: str) -> None:
         try:
