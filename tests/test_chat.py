@@ -174,3 +174,60 @@ def test_info_and_ask_on_mistyped_metadata(trained, tmp_path, capsys):
     assert main(["--knowledge", "notes", "--state", "state", "ask", "ferry?"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "knowledge is null, expected a mapping" in err
+
+
+@pytest.mark.parametrize("notes", [{"a.md": "# Title\n\n## Sub\n"}, {"a.txt": ""}, {"b.txt": "\n"}])
+def test_notes_without_a_sentence_are_one_line(trained, tmp_path, notes):
+    from tests.conftest import write_notes
+    from tinychat.errors import TinychatError
+
+    config, model = trained
+    write_notes(tmp_path / "notes", notes)
+    with pytest.raises(TinychatError, match=r"notes: no .txt or .md text found \(blank files and"):
+        ChatSession(with_paths(config, tmp_path), model)
+
+
+def test_notes_emptied_while_running_are_not_answered_from_the_old_index(session, tmp_path):
+    from tinychat.errors import TinychatError
+
+    assert session.ask("when does the ferry leave?").sources
+    for path in (tmp_path / "notes").iterdir():
+        path.write_text("# Only a heading now\n")
+    for _ in range(2):  # the second time nothing changed on disk: still no old sentences
+        with pytest.raises(TinychatError, match="no .txt or .md text found"):
+            session.ask("when does the ferry leave?")
+    (tmp_path / "notes" / "ferry.md").write_text("The ferry to Brisk leaves at 9.\n")
+    top = session.ask("when does the ferry leave?").sources[0].chunk
+    assert top.text == "The ferry to Brisk leaves at 9."
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_pipe_outlives_a_moment_without_the_notes_folder(session, tmp_path, capsys, as_json):
+    import io
+    import json
+
+    from tinychat.cli import answer_lines
+
+    notes = tmp_path / "notes"
+
+    def questions():
+        yield b"when does the ferry leave?\n"
+        notes.rename(tmp_path / "away")  # e.g. a git checkout or an rsync --delete
+        yield b"how many bicycles does the ferry carry?\n"
+        (tmp_path / "away").rename(notes)
+        yield b"what is keras?\n"
+
+    out = io.StringIO()
+    assert answer_lines(session, questions(), out, as_json) == 1  # one question failed
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3  # one line per question, the failed one included
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tinychat: ") and "folder not found" in err
+    if as_json:
+        records = [json.loads(line) for line in lines]
+        error = err.removeprefix("tinychat: ").strip()
+        assert records[1] == {"query": "how many bicycles does the ferry carry?", "answer": "",
+                              "sources": [], "error": error}
+        assert "error" not in records[0] and "error" not in records[2] and records[2]["sources"]
+    else:
+        assert lines[1] == "" and lines[0] and lines[2]

@@ -101,9 +101,9 @@ class ChatSession:
         changes = self.knowledge.refresh()
         for warning in changes.warnings:
             self.on_notice(warning)
+        if not self.knowledge.has_text():  # every time: the index may still hold removed files
+            raise self.knowledge.no_text()
         if changes or self.index is None:
-            if not self.knowledge.files:
-                raise TinychatError(f"{self.knowledge.folder}: no knowledge to answer from; add .txt or .md files")
             # The new index is built completely before it replaces the old one.
             self.index = update_index(self.index, changes, self.knowledge, self.config.retrieval.retriever,
                                       self.model.arrays["token_embedding"], self.cache)  # fmt: skip

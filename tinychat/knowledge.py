@@ -226,6 +226,17 @@ class Knowledge:
     def chunks(self) -> list[Chunk]:
         return [chunk for path in sorted(self.files) for chunk in self.files[path].chunks]
 
+    def has_text(self) -> bool:
+        """Whether any file holds a sentence (blank files and headings alone hold none)."""
+        return any(state.chunks for state in self.files.values())
+
+    def no_text(self) -> TinychatError:
+        """The one line for a folder with nothing to answer from or train on."""
+        extensions = " or ".join(self.config.extensions)
+        return TinychatError(f"{self.folder}: no {extensions} text found (blank files and markdown"
+                             " headings alone hold no sentences); add notes or pass"
+                             " --knowledge DIR")
+
     def manifest_hashes(self) -> dict[str, str]:
         """{path: sha256} of every file read: what a checkpoint records it was trained on."""
         return {path: state.sha256 for path, state in sorted(self.files.items())}

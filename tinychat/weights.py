@@ -35,8 +35,8 @@ def scan_knowledge(config: Config) -> Knowledge:
     knowledge.save_manifest()
     for warning in changes.warnings:
         notice(warning)
-    if not knowledge.chunks:
-        raise TinychatError(f"{config.paths.knowledge}: no .txt or .md text found; add notes or pass --knowledge DIR")
+    if not knowledge.has_text():
+        raise knowledge.no_text()
     return knowledge
 
 
