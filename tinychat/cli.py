@@ -9,6 +9,7 @@ missing or a retrain is asked for.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -19,6 +20,7 @@ from tinychat import checkpoint
 from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
+from tinychat.knowledge import KnowledgeTooLarge
 from tinychat.terminal import json_line, printable, printable_line
 from tinychat.weights import notice, open_session, run_training
 
@@ -35,6 +37,8 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--temperature", type=float, metavar="T", help="sampling temperature; 0 = greedy")
     common.add_argument("--top-k", type=int, metavar="K", dest="top_k", help="context chunks per answer; 0 = none")
     common.add_argument("--seed", type=int, metavar="N", help="seed for training and sampling")
+    common.add_argument("--yes", action="store_true",
+                        help="index a knowledge folder past its size budget without asking")
     return common
 
 
@@ -74,6 +78,8 @@ def config_from(args: argparse.Namespace) -> Config:
             overrides[key] = getattr(args, option)
     if hasattr(args, "seed"):
         overrides["train.seed"] = overrides["generation.seed"] = args.seed
+    if getattr(args, "yes", False):  # no size budget for the knowledge folder
+        overrides["knowledge.max_files"] = overrides["knowledge.max_total_mb"] = 0
     return load_config(getattr(args, "config", None), overrides)
 
 
@@ -90,16 +96,27 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> int:
-    """Pipe mode: each non-empty input line is a question; one answer line each, flushed at once."""
+    """Pipe mode: each non-empty input line is a question; one answer line each, flushed at once.
+
+    A question that meets a problem (the notes folder renamed for a moment) still gets its line:
+    an empty answer, or with --json an object with an "error" field; the problem goes to stderr
+    and the next question is answered as usual. The exit code is 1 if any question failed.
+    """
+    failed = False
     for raw in lines:
         query = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
         query = query.replace("\0", " ").strip()
         if not query:
             continue
-        answer = session.ask(query)
-        out.write((json_line(answer.to_json()) if as_json else printable_line(answer.text)) + "\n")
+        try:
+            record = session.ask(query).to_json()
+        except TinychatError as error:
+            notice(f"tinychat: {error}")
+            record = {"query": query, "answer": "", "sources": [], "error": str(error)}
+            failed = True
+        out.write((json_line(record) if as_json else printable_line(record["answer"])) + "\n")
         out.flush()
-    return 0
+    return int(failed)
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
@@ -207,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         state = config.paths.state
         if state.exists() and not state.is_dir():  # everything tinychat writes goes in there
             raise TinychatError(f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file")
-        return COMMANDS[args.command](args, config)
+        return run_command(args, config)
     except TinychatError as error:
         print(f"tinychat: {printable_line(str(error))}", file=sys.stderr)
         return 1
@@ -216,6 +233,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0  # the reader went away (e.g. `| head`): nothing left to say
+
+
+def run_command(args: argparse.Namespace, config: Config) -> int:
+    """Run the chosen command; a knowledge folder past its budget is indexed only after a yes."""
+    try:
+        return COMMANDS[args.command](args, config)
+    except KnowledgeTooLarge as error:
+        if not confirmed(error):
+            raise
+        unlimited = dataclasses.replace(config.knowledge, max_files=0, max_total_mb=0)
+        return COMMANDS[args.command](args, dataclasses.replace(config, knowledge=unlimited))
+
+
+def confirmed(error: KnowledgeTooLarge) -> bool:
+    """Ask on the terminal whether to index a folder past its budget; never on a pipe."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    folder = printable_line(str(error.folder))
+    sys.stderr.write(f"tinychat: {folder} holds {error.what}; index it anyway? [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def run() -> None:
