@@ -137,3 +137,49 @@ def test_an_error_is_said_once_not_again_by_the_watcher(session, tmp_path, capsy
         repl.run()
     said = out.getvalue() + capsys.readouterr().err
     assert said.count("knowledge folder not found") == 1, said
+
+
+def broken_history(kind: str, state, monkeypatch) -> None:
+    """Make the history unusable as a read-only folder, `chmod 444`, a folder or a FIFO would."""
+    import os
+
+    history = state / "history"
+    if kind == "a folder":
+        history.mkdir(parents=True)
+    elif kind == "a FIFO":
+        history.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(history)
+    else:  # tests run as root, whom chmod does not stop: refuse the write itself
+        history.parent.mkdir(parents=True, exist_ok=True)
+        history.write_text("\n# earlier\n+an old question\n")
+        real_open = os.open
+
+        def read_only(path, flags, *mode):
+            if str(path).endswith("history") and flags & os.O_WRONLY:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *mode)
+
+        monkeypatch.setattr(os, "open", read_only)
+
+
+@pytest.mark.parametrize("kind", ["a folder", "a FIFO", "read-only"])
+def test_a_history_that_cannot_be_used_does_not_stop_the_chat(session, monkeypatch, capfd, kind):
+    from tests.conftest import finishes
+
+    broken_history(kind, session.config.paths.state, monkeypatch)
+    code, text = finishes(lambda: drive(session, "when does the ferry leave?\nkeras?\n/quit\n"))
+    assert code == 0 and session.last.query == "keras?"  # both questions answered
+    said = capfd.readouterr()
+    assert "Unhandled exception" not in said.out + said.err and "Press ENTER" not in said.err
+    assert said.err.count("note: the history") == 1  # said once, not at every question
+    assert "arrow-up recalls this session only" in said.err
+
+
+def test_a_raw_escape_sequence_typed_at_the_prompt_is_text(session, capfd):
+    """ESC [ 3 1 m without bracketed paste looks like a mouse report to the input parser."""
+    from tests.conftest import finishes
+
+    code, text = finishes(lambda: drive(session, "what \x1b[31mtemp\n\x1b[Mabc\n/quit\n"))
+    said = capfd.readouterr()
+    assert code == 0 and "Unhandled exception" not in said.out + said.err
+    assert session.last.query == "what [31mtemp"

@@ -7,8 +7,11 @@ stops an answer (or a /retrain) and returns to the prompt, Ctrl-D or /quit leave
 
 from __future__ import annotations
 
+import datetime
+import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
 from prompt_toolkit import PromptSession, print_formatted_text
@@ -16,15 +19,20 @@ from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.history import FileHistory
+from prompt_toolkit.history import History
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.key_binding.bindings.mouse import load_mouse_bindings
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.output import ColorDepth
 
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
+from tinychat.files import FileTooLarge, read_regular
 from tinychat.runtime import parameter_count
 from tinychat.terminal import printable, printable_line
 
 HISTORY_NAME = "history"
+MAX_HISTORY_BYTES = 16 << 20  # some 300,000 questions; a larger file is left alone, not loaded
 
 
 @dataclass(frozen=True)
@@ -45,9 +53,13 @@ class Repl:
         self.last_error = ""  # said for the last line typed: the watcher's copy is not said again
         session.on_notice = self.notices.append
         state = session.config.paths.state
-        state.mkdir(parents=True, exist_ok=True)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # the history then cannot be written, and says so once
         self.prompt = PromptSession(
-            history=FileHistory(str(state / HISTORY_NAME)),
+            history=ChatHistory(state / HISTORY_NAME, self.notices.append),
+            key_bindings=key_bindings(),
             auto_suggest=AutoSuggestFromHistory(),
             completer=SlashCompleter(),
             complete_while_typing=True,
@@ -248,6 +260,85 @@ COMMANDS = [
     Command("/info", "/info", "model shape, parameters, checkpoint and knowledge", cmd_info),
     Command("/quit", "/quit", "leave (Ctrl-D does the same)", cmd_quit),
 ]
+
+
+# ---------------------------------------------------------------------------- history and keys
+
+
+class ChatHistory(History):
+    """Questions asked before, in prompt-toolkit's history file format, in the state folder.
+
+    A history that cannot be read or written (a read-only state folder, `history` being a
+    folder or a FIFO, a full disk) must not stop the chat: prompt-toolkit's FileHistory then
+    raises in its event loop at every question. This one says so once and goes on in memory.
+    """
+
+    def __init__(self, path: Path, on_notice: Callable[[str], None]):
+        super().__init__()
+        self.path, self.on_notice = path, on_notice
+        self.in_memory = False
+
+    def load_history_strings(self) -> Iterable[str]:
+        """The stored questions, newest first (the order prompt-toolkit asks for)."""
+        try:
+            data = read_regular(self.path, MAX_HISTORY_BYTES) if os.path.lexists(self.path) else b""
+        except FileTooLarge:
+            size = f"{MAX_HISTORY_BYTES >> 20} MB"
+            return self._give_up(f"is larger than {size}; move it away to start anew")
+        except OSError as error:
+            return self._give_up(f"cannot be read ({error.strerror or error})")
+        questions: list[str] = []
+        lines: list[str] = []  # one question may span several lines, each stored as "+line"
+        for line in data.decode("utf-8", errors="replace").splitlines(keepends=True):
+            if line.startswith("+"):
+                lines.append(line[1:])
+            elif lines:
+                questions.append("".join(lines)[:-1])
+                lines = []
+        if lines:
+            questions.append("".join(lines)[:-1])
+        return reversed(questions)
+
+    def store_string(self, string: str) -> None:
+        """Append one question; O_NONBLOCK so that a FIFO fails at once instead of waiting."""
+        if self.in_memory:
+            return
+        lines = "".join(f"+{line}\n" for line in string.split("\n"))
+        text = f"\n# {datetime.datetime.now()}\n{lines}"
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        try:
+            descriptor = os.open(self.path, flags, 0o600)
+            try:
+                os.write(descriptor, text.encode("utf-8", errors="replace"))
+            finally:
+                os.close(descriptor)
+        except OSError as error:
+            self._give_up(f"cannot be written ({error.strerror or error})")
+
+    def _give_up(self, problem: str) -> list[str]:
+        if not self.in_memory:
+            self.in_memory = True
+            self.on_notice(f"note: the history {self.path} {problem};"
+                           " arrow-up recalls this session only")
+        return []
+
+
+def key_bindings() -> KeyBindings:
+    """The REPL's own key bindings; prompt-toolkit's defaults do everything else."""
+    bindings = KeyBindings()
+    [mouse] = load_mouse_bindings().get_bindings_for_keys((Keys.Vt100MouseEvent,))
+
+    @bindings.add(Keys.Vt100MouseEvent)
+    def _mouse_or_typed(event: KeyPressEvent) -> Any:
+        """A mouse report, or an escape sequence typed or pasted raw (ESC [ 3 1 m) that only
+        looks like one to the input parser: prompt-toolkit's handler crashes on those."""
+        try:
+            return mouse.handler(event)
+        except (ValueError, KeyError, IndexError):
+            event.current_buffer.insert_text(event.data[1:])  # as text, like an unknown sequence
+        return None
+
+    return bindings
 
 
 class SlashCompleter(Completer):
