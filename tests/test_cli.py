@@ -207,3 +207,22 @@ def test_a_folder_past_its_budget_asks_first(trained, tmp_path, monkeypatch, cap
         assert out.count("\n") == 1 and "Traceback" not in err
     asked = "holds more than 3 files (knowledge.max_files); index it anyway? [y/N] " in err
     assert asked == (how in ("y", "n"))
+
+
+def test_a_file_name_that_is_not_utf8_on_every_command(first_run, fresh, tmp_path):
+    """Through the real stdout (strict UTF-8): the name is shown escaped and --json still parses."""
+    import os
+
+    folder = tmp_path / "latin1"
+    shutil.copytree(fresh, folder)
+    name = b"caf\xe9 menu.txt"  # as unpacked from an old zip archive
+    (folder / "notes" / os.fsdecode(name)).write_text("The cafe opens at 8 every day.\n")
+    piped = run(folder, "--json", stdin="when does the cafe open?\n")
+    assert piped.returncode == 0 and "Traceback" not in piped.stderr, piped.stderr
+    assert json.loads(piped.stdout)["sources"][0]["path"] == os.fsdecode(name)  # the same name back
+    for args in (["ask", "when does the cafe open?", "--show-prompt"], ["demo"], ["info"]):
+        result = run(folder, *args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    (folder / "notes" / os.fsdecode(b"bin\xff.txt")).write_bytes(b"\x00binary")
+    warned = run(folder, "ask", "when does the cafe open?")
+    assert warned.returncode == 0 and "notes/bin\\xff.txt looks binary; skipped" in warned.stderr
