@@ -183,3 +183,18 @@ def test_a_raw_escape_sequence_typed_at_the_prompt_is_text(session, capfd):
     said = capfd.readouterr()
     assert code == 0 and "Unhandled exception" not in said.out + said.err
     assert session.last.query == "what [31mtemp"
+
+
+def test_the_history_file_is_prompt_toolkits_format(tmp_path):
+    """Read and written as FileHistory does, so earlier sessions' questions come back whole."""
+    from prompt_toolkit.history import FileHistory
+
+    from tinychat.repl import ChatHistory
+
+    questions = ["one", "two\nlines", "a line \u2028 separator", "a file \x1c separator"]
+    theirs, ours = FileHistory(str(tmp_path / "theirs")), ChatHistory(tmp_path / "ours", print)
+    for question in questions:
+        theirs.store_string(question)
+        ours.store_string(question)
+    assert list(ChatHistory(tmp_path / "theirs", print).load_history_strings()) == questions[::-1]
+    assert list(FileHistory(str(tmp_path / "ours")).load_history_strings()) == questions[::-1]

@@ -289,14 +289,14 @@ class ChatHistory(History):
             return self._give_up(f"cannot be read ({error.strerror or error})")
         questions: list[str] = []
         lines: list[str] = []  # one question may span several lines, each stored as "+line"
-        for line in data.decode("utf-8", errors="replace").splitlines(keepends=True):
+        for line in data.decode("utf-8", errors="replace").split("\n"):  # not splitlines: \u2028
             if line.startswith("+"):
                 lines.append(line[1:])
             elif lines:
-                questions.append("".join(lines)[:-1])
+                questions.append("\n".join(lines))
                 lines = []
         if lines:
-            questions.append("".join(lines)[:-1])
+            questions.append("\n".join(lines))
         return reversed(questions)
 
     def store_string(self, string: str) -> None:
