@@ -189,7 +189,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
         path = Path(DEFAULT_CONFIG_NAME)
     if path is not None:
         where = str(path)
-        loaded = read_yaml(path, MAX_CONFIG_BYTES, "config file", "--config")
+        loaded = read_yaml(path, MAX_CONFIG_BYTES, "config file", "check the --config path")
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -207,21 +207,22 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     return config
 
 
-def read_yaml(path: Path, limit: int, what: str, option: str) -> Any:
+def read_yaml(path: Path, limit: int, what: str, hint: str = "") -> Any:
     """The YAML document in `path`, read through libyaml's loader when it is installed.
 
     Every problem is one TinychatError naming the file: not found, not a regular file (a
     folder, a FIFO), over `limit` bytes, not UTF-8, not YAML. `what` names the file ("config
-    file") and `option` the command-line option that chose it.
+    file"); `hint` ("check the --config path") follows when the path itself is wrong.
     """
     import yaml
 
+    advice = f"; {hint}" if hint else ""
     try:
         text = read_regular(path, limit).decode("utf-8")
     except FileNotFoundError:
-        raise TinychatError(f"{path}: {what} not found; check the {option} path") from None
+        raise TinychatError(f"{path}: {what} not found{advice}") from None
     except NotRegularFile as error:
-        raise TinychatError(f"{path}: {error.strerror}; give a {what} to {option}") from None
+        raise TinychatError(f"{path}: {error.strerror}{advice}") from None
     except FileTooLarge:
         raise TinychatError(f"{path}: larger than {limit >> 20} MB, too large for a {what};"
                             " check the file") from None  # fmt: skip

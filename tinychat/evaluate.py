@@ -52,7 +52,7 @@ def load_questions(path: Path) -> list[Question]:
     from tinychat.config import read_yaml
     from tinychat.weights import notice
 
-    items = read_yaml(path, MAX_QUESTIONS_BYTES, "questions file", "eval")
+    items = read_yaml(path, MAX_QUESTIONS_BYTES, "questions file")
     if not isinstance(items, list) or not items:
         raise TinychatError(f"{path}: expected a non-empty YAML list of questions with keys {', '.join(REQUIRED + OPTIONAL)}")
     questions, ignored = [], set()
