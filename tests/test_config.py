@@ -118,7 +118,7 @@ def alias_bomb(levels: int = 9) -> str:
     (f"knowledge:\n  extensions: {alias_bomb()}\n", "knowledge.extensions=[['lol', 'lol', 'lol',"),
     (f"model: {alias_bomb()}\n", "model must be a mapping of keys, got [['lol', 'lol', 'lol',"),
     (f"paths:\n  state: {alias_bomb()}\n", "paths.state="),
-])  # fmt: skip
+])
 def test_an_alias_bomb_costs_nothing(tmp_path, text, named):
     import time
 
@@ -139,7 +139,7 @@ def test_files_that_are_not_config_files_get_one_line(tmp_path, monkeypatch):
     os.mkfifo(tmp_path / "fifo.yaml")  # opening it to read would wait for a writer forever
     for name, problem in (("big.yaml", "larger than 1 MB, too large for a config file"),
                           ("fifo.yaml", "is a FIFO \\(named pipe\\), not a regular file"),
-                          ("missing.yaml", "config file not found")):  # fmt: skip
+                          ("missing.yaml", "config file not found")):
         with pytest.raises(TinychatError, match=problem):
             load_config(tmp_path / name)
     monkeypatch.chdir(tmp_path)
@@ -152,7 +152,7 @@ def test_files_that_are_not_config_files_get_one_line(tmp_path, monkeypatch):
     "model:\n  window: 2001-02-30\n", "model:\n  window: !!timestamp 5\n",
     "model: {window: !!int x}\n",
     "model: " + "[" * 5000 + "]" * 5000 + "\n", "\udcff: 1\n",
-])  # fmt: skip
+])
 def test_yaml_that_the_loader_cannot_build_is_one_line(tmp_path, text):
     path = tmp_path / "odd.yaml"
     path.write_bytes(text.encode("utf-8", "surrogateescape"))

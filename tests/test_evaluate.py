@@ -88,11 +88,11 @@ def test_a_source_not_in_the_folder_is_refused(session):
 def test_an_alias_bomb_in_a_questions_file_costs_nothing(tmp_path):
     import time
 
-    bomb = "[" + ", ".join(['&l0 ["x","x","x","x","x","x","x","x","x"]']
-                           + [f"&l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]" for n in range(1, 9)]) + "]"
+    levels = [f"&l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    bomb = "[" + ", ".join(['&l0 ["x","x","x","x","x","x","x","x","x"]', *levels]) + "]"
     path = tmp_path / "q.yaml"
     path.write_text(f"- {{q: when, source: a.txt, answer: x, keywords: {bomb}}}\n")
     start = time.perf_counter()
-    with pytest.raises(TinychatError, match="question 1: q, source, answer and each keyword must be text"):
+    with pytest.raises(TinychatError, match="question 1: q, source, answer and each keyword must"):
         load_questions(path)
     assert time.perf_counter() - start < 2  # str() of each keyword would expand 9^9 strings

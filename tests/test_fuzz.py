@@ -44,7 +44,7 @@ JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
 def edits(size: int) -> st.SearchStrategy:
     """Changes to a valid file of `size` bytes: (offset, new byte) pairs, then where to cut it."""
     return st.tuples(st.lists(st.tuples(st.integers(0, size - 1), st.integers(0, 255)), max_size=6),
-                     st.integers(0, size))  # fmt: skip
+                     st.integers(0, size))
 
 
 def damaged(data: bytes, change: tuple[list[tuple[int, int]], int]) -> bytes:
@@ -223,7 +223,7 @@ def test_checkpoint_metadata_with_one_field_replaced(valid_checkpoint, choice):
 
 SHIPPED = (ROOT / "tinychat.yaml").read_bytes()
 KEYS = [(section.name, key.name) for section in dataclasses.fields(Config)
-        for key in dataclasses.fields(getattr(Config(), section.name))]  # fmt: skip
+        for key in dataclasses.fields(getattr(Config(), section.name))]
 VALUE_PIECES = st.sampled_from([
     "[", "]", "{", "}", "&a ", "*a", "!!int ", "!!float ", "!!binary ", "!!timestamp ", "!!set ",
     "- ", ": ", ", ", "'", '"', "x", "5", "1e999", "-5", ".nan", "2001-02-30", "yes", "~", "\\0",

@@ -142,7 +142,7 @@ def _read_config(header: dict[str, Any], path: Path) -> ModelConfig:
     except TinychatError as error:
         detail = str(error).removeprefix(f"{path}: ")
         raise TinychatError(f"{path}: checkpoint model config is damaged or from another version"
-                            f" ({detail}); {FRESH}") from None  # fmt: skip
+                            f" ({detail}); {FRESH}") from None
 
 
 # ---------------------------------------------------------------------------- training record

@@ -152,7 +152,7 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
     record = model.record
     how = "continued from the previous weights" if record.warm_start else "from scratch"
     notice(f"saved {checkpoint.weights_path(config.paths.state)} ({how}, {time.perf_counter() - started:.0f}s,"
-           f" {(record.chars_per_second or 0) / 1000:.1f}k chars/s)")  # fmt: skip
+           f" {(record.chars_per_second or 0) / 1000:.1f}k chars/s)")
     return 0
 
 

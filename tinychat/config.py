@@ -225,7 +225,7 @@ def read_yaml(path: Path, limit: int, what: str, hint: str = "") -> Any:
         raise TinychatError(f"{path}: {error.strerror}{advice}") from None
     except FileTooLarge:
         raise TinychatError(f"{path}: larger than {limit >> 20} MB, too large for a {what};"
-                            " check the file") from None  # fmt: skip
+                            " check the file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise TinychatError(f"{path}: cannot read the {what} ({error}); check the file") from None
     # The C loader parses a megabyte in a tenth of the time (measured 30 s -> 3 s at 10 MB).
@@ -317,7 +317,7 @@ def _fits(value: Any, kind: Any) -> bool:
         return isinstance(value, (str, Path)) and bool(str(value)) and "\0" not in str(value)
     if typing.get_origin(kind) is tuple:
         return isinstance(value, str) or (isinstance(value, (list, tuple))
-                                          and all(isinstance(v, str) for v in value))  # fmt: skip
+                                          and all(isinstance(v, str) for v in value))
     raise AssertionError(f"no converter for {kind}")  # our own invariant: every field type is handled
 
 

@@ -40,7 +40,7 @@ PATH_WORD_BREAK = re.compile(r"[/_\-.\s]+")
 # Text with a byte-order mark is decoded by it (UTF-32 first: its little-endian mark begins
 # with UTF-16's); without one, UTF-8 is the only encoding tried.
 BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # fmt: skip
+                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 MB = 1 << 20
 MANIFEST_PER_NOTE_BYTE = 8  # measured 1.7 bytes per byte of notes (3,000 files): a generous cap
 
@@ -54,11 +54,11 @@ def hash_text(text: str) -> bytes:
 class KnowledgeTooLarge(TinychatError):
     """The folder is past knowledge.max_files or max_total_mb; raised as soon as a scan sees it."""
 
-    def __init__(self, folder: Path, what: str):
-        self.folder, self.what = folder, what  # e.g. "more than 20,000 files (knowledge.max_files)"
-        key = what[what.index("(") + 1 : -1]
-        super().__init__(f"{folder}: holds {what}; check --knowledge, or raise {key} (0 = no limit)"
-                         " or pass --yes to index it anyway")  # fmt: skip
+    def __init__(self, folder: Path, amount: str, key: str):
+        self.folder = folder
+        self.what = f"{amount} ({key})"  # e.g. "more than 20,000 files (knowledge.max_files)"
+        super().__init__(f"{folder}: holds {self.what}; check --knowledge, or raise {key}"
+                         " (0 = no limit) or pass --yes to index it anyway")
 
 
 @dataclass(frozen=True)
@@ -333,7 +333,7 @@ class Knowledge:
         at 10,000 files pathlib's object overhead cost more than the stat calls themselves.
 
         Raises KnowledgeTooLarge as soon as the folder is past its budget, so a mistaken
-        `--knowledge /` costs a moment instead of a walk of the whole disk.
+        `--knowledge /usr` costs a moment instead of a walk of the whole tree.
         """
         root = os.path.realpath(self.folder)
         budget = _Budget(self.folder, self.config)
@@ -366,7 +366,7 @@ class Knowledge:
         return seen
 
     def _regular_file(self, entry: os.DirEntry, relative: str, root: str,
-                      changes: Changes) -> os.stat_result | None:  # fmt: skip
+                      changes: Changes) -> os.stat_result | None:
         """The stat of a note that can be read, or None after a warning (said once).
 
         A FIFO would block the read forever and a device never ends: only regular files
@@ -459,7 +459,7 @@ def _file_state(relative: str, entry: Any) -> FileState:
             raise ValueError(relative)
         line, end_line, text, title = row
         if not (_whole(line) and _whole(end_line) and 1 <= line <= end_line
-                and isinstance(text, str) and isinstance(title, str)):  # fmt: skip
+                and isinstance(text, str) and isinstance(title, str)):
             raise ValueError(relative)
         chunks.append(Chunk(relative, line, end_line, text, title))
     return FileState(size, mtime_ns, sha256, tuple(chunks))
@@ -480,16 +480,15 @@ class _Budget:
     def add_file(self) -> None:
         self.files += 1
         if self.config.max_files and self.files > self.config.max_files:
-            files = f"{self.config.max_files:,} files"
-            raise KnowledgeTooLarge(self.folder, f"more than {files} (knowledge.max_files)")
+            amount = f"more than {self.config.max_files:,} files"
+            raise KnowledgeTooLarge(self.folder, amount, "knowledge.max_files")
 
     def add_note(self, size: int) -> None:
         if size <= self.config.max_file_kb * 1024:  # larger ones are skipped, not read
             self.note_bytes += size
         if self.config.max_total_mb and self.note_bytes > self.config.max_total_mb * MB:
-            megabytes = f"{self.config.max_total_mb:,} MB"
-            what = f"more than {megabytes} of notes (knowledge.max_total_mb)"
-            raise KnowledgeTooLarge(self.folder, what)
+            amount = f"more than {self.config.max_total_mb:,} MB of notes"
+            raise KnowledgeTooLarge(self.folder, amount, "knowledge.max_total_mb")
 
 
 def open_knowledge(config: Config) -> Knowledge:

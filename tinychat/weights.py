@@ -111,7 +111,7 @@ def _check_writable(state: Path) -> None:
         os.unlink(probe)
     except OSError as error:
         raise TinychatError(f"{state}: cannot write the weights there ({error.strerror or error});"
-                            " pass --state DIR or fix its permissions") from None  # fmt: skip
+                            " pass --state DIR or fix its permissions") from None
 
 
 def load_or_train(config: Config) -> Checkpoint:
