@@ -77,3 +77,24 @@ def trained(tmp_path_factory):
 def with_paths(config: Config, folder: Path) -> Config:
     """The same config, reading and writing under `folder` (knowledge copied by the caller)."""
     return dataclasses.replace(config, paths=PathsConfig(knowledge=folder / "notes", state=folder / "state"))
+
+
+def finishes(action, seconds: float = 20.0):
+    """`action()`, run in a thread so that a hang fails the test instead of the whole suite."""
+    import threading
+
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = action()
+        except BaseException as error:  # noqa: BLE001  handed to the test's thread below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s: it hangs"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

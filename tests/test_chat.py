@@ -117,3 +117,118 @@ def test_stale_notice_counts_files_changed_since_training(session, tmp_path):
     (tmp_path / "notes" / "new.txt").unlink()
     session.sync()
     assert session.stale == "model trained before 1 file changed: /retrain"
+
+
+def test_a_cache_damaged_while_running_is_rewritten_at_close(trained, tmp_path):
+    from tinychat.index_cache import CACHE_NAME, FeatureCache
+
+    config, model = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    cache = tmp_path / "state" / CACHE_NAME
+    with ChatSession(with_paths(config, tmp_path), model) as session:
+        session.ask("when does the ferry leave?")
+        cache.write_bytes(cache.read_bytes()[:100])  # truncated by something else meanwhile
+        session.ask("how many bicycles does the ferry carry?")
+    assert len(FeatureCache(cache).count_rows) == len(session.knowledge.chunks)  # whole again
+    cache.unlink()  # deleted meanwhile: written again too
+    with ChatSession(with_paths(config, tmp_path), model) as session:
+        assert session.cache.computed == len(session.knowledge.chunks)
+        cache.unlink()
+    assert len(FeatureCache(cache).count_rows) == len(session.knowledge.chunks)
+
+
+def test_unusable_probabilities_are_one_line(session, monkeypatch):
+    """Weights that pass the load checks yet overflow still give one line, at any temperature."""
+    from tinychat.errors import TinychatError
+
+    for temperature, failure in ((0.0, np.nan), (0.7, np.nan), (0.0, OverflowError)):
+        session.temperature = temperature
+
+        def step(token, failure=failure):
+            if failure is OverflowError:
+                raise OverflowError("math range error")  # math.exp in the copy gate
+            return np.full(97, failure)
+
+        monkeypatch.setattr(session.runtime, "step", step)
+        with pytest.raises(TinychatError, match="no usable probabilities.*train --fresh"):
+            session.ask("when does the ferry leave?")
+
+
+def test_info_and_ask_on_mistyped_metadata(trained, tmp_path, capsys):
+    import json
+
+    import h5py
+
+    from tinychat.cli import main
+    from tinychat.info import describe
+
+    config, _ = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    shutil.copytree(config.paths.state, tmp_path / "state")
+    with h5py.File(tmp_path / "state" / "model.weights.h5", "r+") as file:
+        header = json.loads(file.attrs["tinychat"])
+        file.attrs["tinychat"] = json.dumps({**header, "knowledge": None})
+    lines = describe(with_paths(config, tmp_path)).splitlines()
+    assert any(line.startswith("checkpoint   ") and "knowledge is null" in line for line in lines)
+    tiny = "model: {window: 128}\ngeneration: {max_answer_chars: 40}"
+    (tmp_path / "tinychat.yaml").write_text(tiny)
+    assert main(["--knowledge", "notes", "--state", "state", "ask", "ferry?"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "knowledge is null, expected a mapping" in err
+
+
+@pytest.mark.parametrize("notes", [{"a.md": "# Title\n\n## Sub\n"}, {"a.txt": ""}, {"b.txt": "\n"}])
+def test_notes_without_a_sentence_are_one_line(trained, tmp_path, notes):
+    from tests.conftest import write_notes
+    from tinychat.errors import TinychatError
+
+    config, model = trained
+    write_notes(tmp_path / "notes", notes)
+    with pytest.raises(TinychatError, match=r"notes: no .txt or .md text found \(blank files and"):
+        ChatSession(with_paths(config, tmp_path), model)
+
+
+def test_notes_emptied_while_running_are_not_answered_from_the_old_index(session, tmp_path):
+    from tinychat.errors import TinychatError
+
+    assert session.ask("when does the ferry leave?").sources
+    for path in (tmp_path / "notes").iterdir():
+        path.write_text("# Only a heading now\n")
+    for _ in range(2):  # the second time nothing changed on disk: still no old sentences
+        with pytest.raises(TinychatError, match="no .txt or .md text found"):
+            session.ask("when does the ferry leave?")
+    (tmp_path / "notes" / "ferry.md").write_text("The ferry to Brisk leaves at 9.\n")
+    top = session.ask("when does the ferry leave?").sources[0].chunk
+    assert top.text == "The ferry to Brisk leaves at 9."
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_pipe_outlives_a_moment_without_the_notes_folder(session, tmp_path, capsys, as_json):
+    import io
+    import json
+
+    from tinychat.cli import answer_lines
+
+    notes = tmp_path / "notes"
+
+    def questions():
+        yield b"when does the ferry leave?\n"
+        notes.rename(tmp_path / "away")  # e.g. a git checkout or an rsync --delete
+        yield b"how many bicycles does the ferry carry?\n"
+        (tmp_path / "away").rename(notes)
+        yield b"what is keras?\n"
+
+    out = io.StringIO()
+    assert answer_lines(session, questions(), out, as_json) == 1  # one question failed
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3  # one line per question, the failed one included
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tinychat: ") and "folder not found" in err
+    if as_json:
+        records = [json.loads(line) for line in lines]
+        error = err.removeprefix("tinychat: ").strip()
+        assert records[1] == {"query": "how many bicycles does the ferry carry?", "answer": "", "abstained": False,
+                              "searched": "how many bicycles does the ferry carry?", "sources": [], "error": error}
+        assert "error" not in records[0] and "error" not in records[2] and records[2]["sources"]
+    else:
+        assert lines[1] == "" and lines[0] and lines[2]

@@ -1,7 +1,9 @@
-"""The command line through real subprocesses: the contract other programs rely on."""
+"""The command line: real subprocesses for the contract other programs rely on, main() in-process
+for the rest."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -168,3 +170,59 @@ def test_help_lists_common_options(where):
     assert result.returncode == 0
     for option in ("--config", "--knowledge", "--state", "--temperature", "--top-k", "--seed"):
         assert option in result.stdout
+
+
+class Terminal(io.StringIO):
+    """stdin on a terminal, where a person answers `answer` to a question."""
+
+    def __init__(self, answer: str):
+        super().__init__(answer + "\n")
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("how, code", [("pipe", 1), ("--yes", 0), ("y", 0), ("n", 1)])
+def test_a_folder_past_its_budget_asks_first(trained, tmp_path, monkeypatch, capsys, how, code):
+    from tests.conftest import write_notes
+    from tinychat.cli import main
+
+    config, _ = trained
+    write_notes(tmp_path / "notes", {f"n{i}.txt": f"Note {i} has {i} facts.\n" for i in range(5)})
+    shutil.copytree(config.paths.state, tmp_path / "state")
+    tiny = "model: {window: 128}\ngeneration: {max_answer_chars: 40}\nknowledge: {max_files: 3}\n"
+    (tmp_path / "tinychat.yaml").write_text(tiny)
+    piped = io.TextIOWrapper(io.BytesIO(b"how many facts has note 2?\n"))
+    monkeypatch.setattr(sys, "stdin", piped if how in ("pipe", "--yes") else Terminal(how))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    argv = ["--knowledge", "notes", "--state", "state"]
+    command = [*argv, "--yes"] if how == "--yes" else [*argv, "ask", "how many facts has note 2?"]
+    assert main(command) == code
+    out, err = capsys.readouterr()
+    if how in ("pipe", "n"):  # refused: one line naming the budget and the key to raise
+        assert out == "" and err.endswith("notes: holds more than 3 files (knowledge.max_files);"
+                                          " check --knowledge, or raise knowledge.max_files"
+                                          " (0 = no limit) or pass --yes to index it anyway\n")
+    else:
+        assert out.count("\n") == 1 and "Traceback" not in err
+    asked = "holds more than 3 files (knowledge.max_files); index it anyway? [y/N] " in err
+    assert asked == (how in ("y", "n"))
+
+
+def test_a_file_name_that_is_not_utf8_on_every_command(first_run, fresh, tmp_path):
+    """Through the real stdout (strict UTF-8): the name is shown escaped and --json still parses."""
+    import os
+
+    folder = tmp_path / "latin1"
+    shutil.copytree(fresh, folder)
+    name = b"caf\xe9 menu.txt"  # as unpacked from an old zip archive
+    (folder / "notes" / os.fsdecode(name)).write_text("The cafe opens at 8 every day.\n")
+    piped = run(folder, "--json", stdin="when does the cafe open?\n")
+    assert piped.returncode == 0 and "Traceback" not in piped.stderr, piped.stderr
+    assert json.loads(piped.stdout)["sources"][0]["path"] == os.fsdecode(name)  # the same name back
+    for args in (["ask", "when does the cafe open?", "--show-prompt"], ["demo"], ["info"]):
+        result = run(folder, *args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    (folder / "notes" / os.fsdecode(b"bin\xff.txt")).write_bytes(b"\x00binary")
+    warned = run(folder, "ask", "when does the cafe open?")
+    assert warned.returncode == 0 and "notes/bin\\xff.txt looks binary; skipped" in warned.stderr

@@ -39,7 +39,7 @@ def test_questions_file_needs_only_q_source_answer(tmp_path, capsys):
     ("- {q: when, source: a.txt}\n", "question 1 has no answer"),
     ("- {q: when, source: a.txt, answer: x, line: 0}\n", "question 1: line must be"),
     ("- {q: when, source: a.txt, answer: x, keywords: {a: 1}}\n", "keywords a list"),
-    ("[unclosed\n", "cannot read questions"),
+    ("[unclosed\n", "invalid YAML at line 2; fix the syntax of the questions file"),
     ("{}\n", "non-empty YAML list"),
 ])  # fmt: skip
 def test_bad_questions_files_name_the_problem(tmp_path, text, named):
@@ -109,3 +109,16 @@ def test_exact_numbers_catches_a_slip_in_a_repeated_digit():
     assert exact_numbers("07700 900111", context) == 1.0 and exact_numbers("code 4000", context) == 1.0
     assert exact_numbers("07700 9001111", context) == 0.0 and exact_numbers("400", context) == 0.0
     assert exact_numbers("no digits here", context) is None
+
+
+def test_an_alias_bomb_in_a_questions_file_costs_nothing(tmp_path):
+    import time
+
+    levels = [f"&l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    bomb = "[" + ", ".join(['&l0 ["x","x","x","x","x","x","x","x","x"]', *levels]) + "]"
+    path = tmp_path / "q.yaml"
+    path.write_text(f"- {{q: when, source: a.txt, answer: x, keywords: {bomb}}}\n")
+    start = time.perf_counter()
+    with pytest.raises(TinychatError, match="question 1: q, source, answer and each keyword must"):
+        load_questions(path)
+    assert time.perf_counter() - start < 2  # str() of each keyword would expand 9^9 strings

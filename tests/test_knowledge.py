@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
+import json
 import os
 import re
+import stat
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import finishes
+from tinychat import knowledge as knowledge_module
 from tinychat.config import KnowledgeConfig
 from tinychat.knowledge import Knowledge, split_chunks
 
@@ -121,10 +128,11 @@ def test_manifest_survives_a_restart_without_reading_files(tmp_path, monkeypatch
     assert not manifest.exists()  # written on request (after a full index, at close), not per change
     first.save_manifest()
     reads = []
-    original = type(folder).read_bytes
-    monkeypatch.setattr(type(folder), "read_bytes", lambda self: reads.append(self) or original(self))
+    original = knowledge_module.read_regular
+    monkeypatch.setattr(knowledge_module, "read_regular",
+                        lambda path, limit: reads.append(path) or original(path, limit))
     again = Knowledge(folder, KnowledgeConfig(), manifest)
-    assert not again.refresh() and reads == []  # nothing changed, nothing read
+    assert not again.refresh() and reads == [manifest]  # nothing changed, no note read
     assert [c.text for c in again.chunks] == ["Alpha is first."]
 
 
@@ -133,14 +141,14 @@ def test_file_deleted_between_scan_and_read(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "a.txt").write_text("Alpha.\n")
     (folder / "b.txt").write_text("Beta.\n")
-    original = type(folder).read_bytes
+    original = knowledge_module.read_regular
 
-    def vanish(self):
-        if self.name == "b.txt":
-            self.unlink()
-        return original(self)
+    def vanish(path, limit):
+        if path.name == "b.txt":
+            path.unlink()
+        return original(path, limit)
 
-    monkeypatch.setattr(type(folder), "read_bytes", vanish)
+    monkeypatch.setattr(knowledge_module, "read_regular", vanish)
     knowledge = Knowledge(folder, KnowledgeConfig())
     changes = knowledge.refresh()
     assert [c.text for c in knowledge.chunks] == ["Alpha."]
@@ -162,16 +170,16 @@ def test_a_file_changing_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     folder.mkdir()
     note = folder / "a.txt"
     note.write_text("Old text.\n")
-    original = type(folder).read_bytes
+    original = knowledge_module.read_regular
 
-    def read_then_edit(self):
-        data = original(self)
-        if self == note and b"Old" in data:  # an editor saves while we read
+    def read_then_edit(path, limit):
+        data = original(path, limit)
+        if path == note and b"Old" in data:  # an editor saves while we read
             os.utime(note, ns=(1, note.stat().st_mtime_ns + 10_000_000))
             note.write_text("New text, saved meanwhile.\n")
         return data
 
-    monkeypatch.setattr(type(folder), "read_bytes", read_then_edit)
+    monkeypatch.setattr(knowledge_module, "read_regular", read_then_edit)
     knowledge = Knowledge(folder, KnowledgeConfig())
     knowledge.refresh()
     assert [c.text for c in knowledge.chunks] == ["Old text."]
@@ -242,3 +250,171 @@ def test_warnings_are_not_repeated_on_the_next_start_until_the_file_changes(tmp_
     assert start() == []
     (folder / "latin1.txt").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))  # broken again
     assert len(start()) == 1
+
+
+# ---------------------------------------------------------------------------- hostile folders
+
+
+def test_only_regular_files_are_read_and_the_rest_is_said_once(tmp_path, monkeypatch):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good text.\n")
+    os.mkfifo(folder / "fifo.txt")  # a read would wait for a writer forever
+    (folder / "folder.txt").mkdir()  # a folder named like a note is walked, not read
+    (folder / "loop.txt").symlink_to(".")  # a link to the folder itself
+    (folder / "to-fifo.txt").symlink_to("fifo.txt")
+    kinds = {"fifo.txt": "is a FIFO (named pipe), not a regular file",
+             "loop.txt": "is a link to the knowledge folder itself", "to-fifo.txt": "is a FIFO"}
+    try:  # a character device reads zeros without end (only root may make one)
+        os.mknod(folder / "zero.txt", 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+        kinds["zero.txt"] = "is a character device, not a regular file"
+    except PermissionError:
+        pass
+    knowledge = Knowledge(folder, KnowledgeConfig())
+    changes = finishes(knowledge.refresh)
+    assert [c.text for c in knowledge.chunks] == ["Good text."]
+    for name, reason in kinds.items():
+        said = [w for w in changes.warnings if f"notes/{name} {reason}" in w]
+        assert len(said) == 1 and said[0].endswith("skipped"), name
+    assert len(changes.warnings) == len(kinds)
+    assert finishes(knowledge.refresh).warnings == []  # said once
+
+    # A note replaced by a FIFO between the scan and the read: the opened file is checked.
+    original = knowledge_module.read_regular
+
+    def swap_then_read(path, limit):
+        path.unlink()
+        os.mkfifo(path)
+        return original(path, limit)
+
+    (folder / "good.txt").write_text("Good text, edited.\n")
+    monkeypatch.setattr(knowledge_module, "read_regular", swap_then_read)
+    changes = finishes(knowledge.refresh)
+    assert any("good.txt is a FIFO" in w for w in changes.warnings) and knowledge.chunks == []
+
+
+def test_unreadable_subfolder_is_said_once(tmp_path, monkeypatch):
+    folder = tmp_path / "notes"
+    (folder / "secret").mkdir(parents=True)
+    (folder / "a.txt").write_text("Alpha.\n")
+    (folder / "secret" / "gem.txt").write_text("The gem weighs 77 grams.\n")
+    scandir = os.scandir
+
+    def forbidden(path):  # what chmod 000 does to anyone but root
+        if str(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", forbidden)
+    knowledge = Knowledge(folder, KnowledgeConfig())
+    changes = knowledge.refresh()
+    assert [c.text for c in knowledge.chunks] == ["Alpha."]
+    assert changes.warnings == [f"warning: {folder}/secret is a folder that cannot be read"
+                                " (Permission denied); skipped"]
+    assert knowledge.refresh().warnings == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_text_with_a_byte_order_mark_is_read(tmp_path, encoding):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    text = "Intro.\n\nThe zorblax fuel has 4812 units.\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data
+    (folder / "u.txt").write_bytes(data)
+    knowledge = Knowledge(folder, KnowledgeConfig())
+    changes = knowledge.refresh()
+    assert changes.warnings == []
+    lines = [(c.line, c.text) for c in knowledge.chunks]
+    assert lines == [(1, "Intro."), (3, "The zorblax fuel has 4812 units.")]
+
+
+def test_file_names_that_are_not_utf8_are_indexed(tmp_path):
+    from tinychat.index_cache import FeatureCache, build_index
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9 menu.txt")  # Latin-1, as unpacked from an old zip
+    (folder / name).write_text("The cafe opens at 8.\n")
+    manifest = tmp_path / "state" / "manifest.json"
+    knowledge = Knowledge(folder, KnowledgeConfig(), manifest)
+    knowledge.refresh()
+    assert [c.path for c in knowledge.chunks] == [name] and len(knowledge.fingerprint()) == 64
+    cache = FeatureCache(tmp_path / "state" / "index-cache.npz")
+    index = build_index("tfidf", knowledge.chunks, np.zeros((97, 4), np.float32), cache)
+    assert index.search("when does the cafe open?", 1)[0].chunk.path == name
+    knowledge.save_manifest()
+    again = Knowledge(folder, KnowledgeConfig(), manifest)
+    assert not again.refresh() and again.fingerprint() == knowledge.fingerprint()
+    assert FeatureCache(tmp_path / "state" / "index-cache.npz").count_rows  # the cache reloads
+
+
+def test_a_folder_past_its_budget_is_refused_before_the_scan_ends(tmp_path, monkeypatch):
+    from tinychat.knowledge import KnowledgeTooLarge
+
+    folder = tmp_path / "notes"
+    for part in range(6):
+        (folder / f"part{part}").mkdir(parents=True)
+        for number in range(10):
+            (folder / f"part{part}" / f"n{number}.png").write_bytes(b"")  # files of any kind count
+    listed = []
+    scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: listed.append(path) or scandir(path))
+    with pytest.raises(KnowledgeTooLarge, match=r"holds more than 15 files \(knowledge.max_files\);"
+                                                r" check --knowledge, or raise knowledge.max_"):
+        Knowledge(folder, KnowledgeConfig(max_files=15)).refresh()
+    assert len(listed) <= 3  # the root and two of the six subfolders: it stopped at once
+    assert Knowledge(folder, KnowledgeConfig(max_files=0)).refresh() == knowledge_module.Changes()
+
+    (folder / "big1.txt").write_text("Big text. " * 70_000)
+    (folder / "big2.txt").write_text("Big text. " * 70_000)
+    with pytest.raises(KnowledgeTooLarge, match=r"more than 1 MB of notes \(knowledge.max_total"):
+        Knowledge(folder, KnowledgeConfig(max_total_mb=1)).refresh()
+
+
+MANIFESTS = ["null", "[]", "42", '"x"', "{", "", '{"files": []}', "[" * 100_000 + "]" * 100_000]
+FIELDS = [("line", "7"), ("line", 0), ("end_line", None), ("text", 5), ("title", []), ("size", "1"),
+          ("mtime_ns", 1.5), ("sha256", None), ("chunks", "x"), ("chunks", [[1, 1, "t"]]),
+          ("line", True)]
+
+
+@pytest.mark.parametrize("damage", MANIFESTS + FIELDS,
+                         ids=[repr(d)[:20] for d in MANIFESTS + FIELDS])
+def test_a_damaged_manifest_is_ignored_and_rewritten(tmp_path, damage):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Alpha is first.\nBeta is second.\n")
+    manifest = tmp_path / "state" / "manifest.json"
+    first = Knowledge(folder, KnowledgeConfig(), manifest)
+    first.refresh()
+    first.save_manifest()
+    if isinstance(damage, str):
+        manifest.write_text(damage)
+    else:  # one field of a good manifest with the wrong type or value
+        data = json.loads(manifest.read_text())
+        entry = data["files"]["a.txt"]
+        key, value = damage
+        if key in ("line", "end_line", "text", "title"):
+            entry["chunks"][0][["line", "end_line", "text", "title"].index(key)] = value
+        else:
+            entry[key] = value
+        manifest.write_text(json.dumps(data))
+    again = Knowledge(folder, KnowledgeConfig(), manifest)
+    changes = again.refresh()
+    assert changes.added == ["a.txt"]  # read again, as if there were no manifest
+    lines = [(c.line, c.text) for c in again.chunks]
+    assert lines == [(1, "Alpha is first."), (2, "Beta is second.")]
+    again.save_manifest()
+    assert Knowledge(folder, KnowledgeConfig(), manifest).chunks == again.chunks  # rewritten whole
+
+
+def test_a_fifo_manifest_does_not_hang(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Alpha is first.\n")
+    (tmp_path / "state").mkdir()
+    os.mkfifo(tmp_path / "state" / "manifest.json")
+    manifest = tmp_path / "state" / "manifest.json"
+    knowledge = finishes(lambda: Knowledge(folder, KnowledgeConfig(), manifest))
+    assert finishes(knowledge.refresh).added == ["a.txt"]

@@ -169,9 +169,9 @@ def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, 
 
     def retrained(config, fresh, knowledge):
         """Stands in for training: the same weights, recorded as made for this knowledge."""
-        hashes = knowledge.manifest_hashes()
-        meta = {"knowledge": {"fingerprint": knowledge.fingerprint(), "manifest": hashes}}
-        return dataclasses.replace(session.model, meta=meta)
+        record = dataclasses.replace(session.model.record, fingerprint=knowledge.fingerprint(),
+                                     manifest=knowledge.manifest_hashes())
+        return dataclasses.replace(session.model, record=record)
 
     monkeypatch.setattr(tinychat.weights, "run_training", retrained)
     code, text = drive(session, "/retrain\n")
@@ -247,3 +247,86 @@ def test_sources_show_whole_sentences_wrapped_with_a_hanging_indent(session, tmp
     rows = [lines[first], *hanging]
     assert len(rows) >= 2 and all(len(row) <= 78 for row in rows)  # DummyOutput is 80 columns wide
     assert sentence in " ".join(row.strip() for row in rows)  # whole, and cut only between words
+
+
+def test_an_error_is_said_once_not_again_by_the_watcher(session, tmp_path, capsys):
+    from tinychat.watcher import Watcher
+
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        repl = Repl(session, out=out, input=pipe, output=DummyOutput())
+        watcher = Watcher(session)  # not started: it syncs while the person types, as below
+        prompt = repl.prompt.prompt
+
+        def typing(*args, **kwargs):
+            watcher._sync()
+            watcher._sync()  # a second change (or poll) while the folder is away: nothing new
+            return prompt(*args, **kwargs)
+
+        repl.prompt.prompt = typing
+        (tmp_path / "notes").rename(tmp_path / "away")
+        pipe.send_text("when does the ferry leave?\n/topk\n\x04")
+        repl.run()
+    said = out.getvalue() + capsys.readouterr().err
+    assert said.count("knowledge folder not found") == 1, said
+
+
+def broken_history(kind: str, state, monkeypatch) -> None:
+    """Make the history unusable as a read-only folder, `chmod 444`, a folder or a FIFO would."""
+    import os
+
+    history = state / "history"
+    if kind == "a folder":
+        history.mkdir(parents=True)
+    elif kind == "a FIFO":
+        history.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(history)
+    else:  # tests run as root, whom chmod does not stop: refuse the write itself
+        history.parent.mkdir(parents=True, exist_ok=True)
+        history.write_text("\n# earlier\n+an old question\n")
+        real_open = os.open
+
+        def read_only(path, flags, *mode):
+            if str(path).endswith("history") and flags & os.O_WRONLY:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *mode)
+
+        monkeypatch.setattr(os, "open", read_only)
+
+
+@pytest.mark.parametrize("kind", ["a folder", "a FIFO", "read-only"])
+def test_a_history_that_cannot_be_used_does_not_stop_the_chat(session, monkeypatch, capfd, kind):
+    from tests.conftest import finishes
+
+    broken_history(kind, session.config.paths.state, monkeypatch)
+    code, text = finishes(lambda: drive(session, "when does the ferry leave?\nkeras?\n/quit\n"))
+    assert code == 0 and session.last.query == "keras?"  # both questions answered
+    said = capfd.readouterr()
+    assert "Unhandled exception" not in said.out + said.err and "Press ENTER" not in said.err
+    assert said.err.count("note: the history") == 1  # said once, not at every question
+    assert "arrow-up recalls this session only" in said.err
+
+
+def test_a_raw_escape_sequence_typed_at_the_prompt_is_text(session, capfd):
+    """ESC [ 3 1 m without bracketed paste looks like a mouse report to the input parser."""
+    from tests.conftest import finishes
+
+    code, text = finishes(lambda: drive(session, "what \x1b[31mtemp\n\x1b[Mabc\n/quit\n"))
+    said = capfd.readouterr()
+    assert code == 0 and "Unhandled exception" not in said.out + said.err
+    assert session.last.query == "what [31mtemp"
+
+
+def test_the_history_file_is_prompt_toolkits_format(tmp_path):
+    """Read and written as FileHistory does, so earlier sessions' questions come back whole."""
+    from prompt_toolkit.history import FileHistory
+
+    from tinychat.repl import ChatHistory
+
+    questions = ["one", "two\nlines", "a line \u2028 separator", "a file \x1c separator"]
+    theirs, ours = FileHistory(str(tmp_path / "theirs")), ChatHistory(tmp_path / "ours", print)
+    for question in questions:
+        theirs.store_string(question)
+        ours.store_string(question)
+    assert list(ChatHistory(tmp_path / "theirs", print).load_history_strings()) == questions[::-1]
+    assert list(FileHistory(str(tmp_path / "ours")).load_history_strings()) == questions[::-1]

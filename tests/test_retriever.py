@@ -61,12 +61,59 @@ def test_feature_cache_restart_re_embeds_nothing(tmp_path, table):
     assert again.computed == 2 + len(edited)  # vectors made with other weights are stale
 
 
-def test_damaged_cache_is_ignored(tmp_path, table):
+def rewrite_array(path, name: str, value) -> None:
+    """Save the cache at `path` again with one array replaced (or removed, for None)."""
+    import io
+
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    if value is None:
+        del arrays[name]
+    else:
+        arrays[name] = np.asarray(value)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    path.write_bytes(buffer.getvalue())
+
+
+def flip_middle_byte(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "not numpy": lambda p: p.write_bytes(b"not a numpy file"),
+    "empty": lambda p: p.write_bytes(b""),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:1000]),
+    "one flipped byte": flip_middle_byte,
+    "a FIFO": lambda p: p.unlink() or __import__("os").mkfifo(p),
+    "a folder": lambda p: p.unlink() or p.mkdir(),
+    "no version": lambda p: rewrite_array(p, "version", None),
+    "version as text": lambda p: rewrite_array(p, "version", "1"),
+    "short row_ptr": lambda p: rewrite_array(p, "row_ptr", [0, 1]),
+    "term id out of range": lambda p: rewrite_array(p, "cols", np.load(p)["cols"] + 10**6),
+    "zero counts": lambda p: rewrite_array(p, "counts", np.load(p)["counts"] * 0),
+    "keys of 19 bytes": lambda p: rewrite_array(p, "count_keys", np.load(p)["count_keys"][:, :19]),
+    "NaN vectors": lambda p: rewrite_array(p, "vectors", np.load(p)["vectors"] * np.nan),
+    "pickled object": lambda p: rewrite_array(p, "terms", np.array([object()], dtype=object)),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_damaged_cache_is_ignored_and_rewritten(tmp_path, table, damage):
     path = tmp_path / "cache.npz"
-    path.write_bytes(b"not a numpy file")
+    build_index("hybrid", chunks(), table, FeatureCache(path))
+    damage(path)
     cache = FeatureCache(path)
-    assert build_index("tfidf", chunks(), table, cache).search("zeppelin", 1)[0].chunk.text == PLANTED
-    assert cache.computed == len(chunks())
+    index = build_index("hybrid", chunks(), table, cache)
+    assert index.search("zeppelin", 1)[0].chunk.text == PLANTED
+    assert cache.computed == 2 * len(chunks())  # everything computed again...
+    if path.is_dir():
+        return  # a folder is the user's: it is not replaced
+    again = FeatureCache(path)
+    build_index("hybrid", chunks(), table, again)
+    assert again.computed == 0  # ...and the file rewritten whole
 
 
 def test_an_updated_index_is_used_for_a_few_changed_files_and_rebuilt_for_many(tmp_path, table):

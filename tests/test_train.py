@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 
 import numpy as np
 
@@ -83,3 +84,44 @@ def test_a_tenth_of_the_sentences_is_kept_out_of_training():
     assert len(held_out) == 5 and not set(held_out) & set(trained_on) and len(trained_on) + 5 == 50
     assert split_held_out(chunks, 0) == (trained_on, held_out)  # the seed fixes them
     assert split_held_out(chunks[:10], 0) == (chunks[:10], [])  # too few to keep any out
+
+
+def test_a_state_folder_that_cannot_be_written_is_said_before_training(tmp_path, monkeypatch):
+    """Not after a full training, when the weights cannot be saved (tests run as root, whom
+    chmod does not stop: the refusals are made by hand)."""
+    import errno
+    import tempfile
+
+    import pytest
+
+    from tinychat import progress
+    from tinychat.errors import TinychatError
+    from tinychat.weights import run_training
+
+    write_notes(tmp_path / "notes")
+    config = tiny_config(tmp_path)
+
+    def never(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(progress.Progress, "__init__", never)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "train.lock").mkdir()
+    with pytest.raises(TinychatError, match=r"train.lock: is a folder, not a lock file; remove it"):
+        run_training(config, fresh=True)
+    (tmp_path / "state" / "train.lock").rmdir()
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    with monkeypatch.context() as patch:  # the lock file exists, the folder is read-only
+        patch.setattr(tempfile, "mkstemp", refuse)
+        with pytest.raises(TinychatError, match=r"state: cannot write the weights there \(Perm"):
+            run_training(config, fresh=True)
+    (tmp_path / "state" / "train.lock").unlink()
+    with monkeypatch.context() as patch:  # no lock file yet, and none can be made
+        real_open = os.open
+        patch.setattr(os, "open", lambda path, *rest: refuse() if str(path).endswith("train.lock")
+                      else real_open(path, *rest))
+        with pytest.raises(TinychatError, match=r"state: cannot write in the state folder \(Perm"):
+            run_training(config, fresh=True)

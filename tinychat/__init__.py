@@ -10,6 +10,8 @@ key_bindings: the prompt's keys; locations: where settings, knowledge and state 
 Training: examples (chunks -> rows) -> model (Keras) -> train (fit) -> checkpoint (HDF5), all
 three reading one table of weights (architecture); reached through weights (load, or train
 first) and evaluated by evaluate.
+Underneath: config (the settings), files (reading a file safely: regular files only, never
+past a size cap), atomic (writing one whole), terminal (text shown escaped), errors.
 """
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ sources and the exact prompt. The REPL, the pipe and `--json` are thin printers 
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -22,7 +23,7 @@ from tinychat.conversation import Conversation
 from tinychat.knowledge import Chunk, open_knowledge, subject_of
 from tinychat.lexical import LexicalIndex
 from tinychat.prompt import build_prompt
-from tinychat.index_cache import CACHE_NAME, FeatureCache, update_index
+from tinychat.index_cache import CACHE_NAME, FeatureCache, cache_limit, cached_texts, update_index
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char
@@ -73,7 +74,7 @@ class ChatSession:
         self.top_k = config.retrieval.top_k
         self.rng = np.random.default_rng(config.generation.seed)
         self.knowledge = open_knowledge(config)
-        self.cache = FeatureCache(config.paths.state / CACHE_NAME)
+        self.cache = FeatureCache(config.paths.state / CACHE_NAME, cache_limit(config.knowledge))
         self.last: Answer | None = None
         self.conversation = Conversation()
         self.follow_up = False  # search a question that refers back with the conversation's subject
@@ -96,7 +97,7 @@ class ChatSession:
         """'' if the model was trained on the knowledge as it is, else how many files changed since."""
         if self.model.fingerprint == self.knowledge.fingerprint():
             return ""
-        trained_on = self.model.meta.get("knowledge", {}).get("manifest")
+        trained_on = self.model.record.manifest
         if trained_on is None:
             return "model older than knowledge: /retrain"
         count = self.knowledge.changed_since(trained_on)
@@ -112,9 +113,9 @@ class ChatSession:
         changes = self.knowledge.refresh()
         for warning in changes.warnings:
             self.on_notice(warning)
+        if not self.knowledge.has_text():  # every time: the index may still hold removed files
+            raise self.knowledge.no_text()
         if changes or self.index is None:
-            if not self.knowledge.files:
-                raise TinychatError(f"{self.knowledge.folder}: no knowledge to answer from; add .txt or .md files")
             # The new index is built completely before it replaces the old one.
             self.index = update_index(self.index, changes, self.knowledge, self.config.retrieval.retriever,
                                       self.model.arrays["token_embedding"], self.cache)  # fmt: skip
@@ -125,9 +126,12 @@ class ChatSession:
             self.on_notice(self.reindexed)
 
     def close(self) -> None:
-        """Write what is worth keeping for the next start (the knowledge manifest)."""
+        """Write what is worth keeping for the next start: the knowledge manifest, and the index
+        cache if it learned something or its file was damaged or removed while we ran."""
         with self.lock:
             self.knowledge.save_manifest()
+            if self.cache.stale():
+                self.cache.save(cached_texts(self.knowledge.chunks))
 
     def __enter__(self) -> "ChatSession":
         return self
@@ -180,13 +184,13 @@ class ChatSession:
         runtime = self.runtime
         runtime.reset()
         prompt = encode(answer.prompt)
-        for token in prompt[:-1]:  # prefill: the prompt goes through the same step as the answer
-            runtime.step(int(token))
-        runtime.trace = answer.trace = Trace()  # from the last prompt character on: what /why shows
         try:
+            for token in prompt[:-1]:  # prefill: the prompt goes through the answer's step
+                runtime.step(int(token))
+            runtime.trace = answer.trace = Trace()  # from the prompt's last character: /why
             probs = runtime.step(int(prompt[-1]))
             for _ in range(self.config.generation.max_answer_chars):
-                token = sample(probs, self.temperature, self.rng)
+                token = self._sample(probs)
                 if token == NEWLINE_ID:
                     break
                 answer.text += id_to_char(token)
@@ -195,8 +199,24 @@ class ChatSession:
                 if len(answer.text) >= 2 * LOOP_LENGTH and answer.text[-LOOP_LENGTH:] in answer.text[:-1]:
                     break  # repeating itself: stop instead of looping to the limit
                 probs = runtime.step(token)
+        except OverflowError:  # math.exp in the copy gate: only extreme (damaged) weights reach it
+            raise self._damaged() from None
         finally:
             runtime.trace = None
+
+    def _sample(self, probs: np.ndarray) -> int:
+        """The next id; NaN probabilities (from extreme weights) are one line, not a crash."""
+        try:
+            token = sample(probs, self.temperature, self.rng)
+        except ValueError:  # numpy: "probabilities contain NaN"
+            raise self._damaged() from None
+        if not math.isfinite(probs[token]):  # argmax of an array holding NaN picks a NaN
+            raise self._damaged()
+        return token
+
+    def _damaged(self) -> TinychatError:
+        return TinychatError("the weights give no usable probabilities (NaN or overflow): the"
+                             " checkpoint is damaged; run `tinychat train --fresh`")
 
     def answer(self, query: str) -> Iterator[str]:
         """Yield the answer to `query` character by character; `self.last` describes it."""

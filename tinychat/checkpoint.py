@@ -4,27 +4,51 @@ Layout of `model.weights.h5`: one dataset per weight, named as in `architecture.
 (e.g. `blocks/0/attention/w_qkv`), and a root attribute `tinychat` holding JSON metadata:
 format version, model config, vocabulary, the knowledge fingerprint it was trained on and
 training metrics. It is written to a temporary file and renamed into place, so a reader
-never sees half a checkpoint. Everything read is checked before any array is used.
+never sees half a checkpoint. Everything read is checked before it is used: the metadata
+becomes a typed `TrainingRecord` here, and no array is read before its header (a dataset
+of real numbers, the expected shape) is, so a small file cannot allocate gigabytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinychat.atomic import atomic_write
-from tinychat.config import ModelConfig
+from tinychat.config import ModelConfig, model_config_from
 from tinychat.errors import TinychatError
 from tinychat.architecture import weight_shapes
+from tinychat.files import NotRegularFile, open_regular
 from tinychat.vocab import CHARS
 
 FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.weights.h5"
 FRESH = "run `tinychat train --fresh` to train a new one"
+# Trained weights stay within a few units (1.1 after the tests' 30 steps); values this large
+# only come from damage, and they overflow the forward pass into NaN probabilities.
+MAX_WEIGHT = 1e4
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingRecord:
+    """What a checkpoint says about its training, checked and typed by `load`."""
+
+    fingerprint: str = ""  # sha256 over the knowledge files it was trained on
+    files: int | None = None  # how many files and chunks that knowledge had
+    chunks: int | None = None
+    manifest: dict[str, str] | None = None  # {path: sha256}: to count the files changed since
+    trained_at: datetime | None = None  # None when unknown
+    steps: int | None = None
+    seconds: float | None = None
+    final_loss: float | None = None
+    chars_per_second: float | None = None
+    warm_start: bool = False  # continued from earlier weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +57,12 @@ class Checkpoint:
 
     config: ModelConfig
     arrays: dict[str, np.ndarray]
-    meta: dict[str, Any]  # knowledge fingerprint, files, metrics, trained_at
+    meta: dict[str, Any]  # the metadata as saved (knowledge, metrics, ...), to save it again
+    record: TrainingRecord = TrainingRecord()  # the same, checked: what the rest of tinychat reads
 
     @property
     def fingerprint(self) -> str:
-        return self.meta.get("knowledge", {}).get("fingerprint", "")
+        return self.record.fingerprint
 
 
 def weights_path(state_dir: Path) -> Path:
@@ -64,21 +89,29 @@ def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:
     import h5py
 
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise TinychatError(f"{path}: no trained weights yet; run `tinychat train`")
+    try:  # through a descriptor checked to be a regular file: h5py would wait on a FIFO forever
+        descriptor = open_regular(path)
+    except NotRegularFile as error:
+        raise TinychatError(f"{path}: {error.strerror}; move it away and {FRESH}") from None
+    except OSError as error:
+        problem = error.strerror or error
+        raise TinychatError(f"{path}: cannot read the weights ({problem})") from None
     try:
-        with h5py.File(path, "r") as file:
+        with os.fdopen(descriptor, "rb") as handle, h5py.File(handle, "r") as file:
             header = _read_header(file, path)
             config = _read_config(header, path)
             if expected is not None and config != expected:
                 raise TinychatError(f"{path}: weights were trained for another model config ({_diff(config, expected)}); {FRESH}")
+            record = _read_record(header, path)
             arrays = _read_arrays(file, config, path)
     except TinychatError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as error:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
         raise TinychatError(f"{path}: not a readable tinychat checkpoint ({type(error).__name__}); {FRESH}") from None
     meta = {key: value for key, value in header.items() if key not in ("format_version", "model", "vocab")}
-    return Checkpoint(config, arrays, meta)
+    return Checkpoint(config, arrays, meta, record)
 
 
 def _read_header(file: Any, path: Path) -> dict[str, Any]:
@@ -87,39 +120,129 @@ def _read_header(file: Any, path: Path) -> dict[str, Any]:
         raise TinychatError(f"{path}: HDF5 file without tinychat metadata; {FRESH}")
     try:
         header = json.loads(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise TinychatError(f"{path}: checkpoint metadata is damaged; {FRESH}") from None
     if not isinstance(header, dict):
         raise TinychatError(f"{path}: checkpoint metadata is damaged; {FRESH}")
     version = header.get("format_version")
+    if type(version) is not int:  # "1" or 1.0 is damage, not another version
+        raise _damaged(path, "format_version", version, "a whole number")
     if version != FORMAT_VERSION:
-        raise TinychatError(
-            f"{path}: checkpoint format {version!r}, this tinychat reads format {FORMAT_VERSION}; {FRESH}"
-        )
+        raise TinychatError(f"{path}: checkpoint format {version}, this tinychat reads format"
+                            f" {FORMAT_VERSION}; {FRESH}")
     if header.get("vocab") != CHARS:
         raise TinychatError(f"{path}: weights were trained with another vocabulary; {FRESH}")
     return header
 
 
 def _read_config(header: dict[str, Any], path: Path) -> ModelConfig:
+    """The model config, with the checks and types of the config file's `model:` section."""
     try:
-        config = ModelConfig(**header["model"])
-        config.check(str(path))
-    except (KeyError, TypeError):
-        raise TinychatError(f"{path}: checkpoint model config is damaged or from another version; {FRESH}") from None
-    return config
+        return model_config_from(header.get("model"), str(path))
+    except TinychatError as error:
+        detail = str(error).removeprefix(f"{path}: ")
+        raise TinychatError(f"{path}: checkpoint model config is damaged or from another version"
+                            f" ({detail}); {FRESH}") from None
+
+
+# ---------------------------------------------------------------------------- training record
+
+
+def _read_record(header: dict[str, Any], path: Path) -> TrainingRecord:
+    """The `knowledge`, `metrics` and `trained_at` metadata, each field checked for its type.
+
+    Missing fields are unknown (older or hand-made checkpoints); present ones of the wrong
+    type (`knowledge: null`, `metrics: "x"`, `trained_at: 5`) mean a damaged checkpoint.
+    """
+    knowledge, metrics = (_section(header, name, path) for name in ("knowledge", "metrics"))
+    manifest = knowledge.get("manifest")
+    if manifest is not None and not _text_mapping(manifest):
+        raise _damaged(path, "knowledge.manifest", manifest, "a mapping of file names to hashes")
+    return TrainingRecord(
+        fingerprint=_typed(knowledge, "knowledge", "fingerprint", str, path) or "",
+        files=_typed(knowledge, "knowledge", "files", int, path),
+        chunks=_typed(knowledge, "knowledge", "chunks", int, path),
+        manifest=manifest,
+        trained_at=_timestamp(header, path),
+        steps=_typed(metrics, "metrics", "steps", int, path),
+        seconds=_typed(metrics, "metrics", "seconds", float, path),
+        final_loss=_typed(metrics, "metrics", "final_loss", float, path),
+        chars_per_second=_typed(metrics, "metrics", "chars_per_second", float, path),
+        warm_start=bool(_typed(metrics, "metrics", "warm_start", bool, path)),
+    )
+
+
+def _text_mapping(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+
+
+def _section(header: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    value = header.get(name, {})
+    if not isinstance(value, dict):
+        raise _damaged(path, name, value, "a mapping")
+    return value
+
+
+def _typed(section: dict[str, Any], prefix: str, name: str, kind: type, path: Path) -> Any:
+    """`section[name]` if of type `kind` (an int passes as a float, `true` as no int), or None."""
+    value = section.get(name)
+    if value is None:
+        return None
+    fits = type(value) is kind or (kind is float and type(value) is int)
+    if not fits:
+        what = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}[kind]
+        raise _damaged(path, f"{prefix}.{name}", value, what)
+    return float(value) if kind is float else value
+
+
+def _timestamp(header: dict[str, Any], path: Path) -> datetime | None:
+    """When it was trained, as an aware datetime (UTC if the text gives no zone), or None."""
+    stamp = header.get("trained_at")
+    if stamp is None:
+        return None
+    if not isinstance(stamp, str):
+        raise _damaged(path, "trained_at", stamp, "a date and time as text")
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None  # text, but not a date: the age is simply unknown
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _damaged(path: Path, field: str, value: Any, expected: str) -> TinychatError:
+    scalar = isinstance(value, (str, int, float, bool, type(None)))
+    shown = json.dumps(value)[:40] if scalar else type(value).__name__  # never a whole nested value
+    return TinychatError(f"{path}: checkpoint metadata is damaged ({field} is {shown},"
+                         f" expected {expected}); {FRESH}")
+
+
+# ---------------------------------------------------------------------------- arrays
 
 
 def _read_arrays(file: Any, config: ModelConfig, path: Path) -> dict[str, np.ndarray]:
+    """Every weight, each checked from its HDF5 header before a byte of it is read."""
+    import h5py
+
     arrays = {}
     for name, shape in weight_shapes(config).items():
-        if name not in file:
+        dataset = file.get(name)
+        if dataset is None:
             raise TinychatError(f"{path}: weight {name} is missing; {FRESH}")
-        array = np.asarray(file[name][()], dtype=np.float32)
-        if array.shape != shape:
-            raise TinychatError(f"{path}: weight {name} has shape {array.shape}, expected {shape}; {FRESH}")
+        if not isinstance(dataset, h5py.Dataset):
+            raise TinychatError(f"{path}: weight {name} is not an array; {FRESH}")
+        if dataset.dtype.kind not in "fiu":  # complex, text, compound or bool: not weights
+            raise TinychatError(f"{path}: weight {name} holds {dataset.dtype} values,"
+                                f" not real numbers; {FRESH}")
+        if dataset.shape != shape:
+            raise TinychatError(f"{path}: weight {name} has shape {dataset.shape},"
+                                f" expected {shape}; {FRESH}")
+        array = np.asarray(dataset[()], dtype=np.float32)
         if not np.all(np.isfinite(array)):
             raise TinychatError(f"{path}: weight {name} holds NaN or infinity (training diverged?); {FRESH}")
+        largest = float(np.abs(array).max()) if array.size else 0.0
+        if largest > MAX_WEIGHT:
+            raise TinychatError(f"{path}: weight {name} holds {largest:.3g}, beyond any trained"
+                                f" model's (at most {MAX_WEIGHT:g}): it is damaged; {FRESH}")
         arrays[name] = array
     return arrays
 

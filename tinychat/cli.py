@@ -9,6 +9,7 @@ missing or a retrain is asked for.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -19,9 +20,9 @@ from tinychat import __version__, checkpoint
 from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Knowledge, subject_of
+from tinychat.knowledge import Knowledge, KnowledgeTooLarge, subject_of
 from tinychat import locations
-from tinychat.terminal import printable
+from tinychat.terminal import json_line, printable, printable_line
 from tinychat.weights import notice, open_session, run_training
 
 
@@ -45,6 +46,8 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--top-k", type=int, metavar="K", dest="top_k",
                         help="context sentences per answer, 1 to 50")
     common.add_argument("--seed", type=int, metavar="N", help="seed for training and sampling")
+    common.add_argument("--yes", action="store_true",
+                        help="index a knowledge folder past its size budget without asking")
     return common
 
 
@@ -98,6 +101,8 @@ def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
             overrides[key] = getattr(args, option)
     if hasattr(args, "seed"):
         overrides["train.seed"] = overrides["generation.seed"] = args.seed
+    if getattr(args, "yes", False):  # no size budget for the knowledge folder
+        overrides["knowledge.max_files"] = overrides["knowledge.max_total_mb"] = 0
     config = load_config(config_file, overrides)
     given_knowledge, given_state = getattr(args, "knowledge", None), getattr(args, "state", None)
     return locations.place(config, given_knowledge, given_state, Path.cwd())
@@ -117,7 +122,13 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> int:
-    """Pipe mode: each non-empty input line is a question; one answer line each, flushed at once."""
+    """Pipe mode: each non-empty input line is a question; one answer line each, flushed at once.
+
+    A question that meets a problem (the notes folder renamed for a moment) still gets its line:
+    an empty answer, or with --json an object with an "error" field; the problem goes to stderr
+    and the next question is answered as usual. The exit code is 1 if any question failed.
+    """
+    failed = False
     for raw in lines:
         query = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
         query = query.replace("\0", " ").strip()
@@ -126,10 +137,16 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
         if session.follow_up and query == "/new":
             session.conversation.reset()  # the next question starts a new conversation
             continue
-        answer = session.ask(query)
-        out.write((json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.text) + "\n")
+        try:
+            record = session.ask(query).to_json()
+        except TinychatError as error:
+            notice(f"tinychat: {error}")
+            record = {"query": query, "answer": "", "abstained": False, "searched": query, "sources": [],
+                      "error": str(error)}
+            failed = True
+        out.write((json_line(record) if as_json else printable_line(record["answer"])) + "\n")
         out.flush()
-    return 0
+    return int(failed)
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
@@ -146,13 +163,13 @@ def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
         record = answer.to_json()
         if args.show_prompt:
             record["prompt"] = answer.prompt
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+        print(json_line(record), flush=True)
         return 0
     answer = session.prepare(args.question)
     if args.show_prompt:
-        sys.stdout.write(answer.prompt)
+        sys.stdout.write(printable(answer.prompt))  # the notes' text: its escapes shown, not run
     for char in session.generate(answer):
-        sys.stdout.write(char)
+        sys.stdout.write(printable(char))
         sys.stdout.flush()
     sys.stdout.write("\n")
     return 0
@@ -163,10 +180,10 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
         raise TinychatError(f"--steps {args.steps}: give a whole number of at least 1")
     started = time.perf_counter()
     model = run_training(config, fresh=args.fresh, steps=args.steps)
-    metrics = model.meta.get("metrics", {})
-    how = "continued from the previous weights" if metrics.get("warm_start") else "from scratch"
+    record = model.record
+    how = "continued from the previous weights" if record.warm_start else "from scratch"
     notice(f"saved {checkpoint.weights_path(config.paths.state)} ({how}, {time.perf_counter() - started:.0f}s,"
-           f" {metrics.get('chars_per_second', 0) / 1000:.1f}k chars/s)")  # fmt: skip
+           f" {(record.chars_per_second or 0) / 1000:.1f}k chars/s)")
     return 0
 
 
@@ -175,7 +192,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         questions = args.questions or demo_questions(session.knowledge)
         for number, question in enumerate(questions):
             answer = session.ask(question)
-            print(("\n" if number else "") + answer.prompt + answer.text, flush=True)
+            print(("\n" if number else "") + printable(answer.prompt + answer.text), flush=True)
     return 0
 
 
@@ -207,7 +224,7 @@ def demo_questions(knowledge: Knowledge, count: int = 3) -> list[str]:
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
     from tinychat.info import describe, embedding_map
 
-    print(describe(config, verbose=args.verbose, config_file=args.config_file))
+    print(printable(describe(config, verbose=args.verbose, config_file=args.config_file)))
     if args.embeddings:
         trained = checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
         print("character embeddings, first two principal components:")
@@ -252,15 +269,36 @@ def main(argv: list[str] | None = None) -> int:
         state = config.paths.state
         if state.exists() and not state.is_dir():  # everything tinychat writes goes in there
             raise TinychatError(f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file")
-        return COMMANDS[args.command](args, config)
+        return run_command(args, config)
     except TinychatError as error:
-        print(f"tinychat: {printable(str(error))}", file=sys.stderr)
+        print(f"tinychat: {printable_line(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0  # the reader went away (e.g. `| head`): nothing left to say
+
+
+def run_command(args: argparse.Namespace, config: Config) -> int:
+    """Run the chosen command; a knowledge folder past its budget is indexed only after a yes."""
+    try:
+        return COMMANDS[args.command](args, config)
+    except KnowledgeTooLarge as error:
+        if not confirmed(error):
+            raise
+        unlimited = dataclasses.replace(config.knowledge, max_files=0, max_total_mb=0)
+        return COMMANDS[args.command](args, dataclasses.replace(config, knowledge=unlimited))
+
+
+def confirmed(error: KnowledgeTooLarge) -> bool:
+    """Ask on the terminal whether to index a folder past its budget; never on a pipe."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    folder = printable_line(str(error.folder))
+    sys.stderr.write(f"tinychat: {folder} holds {error.what}; index it anyway? [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def run() -> None:

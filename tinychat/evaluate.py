@@ -36,6 +36,8 @@ REQUIRED = ("q", "source", "answer")
 OPTIONAL = ("line", "keywords", "paraphrased")  # without line / keywords those measures skip the question
 UNANSWERABLE = ("answerable", "missing")  # `answerable: false` with `missing: fact | subject`
 MISSING_KINDS = ("fact", "subject")  # the subject is in the notes but the fact is not | nothing is
+SCALAR = (str, int, float)  # what a question's text fields and keywords may be: never a list
+MAX_QUESTIONS_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -70,16 +72,10 @@ def load_items(path: Path) -> "list[Question | Conversation]":
     `line` and `keywords` may be left out; other keys are ignored with one warning, so a file
     written for another tool still runs.
     """
-    import yaml
-
+    from tinychat.config import read_yaml
     from tinychat.weights import notice
 
-    try:
-        items = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TinychatError(f"{path}: questions file not found") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise TinychatError(f"{path}: cannot read questions ({type(error).__name__}); it must be a YAML list") from None
+    items = read_yaml(path, MAX_QUESTIONS_BYTES, "questions file")
     if not isinstance(items, list) or not items:
         raise TinychatError(f"{path}: expected a non-empty YAML list of questions with keys {', '.join(REQUIRED + OPTIONAL)}")
     loaded: list[Question | Conversation] = []
@@ -103,7 +99,8 @@ def load_items(path: Path) -> "list[Question | Conversation]":
 def _question(item: Any, where: str, ignored: set[str]) -> Question:
     """One question entry, checked; unknown keys are added to `ignored`."""
     if isinstance(item, dict) and item.get("answerable") is False:
-        if item.get("missing") not in MISSING_KINDS or item.get("q") in (None, ""):
+        if item.get("missing") not in MISSING_KINDS or item.get("q") in (None, "") or not all(
+                isinstance(item.get(key, ""), SCALAR) for key in ("q", "source")):
             raise TinychatError(f"{where}: an unanswerable question needs q and missing: fact or missing: subject")
         ignored |= set(map(str, item)) - set(REQUIRED + OPTIONAL + UNANSWERABLE)
         return Question(str(item["q"]), str(item.get("source") or "").replace("\\", "/"), answerable=False,
@@ -116,6 +113,9 @@ def _question(item: Any, where: str, ignored: set[str]) -> Question:
         keywords = [keywords]  # `keywords: velmora` means one keyword
     if not (line is None or (type(line) is int and line >= 1)) or not isinstance(keywords, list):
         raise TinychatError(f"{where}: line must be a whole number from 1 and keywords a list")
+    # Checked before str() is called on them: an alias bomb would expand to billions of items.
+    if not all(isinstance(value, SCALAR) for value in [*(item[key] for key in REQUIRED), *keywords]):
+        raise TinychatError(f"{where}: q, source, answer and each keyword must be text or a number")
     ignored |= set(map(str, item)) - set(REQUIRED + OPTIONAL + UNANSWERABLE)
     return Question(str(item["q"]), str(item["source"]).replace("\\", "/"), str(item["answer"]), line,
                     tuple(str(k).lower() for k in keywords))

@@ -4,19 +4,25 @@ A restart, or a re-index after one file changed, computes features only for chun
 the cache has not seen; everything else is one `np.load`. Two kinds of features:
 TF-IDF term counts (independent of the model) and the seed retriever's mean-embedding
 vectors (valid only for the checkpoint whose embedding table made them).
-Written atomically; read with `allow_pickle=False`. A damaged cache is ignored, not fatal.
+Written atomically; read with `allow_pickle=False`. A damaged cache is ignored, not fatal:
+every array is checked before use, and a file damaged while tinychat runs is rewritten.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from tinychat.atomic import atomic_write
+from tinychat.config import KnowledgeConfig
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Changes, Chunk, Knowledge
+from tinychat.files import read_regular
+from tinychat.knowledge import Changes, Chunk, Knowledge, hash_text
 from tinychat.lexical import LexicalIndex, chunk_terms
 from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, count_terms
 
@@ -24,10 +30,21 @@ CACHE_NAME = "index-cache.npz"
 CACHE_VERSION = 2  # 2: terms of the sentence alone (subjects are matched apart), stemmed words
 LAYER_LIMIT = 0.1  # past this share of re-read chunks, rebuild the whole index instead of updating it
 MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search
+# Measured 12 bytes of cache per byte of notes (3,000 files of short sentences, hybrid retriever).
+CACHE_PER_NOTE_BYTE = 32
+ARRAYS = ("version", "terms", "count_keys", "row_ptr", "cols", "counts", "vector_keys", "vectors",
+          "vector_table")
+
+
+def cache_limit(config: KnowledgeConfig) -> int:
+    """The largest cache file worth reading for a knowledge folder within its budget."""
+    total_mb = config.max_total_mb
+    return (CACHE_PER_NOTE_BYTE * total_mb + 64) * (1 << 20) if total_mb else sys.maxsize
 
 
 def text_key(text: str) -> bytes:
-    return hashlib.sha1(text.encode("utf-8")).digest()
+    """A chunk's key in the cache; its text may hold a file name that is not UTF-8."""
+    return hashlib.sha1(hash_text(text)).digest()
 
 
 def table_key(table: np.ndarray) -> str:
@@ -50,12 +67,13 @@ def _rows(row_ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
 class FeatureCache:
     """Loads the cache file, serves features for chunk texts, and saves what is new."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, limit: int = sys.maxsize):
         self.path = path  # None: an in-memory cache (training, tests)
         self.computed = 0  # chunks whose features had to be computed (a restart should add none)
+        self.on_disk: tuple[int, ...] | None = None  # the file as last read or written, see `stale`
         self._reset()
-        if path is not None and Path(path).is_file():
-            self._load(Path(path))
+        if path is not None and os.path.lexists(path):
+            self._load(Path(path), limit)
 
     def _reset(self) -> None:
         self.counts = count_terms([], chunk_terms)
@@ -66,18 +84,31 @@ class FeatureCache:
         self.vector_table = ""
         self.dirty = False
 
-    def _load(self, path: Path) -> None:
+    def _load(self, path: Path, limit: int) -> None:
+        """Take the file's features if every array checks out; otherwise start empty.
+
+        Only a cache: whatever is wrong with it (empty, truncated, a flipped bit, a FIFO, arrays
+        of the wrong shape or type), features are computed again and the file is rewritten.
+        """
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if int(data["version"]) != CACHE_VERSION:
-                    return
-                self.counts = TermCounts(data["terms"].tolist(), data["row_ptr"], data["cols"], data["counts"])
-                self.count_rows = {key.tobytes(): row for row, key in enumerate(data["count_keys"])}
-                self.vectors = data["vectors"]
-                self.vector_rows = {key.tobytes(): row for row, key in enumerate(data["vector_keys"])}
-                self.vector_table = str(data["vector_table"])
-        except (OSError, KeyError, ValueError):
-            self._reset()  # unreadable: start empty, it is only a cache
+            with np.load(io.BytesIO(read_regular(path, limit)), allow_pickle=False) as data:
+                arrays = {name: data[name] for name in ARRAYS}
+            if not _well_formed(arrays):
+                return
+        except Exception:  # noqa: BLE001  zipfile, zlib, EOF, OS, value, key errors: all "no cache"
+            return
+        self.counts = TermCounts(arrays["terms"].tolist(), arrays["row_ptr"].astype(np.int64),
+                                 arrays["cols"].astype(np.int32), arrays["counts"].astype(np.int32))
+        self.count_rows = {key.tobytes(): row for row, key in enumerate(arrays["count_keys"])}
+        self.vectors = arrays["vectors"].astype(np.float32)
+        self.vector_rows = {key.tobytes(): row for row, key in enumerate(arrays["vector_keys"])}
+        self.vector_table = str(arrays["vector_table"])
+        self.on_disk = _identity(path)
+
+    def stale(self) -> bool:
+        """True if the cache holds features the file lacks, or the file changed since it was
+        read or written (truncated or deleted by someone else): saving would put it right."""
+        return self.path is not None and (self.dirty or _identity(Path(self.path)) != self.on_disk)
 
     def term_counts(self, texts: list[str]) -> TermCounts:
         """Term counts for `texts`, computing only texts not in the cache."""
@@ -107,7 +138,7 @@ class FeatureCache:
     def embedding_vectors(self, texts: list[str], index: EmbeddingIndex) -> np.ndarray:
         """Unit mean-embedding vectors for `texts` under `index.table`, computing only new ones."""
         key_of_table = table_key(index.table)
-        if key_of_table != self.vector_table:
+        if key_of_table != self.vector_table or self.vectors.shape[1:] != index.table.shape[1:]:
             self.vectors, self.vector_rows, self.vector_table = np.zeros((0, index.table.shape[1]), np.float32), {}, key_of_table
         keys = [text_key(text) for text in texts]
         missing = [i for i, key in enumerate(keys) if key not in self.vector_rows]
@@ -122,7 +153,7 @@ class FeatureCache:
 
     def save(self, keep: list[str]) -> None:
         """Write the cache, keeping only entries for the texts in `keep` (so it does not grow forever)."""
-        if self.path is None or not self.dirty:
+        if not self.stale():
             return
         keys = list(dict.fromkeys(text_key(text) for text in keep))
         counted = [key for key in keys if key in self.count_rows]
@@ -148,9 +179,49 @@ class FeatureCache:
 
         try:
             atomic_write(Path(self.path), write, "index cache")
-            self.dirty = False
+            self.dirty, self.on_disk = False, _identity(Path(self.path))
         except TinychatError:
             pass  # only a cache: a read-only state folder must not stop the chat
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """Which file is at `path` and in what version: inode, size and modification time."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _well_formed(arrays: dict[str, np.ndarray]) -> bool:
+    """Every array of a cache file has the shape, type and range the code relies on."""
+    version, terms, count_keys, row_ptr, cols, counts, vector_keys, vectors = (
+        arrays[name] for name in ARRAYS[:-1])  # vector_table is checked on its own
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != CACHE_VERSION:
+        return False
+    table = arrays["vector_table"]
+    if terms.ndim != 1 or terms.dtype.kind != "U" or table.shape != () or table.dtype.kind != "U":
+        return False
+    for keys in (count_keys, vector_keys):
+        if keys.ndim != 2 or keys.shape[1] != 20 or keys.dtype != np.uint8:
+            return False
+    if any(a.ndim != 1 or a.dtype.kind not in "iu" for a in (row_ptr, cols, counts)):
+        return False
+    if len(row_ptr) != len(count_keys) + 1 or row_ptr[0] != 0 or np.any(np.diff(row_ptr) < 0):
+        return False
+    if row_ptr[-1] != len(cols) or len(counts) != len(cols) or (len(counts) and counts.min() < 1):
+        return False
+    if len(cols) and (cols.min() < 0 or cols.max() >= len(terms)):
+        return False
+    if vectors.ndim != 2 or vectors.dtype.kind != "f" or len(vectors) != len(vector_keys):
+        return False
+    return bool(np.all(np.isfinite(vectors)))
+
+
+def cached_texts(chunks: list[Chunk]) -> list[str]:
+    """The texts the cache keeps features of: each sentence (its term counts) and the text the
+    seed's embedding retriever embeds (the sentence with its file's name, heading and opening)."""
+    return [chunk.text for chunk in chunks] + [chunk.searchable for chunk in chunks]
 
 
 def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cache: FeatureCache | None = None) -> Index:
@@ -163,7 +234,7 @@ def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cac
     if kind in ("embedding", "hybrid"):
         embedding = EmbeddingIndex(chunks, embedding_table, vectors=np.zeros((0, embedding_table.shape[1]), np.float32))
         embedding.vectors = cache.embedding_vectors(searchable, embedding)
-    cache.save(texts + searchable if embedding is not None else texts)
+    cache.save(cached_texts(chunks))
     if lexical is not None and embedding is not None:
         return HybridIndex(chunks, lexical, embedding)
     index = lexical or embedding

@@ -17,6 +17,7 @@ from tinychat.config import Config, ModelConfig
 from tinychat.errors import TinychatError
 from tinychat.knowledge import open_knowledge
 from tinychat.architecture import parameter_count, weight_shapes
+from tinychat.terminal import printable_line
 from tinychat.vocab import VOCAB_SIZE
 
 
@@ -59,48 +60,53 @@ def describe(config: Config, verbose: bool = False, config_file: Path | None = N
         f"vocabulary   {VOCAB_SIZE} ids (newline, 95 printable ASCII characters, 1 unknown)",
     ]
     path = checkpoint.weights_path(config.paths.state)
+    # Paths and errors may hold newlines or escapes (from a file name): each stays on its line.
+    shown = [printable_line(str(p)) for p in (config.paths.knowledge, config.paths.state, path)]
+    folder, state, shown_path = shown
     knowledge = open_knowledge(config)
     try:
         knowledge.refresh()
-        lines.append(f"knowledge    {config.paths.knowledge}: {len(knowledge.files)} files, {len(knowledge.chunks)} chunks indexed"
-                     f" by the {config.retrieval.retriever} retriever (top-k {config.retrieval.top_k})")  # fmt: skip
+        lines.append(f"knowledge    {folder}: {len(knowledge.files)} files,"
+                     f" {len(knowledge.chunks)} chunks indexed by the {config.retrieval.retriever}"
+                     f" retriever (top-k {config.retrieval.top_k})")
     except TinychatError as error:
-        lines.append(f"knowledge    {error}")
+        lines.append(f"knowledge    {printable_line(str(error))}")
     if not path.exists():
-        lines.append(f"checkpoint   none yet in {config.paths.state}; `tinychat` or `tinychat train` trains one")
+        lines.append(f"checkpoint   none yet in {state}; `tinychat` or `tinychat train` trains one")
         return "\n".join(lines)
     try:
         trained = checkpoint.load(path, expected=config.model)
     except TinychatError as error:
-        lines.append(f"checkpoint   {error}")
+        lines.append(f"checkpoint   {printable_line(str(error))}")
         return "\n".join(lines)
-    meta = trained.meta
-    age = _age(meta.get("trained_at", ""))
-    metrics = meta.get("metrics", {})
-    trained_on = meta.get("knowledge", {})
-    trained_on_files = trained_on.get("manifest")
+    record = trained.record
     if trained.fingerprint == knowledge.fingerprint():
         current = "same as now"
-    elif trained_on_files is None:
+    elif record.manifest is None:
         current = "the knowledge has changed since: tinychat train"
     else:
-        count = knowledge.changed_since(trained_on_files)
+        count = knowledge.changed_since(record.manifest)
         current = f"{count} file{'s' * (count != 1)} changed since: tinychat train"
     lines += [
-        f"checkpoint   {path} ({path.stat().st_size / 1024:.0f} KB, {sum(a.size for a in trained.arrays.values()):,} weights"
-        f" in {len(weight_shapes(model))} arrays), trained {age}",
-        f"training     {metrics.get('steps', '?')} steps in {metrics.get('seconds', 0):.0f}s,"
-        f" final loss {metrics.get('final_loss', float('nan')):.3f}",
-        f"trained on   {trained_on.get('files', '?')} files, {trained_on.get('chunks', '?')} chunks ({current})",
+        f"checkpoint   {shown_path} ({path.stat().st_size / 1024:.0f} KB,"
+        f" {sum(a.size for a in trained.arrays.values()):,} weights in {len(weight_shapes(model))}"
+        f" arrays), trained {_age(record.trained_at)}",
+        f"training     {_known(record.steps)} steps in {record.seconds or 0:.0f}s,"
+        f" final loss {_known(record.final_loss, '.3f')}",
+        f"trained on   {_known(record.files)} files, {_known(record.chunks)} chunks ({current})",
     ]
     return "\n".join(lines)
 
 
-def _age(stamp: str) -> str:
-    try:
-        seconds = (datetime.now(timezone.utc) - datetime.fromisoformat(stamp)).total_seconds()
-    except ValueError:
+def _known(value: float | None, style: str = "") -> str:
+    """A recorded figure, or '?' when the checkpoint does not say."""
+    return "?" if value is None else format(value, style)
+
+
+def _age(moment: datetime | None) -> str:
+    if moment is None:
         return "at an unknown time"
+    seconds = (datetime.now(timezone.utc) - moment).total_seconds()
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             count = int(seconds // size)

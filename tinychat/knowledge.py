@@ -10,17 +10,22 @@ reports what was added, changed and removed, so a caller can re-index before an 
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hashlib
 import json
 import os
 import re
+import stat as stat_module
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tinychat.atomic import atomic_write
 from tinychat.config import Config, KnowledgeConfig
 from tinychat.errors import TinychatError
+from tinychat.files import FileTooLarge, NotRegularFile, kind_of, read_regular
 from tinychat.vocab import normalize
 
 MANIFEST_NAME = "manifest.json"  # in the state folder
@@ -39,6 +44,28 @@ LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 # 0.79 -> 0.89 on the bundled one (2 words: 0.80 / 0.88; 4: 0.79 / 0.84).
 SUBJECT_WORDS = 3
 PATH_WORD_BREAK = re.compile(r"[/_\-.\s]+")
+# Text with a byte-order mark is decoded by it (UTF-32 first: its little-endian mark begins
+# with UTF-16's); without one, UTF-8 is the only encoding tried.
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+MB = 1 << 20
+MANIFEST_PER_NOTE_BYTE = 8  # measured 1.7 bytes per byte of notes (3,000 files): a generous cap
+
+
+def hash_text(text: str) -> bytes:
+    """UTF-8 bytes to hash, for any str: a file name that is not UTF-8 holds surrogates
+    (os.fsdecode), which plain .encode() refuses; valid text encodes as usual."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+class KnowledgeTooLarge(TinychatError):
+    """The folder is past knowledge.max_files or max_total_mb; raised as soon as a scan sees it."""
+
+    def __init__(self, folder: Path, amount: str, key: str):
+        self.folder = folder
+        self.what = f"{amount} ({key})"  # e.g. "more than 20,000 files (knowledge.max_files)"
+        super().__init__(f"{folder}: holds {self.what}; check --knowledge, or raise {key}"
+                         " (0 = no limit) or pass --yes to index it anyway")
 
 
 @dataclass(frozen=True)
@@ -244,6 +271,17 @@ class Knowledge:
     def chunks(self) -> list[Chunk]:
         return [chunk for path in sorted(self.files) for chunk in self.files[path].chunks]
 
+    def has_text(self) -> bool:
+        """Whether any file holds a sentence (blank files and headings alone hold none)."""
+        return any(state.chunks for state in self.files.values())
+
+    def no_text(self) -> TinychatError:
+        """The one line for a folder with nothing to answer from or train on."""
+        extensions = " or ".join(self.config.extensions)
+        return TinychatError(f"{self.folder}: no {extensions} text found (blank files and markdown"
+                             " headings alone hold no sentences); add notes or pass"
+                             " --knowledge DIR")
+
     def manifest_hashes(self) -> dict[str, str]:
         """{path: sha256} of every file read: what a checkpoint records it was trained on."""
         return {path: state.sha256 for path, state in sorted(self.files.items())}
@@ -257,7 +295,7 @@ class Knowledge:
         """sha256 over every file's path and content hash: changes when any file does."""
         digest = hashlib.sha256()
         for path in sorted(self.files):
-            digest.update(f"{path}\0{self.files[path].sha256}\n".encode())
+            digest.update(hash_text(f"{path}\0{self.files[path].sha256}\n"))
         return digest.hexdigest()
 
     def refresh(self) -> Changes:
@@ -298,18 +336,28 @@ class Knowledge:
         return {"version": MANIFEST_VERSION, "folder": str(self.folder.resolve()), "chunk_chars": self.config.chunk_chars}
 
     def _load_manifest(self, path: Path) -> None:
+        """Take what the manifest knows if it was made for this folder and every field checks out.
+
+        A missing, damaged or foreign manifest (a FIFO, null, a list, a line that is a string)
+        is ignored whole: it only means reading every file again, and it is rewritten after.
+        """
+        total_mb = self.config.max_total_mb
+        limit = MANIFEST_PER_NOTE_BYTE * total_mb * MB + 64 * MB if total_mb else sys.maxsize
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            if {key: data.get(key) for key in self._manifest_header()} != self._manifest_header():
-                return
-            self.files = {
-                relative: FileState(entry["size"], entry["mtime_ns"], entry["sha256"],
-                                    tuple(Chunk(relative, *fields) for fields in entry["chunks"]))
-                for relative, entry in data["files"].items()
-            }  # fmt: skip
-            self._warned = {path: list(version) for path, version in data.get("warned", {}).items()}
-        except (OSError, ValueError, KeyError, TypeError):
-            self.files = {}  # a missing or damaged manifest only means reading every file again
+            data = json.loads(read_regular(path, limit))
+        except (OSError, ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+            return
+        header = self._manifest_header()
+        if not isinstance(data, dict) or any(data.get(key) != header[key] for key in header):
+            return
+        try:
+            files = data["files"]
+            self.files = {name: _file_state(name, entry) for name, entry in files.items()}
+            warned = data.get("warned", {})  # which warning was given for which file version
+            self._warned = {name: list(version) for name, version in warned.items()
+                            if isinstance(name, str) and isinstance(version, list)}
+        except (AttributeError, KeyError, TypeError, ValueError):
+            self.files = {}
 
     def save_manifest(self) -> None:
         """Write the manifest if anything changed since it was last written.
@@ -334,61 +382,115 @@ class Knowledge:
 
     def _scan(self, changes: Changes) -> dict[str, os.stat_result]:
         """Every readable knowledge file's relative path and stat. os.scandir, not pathlib:
-        at 10,000 files pathlib's object overhead cost more than the stat calls themselves."""
+        at 10,000 files pathlib's object overhead cost more than the stat calls themselves.
+
+        Raises KnowledgeTooLarge as soon as the folder is past its budget, so a mistaken
+        `--knowledge /usr` costs a moment instead of a walk of the whole tree.
+        """
         root = os.path.realpath(self.folder)
+        budget = _Budget(self.folder, self.config)
         seen: dict[str, os.stat_result] = {}
         pending = [("", str(self.folder))]
         while pending:
             prefix, directory = pending.pop()
             try:
-                entries = list(os.scandir(directory))
-            except OSError:
-                continue  # vanished or unreadable while we looked: it is simply not there
+                with os.scandir(directory) as listing:
+                    entries = list(listing)
+            except FileNotFoundError:
+                continue  # vanished while we looked: it is simply not there
+            except OSError as error:
+                problem = f"is a folder that cannot be read ({error.strerror or error}); skipped"
+                self._warn(changes, prefix, problem)
+                continue
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     if not entry.name.startswith("."):
                         pending.append((f"{prefix}{entry.name}/", entry.path))
                     continue
+                budget.add_file()
                 if is_ignored(entry.name) or not entry.name.lower().endswith(self.config.extensions):
                     continue
                 relative = prefix + entry.name
-                if entry.is_symlink():
-                    target = os.path.realpath(entry.path)
-                    if not target.startswith(root + os.sep):
-                        self._warn(changes, relative, "is a link to outside the knowledge folder; skipped")
-                        continue
-                try:
-                    seen[relative] = os.stat(entry.path)
-                except OSError:
-                    continue
+                info = self._regular_file(entry, relative, root, changes)
+                if info is not None:
+                    budget.add_note(info.st_size)
+                    seen[relative] = info
         return seen
+
+    def _regular_file(self, entry: os.DirEntry, relative: str, root: str,
+                      changes: Changes) -> os.stat_result | None:
+        """The stat of a note that can be read, or None after a warning (said once).
+
+        A FIFO would block the read forever and a device never ends: only regular files
+        pass, also through links, which must stay inside the folder.
+        """
+        if entry.is_symlink():
+            target = os.path.realpath(entry.path)
+            if target == root:
+                self._warn(changes, relative, "is a link to the knowledge folder itself; skipped")
+                return None
+            if not target.startswith(root + os.sep):
+                self._warn(changes, relative, "is a link to outside the knowledge folder; skipped")
+                return None
+        try:
+            info = os.stat(entry.path)
+        except FileNotFoundError:
+            return None  # deleted since the listing, or a link to nothing
+        except OSError as error:  # e.g. a loop of links
+            self._warn(changes, relative, f"cannot be read ({error.strerror or error}); skipped")
+            return None
+        if not stat_module.S_ISREG(info.st_mode):
+            kind = kind_of(info.st_mode)
+            self._warn(changes, relative, f"is {kind}, not a regular file; skipped")
+            return None
+        return info
 
     def _read(self, relative: str, stat: os.stat_result, changes: Changes) -> FileState | None:
         """Read and chunk one file, or warn once and return None if it cannot be used."""
-        if stat.st_size > self.config.max_file_kb * 1024:
-            self._warn(changes, relative, f"is larger than knowledge.max_file_kb={self.config.max_file_kb}; skipped")
+        limit = self.config.max_file_kb * 1024
+        too_large = f"is larger than knowledge.max_file_kb={self.config.max_file_kb}; skipped"
+        if stat.st_size > limit:
+            self._warn(changes, relative, too_large)
             return None
-        try:
-            data = (self.folder / relative).read_bytes()
+        try:  # checked again on the opened file: it may have been replaced since the scan
+            data = read_regular(self.folder / relative, limit)
+        except FileTooLarge:
+            self._warn(changes, relative, too_large)
+            return None
+        except NotRegularFile as error:
+            self._warn(changes, relative, f"{error.strerror}; skipped")
+            return None
         except OSError as error:
             self._warn(changes, relative, f"cannot be read ({error.strerror or error}); skipped")
             return None
+        text = self._decode(relative, data, changes)
+        if text is None:
+            return None
+        chunks = tuple(split_chunks(relative, text, self.config.chunk_chars))
+        # The stat taken before reading is kept: if the file changed while being read, the
+        # next refresh sees a newer mtime and reads it again.
+        return FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest(), chunks)
+
+    def _decode(self, relative: str, data: bytes, changes: Changes) -> str | None:
+        """A note's text: UTF-8, or UTF-16/32 by its byte-order mark; None after a warning."""
+        for mark, encoding in BYTE_ORDER_MARKS:
+            if data.startswith(mark):
+                try:
+                    return data.decode(encoding)
+                except UnicodeDecodeError:
+                    continue  # e.g. UTF-16 text that begins with a NUL looks like UTF-32 at first
         if b"\0" in data[:8192]:
             self._warn(changes, relative, "looks binary; skipped")
             return None
         try:
-            text = data.decode("utf-8-sig")
+            return data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             if self.config.bad_utf8 == "skip":
                 self._warn(changes, relative, f"is not UTF-8 (byte {error.start}); skipped: save it as UTF-8"
                                               " or set knowledge.bad_utf8: replace")  # fmt: skip
                 return None
             self._warn(changes, relative, f"is not UTF-8 (byte {error.start}); read with replacement characters")
-            text = data.decode("utf-8-sig", errors="replace")
-        chunks = tuple(split_chunks(relative, text, self.config.chunk_chars))
-        # The stat taken before reading is kept: if the file changed while being read, the
-        # next refresh sees a newer mtime and reads it again.
-        return FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest(), chunks)
+            return data.decode("utf-8-sig", errors="replace")
 
     def _warn(self, changes: Changes, relative: str, problem: str) -> None:
         """Say `problem` once per version of the file: not before every answer, nor every start."""
@@ -402,6 +504,51 @@ class Knowledge:
             self._warned[relative] = version
             self.unsaved = True
             changes.warnings.append(f"warning: {self.folder / relative} {problem}")
+
+
+def _file_state(relative: str, entry: Any) -> FileState:
+    """One manifest entry, checked field by field: ValueError if any is missing or mistyped."""
+    if not isinstance(entry, dict):
+        raise ValueError(relative)
+    size, mtime_ns, sha256, rows = (entry.get(k) for k in ("size", "mtime_ns", "sha256", "chunks"))
+    if not (_whole(size) and _whole(mtime_ns)) or type(sha256) is not str or type(rows) is not list:
+        raise ValueError(relative)
+    chunks = []
+    for row in rows:
+        if not isinstance(row, list) or len(row) != 4:
+            raise ValueError(relative)
+        line, end_line, text, title = row
+        if not (_whole(line) and _whole(end_line) and 1 <= line <= end_line
+                and isinstance(text, str) and isinstance(title, str)):
+            raise ValueError(relative)
+        chunks.append(Chunk(relative, line, end_line, text, title))
+    return FileState(size, mtime_ns, sha256, tuple(chunks))
+
+
+def _whole(value: Any) -> bool:
+    """A JSON whole number (not true/false, not 7.0, not "7")."""
+    return type(value) is int
+
+
+class _Budget:
+    """What a scan has seen so far, against knowledge.max_files and max_total_mb (0: no limit)."""
+
+    def __init__(self, folder: Path, config: KnowledgeConfig):
+        self.folder, self.config = folder, config
+        self.files = self.note_bytes = 0
+
+    def add_file(self) -> None:
+        self.files += 1
+        if self.config.max_files and self.files > self.config.max_files:
+            amount = f"more than {self.config.max_files:,} files"
+            raise KnowledgeTooLarge(self.folder, amount, "knowledge.max_files")
+
+    def add_note(self, size: int) -> None:
+        if size <= self.config.max_file_kb * 1024:  # larger ones are skipped, not read
+            self.note_bytes += size
+        if self.config.max_total_mb and self.note_bytes > self.config.max_total_mb * MB:
+            amount = f"more than {self.config.max_total_mb:,} MB of notes"
+            raise KnowledgeTooLarge(self.folder, amount, "knowledge.max_total_mb")
 
 
 def open_knowledge(config: Config) -> Knowledge:

@@ -9,6 +9,8 @@ two lines of three double quotes, as in ollama); its newlines are folded to spac
 
 from __future__ import annotations
 
+import datetime
+import os
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -20,17 +22,19 @@ from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.history import FileHistory
+from prompt_toolkit.history import History
 from prompt_toolkit.output import ColorDepth
 
 from tinychat.chat import ChatSession
 from tinychat.config import TOP_K_RANGE
 from tinychat.errors import TinychatError
-from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.architecture import parameter_count
-from tinychat.terminal import printable
+from tinychat.files import FileTooLarge, read_regular
+from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
+from tinychat.terminal import printable, printable_line
 
 HISTORY_NAME = "history"
+MAX_HISTORY_BYTES = 16 << 20  # some 300,000 questions; a larger file is left alone, not loaded
 LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
 LEAVE_HINT = "(Ctrl-D or /quit leaves)"
 BLOCK_QUOTES = '"""'  # opens a question of several lines; a line ending with it closes it
@@ -75,12 +79,16 @@ class Repl:
         self.session = session
         self.out = out or sys.stdout
         self.notices: list[str] = []  # from the background watcher: shown between prompts, never over one
+        self.last_error = ""  # said for the last line typed: the watcher's copy is not said again
         session.on_notice = self.notices.append
         session.follow_up = True  # a chat: "how tall is it?" refers back to the last answer's subject
         state = session.config.paths.state
-        state.mkdir(parents=True, exist_ok=True)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # the history then cannot be written, and says so once
         self.prompt = PromptSession(
-            history=FileHistory(str(state / HISTORY_NAME)),
+            history=ChatHistory(state / HISTORY_NAME, self.notices.append),
             auto_suggest=AutoSuggestFromHistory(),
             completer=SlashCompleter(),
             key_bindings=chat_key_bindings(),
@@ -114,7 +122,9 @@ class Repl:
 
     def show_notices(self) -> None:
         while self.notices:
-            sys.stderr.write(printable(self.notices.pop(0)) + "\n")
+            notice = self.notices.pop(0)
+            if notice != self.last_error:
+                sys.stderr.write(printable_line(notice) + "\n")
         sys.stderr.flush()
 
     def toolbar(self) -> str:
@@ -149,6 +159,7 @@ class Repl:
                 continue
             if line.lower() in LEAVE_WORDS:
                 return 0
+            self.last_error = ""
             try:
                 if line.startswith("/"):
                     if not self.command(line):
@@ -156,7 +167,8 @@ class Repl:
                 else:
                     self.stream_answer(line)
             except TinychatError as error:
-                self.say(f"error: {error}")
+                self.last_error = str(error)
+                self.say(f"error: {printable_line(self.last_error)}")
 
     def read_question(self) -> str:
         """One question or command, its lines folded into one; a quoted block is read to its end."""
@@ -234,8 +246,8 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         lines = f"{chunk.line}" + (f"-{chunk.end_line}" if chunk.end_line != chunk.line else "")
         number = f"  {rank}. "
         # The whole sentence, wrapped at whole words under its number (a hanging indent).
-        repl.say(textwrap.fill(f"{number}{chunk.path}:{lines}  score {hit.score:.3f}  {chunk.text}",
-                               width=repl.width(), subsequent_indent=" " * len(number),
+        row = f"{number}{printable_line(chunk.path)}:{lines}  score {hit.score:.3f}  {printable_line(chunk.text)}"
+        repl.say(textwrap.fill(row, width=repl.width(), subsequent_indent=" " * len(number),
                                break_long_words=False, break_on_hyphens=False))
     if argument == "-v":
         repl.say("prompt the model saw:")
@@ -276,7 +288,7 @@ def cmd_retrain(repl: Repl, argument: str) -> bool:
     try:
         session.use(run_training(session.config, fresh=argument == "--fresh", knowledge=session.knowledge))
     except TinychatError as error:  # includes Ctrl-C: the previous weights stay in use
-        repl.say(f"{error}")
+        repl.say(printable_line(str(error)))
         return True
     session.sync()
     repl.say("retrained: answers now use the new weights")
@@ -333,6 +345,67 @@ COMMANDS = [
     Command("/new", "start a new conversation ('it' no longer means the last subject)", cmd_new),
     Command("/quit", "leave (so do Ctrl-D, exit and quit)", cmd_quit, aliases=("/exit", "/bye")),
 ]
+
+
+# ---------------------------------------------------------------------------- history and keys
+
+
+class ChatHistory(History):
+    """Questions asked before, in prompt-toolkit's history file format, in the state folder.
+
+    A history that cannot be read or written (a read-only state folder, `history` being a
+    folder or a FIFO, a full disk) must not stop the chat: prompt-toolkit's FileHistory then
+    raises in its event loop at every question. This one says so once and goes on in memory.
+    """
+
+    def __init__(self, path: Path, on_notice: Callable[[str], None]):
+        super().__init__()
+        self.path, self.on_notice = path, on_notice
+        self.in_memory = False
+
+    def load_history_strings(self) -> Iterable[str]:
+        """The stored questions, newest first (the order prompt-toolkit asks for)."""
+        try:
+            data = read_regular(self.path, MAX_HISTORY_BYTES) if os.path.lexists(self.path) else b""
+        except FileTooLarge:
+            size = f"{MAX_HISTORY_BYTES >> 20} MB"
+            return self._give_up(f"is larger than {size}; move it away to start anew")
+        except OSError as error:
+            return self._give_up(f"cannot be read ({error.strerror or error})")
+        questions: list[str] = []
+        lines: list[str] = []  # one question may span several lines, each stored as "+line"
+        for line in data.decode("utf-8", errors="replace").split("\n"):  # not splitlines: \u2028
+            if line.startswith("+"):
+                lines.append(line[1:])
+            elif lines:
+                questions.append("\n".join(lines))
+                lines = []
+        if lines:
+            questions.append("\n".join(lines))
+        return reversed(questions)
+
+    def store_string(self, string: str) -> None:
+        """Append one question; O_NONBLOCK so that a FIFO fails at once instead of waiting."""
+        if self.in_memory:
+            return
+        lines = "".join(f"+{line}\n" for line in string.split("\n"))
+        text = f"\n# {datetime.datetime.now()}\n{lines}"
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        try:
+            descriptor = os.open(self.path, flags, 0o600)
+            try:
+                os.write(descriptor, text.encode("utf-8", errors="replace"))
+            finally:
+                os.close(descriptor)
+        except OSError as error:
+            self._give_up(f"cannot be written ({error.strerror or error})")
+
+    def _give_up(self, problem: str) -> list[str]:
+        if not self.in_memory:
+            self.in_memory = True
+            self.on_notice(f"note: the history {self.path} {problem};"
+                           " arrow-up recalls this session only")
+        return []
 
 
 class SlashCompleter(Completer):

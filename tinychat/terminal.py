@@ -1,16 +1,50 @@
 """Text that is safe to write to a terminal.
 
-File names, knowledge text and model output could hold control characters or escape
-sequences that move the cursor or retitle the window; they are shown escaped instead.
+File names, knowledge text, questions and error messages could hold control characters or
+escape sequences that move the cursor, clear the screen or retitle the window; they are
+shown escaped instead ('\\x1b'). Everything tinychat prints about them passes through here:
+`printable` for text of several lines, `printable_line` for one line (a notice, an error,
+a file name), `json_line` for a `--json` record.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls (newline is handled apart), DEL, C1 controls, the Unicode line and paragraph
+# separators, the bidirectional embedding/override/isolate marks (they reorder what is shown),
+# and lone surrogates: the bytes of a file name that is not UTF-8 (os.fsdecode's surrogateescape).
+_UNSAFE = "\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+CONTROL = re.compile(f"[{_UNSAFE}]")
+CONTROL_OR_NEWLINE = re.compile(f"[\n{_UNSAFE}]")
+
+
+def _escape(match: re.Match) -> str:
+    """'\\x1b', '\\n', '\\u202e'; a surrogate-escaped byte of a file name as the byte, '\\xe9'."""
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return repr(match.group())[1:-1]
 
 
 def printable(text: str) -> str:
-    """`text` with every control character except newline and tab shown as an escape, e.g. '\\x1b'."""
-    return CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+    """`text` with every control character except newline shown as an escape, e.g. '\\x1b'."""
+    return CONTROL.sub(_escape, text)
+
+
+def printable_line(text: str) -> str:
+    """`text` as one line: newlines escaped too, so a file name cannot forge a line of output."""
+    return CONTROL_OR_NEWLINE.sub(_escape, text)
+
+
+def json_line(record: Any) -> str:
+    """`record` as one line of JSON that any terminal or UTF-8 reader can take.
+
+    Non-ASCII text stays readable; what `printable` escapes becomes a JSON escape ('\\u001b'),
+    so the line never holds a raw control character and never fails to encode (a file name
+    that is not UTF-8 comes out as '\\udce9', which Python's json reads back as the same name).
+    """
+    text = json.dumps(record, ensure_ascii=False)  # json escapes C0 itself; the rest is done here
+    return CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)

@@ -24,6 +24,7 @@ class Watcher:
         self.session = session
         self.on_change = on_change
         self.stop_event = threading.Event()
+        self.last_error = ""  # said once, not again at every change or poll while it lasts
         self.thread = threading.Thread(target=self._run, name="tinychat-watcher", daemon=True)
 
     def start(self) -> "Watcher":
@@ -37,8 +38,11 @@ class Watcher:
     def _sync(self) -> None:
         try:
             self.session.sync()
-        except TinychatError as error:  # e.g. the folder was emptied: say so, keep watching
-            self.session.on_notice(f"{error}")
+            self.last_error = ""
+        except TinychatError as error:  # e.g. the folder was emptied: say so once, keep watching
+            if str(error) != self.last_error:
+                self.last_error = str(error)
+                self.session.on_notice(self.last_error)
         self.on_change()
 
     def _run(self) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -18,14 +20,14 @@ from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, open_knowledge
-from tinychat.terminal import printable
+from tinychat.terminal import printable_line
 
 LOCK_NAME = "train.lock"
 
 
 def notice(message: str) -> None:
-    """Progress, notices and warnings go to stderr, never to stdout."""
-    print(printable(message), file=sys.stderr, flush=True)
+    """Progress, notices and warnings go to stderr, never to stdout; each is one line."""
+    print(printable_line(message), file=sys.stderr, flush=True)
 
 
 def scan_knowledge(config: Config) -> Knowledge:
@@ -35,8 +37,8 @@ def scan_knowledge(config: Config) -> Knowledge:
     knowledge.save_manifest()
     for warning in changes.warnings:
         notice(warning)
-    if not knowledge.chunks:
-        raise TinychatError(f"{config.paths.knowledge}: no .txt or .md text found; add notes or pass --knowledge DIR")
+    if not knowledge.has_text():
+        raise knowledge.no_text()
     return knowledge
 
 
@@ -59,17 +61,34 @@ def run_training(config: Config, fresh: bool, steps: int | None = None, knowledg
 
 @contextlib.contextmanager
 def training_lock(state: Path) -> Iterator[None]:
-    """Only one trainer per state folder; the lock is released by the OS even if the trainer is killed."""
+    """One trainer per state folder; the OS releases the lock even if the trainer is killed.
+
+    A state folder that cannot be written is said here, before training starts, not after a
+    full training when the weights cannot be saved.
+    """
     import fcntl
 
-    state.mkdir(parents=True, exist_ok=True)
-    with open(state / LOCK_NAME, "a+") as lock:
+    path = state / LOCK_NAME
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(path, flags, 0o644)
+    except IsADirectoryError:
+        raise TinychatError(f"{path}: is a folder, not a lock file; remove it") from None
+    except OSError as error:
+        problem = error.strerror or error
+        raise TinychatError(f"{state}: cannot write in the state folder ({problem});"
+                            " pass --state DIR or fix its permissions") from None
+    with os.fdopen(descriptor, "r+") as lock:
+        if not stat.S_ISREG(os.fstat(lock.fileno()).st_mode):
+            raise TinychatError(f"{path}: is not a regular file; remove it, then train")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
-            holder = lock.read().strip() or "another process"
+            holder = lock.read(200).strip() or "another process"
             raise TinychatError(f"{state}: {holder} is already training here; wait for it to finish") from None
+        _check_writable(state)
         lock.seek(0)
         lock.truncate()
         lock.write(f"tinychat (pid {os.getpid()})")
@@ -81,6 +100,18 @@ def training_lock(state: Path) -> Iterator[None]:
             yield
         finally:
             lock.truncate(0)
+
+
+def _check_writable(state: Path) -> None:
+    """Create and remove a file where the weights will be written, as saving them will."""
+    try:
+        prefix = f".{checkpoint.WEIGHTS_NAME}."  # the name of a stale save: removed if left behind
+        handle, probe = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=state)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise TinychatError(f"{state}: cannot write the weights there ({error.strerror or error});"
+                            " pass --state DIR or fix its permissions") from None
 
 
 def load_or_train(config: Config) -> Checkpoint:
