@@ -44,3 +44,54 @@ def test_continuing_starts_from_the_current_weights(tmp_path):
     knowledge = open_knowledge(config)
     knowledge.refresh()
     assert model.fingerprint == knowledge.fingerprint() and len(model.fingerprint) == 64
+
+
+def test_a_stopped_training_resumes_where_it_stopped_and_ends_as_an_unbroken_one(tmp_path, trained):
+    """Stop at step 12 (progress saved), train again: it resumes at 12, and the weights equal
+    those of the same 30 steps run without a break (same batches, same optimizer state)."""
+    import threading
+
+    import pytest
+
+    from tinychat import resume
+    from tinychat.train import train
+
+    config, unbroken = trained
+    write_notes(tmp_path / "notes")
+    config = tiny_config(tmp_path)
+    knowledge = open_knowledge(config)
+    knowledge.refresh()
+    stop = threading.Event()
+
+    class StopAt12(Progress):
+        def update(self, step, loss):
+            super().update(step, loss)
+            if step == 12:
+                stop.set()
+
+    with pytest.raises(resume.TrainingStopped, match="step 12 of 30"):
+        train(config, knowledge, fresh=True, stop=stop, progress=StopAt12(1, 1, stream=io.StringIO()))
+    assert not checkpoint.weights_path(config.paths.state).exists()
+    assert resume.progress_path(config.paths.state).is_file()
+    notices: list[str] = []
+    shown = io.StringIO()
+    train(config, knowledge, fresh=True, on_notice=notices.append, progress=Progress(1, 1, stream=shown))
+    assert notices == ["resuming training from step 12 of 30"]
+    assert "30 steps (resumed at 12) in" in shown.getvalue()
+    assert not resume.progress_path(config.paths.state).exists()  # finished: nothing to resume
+    model = checkpoint.load(checkpoint.weights_path(config.paths.state))
+    for name, array in unbroken.arrays.items():
+        assert np.allclose(array, model.arrays[name], atol=1e-4), name
+
+
+def test_progress_of_another_run_is_ignored(tmp_path):
+    from tinychat import resume
+
+    write_notes(tmp_path / "notes")
+    config = tiny_config(tmp_path)
+    identity = resume.run_identity(config, "abc", 30, False, "")
+    resume.save_progress(config.paths.state, identity, 10, {"w": np.zeros(2)}, [np.zeros(1)])
+    assert resume.saved_step(config.paths.state, identity) == 10
+    assert resume.saved_step(config.paths.state, {**identity, "steps": 40}) == 0
+    assert resume.saved_step(config.paths.state, {**identity, "fingerprint": "abd"}) == 0
+    assert resume.load_progress(config.paths.state, identity).weights["w"].shape == (2,)

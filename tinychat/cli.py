@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -161,12 +160,11 @@ def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
     if args.steps is not None and args.steps < 1:
         raise TinychatError(f"--steps {args.steps}: give a whole number of at least 1")
-    started = time.perf_counter()
     model = run_training(config, fresh=args.fresh, steps=args.steps)
-    metrics = model.meta.get("metrics", {})
-    how = "continued from the previous weights" if metrics.get("warm_start") else "from scratch"
-    notice(f"saved {checkpoint.weights_path(config.paths.state)} ({how}, {time.perf_counter() - started:.0f}s,"
-           f" {metrics.get('chars_per_second', 0) / 1000:.1f}k chars/s)")  # fmt: skip
+    warm = model.meta.get("metrics", {}).get("warm_start")
+    how = "continued from the previous weights" if warm else "from scratch"
+    # Time and speed were printed once, in the summary that replaced the progress bar.
+    notice(f"saved {checkpoint.weights_path(config.paths.state)} ({how})")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Callable
@@ -28,6 +29,7 @@ from tinychat.index_cache import build_index  # noqa: E402
 from tinychat.knowledge import Knowledge  # noqa: E402
 from tinychat.progress import Progress  # noqa: E402
 from tinychat.prompt import build_prompt  # noqa: E402
+from tinychat import resume  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
 MAX_UNIQUE_ROWS = 24_000  # past this, rows repeat; generating them is Python work done before fit
@@ -41,22 +43,36 @@ class TrainResult:
     final_loss: float
     chars_per_second: float
     warm_start: bool
-    heldout_bpc_context: float  # bits per answer character on examples not trained on, with context
-    heldout_bpc_no_context: float  # the same answers with an empty [CONTEXT]
+    # Bits per answer character on questions not trained on (new seed, new name swaps) about
+    # sentences it did train on, with their context and with an empty [CONTEXT].
+    heldout_bpc_context: float
+    heldout_bpc_no_context: float
 
 
 class _ProgressCallback(keras.callbacks.Callback):
-    """Feeds Keras's per-batch logs to a `Progress` display."""
+    """Feeds Keras's per-batch logs to a `Progress` display; saves progress to resume from
+    every `resume.SAVE_EVERY` steps, and stops (saving first) once `stop` is set."""
 
-    def __init__(self, progress: Progress, steps_per_epoch: int):
+    def __init__(self, progress: Progress, steps_per_epoch: int, first_step: int, save, stop):
         super().__init__()
         self.progress, self.steps_per_epoch, self.epoch = progress, steps_per_epoch, 0
+        self.first_step = first_step  # steps done before this fit (a resumed run)
+        self.save: Callable[[int], None] = save
+        self.stop: threading.Event = stop
+        self.stopped_at = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        self.progress.update(self.epoch * self.steps_per_epoch + batch + 1, float((logs or {}).get("loss", math.nan)))
+        step = self.first_step + self.epoch * self.steps_per_epoch + batch + 1
+        self.progress.update(step, float((logs or {}).get("loss", math.nan)))
+        if self.stop.is_set():
+            self.save(step)
+            self.stopped_at = step
+            self.model.stop_training = True  # Keras ends fit after this batch
+        elif step % resume.SAVE_EVERY == 0 and step < self.progress.total:
+            self.save(step)
 
 
 def train(
@@ -66,12 +82,15 @@ def train(
     steps: int | None = None,
     progress: Progress | None = None,
     on_notice: Callable[[str], None] = lambda message: None,
+    stop: threading.Event | None = None,
 ) -> TrainResult:
     """Train on `knowledge` and save the checkpoint in the state folder.
 
     Continues from the current weights (`train.retrain_steps`, lower learning rate) when a
     checkpoint of the same model config exists and `fresh` is false; else starts from scratch.
-    Ctrl-C raises KeyboardInterrupt before anything is written: the previous weights stay.
+    Saved progress of the same run (`resume`) is picked up where it stopped. Setting `stop`
+    saves progress and raises `resume.TrainingStopped`; Ctrl-C raises KeyboardInterrupt. Either
+    way the previous weights stay.
     """
     keras.utils.set_random_seed(config.train.seed)
     chunks = knowledge.chunks
@@ -81,16 +100,19 @@ def train(
 
     model = build_model(config.model)
     path = checkpoint.weights_path(config.paths.state)
-    warm = False
+    warm, base = False, ""
     if not fresh and path.is_file():
         try:
             previous = checkpoint.load(path, expected=config.model)
             set_arrays(model, previous.arrays)
-            warm = True
+            warm, base = True, str(previous.meta.get("trained_at", ""))
         except Exception as error:  # noqa: BLE001  any unusable checkpoint just means a fresh start
             on_notice(f"starting from scratch: {error}")
     steps = steps or (config.train.retrain_steps if warm else config.train.steps)
     learning_rate = config.train.learning_rate * (0.3 if warm else 1.0)
+    identity = resume.run_identity(config, knowledge.fingerprint(), steps, warm, base)
+    saved = resume.load_progress(config.paths.state, identity)
+    first_step = saved.step if saved else 0
 
     embedding = np.asarray(model.token_embedding.embeddings.numpy())
     index = build_index(config.retrieval.retriever, chunks, embedding)
@@ -101,6 +123,7 @@ def train(
         .shuffle(len(rows.inputs), seed=config.train.seed)
         .repeat()
         .batch(batch, drop_remainder=True)
+        .skip(first_step)  # a resumed run sees the batches an unbroken one would have seen next
         .prefetch(tf.data.AUTOTUNE)
     )
     warmup = max(1, min(100, steps // 10))
@@ -114,27 +137,43 @@ def train(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
         jit_compile=False,  # XLA measured no faster for a model this small, and compiles slowly
     )
-    steps_per_epoch = _largest_divisor_at_most(steps, REPORT_EVERY)
+    if saved:
+        _restore(model, saved)
+        on_notice(f"resuming training from step {saved.step} of {steps}")
+
+    def save_progress(step: int) -> None:
+        optimizer = [np.asarray(variable.numpy()) for variable in model.optimizer.variables]
+        resume.save_progress(config.paths.state, identity, step, get_arrays(model), optimizer)
+
+    remaining = steps - first_step
+    steps_per_epoch = _largest_divisor_at_most(remaining, REPORT_EVERY)
     progress = progress or Progress(steps, chars_per_step=batch * config.model.window)
-    progress.start(steps)
-    started = time.perf_counter()
+    progress.start(steps, first_step)
+    callback = _ProgressCallback(progress, steps_per_epoch, first_step, save_progress,
+                                 stop or threading.Event())
     history = model.fit(
         dataset,
-        epochs=steps // steps_per_epoch,
+        epochs=remaining // steps_per_epoch,
         steps_per_epoch=steps_per_epoch,
         verbose=0,
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=[_ProgressCallback(progress, steps_per_epoch)],
+        callbacks=[callback],
     )
-    seconds = time.perf_counter() - started
+    if callback.stopped_at:
+        progress.cancelled()
+        raise resume.TrainingStopped(callback.stopped_at, steps)
+    # One measure of time and speed per run: the bar's, which the summary and metrics repeat.
+    seconds = progress.elapsed()
+    chars_per_second = remaining * batch * config.model.window / seconds  # window positions, as the bar
     final_loss = float(history.history["loss"][-1])
-    chars_per_second = steps * batch * config.model.window / seconds  # window positions through the model, as the bar shows
+    progress.phase("measuring answers to new questions")  # a few seconds with the bar at 0:00
     with_context, without_context = held_out_bits(model, chunks, index, config)
     result = TrainResult(steps, seconds, final_loss, chars_per_second, warm, with_context, without_context)
-    progress.finish(final_loss, [
-        f"held-out answers: {with_context:.2f} bits/char with their context, {without_context:.2f} without"
-        " (lower is better; the gap is how much the model reads its context)",
-    ])  # fmt: skip
+    progress.finish(final_loss, seconds, chars_per_second, [
+        f"new questions about the trained sentences: {with_context:.2f} bits/char per answer"
+        f" character with their context, {without_context:.2f} without (lower is better;"
+        " the gap is how much the model reads its context)",
+    ])
     meta = {
         "knowledge": {"fingerprint": knowledge.fingerprint(), "files": len(knowledge.files), "chunks": len(chunks),
                       "manifest": knowledge.manifest_hashes()},  # fmt: skip
@@ -144,11 +183,25 @@ def train(
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     checkpoint.save(path, config.model, get_arrays(model), meta)
+    resume.discard(config.paths.state)  # finished: nothing left to resume
     return result
 
 
+def _restore(model, saved: resume.SavedProgress) -> None:
+    """Weights and optimizer state (Adam's moments, its step count) as they were saved."""
+    set_arrays(model, saved.weights)
+    model.optimizer.build(model.trainable_variables)  # creates the variables fit would create
+    variables = model.optimizer.variables
+    if len(variables) != len(saved.optimizer):
+        raise TinychatError("saved training progress does not match this optimizer; delete"
+                            f" {resume.PROGRESS_NAME} in the state folder to start over")
+    for variable, value in zip(variables, saved.optimizer):
+        variable.assign(value)
+
+
 def held_out_bits(model, chunks, index, config: Config, count: int = 48) -> tuple[float, float]:
-    """Bits per character of answers to fresh questions (new seed, new name swaps), with and without context."""
+    """Bits per character of answers to new questions (new seed, new name swaps) about sentences
+    trained on, with and without context."""
     rng = np.random.default_rng(config.train.seed + 1_000_003)
     examples = [qa_example(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng) for _ in range(count)]
     examples = [e for e in examples if e is not None]

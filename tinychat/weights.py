@@ -18,6 +18,7 @@ from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, open_knowledge
+from tinychat.resume import PROGRESS_NAME
 from tinychat.terminal import printable
 
 LOCK_NAME = "train.lock"
@@ -51,9 +52,10 @@ def run_training(config: Config, fresh: bool, steps: int | None = None, knowledg
         progress = Progress(steps or config.train.steps, chars_per_step=config.train.batch_size * config.model.window)
         try:
             train(config, knowledge, fresh=fresh, steps=steps, progress=progress, on_notice=notice)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # leaves as Ctrl-C does everywhere else: exit code 130
             progress.cancelled()
-            raise TinychatError("training cancelled; the previous weights (if any) are unchanged") from None
+            notice("training cancelled; the previous weights (if any) are unchanged")
+            raise
     return checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
 
 
@@ -75,8 +77,9 @@ def training_lock(state: Path) -> Iterator[None]:
         lock.write(f"tinychat (pid {os.getpid()})")
         lock.flush()
         # Left by a trainer killed mid-save (never read). Only trainers write these, and we hold the lock.
-        for stale in state.glob(f".{checkpoint.WEIGHTS_NAME}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        for name in (checkpoint.WEIGHTS_NAME, PROGRESS_NAME):
+            for stale in state.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
         try:
             yield
         finally:
