@@ -106,8 +106,10 @@ def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
 
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
-    with open_session(config) as session:
-        if sys.stdin.isatty() and not getattr(args, "json", False):
+    interactive = sys.stdin.isatty() and not getattr(args, "json", False)
+    # The REPL opens at once and trains in the background; a pipe trains first, as scripts expect.
+    with open_session(config, train_missing=not interactive) as session:
+        if interactive:
             from tinychat.repl import run_repl
 
             return run_repl(session, args.config_file)

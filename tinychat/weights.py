@@ -95,11 +95,17 @@ def load_or_train(config: Config) -> Checkpoint:
     return checkpoint.load(path, expected=config.model)
 
 
-def open_session(config: Config) -> ChatSession:
-    """A chat session on the configured knowledge, training first if there are no weights yet."""
+def open_session(config: Config, train_missing: bool = True) -> ChatSession:
+    """A chat session on the configured knowledge, training first if there are no weights yet;
+    with `train_missing` false, a session without weights (the REPL trains in the background)."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise TinychatError(f"{config.paths.knowledge}: knowledge folder not found; create it or pass --knowledge DIR")
-    session = ChatSession(config, load_or_train(config), on_notice=notice)
+    if train_missing or checkpoint.weights_path(config.paths.state).exists():
+        model = load_or_train(config)
+    else:
+        scan_knowledge(config)  # its warnings, and the one-line error for a folder with no notes
+        model = None
+    session = ChatSession(config, model, on_notice=notice)
     if session.stale:
         notice(f"note: {session.stale.replace(': /retrain', '')}; `tinychat train` (or /retrain) updates it")
     return session
