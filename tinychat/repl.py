@@ -204,6 +204,8 @@ class Repl:
 
     def run(self) -> int:
         self.say("tinychat: ask about your notes; /help lists commands, Ctrl-D leaves.")
+        if self.session.model is None and self.trainer is None:
+            self.train(fresh=True)  # the first training: in the background, the prompt comes now
         while True:
             try:
                 self.check_training()
@@ -441,8 +443,6 @@ def run_repl(session: ChatSession, config_file: Path | None = None) -> int:
     repl.redraw = repl.prompt.app.invalidate  # redraws the toolbar
     watcher = Watcher(session, on_change=repl.redraw).start()
     try:
-        if session.model is None:
-            repl.train(fresh=True)
         return repl.run()
     finally:
         repl.stop_training()
