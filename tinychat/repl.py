@@ -255,7 +255,7 @@ class Repl:
         try:
             answer = self.session.prepare(query)
             self.show_notices()  # e.g. "re-indexed: 1 changed", before the answer it affects
-            retrieved = getattr(answer, "retrieved_only", False)
+            retrieved = answer.retrieved_only
             dim = (answer.abstained or retrieved) and self.colors() and self.out is sys.stdout
             self.out.write("\x1b[2m" if dim else "")  # a declined or retrieved answer is dimmed
             for char in self.session.generate(answer):
