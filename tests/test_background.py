@@ -224,7 +224,8 @@ def test_the_repl_process_never_imports_tensorflow_and_stays_small(tmp_path):
     assert re.search(r"\| training \d+/200 loss \d+\.\d\d \d+:\d\d left$", result["toolbar"])
     assert "training finished: answers now use the new weights" in probe.stderr  # notices: stderr
     assert result["rss_after"] < 1.5 * result["before"], result
-    print(f"REPL RSS {result['before']:.0f} MB before a training, {result['rss_after']:.0f} MB after")
+    before, after = result["before"], result["rss_after"]
+    print(f"REPL RSS {before:.0f} MB before a training, {after:.0f} MB after")
 
 
 def test_ctrl_c_during_a_first_run_training_exits_130(tmp_path):
@@ -239,3 +240,48 @@ def test_ctrl_c_during_a_first_run_training_exits_130(tmp_path):
     assert process.wait(timeout=30) == 130, stderr
     assert "Traceback" not in stderr
     assert run(folder, "info").returncode == 0
+
+
+def test_a_session_without_weights_answers_with_the_best_sentence(tmp_path):
+    """No weights yet: the best matching sentence, marked; an embedding retriever waits behind
+    the default one, and says so once."""
+    import dataclasses
+
+    from tests.conftest import tiny_config, write_notes
+    from tinychat.chat import ChatSession
+
+    write_notes(tmp_path / "notes")
+    config = tiny_config(tmp_path)
+    config = dataclasses.replace(config, retrieval=dataclasses.replace(config.retrieval,
+                                                                       retriever="hybrid"))
+    notices: list[str] = []
+    session = ChatSession(config, None, on_notice=notices.append)
+    answer = session.ask(QUESTION)
+    assert answer.retrieved_only and answer.text == "The ferry to Brisk leaves at 7 every morning."
+    assert [hit.chunk.path for hit in answer.sources] == ["ferry.md"]
+    session.ask("how many bicycles does the ferry carry?")
+    assert notices == ["retrieval.retriever: hybrid needs the trained model; searching with tfidf"
+                       " until training ends"]
+    assert session.stale == ""
+
+
+def test_the_trainer_reads_the_child_s_lines_and_names_how_it_ended(tmp_path):
+    from tests.conftest import tiny_config
+    from tinychat.trainer import EXIT_STOPPED, Trainer
+
+    trainer = Trainer(tiny_config(tmp_path), fresh=True)
+    assert trainer.status() == "training: starting"
+    for line in ("phase preparing examples from 4 sentences",
+                 "notice resuming training from step 100 of 300", "progress 120 300 1.2345 65.0"):
+        trainer._event(line)
+    assert trainer.status() == "training 120/300 loss 1.23 1:05 left"
+    assert trainer.notices == ["resuming training from step 100 of 300"]
+    trainer.exit_code = -9
+    assert trainer.failure() == "training ended by signal 9 (killed?) at step 120"
+    trainer._event("error tmp/state: another process is already training here")
+    trainer.exit_code = 1
+    failed = "training failed: tmp/state: another process is already training here"
+    assert trainer.failure() == failed
+    trainer._event("stopped 130 300")
+    trainer.exit_code, trainer.stopping = EXIT_STOPPED, True
+    assert trainer.failure() == "" and trainer.stopped_at == 130  # we asked it to stop

@@ -70,12 +70,14 @@ def test_a_stopped_training_resumes_where_it_stopped_and_ends_as_an_unbroken_one
                 stop.set()
 
     with pytest.raises(resume.TrainingStopped, match="step 12 of 30"):
-        train(config, knowledge, fresh=True, stop=stop, progress=StopAt12(1, 1, stream=io.StringIO()))
+        train(config, knowledge, fresh=True, stop=stop,
+              progress=StopAt12(1, 1, stream=io.StringIO()))
     assert not checkpoint.weights_path(config.paths.state).exists()
     assert resume.progress_path(config.paths.state).is_file()
     notices: list[str] = []
     shown = io.StringIO()
-    train(config, knowledge, fresh=True, on_notice=notices.append, progress=Progress(1, 1, stream=shown))
+    train(config, knowledge, fresh=True, on_notice=notices.append,
+          progress=Progress(1, 1, stream=shown))
     assert notices == ["resuming training from step 12 of 30"]
     assert "30 steps (resumed at 12) in" in shown.getvalue()
     assert not resume.progress_path(config.paths.state).exists()  # finished: nothing to resume

@@ -47,7 +47,7 @@ class Answer:
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
     searched: str = ""  # what the retriever searched: the query, plus the subject a follow-up refers to
-    retrieved_only: bool = False  # no weights yet (model still training): `text` is the best sentence
+    retrieved_only: bool = False  # no weights yet (still training): `text` is the best sentence
 
     @property
     def probabilities(self) -> list[float]:
@@ -98,7 +98,7 @@ class ChatSession:
             self.model = model
             self.runtime = Runtime(model.config, model.arrays) if model else None
             self.index: Index | None = None
-            self.stale_checked = False  # new weights: compare them with the knowledge at the next sync
+            self.stale_checked = False  # new weights: compare with the knowledge at the next sync
             self.reindexed = ""  # new weights were trained on the knowledge as it is: old news
 
     @property
@@ -133,8 +133,9 @@ class ChatSession:
                 raise TinychatError(f"{self.knowledge.folder}: no knowledge to answer from; add .txt or .md files")
             if self.retriever != self.config.retrieval.retriever and not self.fallback_said:
                 self.fallback_said = True
-                self.on_notice(f"retrieval.retriever: {self.config.retrieval.retriever} needs the"
-                               f" trained model; searching with {self.retriever} until training ends")
+                configured = self.config.retrieval.retriever
+                self.on_notice(f"retrieval.retriever: {configured} needs the trained model;"
+                               f" searching with {self.retriever} until training ends")
             table = self.model.arrays["token_embedding"] if self.model else None
             # The new index is built completely before it replaces the old one.
             self.index = update_index(self.index, changes, self.knowledge, self.retriever, table,

@@ -137,7 +137,8 @@ class Repl:
         if self.trainer and self.trainer.running():
             parts.append(self.trainer.status())
         elif self.trainer:
-            parts.append("training ended: the next question uses it")
+            ended = self.trainer.exit_code == 0
+            parts.append("trained: the next question uses it" if ended else "training ended early")
         elif session.stale:
             parts.append(session.stale)
         elif session.reindexed:
@@ -350,7 +351,8 @@ def cmd_retrain(repl: Repl, argument: str) -> bool:
     trainer = repl.trainer
     if trainer and trainer.running():
         where = f" (step {trainer.step} of {trainer.total})" if trainer.step else ""
-        repl.say(f"/retrain: a training is already running{where}; its weights come in when it ends")
+        repl.say(f"/retrain: a training is already running{where};"
+                 " its weights come in when it ends")
         return True
     repl.check_training()  # a training that just ended: its weights first
     repl.show_notices()

@@ -46,7 +46,8 @@ def progress_path(state: Path) -> Path:
     return Path(state) / PROGRESS_NAME
 
 
-def run_identity(config: Any, fingerprint: str, steps: int, warm: bool, base: str) -> dict[str, Any]:
+def run_identity(config: Any, fingerprint: str, steps: int, warm: bool,
+                 base: str) -> dict[str, Any]:
     """What must be equal for saved progress to belong to this run: `base` names the weights a
     warm start began from (their `trained_at`), '' for a run from scratch."""
     import dataclasses
@@ -95,7 +96,8 @@ def load_progress(state: Path, identity: dict[str, Any]) -> SavedProgress | None
         return None
     try:
         with h5py.File(path, "r") as file:
-            weights = {name: np.asarray(file[f"weights/{name}"][()]) for name in _names(file["weights"])}
+            names = _names(file["weights"])
+            weights = {name: np.asarray(file[f"weights/{name}"][()]) for name in names}
             count = len(file["optimizer"])
             optimizer = [np.asarray(file[f"optimizer/{number}"][()]) for number in range(count)]
     except (OSError, KeyError, ValueError):

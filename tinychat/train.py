@@ -164,7 +164,8 @@ def train(
         raise resume.TrainingStopped(callback.stopped_at, steps)
     # One measure of time and speed per run: the bar's, which the summary and metrics repeat.
     seconds = progress.elapsed()
-    chars_per_second = remaining * batch * config.model.window / seconds  # window positions, as the bar
+    # Window positions through the model per second, as the bar counts them.
+    chars_per_second = remaining * batch * config.model.window / seconds
     final_loss = float(history.history["loss"][-1])
     progress.phase("measuring answers to new questions")  # a few seconds with the bar at 0:00
     with_context, without_context = held_out_bits(model, chunks, index, config)

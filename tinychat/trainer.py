@@ -136,7 +136,8 @@ class Trainer:
         kind, _, rest = line.partition(" ")
         if kind == "progress":
             step, total, loss, left = rest.split()
-            self.step, self.total, self.loss, self.left = int(step), int(total), float(loss), float(left)
+            self.step, self.total = int(step), int(total)
+            self.loss, self.left = float(loss), float(left)
             self.phase = "training"
         elif kind == "phase":
             self.phase = rest
@@ -152,6 +153,8 @@ class Trainer:
         code = self.exit_code
         if code in (0, None) or (self.stopping and code in (EXIT_STOPPED, -signal.SIGTERM)):
             return ""
+        if code == EXIT_STOPPED:  # stopped by someone else's SIGTERM
+            return f"training stopped at step {self.stopped_at} of {self.total} (progress saved)"
         if code < 0:
             return f"training ended by signal {-code} (killed?) at step {self.step}"
         return f"training failed: {self.error or self._last_log_line()}"
@@ -185,7 +188,8 @@ class LineProgress(Progress):
         self.losses.append(loss)
         now = time.perf_counter()
         if now - self.last_drawn >= LINE_SECONDS or step == self.total:
-            self.stream.write(f"progress {step} {self.total} {loss:.4f} {self.seconds_left(step):.1f}\n")
+            left = self.seconds_left(step)
+            self.stream.write(f"progress {step} {self.total} {loss:.4f} {left:.1f}\n")
             self.stream.flush()
             self.last_drawn = now
         self.last_step = step
@@ -204,7 +208,30 @@ class LineProgress(Progress):
         pass
 
 
-def child_main(stdin: Any = None, out: TextIO | None = None) -> int:
+class _Lines:
+    """The child's stdout, which outlives its reader when the REPL is killed: a write to the
+    closed pipe must not abort the stop (and save) that the REPL's death set off."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+        except OSError:  # BrokenPipeError: no one is listening any more
+            pass
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError:
+            pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def child_main(stdin: Any = None, out: Any = None) -> int:
     """The child process: read the config, train, report on `out`; returns the exit code."""
     stdin = stdin or sys.stdin.buffer
     out = out or sys.stdout
@@ -219,7 +246,8 @@ def child_main(stdin: Any = None, out: TextIO | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
-    lifeline = threading.Thread(target=_watch_parent, args=(stdin.fileno(),), name="lifeline", daemon=True)
+    lifeline = threading.Thread(target=_watch_parent, args=(stdin.fileno(),), name="lifeline",
+                                daemon=True)
     lifeline.start()
     return _train(config, fresh, progress, stop, out)
 
@@ -265,6 +293,8 @@ def _train(config: Config, fresh: bool, progress: LineProgress, stop: threading.
 
 
 if __name__ == "__main__":
-    code = child_main()
-    sys.stdout.flush()
+    try:
+        code = child_main(out=_Lines(sys.stdout))
+    except SystemExit as exit:  # stopped before training began
+        code = exit.code if isinstance(exit.code, int) else 1
     os._exit(code)  # everything is saved; skip TensorFlow's slow and thread-laden teardown
