@@ -97,3 +97,26 @@ def test_progress_of_another_run_is_ignored(tmp_path):
     assert resume.saved_step(config.paths.state, {**identity, "steps": 40}) == 0
     assert resume.saved_step(config.paths.state, {**identity, "fingerprint": "abd"}) == 0
     assert resume.load_progress(config.paths.state, identity).weights["w"].shape == (2,)
+
+
+def test_one_time_and_speed_per_run(tmp_path):
+    """The bar's last line, the summary and the saved metrics give the same speed and time."""
+    import re
+
+    from tinychat.progress import format_seconds
+    from tinychat.train import train
+
+    write_notes(tmp_path / "notes")
+    config = tiny_config(tmp_path)
+    knowledge = open_knowledge(config)
+    knowledge.refresh()
+    shown = io.StringIO()
+    per_step = config.train.batch_size * config.model.window
+    result = train(config, knowledge, fresh=True, steps=10, progress=Progress(10, per_step, shown))
+    bar = [line for line in shown.getvalue().splitlines() if line.startswith("training [")][-1]
+    summary = next(line for line in shown.getvalue().splitlines() if " steps in " in line)
+    speed = f"{result.chars_per_second / 1000:.1f}k chars/s"
+    assert bar.startswith("training [################] 10/10") and speed in bar, (bar, speed)
+    assert f"10 steps in {format_seconds(result.seconds)}, {speed}" in summary
+    named = r"new questions about the trained sentences: \d+\.\d\d bits/char"
+    assert re.search(named, shown.getvalue())

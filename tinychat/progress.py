@@ -47,16 +47,18 @@ class Progress:
         self.last_drawn = 0.0
         self.last_step = 0
         self.first_step = 0  # steps a resumed run had done before this start
+        self.ended: float | None = None  # when the last step ended: the run's time stops there
         self.loss = math.nan
         self.losses: list[float] = []  # one per step: the live curve
 
     def start(self, total: int, first_step: int = 0) -> None:
-        self.total, self.started, self.losses = total, time.perf_counter(), []
+        self.total, self.started, self.losses, self.ended = total, time.perf_counter(), [], None
         self.first_step = self.last_step = first_step
 
     def elapsed(self) -> float:
-        """Seconds since `start`."""
-        return max(time.perf_counter() - self.started, 1e-9)
+        """Seconds from `start` to the last step (or to now, before it): the bar's last figures
+        and the summary's are one measure."""
+        return max((self.ended or time.perf_counter()) - self.started, 1e-9)
 
     def seconds_left(self, step: int) -> float:
         """The time the steps left will take at this run's pace so far (nan before the first)."""
@@ -82,6 +84,8 @@ class Progress:
         self.loss = loss
         self.losses.append(loss)
         now = time.perf_counter()
+        if step == self.total:
+            self.ended = now
         if self.interactive:
             if now - self.last_drawn >= 0.1 or step == self.total:
                 self.stream.write("\r\x1b[2K" + self.line(step))

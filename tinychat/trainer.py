@@ -187,6 +187,8 @@ class LineProgress(Progress):
         self.loss = loss
         self.losses.append(loss)
         now = time.perf_counter()
+        if step == self.total:
+            self.ended = now
         if now - self.last_drawn >= LINE_SECONDS or step == self.total:
             left = self.seconds_left(step)
             self.stream.write(f"progress {step} {self.total} {loss:.4f} {left:.1f}\n")
