@@ -77,6 +77,7 @@ class Repl:
 
     config_file: Path | None = None  # the settings file read, for /info (set by run_repl)
     trainer: Trainer | None = None  # the training under way in a child process, if any
+    resumed_by = "the next start"  # what picks up the progress of a stopped training
     redraw: Callable[[], None] = staticmethod(lambda: None)  # the toolbar, from other threads
 
     def __init__(self, session: ChatSession, out: TextIO | None = None, **prompt_options: Any):
@@ -158,7 +159,13 @@ class Repl:
         steps = config.train.retrain_steps if warm else config.train.steps
         done = resume.saved_step(config.paths.state, resume.run_identity(config, fingerprint, steps,
                                                                          warm, base))
-        self.trainer = Trainer(config, fresh, on_change=self.redraw).start()
+        try:
+            self.trainer = Trainer(config, fresh, on_change=self.redraw).start()
+        except OSError as error:  # no process could be started (out of memory, no python)
+            raise TinychatError(f"cannot start training in the background: {error}") from None
+        # Saved progress is picked up by the same run: a first training by the next start,
+        # a retrain by the next /retrain.
+        self.resumed_by = "the next /retrain" if warm else "the next start"
         using = "the current weights" if self.session.model else "the best matching sentence"
         start = f"resuming training from step {done} of {steps}" if done else "training"
         self.say(f"{start} in the background; until it ends, answers use {using}")
@@ -200,13 +207,16 @@ class Repl:
         trainer.stop()
         if trainer.stopped_at:
             sys.stderr.write(f"training stopped at step {trainer.stopped_at} of {trainer.total};"
-                             " the next start resumes from there\n")
+                             f" {self.resumed_by} resumes from there\n")
             sys.stderr.flush()
 
     def run(self) -> int:
         self.say("tinychat: ask about your notes; /help lists commands, Ctrl-D leaves.")
         if self.session.model is None and self.trainer is None:
-            self.train(fresh=True)  # the first training: in the background, the prompt comes now
+            try:
+                self.train(fresh=True)  # the first training: in the background, the prompt now
+            except TinychatError as error:
+                self.say(f"error: {error}")
         while True:
             try:
                 self.check_training()
