@@ -164,8 +164,9 @@ class Repl:
         except OSError as error:  # no process could be started (out of memory, no python)
             raise TinychatError(f"cannot start training in the background: {error}") from None
         # Saved progress is picked up by the same run: a first training by the next start,
-        # a retrain by the next /retrain.
-        self.resumed_by = "the next /retrain" if warm else "the next start"
+        # a retrain by the same /retrain.
+        again = "the next /retrain" + (" --fresh" if fresh else "")
+        self.resumed_by = again if self.session.model else "the next start"
         using = "the current weights" if self.session.model else "the best matching sentence"
         start = f"resuming training from step {done} of {steps}" if done else "training"
         self.say(f"{start} in the background; until it ends, answers use {using}")
