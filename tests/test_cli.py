@@ -42,7 +42,8 @@ def test_json_lines(first_run, fresh):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["query"] for r in records] == [QUESTION, "keras"]
     for record in records:
-        assert set(record) == {"query", "answer", "sources"} and isinstance(record["answer"], str)
+        assert set(record) == {"query", "answer", "abstained", "searched", "sources"}
+        assert isinstance(record["answer"], str)
         for source in record["sources"]:
             assert set(source) == {"path", "line", "end_line", "score"} and source["line"] >= 1
     assert records[0]["sources"][0]["path"] == "ferry.txt" and records[0]["sources"][0]["line"] == 1

@@ -128,9 +128,9 @@ def test_topk_zero_is_refused(session):
 
 
 def test_unknown_arguments_are_refused_and_name_what_is_accepted(session, monkeypatch):
-    import tinychat.weights
+    import tinychat.repl
 
-    monkeypatch.setattr(tinychat.weights, "run_training", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(tinychat.repl, "Trainer", lambda *a, **k: pytest.fail("retrained"))
     typed = "when does the ferry leave?\n/retrain --fersh\n/sources -x\n/why now\n/help x\n"
     code, text = drive(session, typed)
     lines = text.splitlines()
@@ -158,27 +158,64 @@ def test_completion_of_a_command_s_arguments():
     assert list(completer.get_completions(Document("/why "), None)) == []
 
 
-def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, monkeypatch):
-    import dataclasses
+class FinishedTrainer:
+    """Stands in for the trainer child: a training that has already ended."""
 
-    import tinychat.weights
+    def __init__(self, config, fresh, on_change=None):
+        self.config, self.notices, self.exit_code, self.step = config, [], None, 0
+
+    def start(self):
+        self.exit_code = 0
+        return self
+
+    def running(self) -> bool:
+        return self.exit_code is None
+
+
+def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, monkeypatch):
+    import tinychat.repl
+    from tinychat import checkpoint
 
     (tmp_path / "notes" / "zeppelin.txt").write_text("The zeppelin Quorvax carries 310.\n")
     session.sync()
     assert session.reindexed == "re-indexed: 1 added"
 
-    def retrained(config, fresh, knowledge):
-        """Stands in for training: the same weights, recorded as made for this knowledge."""
-        record = dataclasses.replace(session.model.record, fingerprint=knowledge.fingerprint(),
-                                     manifest=knowledge.manifest_hashes())
-        return dataclasses.replace(session.model, record=record)
+    class Retrained(FinishedTrainer):
+        def start(self):
+            """The same weights, saved as made for this knowledge."""
+            knowledge = session.knowledge
+            meta = {"knowledge": {"fingerprint": knowledge.fingerprint(),
+                                  "manifest": knowledge.manifest_hashes()}}
+            model = session.model
+            checkpoint.save(checkpoint.weights_path(self.config.paths.state), model.config,
+                            model.arrays, meta)
+            return super().start()
 
-    monkeypatch.setattr(tinychat.weights, "run_training", retrained)
-    code, text = drive(session, "/retrain\n")
-    assert code == 0 and "retrained: answers now use the new weights" in text
+    monkeypatch.setattr(tinychat.repl, "Trainer", Retrained)
+    code, text = drive(session, "/retrain\nwhen does the ferry leave?\n")
+    assert code == 0 and "training in the background" in text
+    assert session.model.fingerprint == session.knowledge.fingerprint()  # swapped in
     with create_pipe_input() as pipe:
         toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
     assert "re-indexed" not in toolbar and "/retrain" not in toolbar
+
+
+def test_a_second_retrain_while_one_runs_is_refused_in_one_line(session, monkeypatch):
+    import tinychat.repl
+
+    class Running(FinishedTrainer):
+        started = 0
+
+        def start(self):
+            Running.started += 1
+            self.step, self.total = 7, 30
+            return self
+
+    monkeypatch.setattr(tinychat.repl, "Trainer", Running)
+    code, text = drive(session, "/retrain\n/retrain --fresh\n")
+    assert code == 0 and Running.started == 1
+    assert "/retrain: a training is already running (step 7 of 30); its weights come in when it" \
+           " ends" in text.splitlines()
 
 
 @pytest.mark.parametrize("word", ["exit", "quit", "QUIT", "/exit", "/bye", "/quit"])

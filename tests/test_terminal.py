@@ -1,6 +1,6 @@
 """tinychat in a real pseudo-terminal, used as a person would (pexpect).
 
-Typing a question, Ctrl-C at the prompt and during a /retrain, history across restarts,
+Typing a question, Ctrl-C at the prompt, /retrain in the background, history across restarts,
 Ctrl-D leaving with exit code 0 and the terminal settings as they were.
 """
 
@@ -54,25 +54,34 @@ def test_question_answer_ctrl_c_and_ctrl_d(trained):
     assert child.exitstatus == 0
 
 
-def test_ctrl_c_cancels_retrain_and_old_weights_keep_answering(trained, tmp_path):
-    folder = tmp_path / "cancel"
+def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(trained, tmp_path):
+    """/retrain returns to the prompt at once; the old weights answer (Ctrl-C during an answer
+    does not reach the trainer child) until the new ones are swapped in between two answers."""
+    folder = tmp_path / "retrain"
     shutil.copytree(trained, folder)
-    before = (folder / "state" / "model.weights.h5").read_bytes()
+    weights = folder / "state" / "model.weights.h5"
+    before = weights.read_bytes()
     answer = expected_answer(folder)
     child = spawn(folder)
     child.sendline("/retrain")
-    child.expect(r"training \[")  # the progress bar is drawing: training is under way
-    child.sendintr()
-    child.expect("training cancelled")
+    child.expect("training in the background; until it ends, answers use the current weights")
     child.expect(">")
     child.sendline(QUESTION)
-    child.expect_exact(answer[:20])
-    child.expect(">")  # Ctrl-D typed while an answer prints reaches a cooked tty, which swallows it
+    child.expect_exact(answer[:20])  # the old weights, while the new ones train
+    child.expect(">")
+    child.sendintr()  # at the prompt: clears the line; the trainer runs in a session of its own
+    deadline = time.monotonic() + 60
+    while weights.read_bytes() == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert weights.read_bytes() != before, "the background retrain never saved"
+    time.sleep(1)  # the child exits right after saving
+    child.sendline(QUESTION)
+    child.expect("training finished: answers now use the new weights")
+    child.expect(">")
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    assert (folder / "state" / "model.weights.h5").read_bytes() == before
 
 
 def test_arrow_up_recalls_history_across_restarts(trained, tmp_path):
@@ -113,6 +122,7 @@ def test_ctrl_d_leaves_the_terminal_as_it_was(trained):
 
 def test_answers_are_written_one_character_at_a_time_and_ctrl_c_stops_one():
     """The REPL flushes each character as the model yields it; KeyboardInterrupt mid-answer returns to the prompt."""
+    from tinychat.chat import Answer
     from tinychat.repl import Repl
 
     class Recording(io.StringIO):
@@ -125,7 +135,7 @@ def test_answers_are_written_one_character_at_a_time_and_ctrl_c_stops_one():
 
     class Session:  # stands in for ChatSession: yields three characters, then is interrupted
         def prepare(self, query):
-            return query
+            return Answer(query)
 
         def generate(self, answer):
             yield "a"

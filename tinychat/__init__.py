@@ -9,7 +9,8 @@ seed's embedding retrievers; index_cache: features on disk) -> abstain (or: the 
 key_bindings: the prompt's keys; locations: where settings, knowledge and state live).
 Training: examples (chunks -> rows) -> model (Keras) -> train (fit) -> checkpoint (HDF5), all
 three reading one table of weights (architecture); reached through weights (load, or train
-first) and evaluated by evaluate.
+first) and evaluated by evaluate; resume keeps a stopped run's progress; trainer runs
+the REPL's trainings in a child process.
 Underneath: config (the settings), files (reading a file safely: regular files only, never
 past a size cap), atomic (writing one whole), terminal (text shown escaped), errors.
 """

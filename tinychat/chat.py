@@ -4,6 +4,10 @@
 changed), retrieves context, builds the prompt, runs the numpy model over it and yields
 the answer one character at a time. Afterwards `session.last` holds the answer, its
 sources and the exact prompt. The REPL, the pipe and `--json` are thin printers over it.
+
+A session may start without weights (the REPL, while its first training runs in the
+background): an answer is then the best matching sentence, marked `retrieved_only`, and the
+retrievers that need the model's embeddings wait for it behind the default one.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from tinychat.runtime import Runtime, Trace, sample
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
+DEFAULT_RETRIEVER = "tfidf"  # needs no weights
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Answer:
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
     searched: str = ""  # what the retriever searched: the query, plus the subject a follow-up refers to
+    retrieved_only: bool = False  # no weights yet (still training): `text` is the best sentence
 
     @property
     def probabilities(self) -> list[float]:
@@ -67,7 +73,8 @@ class Answer:
 class ChatSession:
     """Everything needed to answer questions about one knowledge folder with one checkpoint."""
 
-    def __init__(self, config: Config, model: Checkpoint, on_notice: Callable[[str], None] = lambda m: None):
+    def __init__(self, config: Config, model: Checkpoint | None,
+                 on_notice: Callable[[str], None] = lambda m: None):
         self.config = config
         self.on_notice = on_notice
         self.temperature = config.generation.temperature
@@ -82,19 +89,28 @@ class ChatSession:
         self.reindexed: str = ""  # what the last re-index did, for the toolbar
         self.stale = ""  # "model trained before N files changed: /retrain", or "" (kept current by sync)
         self.lock = threading.RLock()  # a background watcher may sync while an answer is prepared
+        self.fallback_said = False  # "searching with tfidf until ..." is said once
         self.use(model)
         self.sync()
 
-    def use(self, model: Checkpoint) -> None:
-        """Switch to new weights (after a /retrain)."""
-        self.model = model
-        self.runtime = Runtime(model.config, model.arrays)
-        self.index: Index | None = None
-        self.stale_checked = False  # new weights: compare them with the knowledge at the next sync
-        self.reindexed = ""  # new weights were trained on the knowledge as it is: old news
+    def use(self, model: Checkpoint | None) -> None:
+        """Switch to new weights (after a training), or to none (answers from the retriever)."""
+        with self.lock:  # the watcher may be building an index for the old weights
+            self.model = model
+            self.runtime = Runtime(model.config, model.arrays) if model else None
+            self.index: Index | None = None
+            self.stale_checked = False  # new weights: compare with the knowledge at the next sync
+            self.reindexed = ""  # new weights were trained on the knowledge as it is: old news
+
+    @property
+    def retriever(self) -> str:
+        """The retriever in use: the configured one, or the default while there are no weights."""
+        return self.config.retrieval.retriever if self.model else DEFAULT_RETRIEVER
 
     def stale_notice(self) -> str:
         """'' if the model was trained on the knowledge as it is, else how many files changed since."""
+        if self.model is None:
+            return ""  # the training under way reads the knowledge as it is
         if self.model.fingerprint == self.knowledge.fingerprint():
             return ""
         trained_on = self.model.record.manifest
@@ -116,9 +132,15 @@ class ChatSession:
         if not self.knowledge.has_text():  # every time: the index may still hold removed files
             raise self.knowledge.no_text()
         if changes or self.index is None:
+            if self.retriever != self.config.retrieval.retriever and not self.fallback_said:
+                self.fallback_said = True
+                configured = self.config.retrieval.retriever
+                self.on_notice(f"retrieval.retriever: {configured} needs the trained model;"
+                               f" searching with {self.retriever} until training ends")
+            table = self.model.arrays["token_embedding"] if self.model else None
             # The new index is built completely before it replaces the old one.
-            self.index = update_index(self.index, changes, self.knowledge, self.config.retrieval.retriever,
-                                      self.model.arrays["token_embedding"], self.cache)  # fmt: skip
+            self.index = update_index(self.index, changes, self.knowledge, self.retriever, table,
+                                      self.cache)
         if changes or not self.stale_checked:
             self.stale, self.stale_checked = self.stale_notice(), True
         if changes and not first:
@@ -161,10 +183,12 @@ class ChatSession:
             declined = self.decline and declines(evidence)
             if hits and not declined:
                 self.conversation.remember(self.subject_of(hits[0].chunk))
-        prompt = build_prompt([hit.chunk.text for hit in hits], query, self.model.config.window,
+        prompt = build_prompt([hit.chunk.text for hit in hits], query, self.config.model.window,
                               self.config.generation.max_answer_chars)
         self.last = Answer(query, sources=hits if declined else hits[: prompt.context_used], prompt=prompt.text,
                            abstained=declined, searched=searched)
+        if self.runtime is None and not declined:
+            self.last.sources, self.last.retrieved_only = hits[:1], True
         return self.last
 
     def subject_of(self, chunk: Chunk) -> str:
@@ -175,13 +199,16 @@ class ChatSession:
 
     def generate(self, answer: Answer) -> Iterator[str]:
         """Run the model over the prompt, then yield answer characters until a newline or the limit.
-        A declined answer is the decline line, and no model runs."""
-        if answer.abstained:
-            for char in self.config.generation.decline_text:
+        A declined answer is the decline line, and no model runs; without weights the answer is
+        the best matching sentence (or the decline line when nothing matched)."""
+        if answer.abstained or answer.retrieved_only:
+            best = answer.sources[0].chunk.text if answer.sources and not answer.abstained else ""
+            for char in best or self.config.generation.decline_text:
                 answer.text += char
                 yield char
             return
         runtime = self.runtime
+        assert runtime is not None  # an answer prepared without weights is retrieved_only
         runtime.reset()
         prompt = encode(answer.prompt)
         try:

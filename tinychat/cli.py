@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -112,8 +111,10 @@ def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
 
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
-    with open_session(config) as session:
-        if sys.stdin.isatty() and not getattr(args, "json", False):
+    interactive = sys.stdin.isatty() and not getattr(args, "json", False)
+    # The REPL opens at once and trains in the background; a pipe trains first, as scripts expect.
+    with open_session(config, train_missing=not interactive) as session:
+        if interactive:
             from tinychat.repl import run_repl
 
             return run_repl(session, args.config_file)
@@ -178,12 +179,10 @@ def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
     if args.steps is not None and args.steps < 1:
         raise TinychatError(f"--steps {args.steps}: give a whole number of at least 1")
-    started = time.perf_counter()
     model = run_training(config, fresh=args.fresh, steps=args.steps)
-    record = model.record
-    how = "continued from the previous weights" if record.warm_start else "from scratch"
-    notice(f"saved {checkpoint.weights_path(config.paths.state)} ({how}, {time.perf_counter() - started:.0f}s,"
-           f" {(record.chars_per_second or 0) / 1000:.1f}k chars/s)")
+    how = "continued from the previous weights" if model.record.warm_start else "from scratch"
+    # Time and speed were printed once, in the summary that replaced the progress bar.
+    notice(f"saved {checkpoint.weights_path(config.paths.state)} ({how})")
     return 0
 
 

@@ -46,19 +46,31 @@ class Progress:
         self.started = time.perf_counter()
         self.last_drawn = 0.0
         self.last_step = 0
+        self.first_step = 0  # steps a resumed run had done before this start
+        self.ended: float | None = None  # when the last step ended: the run's time stops there
         self.loss = math.nan
         self.losses: list[float] = []  # one per step: the live curve
 
-    def start(self, total: int) -> None:
-        self.total, self.started, self.last_step, self.losses = total, time.perf_counter(), 0, []
+    def start(self, total: int, first_step: int = 0) -> None:
+        self.total, self.started, self.losses, self.ended = total, time.perf_counter(), [], None
+        self.first_step = self.last_step = first_step
+
+    def elapsed(self) -> float:
+        """Seconds from `start` to the last step (or to now, before it): the bar's last figures
+        and the summary's are one measure."""
+        return max((self.ended or time.perf_counter()) - self.started, 1e-9)
+
+    def seconds_left(self, step: int) -> float:
+        """The time the steps left will take at this run's pace so far (nan before the first)."""
+        done = step - self.first_step
+        return self.elapsed() / done * (self.total - step) if done > 0 else math.nan
 
     def line(self, step: int) -> str:
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        done = step / max(self.total, 1)
-        filled = int(BAR_WIDTH * done)
+        elapsed = self.elapsed()
+        filled = int(BAR_WIDTH * step / max(self.total, 1))
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        rate = step * self.chars_per_step / elapsed
-        left = elapsed / done - elapsed if done > 0 else math.nan
+        rate = (step - self.first_step) * self.chars_per_step / elapsed
+        left = self.seconds_left(step)
         left_text = format_seconds(left) if left == left else "?"
         head = f"{self.label} [{bar}] {step}/{self.total} loss {self.loss:.3f}"
         tail = f" {rate / 1000:.1f}k chars/s {left_text} left"
@@ -72,6 +84,8 @@ class Progress:
         self.loss = loss
         self.losses.append(loss)
         now = time.perf_counter()
+        if step == self.total:
+            self.ended = now
         if self.interactive:
             if now - self.last_drawn >= 0.1 or step == self.total:
                 self.stream.write("\r\x1b[2K" + self.line(step))
@@ -82,12 +96,23 @@ class Progress:
             self.stream.flush()
         self.last_step = step
 
-    def finish(self, final_loss: float, notes: list[str] = ()) -> None:
-        """Replace the bar by a summary: steps, time, the loss curve and final loss, then `notes`."""
-        elapsed = time.perf_counter() - self.started
+    def phase(self, text: str) -> None:
+        """Say what runs after the last step, in place of a bar that would sit still at 0:00."""
+        if self.interactive:
+            self.stream.write(f"\r\x1b[2K{self.label}: {text}...")
+            self.stream.flush()
+
+    def finish(self, final_loss: float, seconds: float, chars_per_second: float,
+               notes: list[str] = ()) -> None:
+        """Replace the bar by a summary: steps, time and speed (the run's one measure of them,
+        given by the caller), the loss curve and final loss, then `notes`."""
         end = "\r\x1b[2K" if self.interactive else ""
-        self.stream.write(f"{end}{self.label}: {self.total} steps in {format_seconds(elapsed)},"
-                          f" loss {sparkline(self.losses)} final {final_loss:.3f}\n")  # fmt: skip
+        resumed = f" (resumed at {self.first_step})" if self.first_step else ""
+        self.stream.write(
+            f"{end}{self.label}: {self.total} steps{resumed} in {format_seconds(seconds)},"
+            f" {chars_per_second / 1000:.1f}k chars/s, loss {sparkline(self.losses)}"
+            f" final {final_loss:.3f}\n"
+        )
         for note in notes:
             self.stream.write(f"{self.label}: {note}\n")
         self.stream.flush()

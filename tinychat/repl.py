@@ -2,9 +2,13 @@
 
 One table of slash commands (`COMMANDS`) feeds the dispatcher, `/help` and tab completion.
 Answers are written to stdout a character at a time as the model produces them; Ctrl-C
-stops an answer (or a /retrain) and returns to the prompt; Ctrl-D, /quit (/exit, /bye),
-`exit` or `quit` leave. A question may span lines (a paste, Alt-Enter, or a block between
-two lines of three double quotes, as in ollama); its newlines are folded to spaces before answering.
+stops an answer and returns to the prompt; Ctrl-D, /quit (/exit, /bye), `exit` or `quit`
+leave. A question may span lines (a paste, Alt-Enter, or a block between two lines of three
+double quotes, as in ollama); its newlines are folded to spaces before answering.
+
+Training (the first one, and /retrain) runs in a child process (`trainer`) while the chat
+goes on; the toolbar shows its progress, and its weights are swapped in between two answers.
+Until the first weights exist, an answer is the best matching sentence, marked as such.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ from tinychat.architecture import parameter_count
 from tinychat.files import FileTooLarge, read_regular
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.terminal import printable, printable_line
+from tinychat.trainer import Trainer
 
 HISTORY_NAME = "history"
 MAX_HISTORY_BYTES = 16 << 20  # some 300,000 questions; a larger file is left alone, not loaded
 LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
 LEAVE_HINT = "(Ctrl-D or /quit leaves)"
 BLOCK_QUOTES = '"""'  # opens a question of several lines; a line ending with it closes it
+RETRIEVED_MARK = "(model still training: best matching sentence)"
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,9 @@ class Repl:
     """The REPL's state: the chat session, where answers are written, the prompt."""
 
     config_file: Path | None = None  # the settings file read, for /info (set by run_repl)
+    trainer: Trainer | None = None  # the training under way in a child process, if any
+    resumed_by = "the next start"  # what picks up the progress of a stopped training
+    redraw: Callable[[], None] = staticmethod(lambda: None)  # the toolbar, from other threads
 
     def __init__(self, session: ChatSession, out: TextIO | None = None, **prompt_options: Any):
         self.session = session
@@ -129,22 +138,101 @@ class Repl:
 
     def toolbar(self) -> str:
         session = self.session
-        model = session.model.config
+        model = session.config.model
         parts = [
             f"{parameter_count(model) / 1000:.1f}k params, window {model.window}",
             f"{len(session.knowledge.files)} files, {len(session.knowledge.chunks)} chunks",
             f"temp {session.temperature:g}",
             f"top-k {session.top_k}",
         ]
-        if session.stale:
+        if self.trainer and self.trainer.running():
+            parts.append(self.trainer.status())
+        elif self.trainer:
+            ended = self.trainer.exit_code == 0
+            parts.append("trained: the next question uses it" if ended else "training ended early")
+        elif session.stale:
             parts.append(session.stale)
         elif session.reindexed:
             parts.append(session.reindexed)
         return printable(" | ".join(parts))
 
+    # ------------------------------------------------------------------------ training
+
+    def train(self, fresh: bool) -> None:
+        """Start a training in the background; chatting goes on with the weights there are."""
+        from tinychat import resume
+
+        config = self.session.config
+        fingerprint = self.session.knowledge.fingerprint()
+        warm = not fresh and self.session.model is not None
+        base = str(self.session.model.meta.get("trained_at", "")) if warm else ""
+        steps = config.train.retrain_steps if warm else config.train.steps
+        done = resume.saved_step(config.paths.state, resume.run_identity(config, fingerprint, steps,
+                                                                         warm, base))
+        try:
+            self.trainer = Trainer(config, fresh, on_change=self.redraw).start()
+        except OSError as error:  # no process could be started (out of memory, no python)
+            raise TinychatError(f"cannot start training in the background: {error}") from None
+        # Saved progress is picked up by the same run: a first training by the next start,
+        # a retrain by the same /retrain.
+        again = "the next /retrain" + (" --fresh" if fresh else "")
+        self.resumed_by = again if self.session.model else "the next start"
+        using = "the current weights" if self.session.model else "the best matching sentence"
+        start = f"resuming training from step {done} of {steps}" if done else "training"
+        self.say(f"{start} in the background; until it ends, answers use {using}")
+
+    def check_training(self) -> None:
+        """Between answers: swap in the weights of a training that ended, or say why it failed."""
+        from tinychat import checkpoint
+
+        trainer = self.trainer
+        if trainer is None:
+            return
+        count = len(trainer.notices)  # the reader thread may be adding more
+        self.notices.extend(trainer.notices[:count])
+        del trainer.notices[:count]
+        if trainer.exit_code is None:
+            return
+        self.trainer = None
+        if trainer.exit_code == 0:
+            config = self.session.config
+            try:
+                trained = checkpoint.load(checkpoint.weights_path(config.paths.state),
+                                          expected=config.model)
+            except TinychatError as error:
+                self.notices.append(f"training ended, but its weights cannot be used: {error}")
+                return
+            self.session.use(trained)
+            self.session.sync()
+            self.notices.append("training finished: answers now use the new weights")
+        elif trainer.failure():
+            keep = "the previous weights" if self.session.model else "the best matching sentence"
+            self.notices.append(f"{trainer.failure()}; answers keep using {keep};"
+                                " /retrain starts it again")
+
+    def stop_training(self) -> None:
+        """On leaving: stop the child cleanly (it saves its progress) and say where it got to."""
+        trainer, self.trainer = self.trainer, None
+        if trainer is None or not trainer.running():
+            return
+        trainer.stop()
+        if trainer.stopped_at:
+            sys.stderr.write(f"training stopped at step {trainer.stopped_at} of {trainer.total};"
+                             f" {self.resumed_by} resumes from there\n")
+            sys.stderr.flush()
+
     def run(self) -> int:
         self.say("tinychat: ask about your notes; /help lists commands, Ctrl-D leaves.")
+        if self.session.model is None and self.trainer is None:
+            try:
+                self.train(fresh=True)  # the first training: in the background, the prompt now
+            except TinychatError as error:
+                self.say(f"error: {error}")
         while True:
+            try:
+                self.check_training()
+            except TinychatError as error:  # e.g. the knowledge folder was emptied meanwhile
+                self.say(f"error: {error}")
             self.show_notices()
             try:
                 line = self.read_question()
@@ -187,14 +275,17 @@ class Repl:
         return "\n".join(lines)
 
     def stream_answer(self, query: str) -> None:
+        self.check_training()  # new weights come in here, between two answers, never during one
         try:
             answer = self.session.prepare(query)
             self.show_notices()  # e.g. "re-indexed: 1 changed", before the answer it affects
-            dim = answer.abstained and self.colors() and self.out is sys.stdout
-            self.out.write("\x1b[2m" if dim else "")  # a declined answer is shown dimmed
+            retrieved = answer.retrieved_only
+            dim = (answer.abstained or retrieved) and self.colors() and self.out is sys.stdout
+            self.out.write("\x1b[2m" if dim else "")  # a declined or retrieved answer is dimmed
             for char in self.session.generate(answer):
                 self.out.write(printable(char))
                 self.out.flush()
+            self.out.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
         except KeyboardInterrupt:
             self.out.write(" [stopped]\n")
@@ -281,17 +372,16 @@ def cmd_topk(repl: Repl, argument: str) -> bool:
 
 
 def cmd_retrain(repl: Repl, argument: str) -> bool:
-    from tinychat.weights import run_training
-
-    session = repl.session
-    session.sync()
-    try:
-        session.use(run_training(session.config, fresh=argument == "--fresh", knowledge=session.knowledge))
-    except TinychatError as error:  # includes Ctrl-C: the previous weights stay in use
-        repl.say(printable_line(str(error)))
+    trainer = repl.trainer
+    if trainer and trainer.running():
+        where = f" (step {trainer.step} of {trainer.total})" if trainer.step else ""
+        repl.say(f"/retrain: a training is already running{where};"
+                 " its weights come in when it ends")
         return True
-    session.sync()
-    repl.say("retrained: answers now use the new weights")
+    repl.check_training()  # a training that just ended: its weights first
+    repl.show_notices()
+    repl.session.sync()
+    repl.train(fresh=argument == "--fresh")
     return True
 
 
@@ -334,7 +424,7 @@ COMMANDS = [
             value="T"),
     Command("/topk", "show or set how many sentences go into the context (at least 1)", cmd_topk,
             value="K"),
-    Command("/retrain", "train on the current knowledge (Ctrl-C keeps the old weights)",
+    Command("/retrain", "train on the current knowledge in the background; chat goes on meanwhile",
             cmd_retrain, flags=("--fresh",)),
     Command("/why", "what each attention head and the copy path looked at for the last answer",
             cmd_why),
@@ -431,13 +521,16 @@ class SlashCompleter(Completer):
 
 
 def run_repl(session: ChatSession, config_file: Path | None = None) -> int:
-    """Chat on the terminal until Ctrl-D or /quit, re-indexing in the background; returns the exit code."""
+    """Chat on the terminal until Ctrl-D or /quit, re-indexing in the background and training
+    first (in a child process) when there are no weights yet; returns the exit code."""
     from tinychat.watcher import Watcher
 
     repl = Repl(session)
     repl.config_file = config_file
-    watcher = Watcher(session, on_change=repl.prompt.app.invalidate).start()  # redraws the toolbar
+    repl.redraw = repl.prompt.app.invalidate  # redraws the toolbar
+    watcher = Watcher(session, on_change=repl.redraw).start()
     try:
         return repl.run()
     finally:
+        repl.stop_training()
         watcher.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
+import threading
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -28,6 +28,7 @@ from tinychat.index_cache import build_index  # noqa: E402
 from tinychat.knowledge import Chunk, Knowledge  # noqa: E402
 from tinychat.progress import Progress  # noqa: E402
 from tinychat.prompt import build_prompt  # noqa: E402
+from tinychat import resume  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
 MAX_UNIQUE_ROWS = 4_096  # past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
@@ -44,40 +45,63 @@ class TrainResult:
     final_loss: float
     chars_per_second: float
     warm_start: bool
-    heldout_bpc_context: float  # bits per answer character on examples not trained on, with context
-    heldout_bpc_no_context: float  # the same answers with an empty [CONTEXT]
+    # Bits per answer character on questions about sentences kept out of training (or, in a
+    # folder too small to keep any out, about the trained ones), with their context and without.
+    heldout_bpc_context: float
+    heldout_bpc_no_context: float
 
 
 class _EarlyStop(keras.callbacks.Callback):
     """Every REPORT_EVERY steps, bits/char of answers about sentences kept out of training; stops
     when they no longer fall by STOP_GAIN: the model copies what it has never seen, it has learned."""
 
-    def __init__(self, held_out: "_Examples | None", steps_per_epoch: int, enabled: bool):
+    def __init__(self, held_out: "_Examples | None", steps_per_epoch: int, first_step: int = 0,
+                 enabled: bool = True, progress: "Progress | None" = None):
         super().__init__()
-        self.held_out, self.steps_per_epoch, self.enabled = held_out, steps_per_epoch, enabled
+        self.held_out, self.steps_per_epoch, self.first_step = held_out, steps_per_epoch, first_step
+        self.enabled, self.progress = enabled, progress
         self.bits: list[float] = []
 
     def on_epoch_end(self, epoch, logs=None):
         if self.held_out is None or not (self.enabled or epoch + 1 == self.params.get("epochs")):
             return  # measured every check when it may stop training, else once at the end
         self.bits.append(self.held_out.bits(self.model))
-        steps = (epoch + 1) * self.steps_per_epoch
-        if self.enabled and steps >= MIN_STEPS and len(self.bits) >= 2 and self.bits[-1] > (1 - STOP_GAIN) * self.bits[-2]:
+        steps = self.first_step + (epoch + 1) * self.steps_per_epoch
+        learned = len(self.bits) >= 2 and self.bits[-1] > (1 - STOP_GAIN) * self.bits[-2]
+        if self.enabled and steps >= MIN_STEPS and learned:
             self.model.stop_training = True
+            if self.progress is not None:
+                self.progress.phase(f"finishing: answers about unseen sentences stopped improving at step {steps}")
 
 
 class _ProgressCallback(keras.callbacks.Callback):
-    """Feeds Keras's per-batch logs to a `Progress` display."""
+    """Feeds Keras's per-batch logs to a `Progress` display; saves progress to resume from
+    every `resume.SAVE_EVERY` steps, and stops (saving first) once `stop` is set."""
 
-    def __init__(self, progress: Progress, steps_per_epoch: int):
+    def __init__(self, progress: Progress, steps_per_epoch: int, first_step: int, save, stop):
         super().__init__()
         self.progress, self.steps_per_epoch, self.epoch = progress, steps_per_epoch, 0
+        self.first_step = first_step  # steps done before this fit (a resumed run)
+        self.save: Callable[[int], None] = save
+        self.stop: threading.Event = stop
+        self.stopped_at = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        self.progress.update(self.epoch * self.steps_per_epoch + batch + 1, float((logs or {}).get("loss", math.nan)))
+        step = self.first_step + self.epoch * self.steps_per_epoch + batch + 1
+        self.progress.update(step, float((logs or {}).get("loss", math.nan)))
+        if self.stop.is_set():
+            self.save(step)
+            self.stopped_at = step
+            self.model.stop_training = True  # Keras ends fit after this batch
+        elif step % resume.SAVE_EVERY == 0 and step < self.progress.total:
+            self.save(step)
+        if step == self.progress.total:
+            # Keras takes a while to return from fit after the last step (28 s of a default
+            # run on two cores, measured): say so rather than sit still at "0:00 left".
+            self.progress.phase("finishing: the last step is done")
 
 
 def train(
@@ -87,12 +111,15 @@ def train(
     steps: int | None = None,
     progress: Progress | None = None,
     on_notice: Callable[[str], None] = lambda message: None,
+    stop: threading.Event | None = None,
 ) -> TrainResult:
     """Train on `knowledge` and save the checkpoint in the state folder.
 
     Continues from the current weights (`train.retrain_steps`, lower learning rate) when a
     checkpoint of the same model config exists and `fresh` is false; else starts from scratch.
-    Ctrl-C raises KeyboardInterrupt before anything is written: the previous weights stay.
+    Saved progress of the same run (`resume`) is picked up where it stopped. Setting `stop`
+    saves progress and raises `resume.TrainingStopped`; Ctrl-C raises KeyboardInterrupt. Either
+    way the previous weights stay.
     """
     keras.utils.set_random_seed(config.train.seed)
     chunks = knowledge.chunks
@@ -102,16 +129,19 @@ def train(
 
     model = build_model(config.model)
     path = checkpoint.weights_path(config.paths.state)
-    warm = False
+    warm, base = False, ""
     if not fresh and path.is_file():
         try:
             previous = checkpoint.load(path, expected=config.model)
             set_arrays(model, previous.arrays)
-            warm = True
+            warm, base = True, str(previous.meta.get("trained_at", ""))
         except Exception as error:  # noqa: BLE001  any unusable checkpoint just means a fresh start
             on_notice(f"starting from scratch: {error}")
     steps = steps or (config.train.retrain_steps if warm else config.train.steps)
     learning_rate = config.train.learning_rate * (0.3 if warm else 1.0)
+    identity = resume.run_identity(config, knowledge.fingerprint(), steps, warm, base)
+    saved = resume.load_progress(config.paths.state, identity)
+    first_step = saved.step if saved else 0
 
     embedding = np.asarray(model.token_embedding.embeddings.numpy())
     index = build_index(config.retrieval.retriever, chunks, embedding)
@@ -123,6 +153,7 @@ def train(
         .shuffle(len(rows.inputs), seed=config.train.seed)
         .repeat()
         .batch(batch, drop_remainder=True)
+        .skip(first_step)  # a resumed run sees the batches an unbroken one would have seen next
         .prefetch(tf.data.AUTOTUNE)
     )
     warmup = max(1, min(100, steps // 10))
@@ -136,33 +167,50 @@ def train(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
         jit_compile=False,  # XLA measured no faster for a model this small, and compiles slowly
     )
-    steps_per_epoch = _largest_divisor_at_most(steps, REPORT_EVERY)
+    if saved:
+        _restore(model, saved)
+        on_notice(f"resuming training from step {saved.step} of {steps}")
+
+    def save_progress(step: int) -> None:
+        optimizer = [np.asarray(variable.numpy()) for variable in model.optimizer.variables]
+        resume.save_progress(config.paths.state, identity, step, get_arrays(model), optimizer)
+
+    remaining = steps - first_step
+    steps_per_epoch = _largest_divisor_at_most(remaining, REPORT_EVERY)
     progress = progress or Progress(steps, chars_per_step=batch * config.model.window)
-    progress.start(steps)
-    started = time.perf_counter()
+    progress.start(steps, first_step)
+    callback = _ProgressCallback(progress, steps_per_epoch, first_step, save_progress,
+                                 stop or threading.Event())
     measured_on = held_out or chunks  # a folder too small to keep sentences out is measured on what it trained on
-    stopper = _EarlyStop(held_out_examples(measured_on, index, config), steps_per_epoch,
-                         enabled=config.train.early_stop and not warm and bool(held_out))
+    stopper = _EarlyStop(held_out_examples(measured_on, index, config), steps_per_epoch, first_step,
+                         enabled=config.train.early_stop and not warm and bool(held_out), progress=progress)
     history = model.fit(
         dataset,
-        epochs=steps // steps_per_epoch,
+        epochs=remaining // steps_per_epoch,
         steps_per_epoch=steps_per_epoch,
         verbose=0,
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=[_ProgressCallback(progress, steps_per_epoch), stopper],
+        callbacks=[callback, stopper],
     )
-    seconds = time.perf_counter() - started
-    steps = len(history.history["loss"]) * steps_per_epoch  # fewer when it stopped early
-    progress.total = steps
+    if callback.stopped_at:
+        progress.cancelled()
+        raise resume.TrainingStopped(callback.stopped_at, steps)
+    # One measure of time and speed per run: the bar's, which the summary and metrics repeat.
+    seconds = progress.elapsed()
+    steps = first_step + len(history.history["loss"]) * steps_per_epoch  # fewer when it stopped early
+    # Window positions through the model per second, as the bar counts them.
+    chars_per_second = (steps - first_step) * batch * config.model.window / seconds
     final_loss = float(history.history["loss"][-1])
-    chars_per_second = steps * batch * config.model.window / seconds  # window positions through the model, as the bar shows
+    progress.phase("measuring answers without their context")  # a few seconds with the bar at 0:00
     bare = held_out_examples(measured_on, index, config, without_context=True)
     with_context = stopper.bits[-1] if stopper.bits else math.nan
     without_context = bare.bits(model) if bare is not None else math.nan
     result = TrainResult(steps, seconds, final_loss, chars_per_second, warm, with_context, without_context)
-    about = f"{len(held_out)} sentences kept out of training" if held_out else "sentences it trained on (too few to keep any out)"
-    progress.finish(final_loss, [f"answers about {about}: {with_context:.2f} bits/char with their context,"
-                                 f" {without_context:.2f} without (the gap is how much the model reads its context)"])
+    about = f"{len(held_out)} sentences kept out of training" if held_out else "the trained sentences (too few to keep any out)"
+    progress.finish(final_loss, seconds, chars_per_second, [
+        f"new questions about {about}: {with_context:.2f} bits/char per answer character with their"
+        f" context, {without_context:.2f} without (the gap is how much the model reads its context)",
+    ])
     meta = {
         "knowledge": {"fingerprint": knowledge.fingerprint(), "files": len(knowledge.files), "chunks": len(chunks),
                       "manifest": knowledge.manifest_hashes()},  # fmt: skip
@@ -172,7 +220,20 @@ def train(
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     checkpoint.save(path, config.model, get_arrays(model), meta)
+    resume.discard(config.paths.state)  # finished: nothing left to resume
     return result
+
+
+def _restore(model, saved: resume.SavedProgress) -> None:
+    """Weights and optimizer state (Adam's moments, its step count) as they were saved."""
+    set_arrays(model, saved.weights)
+    model.optimizer.build(model.trainable_variables)  # creates the variables fit would create
+    variables = model.optimizer.variables
+    if len(variables) != len(saved.optimizer):
+        raise TinychatError("saved training progress does not match this optimizer; delete"
+                            f" {resume.PROGRESS_NAME} in the state folder to start over")
+    for variable, value in zip(variables, saved.optimizer):
+        variable.assign(value)
 
 
 @dataclasses.dataclass(frozen=True)

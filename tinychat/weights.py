@@ -20,7 +20,8 @@ from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, open_knowledge
-from tinychat.terminal import printable_line
+from tinychat.resume import PROGRESS_NAME
+from tinychat.terminal import printable, printable_line
 
 LOCK_NAME = "train.lock"
 
@@ -53,9 +54,10 @@ def run_training(config: Config, fresh: bool, steps: int | None = None, knowledg
         progress = Progress(steps or config.train.steps, chars_per_step=config.train.batch_size * config.model.window)
         try:
             train(config, knowledge, fresh=fresh, steps=steps, progress=progress, on_notice=notice)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # leaves as Ctrl-C does everywhere else: exit code 130
             progress.cancelled()
-            raise TinychatError("training cancelled; the previous weights (if any) are unchanged") from None
+            notice("training cancelled; the previous weights (if any) are unchanged")
+            raise
     return checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
 
 
@@ -94,8 +96,9 @@ def training_lock(state: Path) -> Iterator[None]:
         lock.write(f"tinychat (pid {os.getpid()})")
         lock.flush()
         # Left by a trainer killed mid-save (never read). Only trainers write these, and we hold the lock.
-        for stale in state.glob(f".{checkpoint.WEIGHTS_NAME}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        for name in (checkpoint.WEIGHTS_NAME, PROGRESS_NAME):
+            for stale in state.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
         try:
             yield
         finally:
@@ -123,11 +126,17 @@ def load_or_train(config: Config) -> Checkpoint:
     return checkpoint.load(path, expected=config.model)
 
 
-def open_session(config: Config) -> ChatSession:
-    """A chat session on the configured knowledge, training first if there are no weights yet."""
+def open_session(config: Config, train_missing: bool = True) -> ChatSession:
+    """A chat session on the configured knowledge, training first if there are no weights yet;
+    with `train_missing` false, a session without weights (the REPL trains in the background)."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise TinychatError(f"{config.paths.knowledge}: knowledge folder not found; create it or pass --knowledge DIR")
-    session = ChatSession(config, load_or_train(config), on_notice=notice)
+    if train_missing or checkpoint.weights_path(config.paths.state).exists():
+        model = load_or_train(config)
+    else:
+        scan_knowledge(config)  # its warnings, and the one-line error for a folder with no notes
+        model = None
+    session = ChatSession(config, model, on_notice=notice)
     if session.stale:
         notice(f"note: {session.stale.replace(': /retrain', '')}; `tinychat train` (or /retrain) updates it")
     return session

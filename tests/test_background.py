@@ -1,0 +1,287 @@
+"""Training in the background: the REPL opens at once, keeps answering, swaps weights in.
+
+Real REPLs in a pseudo-terminal (pexpect) with a real trainer child; a long run (LONG steps)
+where a test must act while the child trains. The child's pid is the one its training lock
+names (`train.lock` holds "tinychat (pid N)" while it trains).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli_support import command, env, make_folder, run
+
+pexpect = pytest.importorskip("pexpect")
+QUESTION = "when does the ferry leave?"
+MARK = "(model still training: best matching sentence)"
+LONG = 1000  # steps: long enough for a test to act while they run (5-60 s, by machine and load)
+
+
+def fresh_folder(folder: Path, steps: int | None = None) -> Path:
+    make_folder(folder, train=False)
+    if steps:
+        config = folder / "tinychat.yaml"
+        config.write_text(config.read_text().replace("steps: 30,", f"steps: {steps},"))
+    return folder
+
+
+def spawn(folder: Path, said: str = "training in the background"):
+    """tinychat in a terminal, once it has said `said` and shown its prompt."""
+    child = pexpect.spawn(command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60,
+                          dimensions=(30, 120), encoding="utf-8")
+    child.expect("Ctrl-D leaves")
+    child.expect(said)
+    child.expect_exact("\x1b[6n")  # where is the cursor? Without an answer no toolbar is drawn
+    child.send("\x1b[1;1R")
+    child.expect(">")
+    return child
+
+
+def trainer_pid(folder: Path, timeout: float = 30) -> int:
+    """The pid of the child training in `folder`, from its training lock."""
+    lock = folder / "state" / "train.lock"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r"pid (\d+)", lock.read_text()) if lock.exists() else None
+        if found:
+            return int(found.group(1))
+        time.sleep(0.1)
+    raise AssertionError("no trainer took the training lock")
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie no one has reaped yet counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def progress_saved(folder: Path):
+    """A condition: the child has saved its progress once (it is SAVE_EVERY steps in)."""
+    return (folder / "state" / "training-progress.h5").exists
+
+
+def leave(child) -> None:
+    """Ctrl-D, sent once the caller has seen the prompt (sooner, a cooked tty swallows it)."""
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+
+
+def test_prompt_at_once_retriever_answers_then_the_trained_model(tmp_path):
+    folder = fresh_folder(tmp_path / "fresh")
+    started = time.perf_counter()
+    child = spawn(folder)
+    ready = time.perf_counter() - started
+    assert ready < 5, f"prompt after {ready:.1f}s"
+    child.sendline(QUESTION)
+    child.expect_exact("The ferry to Brisk leaves at 7 every morning.")  # the best sentence, as is
+    child.expect_exact(MARK)
+    weights = folder / "state" / "model.weights.h5"
+    assert wait_until(weights.exists, 60), "the background training never saved weights"
+    assert wait_until(lambda: not (folder / "state" / "train.lock").read_text(), 10)
+    time.sleep(0.5)  # the child exits right after its lock is released
+    child.sendline(QUESTION)
+    child.expect("training finished: answers now use the new weights")
+    child.expect(">")
+    assert MARK not in child.before
+    leave(child)
+    assert child.exitstatus == 0
+    print(f"prompt ready {ready:.2f}s after start on a fresh folder")
+
+
+def test_retrain_while_training_is_refused_ctrl_d_stops_the_child_and_the_next_start_resumes(
+    tmp_path,
+):
+    folder = fresh_folder(tmp_path / "resume", steps=LONG)
+    child = spawn(folder)
+    pid = trainer_pid(folder)
+    assert wait_until(progress_saved(folder), 60)
+    child.sendline("/retrain")
+    child.expect(rf"/retrain: a training is already running \(step \d+ of {LONG}\)")
+    child.expect(">")
+    child.sendcontrol("d")
+    child.expect(rf"training stopped at step (\d+) of {LONG}; the next start resumes from there")
+    step = int(child.match.group(1))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and gone(pid)
+    assert (folder / "state" / "training-progress.h5").is_file()
+    child = spawn(folder, f"resuming training from step {step} of {LONG} in the background")
+    child.sendline(QUESTION)
+    child.expect_exact(MARK)
+    child.expect(">")
+    leave(child)
+    assert child.exitstatus == 0
+
+
+def test_kill_9_of_the_trainer_is_said_once_and_answers_go_on(tmp_path):
+    folder = fresh_folder(tmp_path / "killed", steps=LONG)
+    child = spawn(folder)
+    pid = trainer_pid(folder)
+    assert wait_until(progress_saved(folder), 60)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: gone(pid), 5)
+    time.sleep(0.5)  # the REPL's reader sees the pipe close
+    child.sendline(QUESTION)
+    child.expect(r"training ended by signal 9 \(killed\?\) at step \d+; answers keep using the"
+                 r" best matching sentence; /retrain starts it again")
+    child.expect_exact(MARK)
+    child.expect(">")
+    child.sendline(QUESTION)
+    child.expect_exact(MARK)
+    child.expect(">")
+    assert "signal 9" not in child.before  # said once
+    leave(child)
+    assert child.exitstatus == 0
+
+
+def test_kill_9_of_the_repl_stops_its_trainer_which_saves_its_progress(tmp_path):
+    folder = fresh_folder(tmp_path / "orphan", steps=LONG)
+    child = spawn(folder)
+    pid = trainer_pid(folder)
+    assert wait_until(progress_saved(folder), 60)
+    time.sleep(0.5)  # past the periodic save, so the stop's own save is told apart
+    child.kill(signal.SIGKILL)
+    child.wait()
+    started = time.monotonic()
+    assert wait_until(lambda: gone(pid), 10), "the trainer outlived its REPL"
+    print(f"trainer ended {time.monotonic() - started:.1f}s after its REPL was killed")
+    from tinychat import resume
+
+    progress = folder / "state" / resume.PROGRESS_NAME
+    assert resume._header(progress)["step"] > resume.SAVE_EVERY  # saved again when it stopped
+    assert not (folder / "state" / "model.weights.h5").exists()  # no half-trained weights
+
+
+PROBE = """
+import io, json, sys, time
+from pathlib import Path
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from tinychat.cli import build_parser, config_from
+from tinychat.repl import Repl
+from tinychat.weights import open_session
+
+def rss_mb():
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+args = build_parser().parse_args(sys.argv[1:])
+config = config_from(args, Path(args.config))
+session = open_session(config, train_missing=False)
+before = rss_mb()
+out = io.StringIO()
+with create_pipe_input() as pipe:
+    repl = Repl(session, out=out, input=pipe, output=DummyOutput())
+    repl.train(fresh=True)
+    while repl.trainer.step == 0 and repl.trainer.exit_code is None:
+        time.sleep(0.05)
+    during = "tensorflow" in sys.modules or "keras" in sys.modules
+    toolbar = repl.toolbar()
+    repl.stream_answer("when does the ferry leave?")
+    retrieved = session.last.retrieved_only
+    while repl.trainer.exit_code is None:
+        time.sleep(0.05)
+    repl.stream_answer("when does the ferry leave?")
+print(json.dumps({"during": during, "after": "tensorflow" in sys.modules, "retrieved": retrieved,
+                  "model": not session.last.retrieved_only, "notices": repl.notices,
+                  "out": out.getvalue(), "before": before, "rss_after": rss_mb(),
+                  "toolbar": toolbar}))
+"""
+
+
+def test_the_repl_process_never_imports_tensorflow_and_stays_small(tmp_path):
+    """A driven REPL with a real trainer child: no TensorFlow in the REPL while the child trains
+    or after; resident memory after the swap within 1.5x of the start."""
+    folder = fresh_folder(tmp_path / "probe", steps=200)
+    probe = subprocess.run([sys.executable, "-c", PROBE, *command()[3:]], cwd=folder, env=env(),
+                           capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    result = json.loads(probe.stdout)
+    assert result["during"] is False and result["after"] is False
+    assert result["retrieved"] and result["model"]
+    assert re.search(r"\| training \d+/200 loss \d+\.\d\d \d+:\d\d left$", result["toolbar"])
+    assert "training finished: answers now use the new weights" in probe.stderr  # notices: stderr
+    assert result["rss_after"] < 1.5 * result["before"], result
+    before, after = result["before"], result["rss_after"]
+    print(f"REPL RSS {before:.0f} MB before a training, {after:.0f} MB after")
+
+
+def test_ctrl_c_during_a_first_run_training_exits_130(tmp_path):
+    folder = fresh_folder(tmp_path / "interrupt", steps=300)
+    process = subprocess.Popen(command("ask", QUESTION), cwd=folder, env=env(), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in process.stderr:  # a pipe gets a progress line every tenth of the run:
+        if line.startswith("training ["):  # the steps are running
+            break
+    process.send_signal(signal.SIGINT)
+    stderr = process.stderr.read()
+    assert process.wait(timeout=30) == 130, stderr
+    assert "Traceback" not in stderr
+    assert run(folder, "info").returncode == 0
+
+
+def test_a_session_without_weights_answers_with_the_best_sentence(tmp_path):
+    """No weights yet: the best matching sentence, marked; an embedding retriever waits behind
+    the default one, and says so once."""
+    import dataclasses
+
+    from tests.conftest import tiny_config, write_notes
+    from tinychat.chat import ChatSession
+
+    write_notes(tmp_path / "notes")
+    config = tiny_config(tmp_path)
+    config = dataclasses.replace(config, retrieval=dataclasses.replace(config.retrieval,
+                                                                       retriever="hybrid"))
+    notices: list[str] = []
+    session = ChatSession(config, None, on_notice=notices.append)
+    answer = session.ask(QUESTION)
+    assert answer.retrieved_only and answer.text == "The ferry to Brisk leaves at 7 every morning."
+    assert [hit.chunk.path for hit in answer.sources] == ["ferry.md"]
+    session.ask("how many bicycles does the ferry carry?")
+    assert notices == ["retrieval.retriever: hybrid needs the trained model; searching with tfidf"
+                       " until training ends"]
+    assert session.stale == ""
+
+
+def test_the_trainer_reads_the_child_s_lines_and_names_how_it_ended(tmp_path):
+    from tests.conftest import tiny_config
+    from tinychat.trainer import EXIT_STOPPED, Trainer
+
+    trainer = Trainer(tiny_config(tmp_path), fresh=True)
+    assert trainer.status() == "training: starting"
+    for line in ("phase preparing examples from 4 sentences",
+                 "notice resuming training from step 100 of 300", "progress 120 300 1.2345 65.0"):
+        trainer._event(line)
+    assert trainer.status() == "training 120/300 loss 1.23 1:05 left"
+    assert trainer.notices == ["resuming training from step 100 of 300"]
+    trainer.exit_code = -9
+    assert trainer.failure() == "training ended by signal 9 (killed?) at step 120"
+    trainer._event("error tmp/state: another process is already training here")
+    trainer.exit_code = 1
+    failed = "training failed: tmp/state: another process is already training here"
+    assert trainer.failure() == failed
+    trainer._event("stopped 130 300")
+    trainer.exit_code, trainer.stopping = EXIT_STOPPED, True
+    assert trainer.failure() == "" and trainer.stopped_at == 130  # we asked it to stop
