@@ -201,3 +201,22 @@ def test_one_time_and_speed_per_run(tmp_path):
     assert f"10 steps in {format_seconds(result.seconds)}, {speed}" in summary
     named = r"new questions about the trained sentences \(too few to keep any out\): \d+\.\d\d bits/char"
     assert re.search(named, shown.getvalue())
+
+
+def test_an_early_stop_says_how_many_steps_ran(tmp_path, monkeypatch):
+    """A folder large enough to keep sentences out: training stops early and the summary and
+    the metrics give the steps that ran, not the most it could have run."""
+    from tinychat import train as training
+
+    notes = {f"n{i}.txt": f"The item {i} weighs {i * 7} grams and sits on shelf {i}.\n" for i in range(24)}
+    write_notes(tmp_path / "notes", notes)
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(training, "MIN_STEPS", 10)
+    monkeypatch.setattr(training, "REPORT_EVERY", 10)
+    monkeypatch.setattr(training, "STOP_GAIN", 1.0)  # any check after MIN_STEPS stops it
+    knowledge = open_knowledge(config)
+    knowledge.refresh()
+    shown = io.StringIO()
+    result = training.train(config, knowledge, fresh=True, steps=60, progress=Progress(60, 1, shown))
+    assert result.steps == 20  # two checks: the second may stop it
+    assert "training: 20 steps in" in shown.getvalue()

@@ -198,6 +198,7 @@ def train(
     # One measure of time and speed per run: the bar's, which the summary and metrics repeat.
     seconds = progress.elapsed()
     steps = first_step + len(history.history["loss"]) * steps_per_epoch  # fewer when it stopped early
+    progress.total = steps  # the summary says how many steps ran
     # Window positions through the model per second, as the bar counts them.
     chars_per_second = (steps - first_step) * batch * config.model.window / seconds
     final_loss = float(history.history["loss"][-1])
