@@ -62,7 +62,7 @@ class ModelConfig:
 class TrainConfig:
     """How the model is trained on the knowledge folder."""
 
-    steps: int = 1000  # optimisation steps of a full training (1,500 measured no better)
+    steps: int = 1000  # the most optimisation steps of a full training (early_stop ends it sooner)
     batch_size: int = 32  # examples per step
     learning_rate: float = 0.01  # peak Adam learning rate (cosine decay after warm-up)
     qa_share: float = 0.75  # share of examples in the [CONTEXT]/[QUERY]/[ANSWER] layout; rest raw text (loss_on: all)
