@@ -68,7 +68,42 @@ def kill_training_at(folder: Path, delay: float) -> int:
     return process.wait()
 
 
+def kill_when(folder: Path, moment: str) -> None:
+    """Start `train` and kill -9 it at `moment`: "first progress line" (training under way) or
+    "weights being written" (the temporary weights file has appeared, before its rename)."""
+    process = subprocess.Popen(command("train"), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=env())
+    try:
+        if moment == "first progress line":
+            for line in process.stderr:
+                if line.startswith(b"training ["):
+                    break
+        else:
+            state, deadline = folder / "state", time.monotonic() + 120
+            while not list(state.glob(".model.weights.h5.*.tmp")) and process.poll() is None:
+                assert time.monotonic() < deadline, "the weights were never written"
+                time.sleep(0.001)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.parametrize("moment", ["first progress line", "weights being written"])
+def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(trained, tmp_path, moment):
+    """The old weights answer as before, or complete new ones load; nothing half-written is read.
+    (Killing the REPL or its background trainer: tests/test_background.py.)"""
+    folder = copy_of(trained, "killed", tmp_path)
+    kill_when(folder, moment)
+    outcome = check_after_kill(folder, digest(trained / "state" / "model.weights.h5"), answer(trained))
+    if moment == "first progress line":
+        assert outcome == "kept"
+    assert run(folder, "train", "--steps", "2").returncode == 0  # a later training is not tripped up
+    assert not list((folder / "state").glob(".model.weights.h5.*.tmp"))  # and cleans what the kill left
+
+
+@pytest.mark.soak
 def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_path):
+    """A soak, run with `pytest -m soak`: 22 kills at random moments of train and /retrain."""
     before_digest = digest(trained / "state" / "model.weights.h5")
     before_answer = answer(trained)
     start = time.perf_counter()
