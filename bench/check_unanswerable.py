@@ -106,7 +106,9 @@ def main(argv=None):
                 f"{where}: unanswerable entry needs 'answerable: false', has {entry.get('answerable')!r}"
             )
         if missing not in KINDS:
-            problems.append(f"{where}: 'missing' must be one of {', '.join(KINDS)}, has {missing!r}")
+            problems.append(
+                f"{where}: 'missing' must be one of {', '.join(KINDS)}, has {missing!r}"
+            )
         for field in ANSWER_KEYS:
             if field in entry:
                 problems.append(f"{where}: unanswerable entry must not have '{field}'")

@@ -24,9 +24,11 @@ from tinychat.config import ModelConfig  # noqa: E402
 from tinychat.runtime import Runtime  # noqa: E402
 from tinychat.vocab import decode, encode  # noqa: E402
 
-PROMPT = ("[CONTEXT]\nThe copy path lets a tiny model reproduce names and numbers from its context.\n"
-          "Attention weights sum to one over the positions a character may see.\n[QUERY]\n"
-          "what does the copy path do for a tiny model with a small window?\n[ANSWER]\n")  # fmt: skip
+PROMPT = (
+    "[CONTEXT]\nThe copy path lets a tiny model reproduce names and numbers from its context.\n"
+    "Attention weights sum to one over the positions a character may see.\n[QUERY]\n"
+    "what does the copy path do for a tiny model with a small window?\n[ANSWER]\n"
+)
 
 
 def prompt_ids(length: int) -> np.ndarray:
@@ -73,7 +75,9 @@ def tf_function_loop(model, ids: np.ndarray, chars: int, window: int) -> list[in
     """A compiled call over a fixed-size window (left-aligned, so positions match)."""
     import tensorflow as tf
 
-    @tf.function(input_signature=[tf.TensorSpec((1, window), tf.int32), tf.TensorSpec((), tf.int32)])
+    @tf.function(
+        input_signature=[tf.TensorSpec((1, window), tf.int32), tf.TensorSpec((), tf.int32)]
+    )
     def next_id(x, last):
         return tf.argmax(model(x)[0, last], output_type=tf.int32)
 
@@ -95,9 +99,15 @@ def rate(function, chars: int) -> tuple[float, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--window", type=int, default=256, help="model window; the prompt fills half of it")
-    parser.add_argument("--slow-chars", type=int, default=40, help="characters for the slow baselines")
-    parser.add_argument("--checkpoint", type=Path, help="trained weights to use (default: fresh random weights)")
+    parser.add_argument(
+        "--window", type=int, default=256, help="model window; the prompt fills half of it"
+    )
+    parser.add_argument(
+        "--slow-chars", type=int, default=40, help="characters for the slow baselines"
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, help="trained weights to use (default: fresh random weights)"
+    )
     args = parser.parse_args()
 
     from tinychat import checkpoint
@@ -126,13 +136,17 @@ def main() -> None:
 
     # Time to first character after a 256-character prompt, in the default 320-character window.
     first_config = ModelConfig() if not args.checkpoint else config
-    first_runtime = Runtime(first_config, arrays if args.checkpoint else get_arrays(build_model(first_config)))
+    first_runtime = Runtime(
+        first_config, arrays if args.checkpoint else get_arrays(build_model(first_config))
+    )
     long_prompt = prompt_ids(min(256, first_config.window - 1))
     first = min(cached(first_runtime, long_prompt, 1)[1] for _ in range(5))
 
     same = fast_out[:slow] == nocache_out == predict_out == compiled_out
-    print(f"model: window {config.window}, {config.n_layers} layers, d_model {config.d_model};"
-          f" prompt {len(ids)} chars, {chars} generated, greedy")
+    print(
+        f"model: window {config.window}, {config.n_layers} layers, d_model {config.d_model};"
+        f" prompt {len(ids)} chars, {chars} generated, greedy"
+    )
     print(f"cached numpy runtime    {fast:9.0f} chars/s")
     print(f"numpy, no cache         {nocache:9.0f} chars/s   cached is x{fast / nocache:.1f}")
     print(f"keras predict per char  {predict:9.1f} chars/s   cached is x{fast / predict:.0f}")

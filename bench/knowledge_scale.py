@@ -33,8 +33,13 @@ from tinychat.watcher import Watcher  # noqa: E402
 def index_bytes(index) -> int:
     """Bytes held by the numpy arrays of an index and of its parts (hybrid and layered indexes have two)."""
     parts = [getattr(index, name, None) for name in ("lexical", "embedding", "main", "newer")]
-    return sum(value.nbytes for part in [index, *parts] if part is not None
-               for value in vars(part).values() if isinstance(value, np.ndarray))  # fmt: skip
+    return sum(
+        value.nbytes
+        for part in [index, *parts]
+        if part is not None
+        for value in vars(part).values()
+        if isinstance(value, np.ndarray)
+    )
 
 
 def main() -> None:
@@ -49,7 +54,10 @@ def main() -> None:
         write_folder(knowledge, args.files, args.sentences, seed=1)
         config = load_config(None, {"paths.knowledge": knowledge, "paths.state": state})
         rng = np.random.default_rng(0)
-        arrays = {name: rng.normal(size=shape).astype(np.float32) for name, shape in weight_shapes(config.model).items()}
+        arrays = {
+            name: rng.normal(size=shape).astype(np.float32)
+            for name, shape in weight_shapes(config.model).items()
+        }
         model = Checkpoint(config.model, arrays, {})
 
         start = time.perf_counter()
@@ -68,7 +76,10 @@ def main() -> None:
         start = time.perf_counter()
         session.sync()
         one_file = time.perf_counter() - start
-        assert session.retrieve("when did the harbour of Quellmark open?")[0].chunk.path == changed.name
+        assert (
+            session.retrieve("when did the harbour of Quellmark open?")[0].chunk.path
+            == changed.name
+        )
 
         watcher = Watcher(session).start()
         time.sleep(1.0)  # let it settle
@@ -77,11 +88,17 @@ def main() -> None:
         idle_cpu = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
         watcher.stop()
 
-    print(f"{len(session.knowledge.files)} files, {chunks} chunks, retriever {config.retrieval.retriever}")
+    print(
+        f"{len(session.knowledge.files)} files, {chunks} chunks, retriever {config.retrieval.retriever}"
+    )
     print(f"cold start (read, chunk, index, write caches)  {cold:7.2f} s")
-    print(f"restart, nothing changed                       {restart:7.2f} s   cold is x{cold / restart:.0f}"
-          f"   chunks re-embedded: {recomputed}")  # fmt: skip
-    print(f"one file changed, re-indexed                   {one_file * 1000:7.0f} ms  cold is x{cold / one_file:.0f}")
+    print(
+        f"restart, nothing changed                       {restart:7.2f} s   cold is x{cold / restart:.0f}"
+        f"   chunks re-embedded: {recomputed}"
+    )
+    print(
+        f"one file changed, re-indexed                   {one_file * 1000:7.0f} ms  cold is x{cold / one_file:.0f}"
+    )
     print(f"index memory (numpy arrays of the full index)  {memory / 2**20:7.1f} MB")
     print(f"CPU while the watcher idles                    {idle_cpu:7.1%} of one core")
 

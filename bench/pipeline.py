@@ -39,10 +39,18 @@ def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
 
     import keras
 
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,
+    )
     rows = make_rows(chunks, [c.text for c in chunks], index, config, steps * batch, seed=0)
-    prepared = (tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
-                .repeat().batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))  # as train.py
+    prepared = (
+        tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
+        .repeat()
+        .batch(batch, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )  # as train.py
 
     def python_batches():
         seed = 1
@@ -53,7 +61,8 @@ def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
 
     shape = tf.TensorSpec((batch, config.model.window), tf.int32)
     generated = tf.data.Dataset.from_generator(
-        python_batches, output_signature=(shape, shape, tf.TensorSpec((batch, config.model.window), tf.float32))
+        python_batches,
+        output_signature=(shape, shape, tf.TensorSpec((batch, config.model.window), tf.float32)),
     )
     timings = []
     for dataset in (prepared, generated):
@@ -70,8 +79,10 @@ def main() -> None:
     parser.add_argument("--pipeline-steps", type=int, default=60)
     args = parser.parse_args()
     prepared, generated = pipeline_comparison(args.knowledge, args.pipeline_steps)
-    print(f"tf.data over prepared rows {prepared * 1000:.0f} ms/step, Python generator {generated * 1000:.0f} ms/step:"
-          f" x{generated / prepared:.2f}")
+    print(
+        f"tf.data over prepared rows {prepared * 1000:.0f} ms/step, Python generator {generated * 1000:.0f} ms/step:"
+        f" x{generated / prepared:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ def main() -> None:
     for size, build, median, worst in results:
         print(f"{size:>8} {build:>9.2f} {median * 1000:>18.2f} {worst * 1000:>15.2f}")
     for (small, b1, q1, _), (large, b2, q2, _) in zip(results, results[1:]):
-        print(f"{small} -> {large} chunks (x{large / small:.0f}): build x{b2 / b1:.1f}, query x{q2 / q1:.1f}")
+        print(
+            f"{small} -> {large} chunks (x{large / small:.0f}): build x{b2 / b1:.1f}, query x{q2 / q1:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -42,10 +42,16 @@ def random_checkpoint(config: Config) -> Checkpoint:
     """Weights of the right shapes: enough for retrieval and prompts, which TF-IDF does without."""
     rng = np.random.default_rng(0)
     shapes = weight_shapes(config.model)
-    return Checkpoint(config.model, {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()}, {})
+    return Checkpoint(
+        config.model,
+        {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()},
+        {},
+    )
 
 
-def measure(config: Config, model: Checkpoint, folder: Path, questions_file: Path, show_misses: bool) -> dict:
+def measure(
+    config: Config, model: Checkpoint, folder: Path, questions_file: Path, show_misses: bool
+) -> dict:
     """Average retrieval measures over the answerable questions of one set."""
     with tempfile.TemporaryDirectory() as state:
         config = dataclasses.replace(config, paths=PathsConfig(knowledge=folder, state=Path(state)))
@@ -60,31 +66,52 @@ def measure(config: Config, model: Checkpoint, folder: Path, questions_file: Pat
             rows.append(row)
             if show_misses and row["line_hit1"] == 0.0:
                 top = ranked[0].chunk if ranked else None
-                print(f"  miss: {question.q!r} wants {question.source}:{question.line};"
-                      f" got {top.path}:{top.line} {top.text[:70]!r}" if top else "  miss: nothing")
+                print(
+                    f"  miss: {question.q!r} wants {question.source}:{question.line};"
+                    f" got {top.path}:{top.line} {top.text[:70]!r}"
+                    if top
+                    else "  miss: nothing"
+                )
     keys = rows[0].keys()
-    return {key: np.mean([r[key] for r in rows if r[key] is not None]) for key in keys} | {"questions": len(rows)}
+    return {key: np.mean([r[key] for r in rows if r[key] is not None]) for key in keys} | {
+        "questions": len(rows)
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="bundled,invented,natural",
-                        help="comma-separated: " + ", ".join(SETS) + " (holdout: measure once, never tune on it)")
+    parser.add_argument(
+        "--sets",
+        default="bundled,invented,natural",
+        help="comma-separated: " + ", ".join(SETS) + " (holdout: measure once, never tune on it)",
+    )
     parser.add_argument("--retriever", default="tfidf")
-    parser.add_argument("--checkpoint", type=Path, help="trained weights, for the embedding and hybrid retrievers")
-    parser.add_argument("--misses", action="store_true", help="print each question whose top sentence is wrong")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="trained weights, for the embedding and hybrid retrievers"
+    )
+    parser.add_argument(
+        "--misses", action="store_true", help="print each question whose top sentence is wrong"
+    )
     args = parser.parse_args()
     config = load_config(ROOT / "tinychat.yaml")
-    config = dataclasses.replace(config, retrieval=dataclasses.replace(config.retrieval, retriever=args.retriever))
+    config = dataclasses.replace(
+        config, retrieval=dataclasses.replace(config.retrieval, retriever=args.retriever)
+    )
     model = checkpoint.load(args.checkpoint) if args.checkpoint else random_checkpoint(config)
-    print(f"retriever {args.retriever}, top-k {config.retrieval.top_k}, window {config.model.window}")
-    print("| set | questions | file hit@1 | line hit@1 | answering sentence in [CONTEXT] |\n| --- | --- | --- | --- | --- |")
+    print(
+        f"retriever {args.retriever}, top-k {config.retrieval.top_k}, window {config.model.window}"
+    )
+    print(
+        "| set | questions | file hit@1 | line hit@1 | answering sentence in [CONTEXT] |\n| --- | --- | --- | --- | --- |"
+    )
     for name in args.sets.split(","):
         folder, questions = (ROOT / part for part in SETS[name])
         if not questions.is_file():
             continue
         report = measure(config, model, folder, questions, args.misses)
-        print(f"| {name} | {report['questions']} | {report['hit1']:.2f} | {report['line_hit1']:.2f} | {report['in_context']:.2f} |")
+        print(
+            f"| {name} | {report['questions']} | {report['hit1']:.2f} | {report['line_hit1']:.2f} | {report['in_context']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

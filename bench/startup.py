@@ -22,10 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(command: list[str], stdin: bytes, env: dict[str, str], expect_output: bool) -> tuple[float, float]:
+def measure(
+    command: list[str], stdin: bytes, env: dict[str, str], expect_output: bool
+) -> tuple[float, float]:
     """Wall seconds and peak RSS in MB of one fresh process."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     process.stdin.write(stdin)
     process.stdin.close()
     output = process.stdout.read()
@@ -47,11 +51,25 @@ def main() -> None:
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with tempfile.TemporaryDirectory() as state:
-        base = [sys.executable, "-m", "tinychat", "--config", str(ROOT / "tinychat.yaml"),
-                "--knowledge", str(args.knowledge), "--state", state]  # fmt: skip
+        base = [
+            sys.executable,
+            "-m",
+            "tinychat",
+            "--config",
+            str(ROOT / "tinychat.yaml"),
+            "--knowledge",
+            str(args.knowledge),
+            "--state",
+            state,
+        ]
         subprocess.run([*base, "train", "--steps", "3"], check=True, env=env, capture_output=True)
-        chat = [measure(base, b"what is keras?\n", env, expect_output=True) for _ in range(args.runs)]
-        tensorflow = [measure([sys.executable, "-c", "import tensorflow"], b"", env, expect_output=False) for _ in range(args.runs)]
+        chat = [
+            measure(base, b"what is keras?\n", env, expect_output=True) for _ in range(args.runs)
+        ]
+        tensorflow = [
+            measure([sys.executable, "-c", "import tensorflow"], b"", env, expect_output=False)
+            for _ in range(args.runs)
+        ]
 
     chat_s, chat_mb = statistics.median(t for t, _ in chat), max(m for _, m in chat)
     tf_s, tf_mb = statistics.median(t for t, _ in tensorflow), max(m for _, m in tensorflow)

@@ -31,14 +31,24 @@ SETS = {
     "natural": ("bench/natural/knowledge", "bench/natural/questions.yaml"),
 }
 COMMON_KEYS = ("q", "source", "line", "answer", "keywords")
-FIGURES = ("line_hit1", "keyword_recall", "all_keywords", "token_f1", "exact_numbers", "baseline_keyword_recall")
+FIGURES = (
+    "line_hit1",
+    "keyword_recall",
+    "all_keywords",
+    "token_f1",
+    "exact_numbers",
+    "baseline_keyword_recall",
+)
 
 
 def answerable_questions(questions: Path, into: Path) -> Path:
     """The answerable questions of `questions`, in the format every version reads."""
     items = yaml.safe_load(questions.read_text(encoding="utf-8"))
-    kept = [{key: item[key] for key in COMMON_KEYS if key in item} for item in items
-            if isinstance(item, dict) and item.get("answerable", True) and "turns" not in item]
+    kept = [
+        {key: item[key] for key in COMMON_KEYS if key in item}
+        for item in items
+        if isinstance(item, dict) and item.get("answerable", True) and "turns" not in item
+    ]
     into.write_text(yaml.safe_dump(kept, allow_unicode=True), encoding="utf-8")
     return into
 
@@ -54,26 +64,55 @@ def measure(tree: Path, knowledge: Path, questions: Path) -> dict:
     """Train from scratch with the defaults, then evaluate: wall time, steps and eval figures."""
     with tempfile.TemporaryDirectory() as state:
         start = time.perf_counter()
-        tinychat(tree, "--knowledge", str(knowledge), "--state", state, "--seed", "0", "train", "--fresh")
+        tinychat(
+            tree, "--knowledge", str(knowledge), "--state", state, "--seed", "0", "train", "--fresh"
+        )
         wall = time.perf_counter() - start
-        report = json.loads(tinychat(tree, "--knowledge", str(knowledge), "--state", state, "eval", str(questions),
-                                     "--json").stdout)
+        report = json.loads(
+            tinychat(
+                tree,
+                "--knowledge",
+                str(knowledge),
+                "--state",
+                state,
+                "eval",
+                str(questions),
+                "--json",
+            ).stdout
+        )
         info = tinychat(tree, "--knowledge", str(knowledge), "--state", state, "info").stdout
-    steps = next((line.split()[1] for line in info.splitlines() if line.startswith("training")), "?")
+    steps = next(
+        (line.split()[1] for line in info.splitlines() if line.startswith("training")), "?"
+    )
     return {"wall_s": wall, "steps": steps, **report}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", help="a git commit to measure beside this code (checked out in a temporary worktree)")
+    parser.add_argument(
+        "--baseline",
+        help="a git commit to measure beside this code (checked out in a temporary worktree)",
+    )
     parser.add_argument("--sets", default=",".join(SETS))
     args = parser.parse_args()
     trees = {"this code": ROOT}
     with tempfile.TemporaryDirectory() as scratch:
         if args.baseline:
             baseline = Path(scratch) / "baseline"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(baseline), args.baseline],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "git",
+                    "-C",
+                    str(ROOT),
+                    "worktree",
+                    "add",
+                    "--detach",
+                    str(baseline),
+                    args.baseline,
+                ],
+                check=True,
+                capture_output=True,
+            )
             trees = {args.baseline: baseline, **trees}
         try:
             print("| set | code | steps | wall s | " + " | ".join(FIGURES) + " |")
@@ -85,14 +124,27 @@ def main() -> None:
                 for label, tree in trees.items():
                     result = measure(tree, folder, common)
                     walls[label] = result["wall_s"]
-                    figures = " | ".join("n/a" if result.get(key) is None else f"{result[key]:.3f}" for key in FIGURES)
-                    print(f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} | {figures} |", flush=True)
+                    figures = " | ".join(
+                        "n/a" if result.get(key) is None else f"{result[key]:.3f}"
+                        for key in FIGURES
+                    )
+                    print(
+                        f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} | {figures} |",
+                        flush=True,
+                    )
                 if len(walls) == 2:
                     before, after = walls.values()
-                    print(f"| {name} | wall time ratio | | x{after / before:.2f} |" + " |" * len(FIGURES), flush=True)
+                    print(
+                        f"| {name} | wall time ratio | | x{after / before:.2f} |"
+                        + " |" * len(FIGURES),
+                        flush=True,
+                    )
         finally:
             if args.baseline:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], capture_output=True)
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)],
+                    capture_output=True,
+                )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,19 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tinychat", *FOLDER_ARGS, *args]
 
 
-def run(folder: Path, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run(
+    folder: Path, *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run tinychat in `folder` and wait for it."""
-    return subprocess.run(command(*args), cwd=folder, input=stdin, capture_output=True, text=True, timeout=timeout, env=env())
+    return subprocess.run(
+        command(*args),
+        cwd=folder,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env(),
+    )
 
 
 def make_folder(folder: Path, train: bool = True) -> Path:

@@ -76,7 +76,9 @@ def trained(tmp_path_factory):
 
 def with_paths(config: Config, folder: Path) -> Config:
     """The same config, reading and writing under `folder` (knowledge copied by the caller)."""
-    return dataclasses.replace(config, paths=PathsConfig(knowledge=folder / "notes", state=folder / "state"))
+    return dataclasses.replace(
+        config, paths=PathsConfig(knowledge=folder / "notes", state=folder / "state")
+    )
 
 
 def finishes(action, seconds: float = 20.0):

@@ -36,8 +36,15 @@ def fresh_folder(folder: Path, steps: int | None = None) -> Path:
 
 def spawn(folder: Path, said: str = "training in the background"):
     """tinychat in a terminal, once it has said `said` and shown its prompt."""
-    child = pexpect.spawn(command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60,
-                          dimensions=(30, 120), encoding="utf-8")
+    child = pexpect.spawn(
+        command()[0],
+        command()[1:],
+        cwd=str(folder),
+        env=env(),
+        timeout=60,
+        dimensions=(30, 120),
+        encoding="utf-8",
+    )
     child.expect("Ctrl-D leaves")
     child.expect(said)
     child.expect_exact("\x1b[6n")  # where is the cursor? Without an answer no toolbar is drawn
@@ -144,8 +151,10 @@ def test_kill_9_of_the_trainer_is_said_once_and_answers_go_on(tmp_path):
     assert wait_until(lambda: gone(pid), 5)
     time.sleep(0.5)  # the REPL's reader sees the pipe close
     child.sendline(QUESTION)
-    child.expect(r"training ended by signal 9 \(killed\?\) at step \d+; answers keep using the"
-                 r" best matching sentence; /retrain starts it again")
+    child.expect(
+        r"training ended by signal 9 \(killed\?\) at step \d+; answers keep using the"
+        r" best matching sentence; /retrain starts it again"
+    )
     child.expect_exact(MARK)
     child.expect(">")
     child.sendline(QUESTION)
@@ -215,8 +224,14 @@ def test_the_repl_process_never_imports_tensorflow_and_stays_small(tmp_path):
     """A driven REPL with a real trainer child: no TensorFlow in the REPL while the child trains
     or after; resident memory after the swap within 1.5x of the start."""
     folder = fresh_folder(tmp_path / "probe", steps=200)
-    probe = subprocess.run([sys.executable, "-c", PROBE, *command()[3:]], cwd=folder, env=env(),
-                           capture_output=True, text=True, timeout=120)
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, *command()[3:]],
+        cwd=folder,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert probe.returncode == 0, probe.stderr
     result = json.loads(probe.stdout)
     assert result["during"] is False and result["after"] is False
@@ -230,8 +245,14 @@ def test_the_repl_process_never_imports_tensorflow_and_stays_small(tmp_path):
 
 def test_ctrl_c_during_a_first_run_training_exits_130(tmp_path):
     folder = fresh_folder(tmp_path / "interrupt", steps=300)
-    process = subprocess.Popen(command("ask", QUESTION), cwd=folder, env=env(), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command("ask", QUESTION),
+        cwd=folder,
+        env=env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     for line in process.stderr:  # a pipe gets a progress line every tenth of the run:
         if line.startswith("training ["):  # the steps are running
             break
@@ -252,16 +273,19 @@ def test_a_session_without_weights_answers_with_the_best_sentence(tmp_path):
 
     write_notes(tmp_path / "notes")
     config = tiny_config(tmp_path)
-    config = dataclasses.replace(config, retrieval=dataclasses.replace(config.retrieval,
-                                                                       retriever="hybrid"))
+    config = dataclasses.replace(
+        config, retrieval=dataclasses.replace(config.retrieval, retriever="hybrid")
+    )
     notices: list[str] = []
     session = ChatSession(config, None, on_notice=notices.append)
     answer = session.ask(QUESTION)
     assert answer.retrieved_only and answer.text == "The ferry to Brisk leaves at 7 every morning."
     assert [hit.chunk.path for hit in answer.sources] == ["ferry.md"]
     session.ask("how many bicycles does the ferry carry?")
-    assert notices == ["retrieval.retriever: hybrid needs the trained model; searching with tfidf"
-                       " until training ends"]
+    assert notices == [
+        "retrieval.retriever: hybrid needs the trained model; searching with tfidf"
+        " until training ends"
+    ]
     assert session.stale == ""
 
 
@@ -271,8 +295,11 @@ def test_the_trainer_reads_the_child_s_lines_and_names_how_it_ended(tmp_path):
 
     trainer = Trainer(tiny_config(tmp_path), fresh=True)
     assert trainer.status() == "training: starting"
-    for line in ("phase preparing examples from 4 sentences",
-                 "notice resuming training from step 100 of 300", "progress 120 300 1.2345 65.0"):
+    for line in (
+        "phase preparing examples from 4 sentences",
+        "notice resuming training from step 100 of 300",
+        "progress 120 300 1.2345 65.0",
+    ):
         trainer._event(line)
     assert trainer.status() == "training 120/300 loss 1.23 1:05 left"
     assert trainer.notices == ["resuming training from step 100 of 300"]

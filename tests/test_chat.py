@@ -44,15 +44,21 @@ def test_greedy_answer_is_fixed_and_agrees_with_keras(trained, tmp_path):
     two = ChatSession(with_paths(config, tmp_path), model).ask("when does the ferry leave?")
     assert one.text == two.text and one.prompt == two.prompt and len(one.text) > 0
     assert keras_greedy(model, one.prompt, config.generation.max_answer_chars) == one.text
-    assert np.allclose(one.probabilities, [d.max() for d in one.distributions])  # greedy picks the maximum
+    assert np.allclose(
+        one.probabilities, [d.max() for d in one.distributions]
+    )  # greedy picks the maximum
 
 
 def test_json_fields_and_sources(session):
     record = session.ask("when does the ferry leave?").to_json()
     assert set(record) == {"query", "answer", "abstained", "searched", "sources"}
     assert record["abstained"] is False and record["searched"] == "when does the ferry leave?"
-    assert record["sources"] and record["sources"][0] == {"path": "ferry.md", "line": 3, "end_line": 3,
-                                                          "score": record["sources"][0]["score"]}  # fmt: skip
+    assert record["sources"] and record["sources"][0] == {
+        "path": "ferry.md",
+        "line": 3,
+        "end_line": 3,
+        "score": record["sources"][0]["score"],
+    }
     scores = [s["score"] for s in record["sources"]]
     assert scores == sorted(scores, reverse=True)
 
@@ -69,7 +75,9 @@ def test_knowledge_changes_between_answers(session, tmp_path):
     first = session.ask("how many passengers on the zeppelin quorvax?")
     assert first.sources[0].chunk.path == "zeppelin.txt" and "re-indexed" in session.reindexed
 
-    (notes / "zeppelin.txt").write_text("A first line.\nThe zeppelin Quorvax now carries 420 passengers.\n")
+    (notes / "zeppelin.txt").write_text(
+        "A first line.\nThe zeppelin Quorvax now carries 420 passengers.\n"
+    )
     edited = session.ask("how many passengers on the zeppelin quorvax?")
     top = edited.sources[0].chunk
     assert (top.path, top.line, "420" in top.text) == ("zeppelin.txt", 2, True)
@@ -89,7 +97,9 @@ def test_binary_and_latin1_files_beside_good_ones(session, tmp_path):
     (tmp_path / "notes" / "image.txt").write_bytes(b"\x89PNG\x00\x00binary")
     (tmp_path / "notes" / "old.txt").write_bytes("caf\xe9 latin-1.\n".encode("latin-1"))
     answer = session.ask("when does the ferry leave?")
-    assert answer.sources and all(hit.chunk.path not in ("image.txt", "old.txt") for hit in answer.sources)
+    assert answer.sources and all(
+        hit.chunk.path not in ("image.txt", "old.txt") for hit in answer.sources
+    )
     assert any("image.txt" in n for n in notices) and any("old.txt" in n for n in notices)
 
 
@@ -105,7 +115,10 @@ def test_restart_re_embeds_nothing(trained, tmp_path):
 def test_answers_stop_cleanly(session):
     for query in ("keras", "ferry bicycles", "what is tensorflow?", "zzz"):
         answer = session.ask(query)
-        assert "\n" not in answer.text and len(answer.text) <= session.config.generation.max_answer_chars
+        assert (
+            "\n" not in answer.text
+            and len(answer.text) <= session.config.generation.max_answer_chars
+        )
 
 
 def test_stale_notice_counts_files_changed_since_training(session, tmp_path):
@@ -227,8 +240,14 @@ def test_a_pipe_outlives_a_moment_without_the_notes_folder(session, tmp_path, ca
     if as_json:
         records = [json.loads(line) for line in lines]
         error = err.removeprefix("tinychat: ").strip()
-        assert records[1] == {"query": "how many bicycles does the ferry carry?", "answer": "", "abstained": False,
-                              "searched": "how many bicycles does the ferry carry?", "sources": [], "error": error}
+        assert records[1] == {
+            "query": "how many bicycles does the ferry carry?",
+            "answer": "",
+            "abstained": False,
+            "searched": "how many bicycles does the ferry carry?",
+            "sources": [],
+            "error": error,
+        }
         assert "error" not in records[0] and "error" not in records[2] and records[2]["sources"]
     else:
         assert lines[1] == "" and lines[0] and lines[2]

@@ -19,19 +19,31 @@ CONFIG = ModelConfig(window=64)
 
 def arrays(seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return {name: rng.normal(size=shape).astype(np.float32) for name, shape in weight_shapes(CONFIG).items()}
+    return {
+        name: rng.normal(size=shape).astype(np.float32)
+        for name, shape in weight_shapes(CONFIG).items()
+    }
 
 
 @pytest.fixture
 def saved(tmp_path):
     path = tmp_path / "model.weights.h5"
-    checkpoint.save(path, CONFIG, arrays(), {"knowledge": {"fingerprint": "abc"}, "metrics": {"final_loss": 1.5}})
+    checkpoint.save(
+        path,
+        CONFIG,
+        arrays(),
+        {"knowledge": {"fingerprint": "abc"}, "metrics": {"final_loss": 1.5}},
+    )
     return path
 
 
 def test_round_trip(saved):
     loaded = checkpoint.load(saved, expected=CONFIG)
-    assert loaded.config == CONFIG and loaded.fingerprint == "abc" and loaded.meta["metrics"]["final_loss"] == 1.5
+    assert (
+        loaded.config == CONFIG
+        and loaded.fingerprint == "abc"
+        and loaded.meta["metrics"]["final_loss"] == 1.5
+    )
     for name, array in arrays().items():
         assert np.array_equal(loaded.arrays[name], array)
     assert not list(saved.parent.glob("*.tmp"))
@@ -61,7 +73,12 @@ def test_damaged_files_name_the_problem(saved, damage, message):
     with pytest.raises(TinychatError) as error:
         checkpoint.load(saved, expected=CONFIG)
     text = str(error.value)
-    assert message in text and str(saved) in text and "tinychat train --fresh" in text and "\n" not in text
+    assert (
+        message in text
+        and str(saved) in text
+        and "tinychat train --fresh" in text
+        and "\n" not in text
+    )
 
 
 def test_other_config_is_refused_with_the_difference(saved):
@@ -120,16 +137,22 @@ HEADER = [  # (metadata field, value, what the one line says)
     ("metrics", {"steps": True}, "metrics.steps is true, expected a whole number"),
     ("model", "x", "model must be a mapping of keys"),
 ]
-MODEL = [("d_model", 16.0, "model.d_model=16.0 must be a whole number"),
-         ("copy", "yes", "model.copy='yes' must be true or false")]
-ARRAYS = [(np.full(97, 3e38, np.float32), "holds 3e+38, beyond"),
-          (np.zeros(97, np.complex64), "holds complex64 values"),
-          (np.zeros(97, bool), "holds bool values"), (np.array([b"x"] * 97), "holds |S1 values")]
+MODEL = [
+    ("d_model", 16.0, "model.d_model=16.0 must be a whole number"),
+    ("copy", "yes", "model.copy='yes' must be true or false"),
+]
+ARRAYS = [
+    (np.full(97, 3e38, np.float32), "holds 3e+38, beyond"),
+    (np.zeros(97, np.complex64), "holds complex64 values"),
+    (np.zeros(97, bool), "holds bool values"),
+    (np.array([b"x"] * 97), "holds |S1 values"),
+]
 DAMAGE = (
     [(lambda p, k=key, v=value: edit_header(p, **{k: v}), said) for key, value, said in HEADER]
     + [(lambda p, k=key, v=value: edit_model(p, **{k: v}), said) for key, value, said in MODEL]
     + [(lambda p, a=x: replace_dataset(p, "head/b", data=a), said) for x, said in ARRAYS]
-    + [(lambda p: replace_with_group(p, "head/b"), "weight head/b is not an array")])
+    + [(lambda p: replace_with_group(p, "head/b"), "weight head/b is not an array")]
+)
 
 
 @pytest.mark.parametrize("damage, message", DAMAGE, ids=[message[:24] for _, message in DAMAGE])
@@ -145,8 +168,9 @@ def test_metadata_and_arrays_of_the_wrong_type_are_one_line(saved, damage, messa
 def test_a_small_file_declaring_a_huge_array_allocates_nothing(saved):
     import tracemalloc
 
-    replace_dataset(saved, "head/b", shape=(30000, 30000), dtype="f4", chunks=(1000, 1000),
-                    compression="gzip")
+    replace_dataset(
+        saved, "head/b", shape=(30000, 30000), dtype="f4", chunks=(1000, 1000), compression="gzip"
+    )
     assert saved.stat().st_size < 200_000  # 3.35 GiB once decompressed
     tracemalloc.start()
     try:
@@ -168,8 +192,12 @@ def test_a_fifo_checkpoint_does_not_hang(tmp_path):
 
 def test_the_training_record_is_typed(saved):
     knowledge = {"fingerprint": "abc", "files": 2, "manifest": {"a.txt": "0" * 64}}
-    edit_header(saved, trained_at="2020-01-01T10:00:00", metrics={"steps": 30, "seconds": 7},
-                knowledge=knowledge)
+    edit_header(
+        saved,
+        trained_at="2020-01-01T10:00:00",
+        metrics={"steps": 30, "seconds": 7},
+        knowledge=knowledge,
+    )
     record = checkpoint.load(saved).record
     assert record.trained_at.tzinfo is not None  # a stamp without a zone is taken as UTC
     assert (record.steps, record.seconds, record.final_loss, record.files) == (30, 7.0, None, 2)

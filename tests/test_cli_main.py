@@ -29,8 +29,14 @@ def folder(trained, tmp_path):
     shutil.copytree(config.paths.knowledge, tmp_path / "notes")
     shutil.copytree(config.paths.state, tmp_path / "state")
     (tmp_path / "tinychat.yaml").write_text(TINY_CONFIG)
-    return ["--config", str(tmp_path / "tinychat.yaml"), "--knowledge", str(tmp_path / "notes"),
-            "--state", str(tmp_path / "state")]
+    return [
+        "--config",
+        str(tmp_path / "tinychat.yaml"),
+        "--knowledge",
+        str(tmp_path / "notes"),
+        "--state",
+        str(tmp_path / "state"),
+    ]
 
 
 def test_ask_joins_the_words_of_an_unquoted_question(folder, capsys):

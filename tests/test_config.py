@@ -60,7 +60,9 @@ def test_shipped_yaml_matches_the_dataclass_defaults():
     shipped, defaults = load_config(ROOT / "tinychat.yaml"), Config()
     for section in ("model", "train", "knowledge", "retrieval", "generation"):
         assert getattr(shipped, section) == getattr(defaults, section), section
-    assert shipped.paths.knowledge == ROOT / "knowledge" and shipped.paths.state == ROOT / ".tinychat"
+    assert (
+        shipped.paths.knowledge == ROOT / "knowledge" and shipped.paths.state == ROOT / ".tinychat"
+    )
 
 
 def test_overrides_and_relative_paths(tmp_path):
@@ -79,16 +81,42 @@ def test_no_config_file_gives_defaults():
     assert load_config() == dataclasses.replace(Config())  # tests run in an empty temporary folder
 
 
-VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
-                   st.text(max_size=12), st.lists(st.integers(), max_size=3))  # fmt: skip
-SECTIONS = {section.name: [f.name for f in dataclasses.fields(section.type if isinstance(section.type, type) else
-                                                              type(getattr(Config(), section.name)))]
-            for section in dataclasses.fields(Config)}  # fmt: skip
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=3),
+)
+SECTIONS = {
+    section.name: [
+        f.name
+        for f in dataclasses.fields(
+            section.type
+            if isinstance(section.type, type)
+            else type(getattr(Config(), section.name))
+        )
+    ]
+    for section in dataclasses.fields(Config)
+}
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(st.sampled_from(sorted(SECTIONS)), st.dictionaries(st.text(max_size=10) | st.sampled_from(
-    sorted({key for keys in SECTIONS.values() for key in keys})), VALUES, max_size=4), max_size=4))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(SECTIONS)),
+        st.dictionaries(
+            st.text(max_size=10)
+            | st.sampled_from(sorted({key for keys in SECTIONS.values() for key in keys})),
+            VALUES,
+            max_size=4,
+        ),
+        max_size=4,
+    )
+)
 def test_any_yaml_mapping_loads_or_names_the_key(tmp_path, document):
     import yaml
 
@@ -108,6 +136,7 @@ def test_any_yaml_mapping_loads_or_names_the_key(tmp_path, document):
 
 # ---------------------------------------------------------------------------- hostile files
 
+
 def alias_bomb(levels: int = 9) -> str:
     """A "billion laughs" YAML value: each level holds nine copies of the one before."""
     anchors = ['&l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
@@ -116,11 +145,17 @@ def alias_bomb(levels: int = 9) -> str:
     return "[" + ", ".join(anchors) + "]"  # each anchor defined once, before its aliases
 
 
-@pytest.mark.parametrize("text, named", [
-    (f"knowledge:\n  extensions: {alias_bomb()}\n", "knowledge.extensions=[['lol', 'lol', 'lol',"),
-    (f"model: {alias_bomb()}\n", "model must be a mapping of keys, got [['lol', 'lol', 'lol',"),
-    (f"paths:\n  state: {alias_bomb()}\n", "paths.state="),
-])
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        (
+            f"knowledge:\n  extensions: {alias_bomb()}\n",
+            "knowledge.extensions=[['lol', 'lol', 'lol',",
+        ),
+        (f"model: {alias_bomb()}\n", "model must be a mapping of keys, got [['lol', 'lol', 'lol',"),
+        (f"paths:\n  state: {alias_bomb()}\n", "paths.state="),
+    ],
+)
 def test_an_alias_bomb_costs_nothing(tmp_path, text, named):
     import time
 
@@ -139,9 +174,11 @@ def test_files_that_are_not_config_files_get_one_line(tmp_path, monkeypatch):
     extensions = ", ".join(f"'.e{i}'" for i in range(200_000))
     (tmp_path / "big.yaml").write_text(f"knowledge:\n  extensions: [{extensions}]\n")
     os.mkfifo(tmp_path / "fifo.yaml")  # opening it to read would wait for a writer forever
-    for name, problem in (("big.yaml", "larger than 1 MB, too large for a config file"),
-                          ("fifo.yaml", "is a FIFO \\(named pipe\\), not a regular file"),
-                          ("missing.yaml", "config file not found")):
+    for name, problem in (
+        ("big.yaml", "larger than 1 MB, too large for a config file"),
+        ("fifo.yaml", "is a FIFO \\(named pipe\\), not a regular file"),
+        ("missing.yaml", "config file not found"),
+    ):
         with pytest.raises(TinychatError, match=problem):
             load_config(tmp_path / name)
     monkeypatch.chdir(tmp_path)
@@ -150,11 +187,16 @@ def test_files_that_are_not_config_files_get_one_line(tmp_path, monkeypatch):
         load_config()
 
 
-@pytest.mark.parametrize("text", [
-    "model:\n  window: 2001-02-30\n", "model:\n  window: !!timestamp 5\n",
-    "model: {window: !!int x}\n",
-    "model: " + "[" * 5000 + "]" * 5000 + "\n", "\udcff: 1\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "model:\n  window: 2001-02-30\n",
+        "model:\n  window: !!timestamp 5\n",
+        "model: {window: !!int x}\n",
+        "model: " + "[" * 5000 + "]" * 5000 + "\n",
+        "\udcff: 1\n",
+    ],
+)
 def test_yaml_that_the_loader_cannot_build_is_one_line(tmp_path, text):
     path = tmp_path / "odd.yaml"
     path.write_bytes(text.encode("utf-8", "surrogateescape"))
@@ -180,8 +222,11 @@ def test_the_state_folder_may_not_be_in_the_notes_folder(tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "notes")
     for state in ("notes", "notes/.tinychat", "link/state", "link"):
         paths = {"paths.knowledge": tmp_path / "notes", "paths.state": tmp_path / state}
-        with pytest.raises(TinychatError, match=r"the state folder is (inside )?the knowledge"
-                                                r" folder .*notes, which tinychat only reads"):
+        with pytest.raises(
+            TinychatError,
+            match=r"the state folder is (inside )?the knowledge"
+            r" folder .*notes, which tinychat only reads",
+        ):
             load_config(None, paths)
     for state in ("state", "notes-state"):  # a sibling whose name starts the same is outside
         paths = {"paths.knowledge": tmp_path / "notes", "paths.state": tmp_path / state}

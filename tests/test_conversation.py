@@ -25,7 +25,9 @@ NOTES = {
 
 
 def index() -> LexicalIndex:
-    return LexicalIndex([chunk for path, text in NOTES.items() for chunk in split_chunks(path, text, 200)])
+    return LexicalIndex(
+        [chunk for path, text in NOTES.items() for chunk in split_chunks(path, text, 200)]
+    )
 
 
 def test_the_decline_rules():
@@ -46,14 +48,20 @@ def test_a_follow_up_refers_back_unless_it_names_a_subject_of_its_own():
 
 def test_the_conversation_adds_the_subject_only_to_a_question_that_refers_back():
     notes, conversation = index(), Conversation()
-    assert conversation.searched("which family runs it?", notes) == "which family runs it?"  # no subject yet
-    conversation.remember(notes.subject(notes.search("where does the ostrevane ferry go?", 1)[0].chunk))
+    assert (
+        conversation.searched("which family runs it?", notes) == "which family runs it?"
+    )  # no subject yet
+    conversation.remember(
+        notes.subject(notes.search("where does the ostrevane ferry go?", 1)[0].chunk)
+    )
     assert "ostrevane" in conversation.subject
     searched = conversation.searched("which family runs it?", notes)
     assert searched.startswith("which family runs it? ") and "ostrevane" in searched
     assert notes.search(searched, 1)[0].chunk.text == "It is run by the Marrow family."
-    assert conversation.searched("how many cars does the kelmoor ferry carry?", notes) == \
-        "how many cars does the kelmoor ferry carry?"
+    assert (
+        conversation.searched("how many cars does the kelmoor ferry carry?", notes)
+        == "how many cars does the kelmoor ferry carry?"
+    )
     conversation.reset()
     assert conversation.searched("which family runs it?", notes) == "which family runs it?"
 
@@ -93,12 +101,20 @@ def test_a_session_follows_up_only_when_asked_to(session):
     followed = session.ask("how many bicycles does it carry?")
     assert followed.searched != followed.query and "ferry" in followed.searched
     assert followed.sources[0].chunk.text == "The ferry carries 40 bicycles."
-    assert "[QUERY]\nhow many bicycles does it carry?\n" in followed.prompt  # the model sees it as typed
+    assert (
+        "[QUERY]\nhow many bicycles does it carry?\n" in followed.prompt
+    )  # the model sees it as typed
 
 
-LINES = st.one_of(st.just(b""), st.just(b"/new"), st.just(b"\x1b]0;title\x07 ferry?"), st.just(b"\xff\xfe bad utf8"),
-                  st.just(b"x" * 1_000_000), st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b),
-                  st.sampled_from([b"when does the ferry leave?", b"how many bicycles does it carry?", b"keras"]))
+LINES = st.one_of(
+    st.just(b""),
+    st.just(b"/new"),
+    st.just(b"\x1b]0;title\x07 ferry?"),
+    st.just(b"\xff\xfe bad utf8"),
+    st.just(b"x" * 1_000_000),
+    st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"\r" not in b),
+    st.sampled_from([b"when does the ferry leave?", b"how many bicycles does it carry?", b"keras"]),
+)
 
 
 @settings(max_examples=15, deadline=None)
@@ -114,6 +130,12 @@ def test_any_line_in_follow_up_mode_is_answered_or_skipped(trained, tmp_path_fac
     out = io.StringIO()
     assert answer_lines(session, [line + b"\n" for line in lines], out, as_json=True) == 0
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    asked = [line for line in lines if line.decode("utf-8", "replace").replace("\0", " ").strip() not in ("", "/new")]
+    asked = [
+        line
+        for line in lines
+        if line.decode("utf-8", "replace").replace("\0", " ").strip() not in ("", "/new")
+    ]
     assert len(records) == len(asked)
-    assert all(set(record) >= {"query", "answer", "abstained", "searched", "sources"} for record in records)
+    assert all(
+        set(record) >= {"query", "answer", "abstained", "searched", "sources"} for record in records
+    )

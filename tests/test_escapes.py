@@ -48,8 +48,11 @@ def hostile(trained, tmp_path):
 COMMANDS = [
     (["ask", QUESTION], None, "notes/bin\\x1b]0;pwned\\x07\\n.txt looks binary"),
     (["ask", QUESTION, "--show-prompt"], None, "Zorblax\\x9b31m\\x1b]0;owned\\x07 fuel\\x1b[2J"),
-    (["ask", QUESTION, "--json", "--show-prompt"], None,
-     "Zorblax\\u009b31m\\u001b]0;owned\\u0007 fuel\\u001b[2J"),
+    (
+        ["ask", QUESTION, "--json", "--show-prompt"],
+        None,
+        "Zorblax\\u009b31m\\u001b]0;owned\\u0007 fuel\\u001b[2J",
+    ),
     ([], QUESTION + "\n", "bin\\x1b]0;pwned"),
     (["--json"], QUESTION + "\n", "zorblax\\u001b]0;q\\u0007 fuel\\u001b[2J?"),
     (["demo", QUESTION], None, "zorblax\\x1b]0;q\\x07 fuel\\x1b[2J?"),
@@ -58,16 +61,21 @@ COMMANDS = [
     (["eval", "questions.yaml", "--json"], None, "token_f1"),
     (["info"], None, "knowledge"),
     (["info", "--knowledge", "notes\x1b[31m"], None, "notes\\x1b[31m: knowledge folder not found"),
-    (["--knowledge", "nowhere\x1b]0;x\x07\n"], QUESTION + "\n",
-     "nowhere\\x1b]0;x\\x07\\n: knowledge folder"),
+    (
+        ["--knowledge", "nowhere\x1b]0;x\x07\n"],
+        QUESTION + "\n",
+        "nowhere\\x1b]0;x\\x07\\n: knowledge folder",
+    ),
     (["eval", "missing\x1b[2J.yaml"], None, "missing\\x1b[2J.yaml: questions file not found"),
 ]
 
 
-@pytest.mark.parametrize("argv, stdin, shown", COMMANDS, 
-                         ids=[" ".join(c[0])[:30] or "pipe" for c in COMMANDS])
-def test_no_raw_control_character_reaches_the_terminal(hostile, capsys, monkeypatch, argv, stdin,
-                                                       shown):
+@pytest.mark.parametrize(
+    "argv, stdin, shown", COMMANDS, ids=[" ".join(c[0])[:30] or "pipe" for c in COMMANDS]
+)
+def test_no_raw_control_character_reaches_the_terminal(
+    hostile, capsys, monkeypatch, argv, stdin, shown
+):
     monkeypatch.setenv("NO_COLOR", "1")  # the plain-text paths: nothing is hidden in styling
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((stdin or "").encode())))
     options = ["--state", "state"] + (["--knowledge", "notes"] if "--knowledge" not in argv else [])

@@ -9,14 +9,29 @@ import pytest
 from tests.conftest import with_paths
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
-from tinychat.evaluate import (LABELS, Conversation, Question, evaluate, exact_numbers, format_table, keyword_recall,
-                               load_items, load_questions, matching_files, token_f1)
+from tinychat.evaluate import (
+    LABELS,
+    Conversation,
+    Question,
+    evaluate,
+    exact_numbers,
+    format_table,
+    keyword_recall,
+    load_items,
+    load_questions,
+    matching_files,
+    token_f1,
+)
 
 
 def test_keyword_recall_counts_whole_words_only():
     assert keyword_recall("It has 4,812 inhabitants.", ("4,812", "inhabitants")) == 1.0
-    assert keyword_recall("Velmoran bread", ("velmora", "bread")) == 0.5  # "velmora" is not a whole word here
-    assert keyword_recall("Osgar Brenn founded it", ("osgar brenn", "1622")) == 0.5  # a phrase needs all its words
+    assert (
+        keyword_recall("Velmoran bread", ("velmora", "bread")) == 0.5
+    )  # "velmora" is not a whole word here
+    assert (
+        keyword_recall("Osgar Brenn founded it", ("osgar brenn", "1622")) == 0.5
+    )  # a phrase needs all its words
 
 
 def test_token_f1():
@@ -27,21 +42,28 @@ def test_token_f1():
 
 def test_questions_file_needs_only_q_source_answer(tmp_path, capsys):
     path = tmp_path / "q.yaml"
-    path.write_text("- {q: when, source: ferry.md, answer: At 7., line: 3, keywords: [7]}\n"
-                    "- {q: how many, source: ferry.md, answer: 40 bicycles., keywords: bicycles, id: 2}\n")
+    path.write_text(
+        "- {q: when, source: ferry.md, answer: At 7., line: 3, keywords: [7]}\n"
+        "- {q: how many, source: ferry.md, answer: 40 bicycles., keywords: bicycles, id: 2}\n"
+    )
     first, second = load_questions(path)
     assert first == Question("when", "ferry.md", "At 7.", 3, ("7",))
-    assert second.line is None and second.keywords == ("bicycles",)  # a single keyword needs no list
+    assert second.line is None and second.keywords == (
+        "bicycles",
+    )  # a single keyword needs no list
     assert "ignoring keys id" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("text, named", [
-    ("- {q: when, source: a.txt}\n", "question 1 has no answer"),
-    ("- {q: when, source: a.txt, answer: x, line: 0}\n", "question 1: line must be"),
-    ("- {q: when, source: a.txt, answer: x, keywords: {a: 1}}\n", "keywords a list"),
-    ("[unclosed\n", "invalid YAML at line 2; fix the syntax of the questions file"),
-    ("{}\n", "non-empty YAML list"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("- {q: when, source: a.txt}\n", "question 1 has no answer"),
+        ("- {q: when, source: a.txt, answer: x, line: 0}\n", "question 1: line must be"),
+        ("- {q: when, source: a.txt, answer: x, keywords: {a: 1}}\n", "keywords a list"),
+        ("[unclosed\n", "invalid YAML at line 2; fix the syntax of the questions file"),
+        ("{}\n", "non-empty YAML list"),
+    ],
+)
 def test_bad_questions_files_name_the_problem(tmp_path, text, named):
     path = tmp_path / "q.yaml"
     path.write_text(text)
@@ -53,7 +75,10 @@ def test_a_source_may_be_written_several_ways():
     files = ["velmora.txt", "towns/orvin.md", "a/x.txt", "b/x.txt"]
     assert matching_files("knowledge/velmora.txt", files) == ["velmora.txt"]
     assert matching_files("orvin.md", files) == ["towns/orvin.md"] == matching_files("orvin", files)
-    assert matching_files("x.txt", files) == ["a/x.txt", "b/x.txt"]  # ambiguous: evaluate refuses it
+    assert matching_files("x.txt", files) == [
+        "a/x.txt",
+        "b/x.txt",
+    ]  # ambiguous: evaluate refuses it
     assert matching_files("missing.txt", files) == []
 
 
@@ -66,13 +91,31 @@ def session(trained, tmp_path):
 
 def test_report_from_a_trained_session(session):
     questions = [
-        Question("when does the ferry to brisk leave?", "ferry.md", "The ferry to Brisk leaves at 7 every morning.", 3, ("7",)),
-        Question("how many bicycles does the ferry carry?", "ferry", "The ferry carries 40 bicycles.", 4, ("40",)),
-        Question("what is keras?", "keras.txt", "Keras provides a high-level API for building neural networks."),
-    ]  # fmt: skip
+        Question(
+            "when does the ferry to brisk leave?",
+            "ferry.md",
+            "The ferry to Brisk leaves at 7 every morning.",
+            3,
+            ("7",),
+        ),
+        Question(
+            "how many bicycles does the ferry carry?",
+            "ferry",
+            "The ferry carries 40 bicycles.",
+            4,
+            ("40",),
+        ),
+        Question(
+            "what is keras?",
+            "keras.txt",
+            "Keras provides a high-level API for building neural networks.",
+        ),
+    ]
     report = evaluate(session, questions)
     assert report["questions"] == 3
-    assert report["hit1"] == 1.0 and report["hit3"] == 1.0  # TF-IDF finds each file: no model involved
+    assert (
+        report["hit1"] == 1.0 and report["hit3"] == 1.0
+    )  # TF-IDF finds each file: no model involved
     assert report["line_hit1"] == 1.0  # averaged over the two questions that give a line
     assert report["baseline_keyword_recall"] == 1.0  # the top sentence holds "7" and "40"
     assert 0.0 <= report["keyword_recall"] <= 1.0 and 0.0 <= report["token_f1"] <= 1.0
@@ -90,14 +133,19 @@ def test_a_source_not_in_the_folder_is_refused(session):
 
 def test_unanswerable_questions_and_conversations_load(tmp_path):
     path = tmp_path / "q.yaml"
-    path.write_text("- {q: 'who conducts the choir?', answerable: false, missing: fact, source: choir.txt}\n"
-                    "- {q: 'what is the capital of france?', answerable: false, missing: subject}\n"
-                    "- turns:\n  - {q: 'where does the ferry go?', source: f.txt, answer: Brisk, line: 1}\n"
-                    "  - {q: 'how many bikes does it take?', source: f.txt, answer: '40', keywords: ['40']}\n")
+    path.write_text(
+        "- {q: 'who conducts the choir?', answerable: false, missing: fact, source: choir.txt}\n"
+        "- {q: 'what is the capital of france?', answerable: false, missing: subject}\n"
+        "- turns:\n  - {q: 'where does the ferry go?', source: f.txt, answer: Brisk, line: 1}\n"
+        "  - {q: 'how many bikes does it take?', source: f.txt, answer: '40', keywords: ['40']}\n"
+    )
     fact, subject, conversation = load_items(path)
     assert (fact.answerable, fact.missing, fact.source) == (False, "fact", "choir.txt")
     assert (subject.answerable, subject.missing, subject.source) == (False, "subject", "")
-    assert isinstance(conversation, Conversation) and [t.q for t in conversation.turns][1] == "how many bikes does it take?"
+    assert (
+        isinstance(conversation, Conversation)
+        and [t.q for t in conversation.turns][1] == "how many bikes does it take?"
+    )
     assert load_questions(path) == [fact, subject]  # conversations are not questions
     path.write_text("- {q: 'who?', answerable: false, missing: maybe}\n")
     with pytest.raises(TinychatError, match="missing: fact or missing: subject"):
@@ -106,7 +154,9 @@ def test_unanswerable_questions_and_conversations_load(tmp_path):
 
 def test_exact_numbers_catches_a_slip_in_a_repeated_digit():
     context = "The plumber's number is 07700 900111. The gate code is 4000."
-    assert exact_numbers("07700 900111", context) == 1.0 and exact_numbers("code 4000", context) == 1.0
+    assert (
+        exact_numbers("07700 900111", context) == 1.0 and exact_numbers("code 4000", context) == 1.0
+    )
     assert exact_numbers("07700 9001111", context) == 0.0 and exact_numbers("400", context) == 0.0
     assert exact_numbers("no digits here", context) is None
 

@@ -62,7 +62,13 @@ def check_after_kill(folder: Path, before_digest: str, before_answer: dict) -> s
 
 
 def kill_training_at(folder: Path, delay: float) -> int:
-    process = subprocess.Popen(command("train"), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
+    process = subprocess.Popen(
+        command("train"),
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env(),
+    )
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     return process.wait()
@@ -71,8 +77,9 @@ def kill_training_at(folder: Path, delay: float) -> int:
 def kill_when(folder: Path, moment: str) -> None:
     """Start `train` and kill -9 it at `moment`: "first progress line" (training under way) or
     "weights being written" (the temporary weights file has appeared, before its rename)."""
-    process = subprocess.Popen(command("train"), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env=env())
+    process = subprocess.Popen(
+        command("train"), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env()
+    )
     try:
         if moment == "first progress line":
             for line in process.stderr:
@@ -94,11 +101,17 @@ def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(trained, tmp_
     (Killing the REPL or its background trainer: tests/test_background.py.)"""
     folder = copy_of(trained, "killed", tmp_path)
     kill_when(folder, moment)
-    outcome = check_after_kill(folder, digest(trained / "state" / "model.weights.h5"), answer(trained))
+    outcome = check_after_kill(
+        folder, digest(trained / "state" / "model.weights.h5"), answer(trained)
+    )
     if moment == "first progress line":
         assert outcome == "kept"
-    assert run(folder, "train", "--steps", "2").returncode == 0  # a later training is not tripped up
-    assert not list((folder / "state").glob(".model.weights.h5.*.tmp"))  # and cleans what the kill left
+    assert (
+        run(folder, "train", "--steps", "2").returncode == 0
+    )  # a later training is not tripped up
+    assert not list(
+        (folder / "state").glob(".model.weights.h5.*.tmp")
+    )  # and cleans what the kill left
 
 
 @pytest.mark.soak
@@ -126,17 +139,23 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_pa
         folder = copy_of(trained, f"retrain{number}", tmp_path)
         child = pexpect.spawn(command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60)
         child.expect("Ctrl-D leaves")
-        child.expect(">")  # prompt-toolkit draws the prompt with escape codes between its characters
+        child.expect(
+            ">"
+        )  # prompt-toolkit draws the prompt with escape codes between its characters
         child.sendline("/retrain")
         time.sleep(float(delay))
         child.kill(signal.SIGKILL)
         child.wait()
         outcomes.append(check_after_kill(folder, before_digest, before_answer))
 
-    print(f"kill -9 trials: {len(outcomes)}, survived {len(outcomes)}:"
-          f" {outcomes.count('kept')} kept the old weights, {outcomes.count('replaced')} had saved new ones")
+    print(
+        f"kill -9 trials: {len(outcomes)}, survived {len(outcomes)}:"
+        f" {outcomes.count('kept')} kept the old weights, {outcomes.count('replaced')} had saved new ones"
+    )
     assert len(outcomes) == TRAIN_TRIALS + RETRAIN_TRIALS
-    assert "kept" in outcomes  # some kills landed before the save: old weights kept and answering the same
+    assert (
+        "kept" in outcomes
+    )  # some kills landed before the save: old weights kept and answering the same
     # A later training in a killed folder is not tripped up, and cleans what the kill left.
     folder = tmp_path / f"train{TRAIN_TRIALS - 1}"
     assert run(folder, "train", "--steps", "2").returncode == 0
@@ -146,8 +165,14 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_pa
 def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
     folder = copy_of(trained, "two", tmp_path)
     before = digest(folder / "state" / "model.weights.h5")
-    first = subprocess.Popen(command("train", "--steps", "200"), cwd=folder, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True, env=env())  # fmt: skip
+    first = subprocess.Popen(
+        command("train", "--steps", "200"),
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
     try:
         for _ in range(100):  # wait until the first holds the lock
             lock = folder / "state" / "train.lock"
@@ -168,9 +193,12 @@ def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
 
 @pytest.mark.parametrize(
     "target, code, message",
-    [("fsync", "ENOSPC", "No space left on device"), ("replace", "EROFS", "Read-only file system"),
-     ("mkstemp", "EACCES", "Permission denied")],
-)  # fmt: skip
+    [
+        ("fsync", "ENOSPC", "No space left on device"),
+        ("replace", "EROFS", "Read-only file system"),
+        ("mkstemp", "EACCES", "Permission denied"),
+    ],
+)
 def test_failed_save_keeps_old_weights(trained, tmp_path, monkeypatch, target, code, message):
     """A full disk, a read-only or a forbidden state folder while saving: one clear error, old weights intact."""
     import errno

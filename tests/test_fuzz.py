@@ -31,20 +31,38 @@ from tinychat.runtime import weight_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = 150  # per strategy: 1,350 trials over the four kinds of file
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-NOTES = {"ferry.txt": "The ferry to Brisk leaves at 7.\nThe ferry carries 40 bicycles.\n",
-         "keras.md": "# Keras\n\nKeras provides a high-level API.\n"}
-SCALARS = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
-           | st.text(max_size=8))
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+NOTES = {
+    "ferry.txt": "The ferry to Brisk leaves at 7.\nThe ferry carries 40 bicycles.\n",
+    "keras.md": "# Keras\n\nKeras provides a high-level API.\n",
+}
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
 
 
 def edits(size: int) -> st.SearchStrategy:
     """Changes to a valid file of `size` bytes: (offset, new byte) pairs, then where to cut it."""
-    return st.tuples(st.lists(st.tuples(st.integers(0, size - 1), st.integers(0, 255)), max_size=6),
-                     st.integers(0, size))
+    return st.tuples(
+        st.lists(st.tuples(st.integers(0, size - 1), st.integers(0, 255)), max_size=6),
+        st.integers(0, size),
+    )
 
 
 def damaged(data: bytes, change: tuple[list[tuple[int, int]], int]) -> bytes:
@@ -174,8 +192,12 @@ def valid_checkpoint(tmp_path_factory) -> tuple[Path, dict]:
     shapes = weight_shapes(CONFIG)
     arrays = {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()}
     knowledge = {"fingerprint": "f" * 64, "files": 2, "chunks": 3, "manifest": {"a.txt": "0" * 64}}
-    meta = {"knowledge": knowledge, "trained_at": "2026-11-27T06:00:00+00:00", "retriever": "tfidf",
-            "metrics": {"steps": 30, "seconds": 7.1, "final_loss": 2.7, "warm_start": False}}
+    meta = {
+        "knowledge": knowledge,
+        "trained_at": "2026-11-27T06:00:00+00:00",
+        "retriever": "tfidf",
+        "metrics": {"steps": 30, "seconds": 7.1, "final_loss": 2.7, "warm_start": False},
+    }
     checkpoint.save(folder / "good.h5", CONFIG, arrays, meta)
     with h5py.File(folder / "good.h5", "r") as file:
         header = json.loads(file.attrs["tinychat"])
@@ -222,13 +244,42 @@ def test_checkpoint_metadata_with_one_field_replaced(valid_checkpoint, choice):
 # ---------------------------------------------------------------------------- config file
 
 SHIPPED = (ROOT / "tinychat.yaml").read_bytes()
-KEYS = [(section.name, key.name) for section in dataclasses.fields(Config)
-        for key in dataclasses.fields(getattr(Config(), section.name))]
-VALUE_PIECES = st.sampled_from([
-    "[", "]", "{", "}", "&a ", "*a", "!!int ", "!!float ", "!!binary ", "!!timestamp ", "!!set ",
-    "- ", ": ", ", ", "'", '"', "x", "5", "1e999", "-5", ".nan", "2001-02-30", "yes", "~", "\\0",
-    "\t", "\udcff",
-])
+KEYS = [
+    (section.name, key.name)
+    for section in dataclasses.fields(Config)
+    for key in dataclasses.fields(getattr(Config(), section.name))
+]
+VALUE_PIECES = st.sampled_from(
+    [
+        "[",
+        "]",
+        "{",
+        "}",
+        "&a ",
+        "*a",
+        "!!int ",
+        "!!float ",
+        "!!binary ",
+        "!!timestamp ",
+        "!!set ",
+        "- ",
+        ": ",
+        ", ",
+        "'",
+        '"',
+        "x",
+        "5",
+        "1e999",
+        "-5",
+        ".nan",
+        "2001-02-30",
+        "yes",
+        "~",
+        "\\0",
+        "\t",
+        "\udcff",
+    ]
+)
 
 
 @st.composite

@@ -22,7 +22,10 @@ from tinychat.knowledge import Knowledge, split_chunks
 def test_one_sentence_per_line():
     chunks = split_chunks("a.txt", "First fact here.\nSecond fact here.\n\nThird one.\n", 200)
     assert [(c.line, c.end_line, c.text) for c in chunks] == [
-        (1, 1, "First fact here."), (2, 2, "Second fact here."), (4, 4, "Third one.")]
+        (1, 1, "First fact here."),
+        (2, 2, "Second fact here."),
+        (4, 4, "Third one."),
+    ]
 
 
 def test_wrapped_paragraph_markdown_and_lists():
@@ -35,12 +38,16 @@ def test_wrapped_paragraph_markdown_and_lists():
         (8, 8, "two facts"),
     ]
     # the heading is no chunk of its own, but the searchable subject of those below it, after the file's name
-    assert {c.title for c in chunks} == {"Velmora"} and chunks[1].searchable == "v Velmora It sits on It sits on the Drisk river."
+    assert {c.title for c in chunks} == {"Velmora"} and chunks[
+        1
+    ].searchable == "v Velmora It sits on It sits on the Drisk river."
 
 
 def test_file_path_words_are_searched_with_each_sentence():
     chunk = split_chunks("towns/north-velmora_notes.md", "It has two bridges.\n", 200)[0]
-    assert chunk.searchable == "towns north velmora notes It has two It has two bridges."  # opening words twice
+    assert (
+        chunk.searchable == "towns north velmora notes It has two It has two bridges."
+    )  # opening words twice
     assert chunk.text == "It has two bridges."  # the model never sees the file name
 
 
@@ -50,13 +57,16 @@ def test_long_sentences_are_cut_at_a_space():
     assert all(not c.text.startswith(" ") and "wor d" not in c.text for c in chunks)
 
 
-SENTENCE = st.lists(st.sampled_from(["alpha", "beta", "Gamma", "delta", "4,812", "x"]), min_size=1, max_size=8).map(
-    lambda words: " ".join(words) + "."
-)
+SENTENCE = st.lists(
+    st.sampled_from(["alpha", "beta", "Gamma", "delta", "4,812", "x"]), min_size=1, max_size=8
+).map(lambda words: " ".join(words) + ".")
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(SENTENCE, min_size=0, max_size=3).map(" ".join), min_size=1, max_size=12), st.integers(20, 120))
+@given(
+    st.lists(st.lists(SENTENCE, min_size=0, max_size=3).map(" ".join), min_size=1, max_size=12),
+    st.integers(20, 120),
+)
 def test_chunk_words_come_from_their_lines(lines, max_chars):
     chunks = split_chunks("p.txt", "\n".join(lines), max_chars)
     for chunk in chunks:
@@ -66,7 +76,9 @@ def test_chunk_words_come_from_their_lines(lines, max_chars):
         assert set(chunk.text.split()) <= set(source)
         assert len(chunk.text) <= max_chars
     # every word of the text lands in some chunk
-    assert sorted(w for c in chunks for w in c.text.split()) == sorted(w for line in lines for w in line.split())
+    assert sorted(w for c in chunks for w in c.text.split()) == sorted(
+        w for line in lines for w in line.split()
+    )
 
 
 def test_refresh_reports_changes_and_ignores_what_it_should(tmp_path):
@@ -88,7 +100,11 @@ def test_refresh_reports_changes_and_ignores_what_it_should(tmp_path):
     (folder / "sub" / "b.md").unlink()
     changes = knowledge.refresh()
     assert (changes.changed, changes.added, changes.removed) == (["a.txt"], ["c.txt"], ["sub/b.md"])
-    assert [c.text for c in knowledge.chunks] == ["Alpha is now changed.", "And longer.", "Gamma is new."]
+    assert [c.text for c in knowledge.chunks] == [
+        "Alpha is now changed.",
+        "And longer.",
+        "Gamma is new.",
+    ]
 
     os.rename(folder / "c.txt", folder / "renamed.txt")
     changes = knowledge.refresh()
@@ -110,8 +126,12 @@ def test_bad_files_warn_once_and_the_rest_is_read(tmp_path):
     changes = knowledge.refresh()
     assert [c.text for c in knowledge.chunks] == ["Good text."]
     assert len(changes.warnings) == 4
-    for name, reason in (("latin1.txt", "not UTF-8"), ("binary.txt", "binary"), ("huge.txt", "max_file_kb"),
-                         ("link.txt", "outside")):  # fmt: skip
+    for name, reason in (
+        ("latin1.txt", "not UTF-8"),
+        ("binary.txt", "binary"),
+        ("huge.txt", "max_file_kb"),
+        ("link.txt", "outside"),
+    ):
         assert any(name in w and reason in w for w in changes.warnings), (name, changes.warnings)
     assert all(w.count("\n") == 0 for w in changes.warnings)
     (folder / "good.txt").write_text("Good text, edited.\n")
@@ -125,12 +145,17 @@ def test_manifest_survives_a_restart_without_reading_files(tmp_path, monkeypatch
     manifest = tmp_path / "state" / "manifest.json"
     first = Knowledge(folder, KnowledgeConfig(), manifest)
     first.refresh()
-    assert not manifest.exists()  # written on request (after a full index, at close), not per change
+    assert (
+        not manifest.exists()
+    )  # written on request (after a full index, at close), not per change
     first.save_manifest()
     reads = []
     original = knowledge_module.read_regular
-    monkeypatch.setattr(knowledge_module, "read_regular",
-                        lambda path, limit: reads.append(path) or original(path, limit))
+    monkeypatch.setattr(
+        knowledge_module,
+        "read_regular",
+        lambda path, limit: reads.append(path) or original(path, limit),
+    )
     again = Knowledge(folder, KnowledgeConfig(), manifest)
     assert not again.refresh() and reads == [manifest]  # nothing changed, no note read
     assert [c.text for c in again.chunks] == ["Alpha is first."]
@@ -183,18 +208,35 @@ def test_a_file_changing_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     knowledge = Knowledge(folder, KnowledgeConfig())
     knowledge.refresh()
     assert [c.text for c in knowledge.chunks] == ["Old text."]
-    changes = knowledge.refresh()  # the stat taken before the read is older than the file: read again
-    assert changes.changed == ["a.txt"] and [c.text for c in knowledge.chunks] == ["New text, saved meanwhile."]
+    changes = (
+        knowledge.refresh()
+    )  # the stat taken before the read is older than the file: read again
+    assert changes.changed == ["a.txt"] and [c.text for c in knowledge.chunks] == [
+        "New text, saved meanwhile."
+    ]
 
 
 HARD_SENTENCES = [
-    ("Our vet is Dr. Patel and the surgery opens at 9 a.m. on weekdays. Call ahead.",
-     ["Our vet is Dr. Patel and the surgery opens at 9 a.m. on weekdays.", "Call ahead."]),
-    ("Bring tools, e.g. a spade. The shed is at No. 4 Mill Lane.",
-     ["Bring tools, e.g. a spade.", "The shed is at No. 4 Mill Lane."]),
-    ("It was built by J. R. Smith in 1911. It has 3 bells.", ["It was built by J. R. Smith in 1911.", "It has 3 bells."]),
-    ("The pressure is 1.5 bar. Check it monthly.", ["The pressure is 1.5 bar.", "Check it monthly."]),
-    ("Opens at 9 a.m. Closes at 5 p.m. Sundays closed.", ["Opens at 9 a.m.", "Closes at 5 p.m.", "Sundays closed."]),
+    (
+        "Our vet is Dr. Patel and the surgery opens at 9 a.m. on weekdays. Call ahead.",
+        ["Our vet is Dr. Patel and the surgery opens at 9 a.m. on weekdays.", "Call ahead."],
+    ),
+    (
+        "Bring tools, e.g. a spade. The shed is at No. 4 Mill Lane.",
+        ["Bring tools, e.g. a spade.", "The shed is at No. 4 Mill Lane."],
+    ),
+    (
+        "It was built by J. R. Smith in 1911. It has 3 bells.",
+        ["It was built by J. R. Smith in 1911.", "It has 3 bells."],
+    ),
+    (
+        "The pressure is 1.5 bar. Check it monthly.",
+        ["The pressure is 1.5 bar.", "Check it monthly."],
+    ),
+    (
+        "Opens at 9 a.m. Closes at 5 p.m. Sundays closed.",
+        ["Opens at 9 a.m.", "Closes at 5 p.m.", "Sundays closed."],
+    ),
     ("We met at St. Anne's. Mrs. Vell sang.", ["We met at St. Anne's.", "Mrs. Vell sang."]),
     ("buy milk. call mum.", ["buy milk.", "call mum."]),
     ("Is it open? Yes! It is.", ["Is it open?", "Yes!", "It is."]),
@@ -216,14 +258,22 @@ def test_lines_are_counted_as_editors_count_them():
 
 
 def test_labelled_and_short_lines_are_facts_of_their_own():
-    text = ("Front gate: 2290\nBike shed padlock: 1112\nAlarm: 4000 then OFF (panel behind the coat hooks)\n"
-            "Allotment gate: 7733, changes every January\n\nThe choir was formed in Port Amsel in 1969 and has 34\n"
-            "singers. It rehearses on Tuesdays.\n")
+    text = (
+        "Front gate: 2290\nBike shed padlock: 1112\nAlarm: 4000 then OFF (panel behind the coat hooks)\n"
+        "Allotment gate: 7733, changes every January\n\nThe choir was formed in Port Amsel in 1969 and has 34\n"
+        "singers. It rehearses on Tuesdays.\n"
+    )
     chunks = split_chunks("codes.txt", text, 200)
     assert [(c.line, c.text) for c in chunks][:4] == [
-        (1, "Front gate: 2290"), (2, "Bike shed padlock: 1112"), (3, "Alarm: 4000 then OFF (panel behind the coat hooks)"),
-        (4, "Allotment gate: 7733, changes every January")]
-    assert (chunks[4].line, chunks[4].end_line) == (6, 7)  # a wrapped sentence still spans its lines
+        (1, "Front gate: 2290"),
+        (2, "Bike shed padlock: 1112"),
+        (3, "Alarm: 4000 then OFF (panel behind the coat hooks)"),
+        (4, "Allotment gate: 7733, changes every January"),
+    ]
+    assert (chunks[4].line, chunks[4].end_line) == (
+        6,
+        7,
+    )  # a wrapped sentence still spans its lines
 
 
 def test_warnings_are_not_repeated_on_the_next_start_until_the_file_changes(tmp_path):
@@ -263,8 +313,11 @@ def test_only_regular_files_are_read_and_the_rest_is_said_once(tmp_path, monkeyp
     (folder / "folder.txt").mkdir()  # a folder named like a note is walked, not read
     (folder / "loop.txt").symlink_to(".")  # a link to the folder itself
     (folder / "to-fifo.txt").symlink_to("fifo.txt")
-    kinds = {"fifo.txt": "is a FIFO (named pipe), not a regular file",
-             "loop.txt": "is a link to the knowledge folder itself", "to-fifo.txt": "is a FIFO"}
+    kinds = {
+        "fifo.txt": "is a FIFO (named pipe), not a regular file",
+        "loop.txt": "is a link to the knowledge folder itself",
+        "to-fifo.txt": "is a FIFO",
+    }
     try:  # a character device reads zeros without end (only root may make one)
         os.mknod(folder / "zero.txt", 0o600 | stat.S_IFCHR, os.makedev(1, 5))
         kinds["zero.txt"] = "is a character device, not a regular file"
@@ -309,8 +362,9 @@ def test_unreadable_subfolder_is_said_once(tmp_path, monkeypatch):
     knowledge = Knowledge(folder, KnowledgeConfig())
     changes = knowledge.refresh()
     assert [c.text for c in knowledge.chunks] == ["Alpha."]
-    assert changes.warnings == [f"warning: {folder}/secret is a folder that cannot be read"
-                                " (Permission denied); skipped"]
+    assert changes.warnings == [
+        f"warning: {folder}/secret is a folder that cannot be read (Permission denied); skipped"
+    ]
     assert knowledge.refresh().warnings == []
 
 
@@ -361,8 +415,11 @@ def test_a_folder_past_its_budget_is_refused_before_the_scan_ends(tmp_path, monk
     listed = []
     scandir = os.scandir
     monkeypatch.setattr(os, "scandir", lambda path: listed.append(path) or scandir(path))
-    with pytest.raises(KnowledgeTooLarge, match=r"holds more than 15 files \(knowledge.max_files\);"
-                                                r" check --knowledge, or raise knowledge.max_"):
+    with pytest.raises(
+        KnowledgeTooLarge,
+        match=r"holds more than 15 files \(knowledge.max_files\);"
+        r" check --knowledge, or raise knowledge.max_",
+    ):
         Knowledge(folder, KnowledgeConfig(max_files=15)).refresh()
     assert len(listed) <= 3  # the root and two of the six subfolders: it stopped at once
     assert Knowledge(folder, KnowledgeConfig(max_files=0)).refresh() == knowledge_module.Changes()
@@ -374,13 +431,24 @@ def test_a_folder_past_its_budget_is_refused_before_the_scan_ends(tmp_path, monk
 
 
 MANIFESTS = ["null", "[]", "42", '"x"', "{", "", '{"files": []}', "[" * 100_000 + "]" * 100_000]
-FIELDS = [("line", "7"), ("line", 0), ("end_line", None), ("text", 5), ("title", []), ("size", "1"),
-          ("mtime_ns", 1.5), ("sha256", None), ("chunks", "x"), ("chunks", [[1, 1, "t"]]),
-          ("line", True)]
+FIELDS = [
+    ("line", "7"),
+    ("line", 0),
+    ("end_line", None),
+    ("text", 5),
+    ("title", []),
+    ("size", "1"),
+    ("mtime_ns", 1.5),
+    ("sha256", None),
+    ("chunks", "x"),
+    ("chunks", [[1, 1, "t"]]),
+    ("line", True),
+]
 
 
-@pytest.mark.parametrize("damage", MANIFESTS + FIELDS,
-                         ids=[repr(d)[:20] for d in MANIFESTS + FIELDS])
+@pytest.mark.parametrize(
+    "damage", MANIFESTS + FIELDS, ids=[repr(d)[:20] for d in MANIFESTS + FIELDS]
+)
 def test_a_damaged_manifest_is_ignored_and_rewritten(tmp_path, damage):
     folder = tmp_path / "notes"
     folder.mkdir()

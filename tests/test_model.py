@@ -29,7 +29,9 @@ def keras_model_and_arrays(config: ModelConfig, seed: int = 0):
     return model, arrays
 
 
-@pytest.mark.parametrize("config", VARIANTS, ids=lambda c: f"{c.positions}-copy{c.copy}-h{c.n_heads}")
+@pytest.mark.parametrize(
+    "config", VARIANTS, ids=lambda c: f"{c.positions}-copy{c.copy}-h{c.n_heads}"
+)
 def test_runtime_matches_keras(config):
     model, arrays = keras_model_and_arrays(config)
     ids = np.random.default_rng(1).integers(0, 97, size=(1, config.window)).astype(np.int32)
@@ -53,7 +55,9 @@ def test_attention_rows_sum_to_one_and_match_keras():
     for t, rows in enumerate(runtime.trace.attention):
         for layer, weights in enumerate(rows):  # (H, t+1) per layer
             assert np.allclose(weights.sum(-1), 1.0, atol=1e-5)
-            assert np.allclose(weights, np.asarray(keras_attention[layer])[0, :, t, : t + 1], atol=1e-5)
+            assert np.allclose(
+                weights, np.asarray(keras_attention[layer])[0, :, t, : t + 1], atol=1e-5
+            )
     copy = np.asarray(keras_attention[-1])[0, 0]  # the copy head's weights, (T, T)
     for t, weights in enumerate(runtime.trace.copy[1:], start=1):
         assert np.allclose(weights, copy[t, :t], atol=1e-5)
@@ -87,5 +91,10 @@ def test_one_table_names_every_weight_for_model_runtime_and_checkpoint():
     model = build_model(ModelConfig(window=32))
     names = named_weights(model)
     assert list(names) == list(weight_shapes(model.config))
-    assert all(tuple(variable.shape) == weight_shapes(model.config)[name] for name, variable in names.items())
-    assert len({id(variable) for variable in names.values()}) == len(names)  # each name its own variable
+    assert all(
+        tuple(variable.shape) == weight_shapes(model.config)[name]
+        for name, variable in names.items()
+    )
+    assert len({id(variable) for variable in names.values()}) == len(
+        names
+    )  # each name its own variable

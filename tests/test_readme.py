@@ -36,12 +36,21 @@ def test_tinychat_yaml_documents_every_setting_and_no_other():
 
 def test_the_json_example_is_what_the_bundled_notes_give(tmp_path):
     """The README's --json line: its fields, and its sources and scores, which retrieval alone decides."""
-    line = next(line for line in README.splitlines() if line.startswith('{"query": "what does temperature 0'))
+    line = next(
+        line
+        for line in README.splitlines()
+        if line.startswith('{"query": "what does temperature 0')
+    )
     example = json.loads(line)
     config = load_config(ROOT / "tinychat.yaml")
-    config = dataclasses.replace(config, paths=PathsConfig(knowledge=ROOT / "knowledge", state=tmp_path))
+    config = dataclasses.replace(
+        config, paths=PathsConfig(knowledge=ROOT / "knowledge", state=tmp_path)
+    )
     rng = np.random.default_rng(0)
-    arrays = {name: rng.normal(size=shape).astype(np.float32) for name, shape in weight_shapes(config.model).items()}
+    arrays = {
+        name: rng.normal(size=shape).astype(np.float32)
+        for name, shape in weight_shapes(config.model).items()
+    }
     session = ChatSession(config, Checkpoint(config.model, arrays, {}))
     record = session.ask(example["query"]).to_json()
     assert set(record) == set(example)

@@ -34,7 +34,10 @@ def drive(session: ChatSession, typed: str) -> tuple[int, str]:
 
 
 def test_slash_commands_and_a_question(session):
-    code, text = drive(session, "/temp 0.5\n/temp\n/topk 1\nwhen does the ferry leave?\n/sources\n/sources -v\n/nonsense\n/tem\n/temp x\n")
+    code, text = drive(
+        session,
+        "/temp 0.5\n/temp\n/topk 1\nwhen does the ferry leave?\n/sources\n/sources -v\n/nonsense\n/tem\n/temp x\n",
+    )
     lines = text.splitlines()
     assert code == 0
     assert lines.count("temperature 0.5") == 2 and "top-k 1" in lines
@@ -97,9 +100,19 @@ def test_attention_maps_are_normalised(session):
 
     answer = session.ask("when does the ferry leave?")
     maps = attention_maps(answer)
-    assert set(maps) == {"layer 1 head 1", "layer 1 head 2", "layer 2 head 1", "layer 2 head 2", "copy path"}
+    assert set(maps) == {
+        "layer 1 head 1",
+        "layer 1 head 2",
+        "layer 2 head 1",
+        "layer 2 head 2",
+        "copy path",
+    }
     for values in maps.values():
-        assert len(values) == len(answer.prompt) and values.max() == pytest.approx(1.0) and values.min() >= 0
+        assert (
+            len(values) == len(answer.prompt)
+            and values.max() == pytest.approx(1.0)
+            and values.min() >= 0
+        )
 
 
 def test_completion_only_for_slash_commands():
@@ -111,7 +124,9 @@ def test_completion_only_for_slash_commands():
 
 
 def test_add_a_file_then_ask_about_it_in_the_repl(session, tmp_path):
-    (tmp_path / "notes" / "zeppelin.txt").write_text("The zeppelin Quorvax carries 310 passengers.\n")
+    (tmp_path / "notes" / "zeppelin.txt").write_text(
+        "The zeppelin Quorvax carries 310 passengers.\n"
+    )
     code, text = drive(session, "how many passengers does the zeppelin quorvax carry?\n/sources\n")
     assert code == 0 and "  1. zeppelin.txt:1  score " in text
     with create_pipe_input() as pipe:
@@ -184,11 +199,16 @@ def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, 
         def start(self):
             """The same weights, saved as made for this knowledge."""
             knowledge = session.knowledge
-            meta = {"knowledge": {"fingerprint": knowledge.fingerprint(),
-                                  "manifest": knowledge.manifest_hashes()}}
+            meta = {
+                "knowledge": {
+                    "fingerprint": knowledge.fingerprint(),
+                    "manifest": knowledge.manifest_hashes(),
+                }
+            }
             model = session.model
-            checkpoint.save(checkpoint.weights_path(self.config.paths.state), model.config,
-                            model.arrays, meta)
+            checkpoint.save(
+                checkpoint.weights_path(self.config.paths.state), model.config, model.arrays, meta
+            )
             return super().start()
 
     monkeypatch.setattr(tinychat.repl, "Trainer", Retrained)
@@ -214,8 +234,10 @@ def test_a_second_retrain_while_one_runs_is_refused_in_one_line(session, monkeyp
     monkeypatch.setattr(tinychat.repl, "Trainer", Running)
     code, text = drive(session, "/retrain\n/retrain --fresh\n")
     assert code == 0 and Running.started == 1
-    assert "/retrain: a training is already running (step 7 of 30); its weights come in when it" \
-           " ends" in text.splitlines()
+    assert (
+        "/retrain: a training is already running (step 7 of 30); its weights come in when it"
+        " ends" in text.splitlines()
+    )
 
 
 @pytest.mark.parametrize("word", ["exit", "quit", "QUIT", "/exit", "/bye", "/quit"])
@@ -229,12 +251,15 @@ def test_ctrl_c_at_an_empty_prompt_says_how_to_leave(session):
     assert text.splitlines().count("(Ctrl-D or /quit leaves)") == 1  # not when clearing a line
 
 
-@pytest.mark.parametrize("typed", [
-    "\x1b[200~when does the\nferry leave?\x1b[201~\n",  # a bracketed paste: its newline stays
-    "when does the\x1b\rferry leave?\n",  # Alt-Enter (Esc, Enter) starts a new line
-    '"""\nwhen does the\n  ferry leave?\n"""\n',  # a block between two lines of three quotes
-    '"""when does the\nferry leave?"""\n',
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "\x1b[200~when does the\nferry leave?\x1b[201~\n",  # a bracketed paste: its newline stays
+        "when does the\x1b\rferry leave?\n",  # Alt-Enter (Esc, Enter) starts a new line
+        '"""\nwhen does the\n  ferry leave?\n"""\n',  # a block between two lines of three quotes
+        '"""when does the\nferry leave?"""\n',
+    ],
+)
 def test_a_question_over_several_lines_is_one_question(session, typed):
     asked = []
     prepare = session.prepare
@@ -274,8 +299,10 @@ def test_info_short_and_with_v(session):
 
 
 def test_sources_show_whole_sentences_wrapped_with_a_hanging_indent(session, tmp_path):
-    sentence = ("The zeppelin Quorvax carries 310 passengers between the northern harbour towns"
-                " every second Tuesday, weather and the harbour-master's good humour permitting.")
+    sentence = (
+        "The zeppelin Quorvax carries 310 passengers between the northern harbour towns"
+        " every second Tuesday, weather and the harbour-master's good humour permitting."
+    )
     (tmp_path / "notes" / "zeppelin.txt").write_text(sentence + "\n")
     _, text = drive(session, "how many passengers does the zeppelin quorvax carry?\n/sources\n")
     lines = text.splitlines()

@@ -11,9 +11,27 @@ from tinychat.index_cache import FeatureCache, build_index
 from tinychat.knowledge import Chunk
 from tinychat.vocab import VOCAB_SIZE
 
-DISTRACTORS = [f"Item {i} of the list concerns {word} and {other} in the garden." for i, (word, other) in
-               enumerate(zip(["apples", "pears", "roses", "tulips", "spades", "hoses", "sheds", "ponds", "hedges", "lawns"] * 2,
-                             ["soil", "rain", "sun", "wind", "frost", "mud", "moss", "bark", "seeds", "worms"] * 2))]  # fmt: skip
+DISTRACTORS = [
+    f"Item {i} of the list concerns {word} and {other} in the garden."
+    for i, (word, other) in enumerate(
+        zip(
+            [
+                "apples",
+                "pears",
+                "roses",
+                "tulips",
+                "spades",
+                "hoses",
+                "sheds",
+                "ponds",
+                "hedges",
+                "lawns",
+            ]
+            * 2,
+            ["soil", "rain", "sun", "wind", "frost", "mud", "moss", "bark", "seeds", "worms"] * 2,
+        )
+    )
+]
 PLANTED = "The zeppelin Quorvax carries 310 passengers over Lake Mirrin."
 
 
@@ -31,7 +49,9 @@ def table():
 @pytest.mark.parametrize("kind", ["tfidf", "embedding", "hybrid"])
 def test_planted_sentence_ranks_first(kind, table):
     index = build_index(kind, chunks(), table)
-    query = PLANTED if kind == "embedding" else "how many passengers does the zeppelin quorvax carry?"
+    query = (
+        PLANTED if kind == "embedding" else "how many passengers does the zeppelin quorvax carry?"
+    )
     hits = index.search(query, 5)
     assert hits[0].chunk.text == PLANTED
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -40,7 +60,9 @@ def test_planted_sentence_ranks_first(kind, table):
 @pytest.mark.parametrize("kind", ["tfidf", "embedding", "hybrid"])
 def test_k_bounds(kind, table):
     index = build_index(kind, chunks(), table)
-    matching = len(DISTRACTORS) if kind == "tfidf" else len(chunks())  # tfidf leaves out what shares nothing
+    matching = (
+        len(DISTRACTORS) if kind == "tfidf" else len(chunks())
+    )  # tfidf leaves out what shares nothing
     assert len(index.search("garden", 1000)) == matching
     assert len(index.search("garden", 3)) == 3 and index.search("garden", 0) == []
 
@@ -135,19 +157,39 @@ def test_an_updated_index_is_used_for_a_few_changed_files_and_rebuilt_for_many(t
     assert len(index.parts) == 2 and index.search("zeppelin quorvax", 1)[0].chunk.path == "n07.txt"
     for i in range(20):  # many changes: past the limit the whole index is rebuilt
         (folder / f"n{i:02d}.txt").write_text(f"Rewritten note {i}.\n")
-    assert len(update_index(index, knowledge.refresh(), knowledge, "tfidf", table, cache).parts) == 1
+    assert (
+        len(update_index(index, knowledge.refresh(), knowledge, "tfidf", table, cache).parts) == 1
+    )
 
 
-NOTE_TEXTS = ["The zarnet loom is a narrow hand loom. It holds 24 warp threads.", "The ferry to Brisk leaves at 7.",
-              "Keras provides layers. Keras 3 runs on JAX.", "It has two bridges and a tower.", "Tea is grown on the hill.",
-              "The Ostrevane ferry goes to Pellin. It takes forty minutes.", ""]
-QUERIES = ["how many warp threads are on the zarnet loom?", "when does the ferry leave?", "keras", "bridges",
-           "how long does the ostrevane ferry take?", "tea hill", "???"]
+NOTE_TEXTS = [
+    "The zarnet loom is a narrow hand loom. It holds 24 warp threads.",
+    "The ferry to Brisk leaves at 7.",
+    "Keras provides layers. Keras 3 runs on JAX.",
+    "It has two bridges and a tower.",
+    "Tea is grown on the hill.",
+    "The Ostrevane ferry goes to Pellin. It takes forty minutes.",
+    "",
+]
+QUERIES = [
+    "how many warp threads are on the zarnet loom?",
+    "when does the ferry leave?",
+    "keras",
+    "bridges",
+    "how long does the ostrevane ferry take?",
+    "tea hill",
+    "???",
+]
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["add", "edit", "delete"]), st.integers(0, 5), st.integers(0, 6)),
-                min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["add", "edit", "delete"]), st.integers(0, 5), st.integers(0, 6)),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_rankings_after_any_edits_equal_a_fresh_build(tmp_path_factory, edits):
     """Issue 14: a note edited while tinychat runs must rank exactly as after a restart."""
     from tinychat.config import KnowledgeConfig
@@ -164,9 +206,13 @@ def test_rankings_after_any_edits_equal_a_fresh_build(tmp_path_factory, edits):
         if action == "delete":
             path.unlink(missing_ok=True)
         else:
-            path.write_text(NOTE_TEXTS[text_number] + ("\nAn edit." if action == "edit" else "") + "\n")
+            path.write_text(
+                NOTE_TEXTS[text_number] + ("\nAn edit." if action == "edit" else "") + "\n"
+            )
         index = update_index(index, knowledge.refresh(), knowledge, "tfidf", None, cache)
-    fresh = build_index("tfidf", knowledge.chunks, None, FeatureCache())  # a new process, a new cache
+    fresh = build_index(
+        "tfidf", knowledge.chunks, None, FeatureCache()
+    )  # a new process, a new cache
     for query in QUERIES:
         got, want = index.search(query, 5), fresh.search(query, 5)
         assert [h.chunk for h in got] == [h.chunk for h in want], query
@@ -176,12 +222,18 @@ def test_rankings_after_any_edits_equal_a_fresh_build(tmp_path_factory, edits):
 def test_scores_do_not_depend_on_what_the_cache_has_seen(tmp_path, table):
     """Issue 14: terms of text that is gone must not change the scores of what is there."""
     seen = FeatureCache(tmp_path / "cache.npz")
-    build_index("tfidf", [Chunk("x.txt", 1, 1, "Completely different words: quartz, marmalade, viaduct.")], table, seen)
+    build_index(
+        "tfidf",
+        [Chunk("x.txt", 1, 1, "Completely different words: quartz, marmalade, viaduct.")],
+        table,
+        seen,
+    )
     with_history = build_index("tfidf", chunks(), table, FeatureCache(tmp_path / "cache.npz"))
     fresh = build_index("tfidf", chunks(), table, FeatureCache())
     query = "how many passengers does the zeppelin quorvax carry over the garden?"
-    assert [(h.chunk, round(h.score, 6)) for h in with_history.search(query, 5)] == \
-        [(h.chunk, round(h.score, 6)) for h in fresh.search(query, 5)]
+    assert [(h.chunk, round(h.score, 6)) for h in with_history.search(query, 5)] == [
+        (h.chunk, round(h.score, 6)) for h in fresh.search(query, 5)
+    ]
 
 
 def test_a_pronoun_sentence_inherits_its_notes_subject():
@@ -189,21 +241,33 @@ def test_a_pronoun_sentence_inherits_its_notes_subject():
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex
 
-    notes = split_chunks("loom.txt", "The zarnet loom is a narrow hand loom used to weave belts.\n"
-                         "It holds 24 warp threads and is worked with a shuttle carved from bone.\n"
-                         "Its frame is made of ash wood.\n", 200)
-    notes += split_chunks("ferry.txt", "The Brisk ferry carries 40 bicycles and its warp speed is a joke.\n", 200)
+    notes = split_chunks(
+        "loom.txt",
+        "The zarnet loom is a narrow hand loom used to weave belts.\n"
+        "It holds 24 warp threads and is worked with a shuttle carved from bone.\n"
+        "Its frame is made of ash wood.\n",
+        200,
+    )
+    notes += split_chunks(
+        "ferry.txt", "The Brisk ferry carries 40 bicycles and its warp speed is a joke.\n", 200
+    )
     index = LexicalIndex(notes)
     assert index.search("how many warp threads are on a zarnet loom?", 1)[0].chunk.line == 2
     assert index.search("what is the zarnet loom's frame made of?", 1)[0].chunk.line == 3
-    assert index.search("what is the zarnet loom?", 1)[0].chunk.line == 1  # nothing else asked: the opening
+    assert (
+        index.search("what is the zarnet loom?", 1)[0].chunk.line == 1
+    )  # nothing else asked: the opening
 
 
 def test_the_kind_of_answer_asked_for_breaks_a_tie():
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex
 
-    notes = split_chunks("bell.txt", "The Orrin bell hangs in the north tower.\nThe bell weighs 412 kilograms.\n", 200)
+    notes = split_chunks(
+        "bell.txt",
+        "The Orrin bell hangs in the north tower.\nThe bell weighs 412 kilograms.\n",
+        200,
+    )
     assert LexicalIndex(notes).search("how heavy is the orrin bell?", 1)[0].chunk.line == 2
 
 
@@ -213,21 +277,29 @@ def test_repeated_texts_keep_the_cache_aligned(table):
     same = [Chunk("a.txt", 1, 1, "Same sentence."), Chunk("b.txt", 1, 1, "Same sentence.")]
     build_index("tfidf", same, table, cache)
     later = [Chunk("c.txt", 1, 1, PLANTED)]
-    assert build_index("tfidf", same + later, table, cache).search("zeppelin quorvax", 1)[0].chunk.text == PLANTED
+    assert (
+        build_index("tfidf", same + later, table, cache).search("zeppelin quorvax", 1)[0].chunk.text
+        == PLANTED
+    )
 
 
 def test_a_file_named_after_the_subject_answers_for_its_pronoun_sentences(table):
-    """"It has two bridges." says nothing of Velmora; its file name does."""
-    notes = [Chunk("velmora.txt", 2, 2, "It has two bridges."), Chunk("orvin.txt", 1, 1, "Orvin has five bridges and a tower."),
-             Chunk("orvin.txt", 2, 2, "Its bridges are made of stone.")]  # fmt: skip
+    """ "It has two bridges." says nothing of Velmora; its file name does."""
+    notes = [
+        Chunk("velmora.txt", 2, 2, "It has two bridges."),
+        Chunk("orvin.txt", 1, 1, "Orvin has five bridges and a tower."),
+        Chunk("orvin.txt", 2, 2, "Its bridges are made of stone."),
+    ]
     hits = build_index("tfidf", notes, table).search("how many bridges does velmora have?", 3)
     assert hits[0].chunk.path == "velmora.txt"
 
 
 def test_the_sentence_that_opens_with_the_subject_ranks_first(table):
-    notes = [Chunk("tools.txt", 1, 1, "Calling fit on a Grapnel model runs its loop."),
-             Chunk("tools.txt", 2, 2, "Grapnel provides a small toolkit for weaving ropes by machine."),
-             Chunk("tools.txt", 3, 3, "A test compares Grapnel with Knotwork.")]  # fmt: skip
+    notes = [
+        Chunk("tools.txt", 1, 1, "Calling fit on a Grapnel model runs its loop."),
+        Chunk("tools.txt", 2, 2, "Grapnel provides a small toolkit for weaving ropes by machine."),
+        Chunk("tools.txt", 3, 3, "A test compares Grapnel with Knotwork."),
+    ]
     hits = build_index("tfidf", notes, table).search("what is grapnel?", 3)
     assert hits[0].chunk.line == 2
 
@@ -238,7 +310,11 @@ def test_an_updated_index_never_returns_a_hidden_chunk_even_when_k_is_large():
 
     main = LexicalIndex(chunks()[:3])
     newer = [Chunk("f1.txt", 1, 1, "Pears and rain, rewritten.")]
-    updated = main.updated({"f1.txt"}, newer, count_terms([c.text for c in newer], analyzer=chunk_terms))
+    updated = main.updated(
+        {"f1.txt"}, newer, count_terms([c.text for c in newer], analyzer=chunk_terms)
+    )
     hits = updated.search("pears rain garden", 10)
-    assert [hit.chunk.text for hit in hits if hit.chunk.path == "f1.txt"] == ["Pears and rain, rewritten."]
+    assert [hit.chunk.text for hit in hits if hit.chunk.path == "f1.txt"] == [
+        "Pears and rain, rewritten."
+    ]
     assert len(hits) == 3  # two unchanged chunks and the new one; the old f1.txt chunk is gone

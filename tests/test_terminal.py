@@ -26,7 +26,9 @@ def trained(tmp_path_factory) -> Path:
 
 
 def spawn(folder: Path):
-    child = pexpect.spawn(command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60, dimensions=(30, 100))
+    child = pexpect.spawn(
+        command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60, dimensions=(30, 100)
+    )
     child.expect("Ctrl-D leaves")
     child.expect(">")
     return child
@@ -47,7 +49,9 @@ def test_question_answer_ctrl_c_and_ctrl_d(trained):
     child.sendintr()  # Ctrl-C at the prompt clears the line; the session lives on
     child.sendline("/temp")
     child.expect("temperature 0")
-    child.expect(">")  # wait for the prompt: a Ctrl-D sent sooner reaches a cooked tty, which swallows it
+    child.expect(
+        ">"
+    )  # wait for the prompt: a Ctrl-D sent sooner reaches a cooked tty, which swallows it
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
     child.close()
@@ -104,7 +108,9 @@ def test_arrow_up_recalls_history_across_restarts(trained, tmp_path):
 
 
 def test_ctrl_d_leaves_the_terminal_as_it_was(trained):
-    shell = pexpect.spawn("/bin/sh", cwd=str(trained), env={**env(), "PS1": "$ "}, timeout=60, encoding="utf-8")
+    shell = pexpect.spawn(
+        "/bin/sh", cwd=str(trained), env={**env(), "PS1": "$ "}, timeout=60, encoding="utf-8"
+    )
     shell.expect(r"\$ ")
     shell.sendline("stty -g > before.txt")
     shell.expect(r"\$ ")
@@ -146,5 +152,9 @@ def test_answers_are_written_one_character_at_a_time_and_ctrl_c_stops_one():
     repl = Repl.__new__(Repl)  # only the streaming part is under test here
     repl.session, repl.out, repl.notices = Session(), Recording(), []
     repl.stream_answer("question")
-    assert repl.out.flushed[:3] == ["a", "ab", "abc"]  # visible after each character, not at the end
+    assert repl.out.flushed[:3] == [
+        "a",
+        "ab",
+        "abc",
+    ]  # visible after each character, not at the end
     assert repl.out.getvalue() == "abc [stopped]\n"

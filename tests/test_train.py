@@ -19,7 +19,9 @@ def run(config, fresh=True, steps=None):
 
     knowledge = open_knowledge(config)
     knowledge.refresh()
-    result = train(config, knowledge, fresh=fresh, steps=steps, progress=Progress(1, 1, stream=io.StringIO()))
+    result = train(
+        config, knowledge, fresh=fresh, steps=steps, progress=Progress(1, 1, stream=io.StringIO())
+    )
     return result, checkpoint.load(checkpoint.weights_path(config.paths.state))
 
 
@@ -27,7 +29,10 @@ def test_training_lowers_the_loss_and_is_repeatable(tmp_path, trained):
     config, first = trained
     uniform = math.log(97)
     assert first.meta["metrics"]["final_loss"] < uniform - 0.5  # 30 steps already learn something
-    assert first.meta["metrics"]["heldout_bpc_context"] < first.meta["metrics"]["heldout_bpc_no_context"] + 1.0
+    assert (
+        first.meta["metrics"]["heldout_bpc_context"]
+        < first.meta["metrics"]["heldout_bpc_no_context"] + 1.0
+    )
     # the same seed and knowledge, trained again elsewhere, give the same weights
     write_notes(tmp_path / "notes")
     _, again = run(tiny_config(tmp_path))
@@ -70,9 +75,13 @@ def test_training_stops_when_answers_about_unseen_sentences_stop_improving():
                 return (epoch + 1) * 50
         return len(values) * 50
 
-    assert stopped_after([8.0, 4.0, 2.0, 1.0, 0.5, 0.49, 0.3]) == 300  # 0.5 -> 0.49 gains under a quarter
+    assert (
+        stopped_after([8.0, 4.0, 2.0, 1.0, 0.5, 0.49, 0.3]) == 300
+    )  # 0.5 -> 0.49 gains under a quarter
     assert stopped_after([8.0, 7.9, 7.8, 7.7]) == MIN_STEPS  # never before MIN_STEPS, however flat
-    assert stopped_after([8.0, 4.0, 2.0, 1.0, 0.5, 0.49, 0.3], enabled=False) == 350  # off: all the steps
+    assert (
+        stopped_after([8.0, 4.0, 2.0, 1.0, 0.5, 0.49, 0.3], enabled=False) == 350
+    )  # off: all the steps
 
 
 def test_a_tenth_of_the_sentences_is_kept_out_of_training():
@@ -121,8 +130,13 @@ def test_a_state_folder_that_cannot_be_written_is_said_before_training(tmp_path,
     (tmp_path / "state" / "train.lock").unlink()
     with monkeypatch.context() as patch:  # no lock file yet, and none can be made
         real_open = os.open
-        patch.setattr(os, "open", lambda path, *rest: refuse() if str(path).endswith("train.lock")
-                      else real_open(path, *rest))
+        patch.setattr(
+            os,
+            "open",
+            lambda path, *rest: (
+                refuse() if str(path).endswith("train.lock") else real_open(path, *rest)
+            ),
+        )
         with pytest.raises(TinychatError, match=r"state: cannot write in the state folder \(Perm"):
             run_training(config, fresh=True)
 
@@ -151,14 +165,20 @@ def test_a_stopped_training_resumes_where_it_stopped_and_ends_as_an_unbroken_one
                 stop.set()
 
     with pytest.raises(resume.TrainingStopped, match="step 12 of 30"):
-        train(config, knowledge, fresh=True, stop=stop,
-              progress=StopAt12(1, 1, stream=io.StringIO()))
+        train(
+            config, knowledge, fresh=True, stop=stop, progress=StopAt12(1, 1, stream=io.StringIO())
+        )
     assert not checkpoint.weights_path(config.paths.state).exists()
     assert resume.progress_path(config.paths.state).is_file()
     notices: list[str] = []
     shown = io.StringIO()
-    train(config, knowledge, fresh=True, on_notice=notices.append,
-          progress=Progress(1, 1, stream=shown))
+    train(
+        config,
+        knowledge,
+        fresh=True,
+        on_notice=notices.append,
+        progress=Progress(1, 1, stream=shown),
+    )
     assert notices == ["resuming training from step 12 of 30"]
     assert "30 steps (resumed at 12) in" in shown.getvalue()
     assert not resume.progress_path(config.paths.state).exists()  # finished: nothing to resume
@@ -208,7 +228,10 @@ def test_an_early_stop_says_how_many_steps_ran(tmp_path, monkeypatch):
     the metrics give the steps that ran, not the most it could have run."""
     from tinychat import train as training
 
-    notes = {f"n{i}.txt": f"The item {i} weighs {i * 7} grams and sits on shelf {i}.\n" for i in range(24)}
+    notes = {
+        f"n{i}.txt": f"The item {i} weighs {i * 7} grams and sits on shelf {i}.\n"
+        for i in range(24)
+    }
     write_notes(tmp_path / "notes", notes)
     config = tiny_config(tmp_path)
     monkeypatch.setattr(training, "MIN_STEPS", 10)
@@ -217,6 +240,8 @@ def test_an_early_stop_says_how_many_steps_ran(tmp_path, monkeypatch):
     knowledge = open_knowledge(config)
     knowledge.refresh()
     shown = io.StringIO()
-    result = training.train(config, knowledge, fresh=True, steps=60, progress=Progress(60, 1, shown))
+    result = training.train(
+        config, knowledge, fresh=True, steps=60, progress=Progress(60, 1, shown)
+    )
     assert result.steps == 20  # two checks: the second may stop it
     assert "training: 20 steps in" in shown.getvalue()

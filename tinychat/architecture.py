@@ -67,12 +67,21 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         shapes["position_embedding"] = (config.window, config.d_model)  # (W, D)
     for layer in range(config.n_layers):
         shapes |= {f"blocks/{layer}/{name}": shape(config) for name, shape in BLOCK_WEIGHTS.items()}
-    shapes |= {"final_norm/gamma": (config.d_model,), "final_norm/beta": (config.d_model,),
-               "head/w": (config.d_model, VOCAB_SIZE), "head/b": (VOCAB_SIZE,)}
+    shapes |= {
+        "final_norm/gamma": (config.d_model,),
+        "final_norm/beta": (config.d_model,),
+        "head/w": (config.d_model, VOCAB_SIZE),
+        "head/b": (VOCAB_SIZE,),
+    }
     if config.copy:  # CopyHead: queries and keys read two positions, so they take 2D numbers
-        shapes |= {"copy/w_query": (2 * config.d_model, config.d_model), "copy/w_key": (2 * config.d_model, config.d_model),
-                   "copy/w_gate": (config.d_model,), "copy/b_gate": (), "copy/match_bias": (MATCH_CAP + 1,),
-                   "copy/gate_match": ()}
+        shapes |= {
+            "copy/w_query": (2 * config.d_model, config.d_model),
+            "copy/w_key": (2 * config.d_model, config.d_model),
+            "copy/w_gate": (config.d_model,),
+            "copy/b_gate": (),
+            "copy/match_bias": (MATCH_CAP + 1,),
+            "copy/gate_match": (),
+        }
     return shapes
 
 

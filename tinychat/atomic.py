@@ -19,17 +19,23 @@ def atomic_write(path: Path, write: Callable[[str], None], what: str) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
         os.close(handle)
     except OSError as error:
-        raise TinychatError(f"{path.parent}: cannot write the {what} ({error.strerror or error}); the previous one is kept") from None
+        raise TinychatError(
+            f"{path.parent}: cannot write the {what} ({error.strerror or error}); the previous one is kept"
+        ) from None
     try:
         write(temporary)
         with open(temporary, "rb+") as file:
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except OSError as error:
-        raise TinychatError(f"{path}: cannot save the {what} ({error.strerror or error}); the previous one is kept") from None
+        raise TinychatError(
+            f"{path}: cannot save the {what} ({error.strerror or error}); the previous one is kept"
+        ) from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

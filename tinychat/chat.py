@@ -44,16 +44,22 @@ class Answer:
     text: str = ""
     sources: list[Hit] = field(default_factory=list)
     prompt: str = ""
-    distributions: list[np.ndarray] = field(default_factory=list)  # (V,) the model's probabilities before each char
+    distributions: list[np.ndarray] = field(
+        default_factory=list
+    )  # (V,) the model's probabilities before each char
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
-    searched: str = ""  # what the retriever searched: the query, plus the subject a follow-up refers to
+    searched: str = (
+        ""  # what the retriever searched: the query, plus the subject a follow-up refers to
+    )
     retrieved_only: bool = False  # no weights yet (still training): `text` is the best sentence
 
     @property
     def probabilities(self) -> list[float]:
         """The probability the model gave each answer character it wrote."""
-        return [float(dist[char_id]) for dist, char_id in zip(self.distributions, encode(self.text))]
+        return [
+            float(dist[char_id]) for dist, char_id in zip(self.distributions, encode(self.text))
+        ]
 
     def to_json(self) -> dict:
         """The `--json` contract: query, answer, abstained, searched, sources (best first, 1-based
@@ -64,7 +70,12 @@ class Answer:
             "abstained": self.abstained,
             "searched": self.searched or self.query,
             "sources": [
-                {"path": h.chunk.path, "line": h.chunk.line, "end_line": h.chunk.end_line, "score": round(h.score, 4)}
+                {
+                    "path": h.chunk.path,
+                    "line": h.chunk.line,
+                    "end_line": h.chunk.end_line,
+                    "score": round(h.score, 4),
+                }
                 for h in self.sources
             ],
         }
@@ -73,8 +84,12 @@ class Answer:
 class ChatSession:
     """Everything needed to answer questions about one knowledge folder with one checkpoint."""
 
-    def __init__(self, config: Config, model: Checkpoint | None,
-                 on_notice: Callable[[str], None] = lambda m: None):
+    def __init__(
+        self,
+        config: Config,
+        model: Checkpoint | None,
+        on_notice: Callable[[str], None] = lambda m: None,
+    ):
         self.config = config
         self.on_notice = on_notice
         self.temperature = config.generation.temperature
@@ -85,9 +100,13 @@ class ChatSession:
         self.last: Answer | None = None
         self.conversation = Conversation()
         self.follow_up = False  # search a question that refers back with the conversation's subject
-        self.decline = config.retrieval.decline  # say the decline line when the notes do not hold the answer
+        self.decline = (
+            config.retrieval.decline
+        )  # say the decline line when the notes do not hold the answer
         self.reindexed: str = ""  # what the last re-index did, for the toolbar
-        self.stale = ""  # "model trained before N files changed: /retrain", or "" (kept current by sync)
+        self.stale = (
+            ""  # "model trained before N files changed: /retrain", or "" (kept current by sync)
+        )
         self.lock = threading.RLock()  # a background watcher may sync while an answer is prepared
         self.fallback_said = False  # "searching with tfidf until ..." is said once
         self.use(model)
@@ -135,12 +154,15 @@ class ChatSession:
             if self.retriever != self.config.retrieval.retriever and not self.fallback_said:
                 self.fallback_said = True
                 configured = self.config.retrieval.retriever
-                self.on_notice(f"retrieval.retriever: {configured} needs the trained model;"
-                               f" searching with {self.retriever} until training ends")
+                self.on_notice(
+                    f"retrieval.retriever: {configured} needs the trained model;"
+                    f" searching with {self.retriever} until training ends"
+                )
             table = self.model.arrays["token_embedding"] if self.model else None
             # The new index is built completely before it replaces the old one.
-            self.index = update_index(self.index, changes, self.knowledge, self.retriever, table,
-                                      self.cache)
+            self.index = update_index(
+                self.index, changes, self.knowledge, self.retriever, table, self.cache
+            )
         if changes or not self.stale_checked:
             self.stale, self.stale_checked = self.stale_notice(), True
         if changes and not first:
@@ -166,7 +188,9 @@ class ChatSession:
         assert self.index is not None
         return self.index.search(query, self.top_k) if self.top_k > 0 else []
 
-    def retrieve_with_evidence(self, searched: str, asked: str) -> tuple[list[Hit], Evidence | None]:
+    def retrieve_with_evidence(
+        self, searched: str, asked: str
+    ) -> tuple[list[Hit], Evidence | None]:
         """The top-k chunks for `searched`, and what they say of whether the notes answer `asked`."""
         assert self.index is not None
         if isinstance(self.index, LexicalIndex):
@@ -183,10 +207,19 @@ class ChatSession:
             declined = self.decline and declines(evidence)
             if hits and not declined:
                 self.conversation.remember(self.subject_of(hits[0].chunk))
-        prompt = build_prompt([hit.chunk.text for hit in hits], query, self.config.model.window,
-                              self.config.generation.max_answer_chars)
-        self.last = Answer(query, sources=hits if declined else hits[: prompt.context_used], prompt=prompt.text,
-                           abstained=declined, searched=searched)
+        prompt = build_prompt(
+            [hit.chunk.text for hit in hits],
+            query,
+            self.config.model.window,
+            self.config.generation.max_answer_chars,
+        )
+        self.last = Answer(
+            query,
+            sources=hits if declined else hits[: prompt.context_used],
+            prompt=prompt.text,
+            abstained=declined,
+            searched=searched,
+        )
         if self.runtime is None and not declined:
             self.last.sources, self.last.retrieved_only = hits[:1], True
         return self.last
@@ -223,7 +256,10 @@ class ChatSession:
                 answer.text += id_to_char(token)
                 answer.distributions.append(probs)
                 yield answer.text[-1]
-                if len(answer.text) >= 2 * LOOP_LENGTH and answer.text[-LOOP_LENGTH:] in answer.text[:-1]:
+                if (
+                    len(answer.text) >= 2 * LOOP_LENGTH
+                    and answer.text[-LOOP_LENGTH:] in answer.text[:-1]
+                ):
                     break  # repeating itself: stop instead of looping to the limit
                 probs = runtime.step(token)
         except OverflowError:  # math.exp in the copy gate: only extreme (damaged) weights reach it
@@ -242,8 +278,10 @@ class ChatSession:
         return token
 
     def _damaged(self) -> TinychatError:
-        return TinychatError("the weights give no usable probabilities (NaN or overflow): the"
-                             " checkpoint is damaged; run `tinychat train --fresh`")
+        return TinychatError(
+            "the weights give no usable probabilities (NaN or overflow): the"
+            " checkpoint is damaged; run `tinychat train --fresh`"
+        )
 
     def answer(self, query: str) -> Iterator[str]:
         """Yield the answer to `query` character by character; `self.last` describes it."""

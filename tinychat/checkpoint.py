@@ -69,11 +69,18 @@ def weights_path(state_dir: Path) -> Path:
     return Path(state_dir) / WEIGHTS_NAME
 
 
-def save(path: Path, config: ModelConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+def save(
+    path: Path, config: ModelConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+) -> None:
     """Write weights and metadata to `path` atomically (temporary file, fsync, rename)."""
     import h5py
 
-    header = {"format_version": FORMAT_VERSION, "model": dataclasses.asdict(config), "vocab": CHARS, **meta}
+    header = {
+        "format_version": FORMAT_VERSION,
+        "model": dataclasses.asdict(config),
+        "vocab": CHARS,
+        **meta,
+    }
 
     def write(temporary: str) -> None:
         with h5py.File(temporary, "w") as file:
@@ -103,14 +110,22 @@ def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:
             header = _read_header(file, path)
             config = _read_config(header, path)
             if expected is not None and config != expected:
-                raise TinychatError(f"{path}: weights were trained for another model config ({_diff(config, expected)}); {FRESH}")
+                raise TinychatError(
+                    f"{path}: weights were trained for another model config ({_diff(config, expected)}); {FRESH}"
+                )
             record = _read_record(header, path)
             arrays = _read_arrays(file, config, path)
     except TinychatError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
-        raise TinychatError(f"{path}: not a readable tinychat checkpoint ({type(error).__name__}); {FRESH}") from None
-    meta = {key: value for key, value in header.items() if key not in ("format_version", "model", "vocab")}
+        raise TinychatError(
+            f"{path}: not a readable tinychat checkpoint ({type(error).__name__}); {FRESH}"
+        ) from None
+    meta = {
+        key: value
+        for key, value in header.items()
+        if key not in ("format_version", "model", "vocab")
+    }
     return Checkpoint(config, arrays, meta, record)
 
 
@@ -128,8 +143,10 @@ def _read_header(file: Any, path: Path) -> dict[str, Any]:
     if type(version) is not int:  # "1" or 1.0 is damage, not another version
         raise _damaged(path, "format_version", version, "a whole number")
     if version != FORMAT_VERSION:
-        raise TinychatError(f"{path}: checkpoint format {version}, this tinychat reads format"
-                            f" {FORMAT_VERSION}; {FRESH}")
+        raise TinychatError(
+            f"{path}: checkpoint format {version}, this tinychat reads format"
+            f" {FORMAT_VERSION}; {FRESH}"
+        )
     if header.get("vocab") != CHARS:
         raise TinychatError(f"{path}: weights were trained with another vocabulary; {FRESH}")
     return header
@@ -141,8 +158,10 @@ def _read_config(header: dict[str, Any], path: Path) -> ModelConfig:
         return model_config_from(header.get("model"), str(path))
     except TinychatError as error:
         detail = str(error).removeprefix(f"{path}: ")
-        raise TinychatError(f"{path}: checkpoint model config is damaged or from another version"
-                            f" ({detail}); {FRESH}") from None
+        raise TinychatError(
+            f"{path}: checkpoint model config is damaged or from another version"
+            f" ({detail}); {FRESH}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- training record
@@ -212,8 +231,9 @@ def _timestamp(header: dict[str, Any], path: Path) -> datetime | None:
 def _damaged(path: Path, field: str, value: Any, expected: str) -> TinychatError:
     scalar = isinstance(value, (str, int, float, bool, type(None)))
     shown = json.dumps(value)[:40] if scalar else type(value).__name__  # never a whole nested value
-    return TinychatError(f"{path}: checkpoint metadata is damaged ({field} is {shown},"
-                         f" expected {expected}); {FRESH}")
+    return TinychatError(
+        f"{path}: checkpoint metadata is damaged ({field} is {shown}, expected {expected}); {FRESH}"
+    )
 
 
 # ---------------------------------------------------------------------------- arrays
@@ -231,18 +251,24 @@ def _read_arrays(file: Any, config: ModelConfig, path: Path) -> dict[str, np.nda
         if not isinstance(dataset, h5py.Dataset):
             raise TinychatError(f"{path}: weight {name} is not an array; {FRESH}")
         if dataset.dtype.kind not in "fiu":  # complex, text, compound or bool: not weights
-            raise TinychatError(f"{path}: weight {name} holds {dataset.dtype} values,"
-                                f" not real numbers; {FRESH}")
+            raise TinychatError(
+                f"{path}: weight {name} holds {dataset.dtype} values, not real numbers; {FRESH}"
+            )
         if dataset.shape != shape:
-            raise TinychatError(f"{path}: weight {name} has shape {dataset.shape},"
-                                f" expected {shape}; {FRESH}")
+            raise TinychatError(
+                f"{path}: weight {name} has shape {dataset.shape}, expected {shape}; {FRESH}"
+            )
         array = np.asarray(dataset[()], dtype=np.float32)
         if not np.all(np.isfinite(array)):
-            raise TinychatError(f"{path}: weight {name} holds NaN or infinity (training diverged?); {FRESH}")
+            raise TinychatError(
+                f"{path}: weight {name} holds NaN or infinity (training diverged?); {FRESH}"
+            )
         largest = float(np.abs(array).max()) if array.size else 0.0
         if largest > MAX_WEIGHT:
-            raise TinychatError(f"{path}: weight {name} holds {largest:.3g}, beyond any trained"
-                                f" model's (at most {MAX_WEIGHT:g}): it is damaged; {FRESH}")
+            raise TinychatError(
+                f"{path}: weight {name} holds {largest:.3g}, beyond any trained"
+                f" model's (at most {MAX_WEIGHT:g}): it is damaged; {FRESH}"
+            )
         arrays[name] = array
     return arrays
 

@@ -31,22 +31,40 @@ from tinychat.weights import notice, open_session, run_training
 def _common_options() -> argparse.ArgumentParser:
     # SUPPRESS keeps a subcommand's unset option from hiding the same option given before it.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("--config", type=Path, metavar="FILE",
-                        help="settings file (default ./tinychat.yaml, else"
-                        " $XDG_CONFIG_HOME/tinychat/tinychat.yaml if present)")
-    common.add_argument("--knowledge", type=Path, metavar="DIR",
-                        help="folder of .txt/.md notes to answer from (default ./knowledge in a"
-                        " folder with a tinychat.yaml, else the bundled notes)")
-    common.add_argument("--state", type=Path, metavar="DIR",
-                        help="where weights, index cache and history live (default ./.tinychat in a"
-                        " folder with a tinychat.yaml, else one per knowledge folder in"
-                        " $XDG_STATE_HOME/tinychat)")
-    common.add_argument("--temperature", type=float, metavar="T", help="sampling temperature; 0 = greedy")
-    common.add_argument("--top-k", type=int, metavar="K", dest="top_k",
-                        help="context sentences per answer, 1 to 50")
+    common.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings file (default ./tinychat.yaml, else"
+        " $XDG_CONFIG_HOME/tinychat/tinychat.yaml if present)",
+    )
+    common.add_argument(
+        "--knowledge",
+        type=Path,
+        metavar="DIR",
+        help="folder of .txt/.md notes to answer from (default ./knowledge in a"
+        " folder with a tinychat.yaml, else the bundled notes)",
+    )
+    common.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="where weights, index cache and history live (default ./.tinychat in a"
+        " folder with a tinychat.yaml, else one per knowledge folder in"
+        " $XDG_STATE_HOME/tinychat)",
+    )
+    common.add_argument(
+        "--temperature", type=float, metavar="T", help="sampling temperature; 0 = greedy"
+    )
+    common.add_argument(
+        "--top-k", type=int, metavar="K", dest="top_k", help="context sentences per answer, 1 to 50"
+    )
     common.add_argument("--seed", type=int, metavar="N", help="seed for training and sampling")
-    common.add_argument("--yes", action="store_true",
-                        help="index a knowledge folder past its size budget without asking")
+    common.add_argument(
+        "--yes",
+        action="store_true",
+        help="index a knowledge folder past its size budget without asking",
+    )
     return common
 
 
@@ -68,27 +86,60 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the examples' columns
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="pipe mode: one JSON object per answer")
-    parser.add_argument("--follow-up", action="store_true", dest="follow_up",
-                        help="pipe mode: stdin is one conversation (a line /new starts another), so 'how tall is it?'"
-                             " is searched with the subject of the answer before")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="pipe mode: one JSON object per answer",
+    )
+    parser.add_argument(
+        "--follow-up",
+        action="store_true",
+        dest="follow_up",
+        help="pipe mode: stdin is one conversation (a line /new starts another), so 'how tall is it?'"
+        " is searched with the subject of the answer before",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", parents=[common], help="answer one question and exit")
     ask.add_argument("question", nargs="+", help="the question; quotes are optional")
-    ask.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
-    ask.add_argument("--show-prompt", action="store_true", help="print the whole [CONTEXT]/[QUERY]/[ANSWER] block")
+    ask.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+    )
+    ask.add_argument(
+        "--show-prompt",
+        action="store_true",
+        help="print the whole [CONTEXT]/[QUERY]/[ANSWER] block",
+    )
     train = commands.add_parser("train", parents=[common], help="train on the knowledge folder")
-    train.add_argument("--fresh", action="store_true", help="start from scratch instead of the current weights")
-    train.add_argument("--steps", type=int, metavar="N", help="optimisation steps (default from the config)")
-    demo = commands.add_parser("demo", parents=[common], help="train if needed, then show a few full prompts")
+    train.add_argument(
+        "--fresh", action="store_true", help="start from scratch instead of the current weights"
+    )
+    train.add_argument(
+        "--steps", type=int, metavar="N", help="optimisation steps (default from the config)"
+    )
+    demo = commands.add_parser(
+        "demo", parents=[common], help="train if needed, then show a few full prompts"
+    )
     demo.add_argument("questions", nargs="*", help="questions (default: three a newcomer asks)")
-    info = commands.add_parser("info", parents=[common], help="model shape, parameters, checkpoint and knowledge")
-    info.add_argument("--embeddings", action="store_true", help="also map the learned character embeddings in 2-D")
+    info = commands.add_parser(
+        "info", parents=[common], help="model shape, parameters, checkpoint and knowledge"
+    )
+    info.add_argument(
+        "--embeddings", action="store_true", help="also map the learned character embeddings in 2-D"
+    )
     info.add_argument("-v", "--verbose", action="store_true", help="also list every weight array")
-    evaluate = commands.add_parser("eval", parents=[common], help="answer a questions file and report accuracy")
-    evaluate.add_argument("questions", type=Path, nargs="+",
-                          help="YAML lists of questions {q, source, line, answer, keywords} and conversations {turns}")
-    evaluate.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
+    evaluate = commands.add_parser(
+        "eval", parents=[common], help="answer a questions file and report accuracy"
+    )
+    evaluate.add_argument(
+        "questions",
+        type=Path,
+        nargs="+",
+        help="YAML lists of questions {q, source, line, answer, keywords} and conversations {turns}",
+    )
+    evaluate.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+    )
     return parser
 
 
@@ -142,8 +193,14 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
             record = session.ask(query).to_json()
         except TinychatError as error:
             notice(f"tinychat: {error}")
-            record = {"query": query, "answer": "", "abstained": False, "searched": query, "sources": [],
-                      "error": str(error)}
+            record = {
+                "query": query,
+                "answer": "",
+                "abstained": False,
+                "searched": query,
+                "sources": [],
+                "error": str(error),
+            }
             failed = True
         out.write((json_line(record) if as_json else printable_line(record["answer"])) + "\n")
         out.flush()
@@ -196,8 +253,11 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 
 # What a newcomer asks of the bundled notes (each answered by the sentence it names).
-BUNDLED_QUESTIONS = ("what is keras?", "how many attention heads does tinychat use?",
-                     "what does temperature 0 mean?")
+BUNDLED_QUESTIONS = (
+    "what is keras?",
+    "how many attention heads does tinychat use?",
+    "what does temperature 0 mean?",
+)
 SUBJECT_WORDS = 4  # at most this many words in a heading used as a demo question's subject
 
 
@@ -225,7 +285,9 @@ def cmd_info(args: argparse.Namespace, config: Config) -> int:
 
     print(printable(describe(config, verbose=args.verbose, config_file=args.config_file)))
     if args.embeddings:
-        trained = checkpoint.load(checkpoint.weights_path(config.paths.state), expected=config.model)
+        trained = checkpoint.load(
+            checkpoint.weights_path(config.paths.state), expected=config.model
+        )
         print("character embeddings, first two principal components:")
         print_fragments(embedding_map(trained.arrays["token_embedding"]))
     return 0
@@ -255,8 +317,13 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 
 
 COMMANDS: dict[str | None, Callable[[argparse.Namespace, Config], int]] = {
-    None: cmd_chat, "ask": cmd_ask, "train": cmd_train, "demo": cmd_demo, "info": cmd_info, "eval": cmd_eval,
-}  # fmt: skip
+    None: cmd_chat,
+    "ask": cmd_ask,
+    "train": cmd_train,
+    "demo": cmd_demo,
+    "info": cmd_info,
+    "eval": cmd_eval,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from(args, args.config_file)
         state = config.paths.state
         if state.exists() and not state.is_dir():  # everything tinychat writes goes in there
-            raise TinychatError(f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file")
+            raise TinychatError(
+                f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file"
+            )
         return run_command(args, config)
     except TinychatError as error:
         print(f"tinychat: {printable_line(str(error))}", file=sys.stderr)

@@ -68,11 +68,17 @@ class TrainConfig:
     qa_share: float = 0.75  # share of examples in the [CONTEXT]/[QUERY]/[ANSWER] layout; rest raw text (loss_on: all)
     distractors: int = 2  # extra context lines besides the retrieved ones, at most
     swap_share: float = 0.5  # share of QA examples whose names and numbers are swapped
-    synthetic_share: float = 0.0  # share of QA examples about random invented strings (pure copying practice)
-    loss_on: str = "answer"  # learn only the "answer" characters of QA examples, or "all" characters
+    synthetic_share: float = (
+        0.0  # share of QA examples about random invented strings (pure copying practice)
+    )
+    loss_on: str = (
+        "answer"  # learn only the "answer" characters of QA examples, or "all" characters
+    )
     retrain_steps: int = 400  # steps of a /retrain that continues from the current weights
     seed: int = 0  # fixes examples, initial weights and order
-    early_stop: bool = True  # stop before `steps` once answers about held-out sentences stop improving
+    early_stop: bool = (
+        True  # stop before `steps` once answers about held-out sentences stop improving
+    )
 
     def check(self, where: str) -> None:
         _in_range(where, "train.steps", self.steps, 1, 10_000_000)
@@ -94,7 +100,9 @@ class KnowledgeConfig:
     extensions: tuple[str, ...] = (".txt", ".md")  # file types that are read
     max_file_kb: int = 1024  # larger files are skipped with a warning
     chunk_chars: int = 200  # a chunk is a sentence, cut at about this many characters
-    bad_utf8: str = "skip"  # a file that is not UTF-8: "skip" it, or "replace" the bad bytes and read it
+    bad_utf8: str = (
+        "skip"  # a file that is not UTF-8: "skip" it, or "replace" the bad bytes and read it
+    )
     # A folder past either budget is not indexed without a yes (a typo like `--knowledge /` would
     # read a whole disk); 0 = no limit. Files of every kind count, since each costs a look.
     max_files: int = 20_000  # files in the folder and its subfolders
@@ -141,8 +149,14 @@ class GenerationConfig:
     decline_text: str = "The notes don't say."  # the answer when the notes do not hold one
 
     def check(self, where: str) -> None:
-        if not self.decline_text.strip() or "\n" in self.decline_text or len(self.decline_text) > 200:
-            raise TinychatError(f"{where}: generation.decline_text must be one line of 1 to 200 characters")
+        if (
+            not self.decline_text.strip()
+            or "\n" in self.decline_text
+            or len(self.decline_text) > 200
+        ):
+            raise TinychatError(
+                f"{where}: generation.decline_text must be one line of 1 to 200 characters"
+            )
         _in_range(where, "generation.temperature", self.temperature, 0.0, 10.0)
         _in_range(where, "generation.max_answer_chars", self.max_answer_chars, 1, 4096)
         _in_range(where, "generation.seed", self.seed, 0, 2**31 - 1)
@@ -231,8 +245,9 @@ def read_yaml(path: Path, limit: int, what: str, hint: str = "") -> Any:
     except NotRegularFile as error:
         raise TinychatError(f"{path}: {error.strerror}{advice}") from None
     except FileTooLarge:
-        raise TinychatError(f"{path}: larger than {limit >> 20} MB, too large for a {what};"
-                            " check the file") from None
+        raise TinychatError(
+            f"{path}: larger than {limit >> 20} MB, too large for a {what}; check the file"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise TinychatError(f"{path}: cannot read the {what} ({error}); check the file") from None
     # The C loader parses a megabyte in a tenth of the time (measured 30 s -> 3 s at 10 MB).
@@ -252,9 +267,11 @@ def _check_paths(paths: PathsConfig) -> None:
     knowledge, state = os.path.realpath(paths.knowledge), os.path.realpath(paths.state)
     if state == knowledge or state.startswith(knowledge.rstrip(os.sep) + os.sep):
         where = "is" if state == knowledge else "is inside"
-        raise TinychatError(f"{paths.state}: the state folder {where} the knowledge folder"
-                            f" {paths.knowledge}, which tinychat only reads;"
-                            " pass --state DIR outside it")
+        raise TinychatError(
+            f"{paths.state}: the state folder {where} the knowledge folder"
+            f" {paths.knowledge}, which tinychat only reads;"
+            " pass --state DIR outside it"
+        )
 
 
 def model_config_from(raw: Any, where: str) -> ModelConfig:
@@ -269,7 +286,9 @@ def _override(config: Config, dotted: str, value: Any, where: str) -> Config:
     section_name, key = dotted.split(".")
     section = getattr(config, section_name)
     checked = _convert(value, _field_types(type(section))[key], dotted, where, Path.cwd())
-    return dataclasses.replace(config, **{section_name: dataclasses.replace(section, **{key: checked})})
+    return dataclasses.replace(
+        config, **{section_name: dataclasses.replace(section, **{key: checked})}
+    )
 
 
 def _build(cls: type, raw: Any, prefix: str, where: str, base: Path) -> Any:
@@ -287,7 +306,9 @@ def _build(cls: type, raw: Any, prefix: str, where: str, base: Path) -> Any:
     for name, value in raw.items():
         kind = types_by_name[name]
         if dataclasses.is_dataclass(kind):
-            values[name] = _build(kind, value if value is not None else {}, f"{prefix}{name}.", where, base)
+            values[name] = _build(
+                kind, value if value is not None else {}, f"{prefix}{name}.", where, base
+            )
         else:
             values[name] = _convert(value, kind, prefix + name, where, base)
     return cls(**values)
@@ -323,9 +344,12 @@ def _fits(value: Any, kind: Any) -> bool:
     if kind is Path:  # a NUL byte cannot be in a path: every system call would refuse it
         return isinstance(value, (str, Path)) and bool(str(value)) and "\0" not in str(value)
     if typing.get_origin(kind) is tuple:
-        return isinstance(value, str) or (isinstance(value, (list, tuple))
-                                          and all(isinstance(v, str) for v in value))
-    raise AssertionError(f"no converter for {kind}")  # our own invariant: every field type is handled
+        return isinstance(value, str) or (
+            isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        )
+    raise AssertionError(
+        f"no converter for {kind}"
+    )  # our own invariant: every field type is handled
 
 
 _SHORT = reprlib.Repr()
@@ -342,9 +366,13 @@ def _shown(value: Any) -> str:
 def _type_name(kind: Any) -> str:
     if typing.get_origin(kind) is tuple:
         return "a list of strings"
-    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string", Path: "a path"}.get(
-        kind, str(kind)
-    )
+    return {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "a string",
+        Path: "a path",
+    }.get(kind, str(kind))
 
 
 def _in_range(where: str, key: str, value: float, low: float, high: float) -> None:
@@ -354,5 +382,6 @@ def _in_range(where: str, key: str, value: float, low: float, high: float) -> No
 
 def _one_of(where: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise TinychatError(f"{where}: {key}={value!r} is not allowed; choose one of {', '.join(allowed)}")
-
+        raise TinychatError(
+            f"{where}: {key}={value!r} is not allowed; choose one of {', '.join(allowed)}"
+        )

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 
 from tinychat.lexical import content_words, stem
 
-REFERS_BACK = re.compile(r"\b(it|its|it's|they|them|their|theirs|there|that one|this one|he|him|his|she|her|hers|"
-                         r"those|these|that|this)\b|^\s*(and|also|what about|how about)\b", re.IGNORECASE)
+REFERS_BACK = re.compile(
+    r"\b(it|its|it's|they|them|their|theirs|there|that one|this one|he|him|his|she|her|hers|"
+    r"those|these|that|this)\b|^\s*(and|also|what about|how about)\b",
+    re.IGNORECASE,
+)
 SHORT = 2  # "how tall?", "and the price?": a question of this many words or fewer names nothing new
 # "what about the Kelmoor ferry?": the same question as before, of a new subject
 SAME_QUESTION = re.compile(r"^\s*(what about|how about|and)\b", re.IGNORECASE)
@@ -55,13 +58,19 @@ def without(question: str, subject: str) -> str:
     """The words of `question` that are not words of `subject`: what was asked ("how long is the"),
     not of what ("heron loop"). Question words stay: they say what kind of answer is wanted."""
     subject_stems = {stem(word) for word in content_words(subject)}
-    return " ".join(word for word in WORDS.findall(question.lower()) if stem(word) not in subject_stems)
+    return " ".join(
+        word for word in WORDS.findall(question.lower()) if stem(word) not in subject_stems
+    )
 
 
 def follows_up(question: str, subject: str, index: object) -> bool:
     """Whether `question` refers back to `subject`: it says "it", "they", "there", "and ..." or is
     a few words long ("how tall?"), and it names no other subject of the notes."""
-    if not REFERS_BACK.search(question) and len(WORDS.findall(question)) > SHORT + 2:  # + 2 for "how", "is"
+    if (
+        not REFERS_BACK.search(question) and len(WORDS.findall(question)) > SHORT + 2
+    ):  # + 2 for "how", "is"
         return False
-    names_a_subject = getattr(index, "names_a_subject", None)  # the seed's embedding index knows no subjects
+    names_a_subject = getattr(
+        index, "names_a_subject", None
+    )  # the seed's embedding index knows no subjects
     return names_a_subject is None or not names_a_subject(question, besides=subject)

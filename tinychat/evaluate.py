@@ -31,9 +31,15 @@ from tinychat.prompt import build_prompt
 from tinychat.vocab import NEWLINE_ID, encode
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
-NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")  # 4,812 and 07700 and 7:45 and 1.5: what must be copied exactly
+NUMBER = re.compile(
+    r"\d+(?:[.,:/]\d+)*"
+)  # 4,812 and 07700 and 7:45 and 1.5: what must be copied exactly
 REQUIRED = ("q", "source", "answer")
-OPTIONAL = ("line", "keywords", "paraphrased")  # without line / keywords those measures skip the question
+OPTIONAL = (
+    "line",
+    "keywords",
+    "paraphrased",
+)  # without line / keywords those measures skip the question
 UNANSWERABLE = ("answerable", "missing")  # `answerable: false` with `missing: fact | subject`
 MISSING_KINDS = ("fact", "subject")  # the subject is in the notes but the fact is not | nothing is
 SCALAR = (str, int, float)  # what a question's text fields and keywords may be: never a list
@@ -77,34 +83,51 @@ def load_items(path: Path) -> "list[Question | Conversation]":
 
     items = read_yaml(path, MAX_QUESTIONS_BYTES, "questions file")
     if not isinstance(items, list) or not items:
-        raise TinychatError(f"{path}: expected a non-empty YAML list of questions with keys {', '.join(REQUIRED + OPTIONAL)}")
+        raise TinychatError(
+            f"{path}: expected a non-empty YAML list of questions with keys {', '.join(REQUIRED + OPTIONAL)}"
+        )
     loaded: list[Question | Conversation] = []
     ignored: set[str] = set()
     for number, item in enumerate(items, start=1):
         if isinstance(item, dict) and "turns" in item:
             turns = item["turns"]
             if not isinstance(turns, list) or len(turns) < 2:
-                raise TinychatError(f"{path}: conversation {number}: turns must be a list of at least two questions")
-            questions = tuple(_question(turn, f"{path}: conversation {number} turn {i}", ignored)
-                              for i, turn in enumerate(turns, start=1))
+                raise TinychatError(
+                    f"{path}: conversation {number}: turns must be a list of at least two questions"
+                )
+            questions = tuple(
+                _question(turn, f"{path}: conversation {number} turn {i}", ignored)
+                for i, turn in enumerate(turns, start=1)
+            )
             loaded.append(Conversation(questions, bool(item.get("switch", False))))
         else:
             loaded.append(_question(item, f"{path}: question {number}", ignored))
     if ignored:
         known = REQUIRED + OPTIONAL + UNANSWERABLE
-        notice(f"{path}: ignoring keys {', '.join(sorted(map(str, ignored)))} (known: {', '.join(known)})")
+        notice(
+            f"{path}: ignoring keys {', '.join(sorted(map(str, ignored)))} (known: {', '.join(known)})"
+        )
     return loaded
 
 
 def _question(item: Any, where: str, ignored: set[str]) -> Question:
     """One question entry, checked; unknown keys are added to `ignored`."""
     if isinstance(item, dict) and item.get("answerable") is False:
-        if item.get("missing") not in MISSING_KINDS or item.get("q") in (None, "") or not all(
-                isinstance(item.get(key, ""), SCALAR) for key in ("q", "source")):
-            raise TinychatError(f"{where}: an unanswerable question needs q and missing: fact or missing: subject")
+        if (
+            item.get("missing") not in MISSING_KINDS
+            or item.get("q") in (None, "")
+            or not all(isinstance(item.get(key, ""), SCALAR) for key in ("q", "source"))
+        ):
+            raise TinychatError(
+                f"{where}: an unanswerable question needs q and missing: fact or missing: subject"
+            )
         ignored |= set(map(str, item)) - set(REQUIRED + OPTIONAL + UNANSWERABLE)
-        return Question(str(item["q"]), str(item.get("source") or "").replace("\\", "/"), answerable=False,
-                        missing=item["missing"])
+        return Question(
+            str(item["q"]),
+            str(item.get("source") or "").replace("\\", "/"),
+            answerable=False,
+            missing=item["missing"],
+        )
     missing = [key for key in REQUIRED if not isinstance(item, dict) or item.get(key) in (None, "")]
     if missing:
         raise TinychatError(f"{where} has no {', '.join(missing)}; each needs q, source and answer")
@@ -114,11 +137,18 @@ def _question(item: Any, where: str, ignored: set[str]) -> Question:
     if not (line is None or (type(line) is int and line >= 1)) or not isinstance(keywords, list):
         raise TinychatError(f"{where}: line must be a whole number from 1 and keywords a list")
     # Checked before str() is called on them: an alias bomb would expand to billions of items.
-    if not all(isinstance(value, SCALAR) for value in [*(item[key] for key in REQUIRED), *keywords]):
+    if not all(
+        isinstance(value, SCALAR) for value in [*(item[key] for key in REQUIRED), *keywords]
+    ):
         raise TinychatError(f"{where}: q, source, answer and each keyword must be text or a number")
     ignored |= set(map(str, item)) - set(REQUIRED + OPTIONAL + UNANSWERABLE)
-    return Question(str(item["q"]), str(item["source"]).replace("\\", "/"), str(item["answer"]), line,
-                    tuple(str(k).lower() for k in keywords))
+    return Question(
+        str(item["q"]),
+        str(item["source"]).replace("\\", "/"),
+        str(item["answer"]),
+        line,
+        tuple(str(k).lower() for k in keywords),
+    )
 
 
 def matching_files(source: str, files: list[str]) -> list[str]:
@@ -141,9 +171,15 @@ def resolve_sources(questions: list[Question], files: list[str], folder: Path) -
         candidates = matching_files(question.source, files) if question.source else []
         if len(candidates) != 1 and question.answerable:
             where = f"matches {', '.join(candidates[:3])} in" if candidates else "is not in"
-            raise TinychatError(f"question {printable(question.q)!r}: source {printable(question.source)!r} {where}"
-                                f" {folder}; give its path relative to the knowledge folder")
-        resolved.append(dataclasses.replace(question, source=candidates[0]) if len(candidates) == 1 else question)
+            raise TinychatError(
+                f"question {printable(question.q)!r}: source {printable(question.source)!r} {where}"
+                f" {folder}; give its path relative to the knowledge folder"
+            )
+        resolved.append(
+            dataclasses.replace(question, source=candidates[0])
+            if len(candidates) == 1
+            else question
+        )
     return resolved
 
 
@@ -190,31 +226,47 @@ def bits_per_char(session: ChatSession, context: list[str], query: str, referenc
 
 def answers_line(chunk: Chunk | None, question: Question) -> bool:
     """Whether `chunk` is the sentence that answers `question` (it spans the question's line)."""
-    return (chunk is not None and question.line is not None and chunk.path == question.source
-            and chunk.line <= question.line <= chunk.end_line)
+    return (
+        chunk is not None
+        and question.line is not None
+        and chunk.path == question.source
+        and chunk.line <= question.line <= chunk.end_line
+    )
 
 
-def retrieval_measures(question: Question, ranked: list[Hit], context: list[Chunk]) -> dict[str, float | None]:
+def retrieval_measures(
+    question: Question, ranked: list[Hit], context: list[Chunk]
+) -> dict[str, float | None]:
     """Did retrieval find the answering file and sentence (first, among three, in [CONTEXT])?"""
     paths = [hit.chunk.path for hit in ranked]
     no_line = question.line is None
     return {
         "hit1": float(paths[:1] == [question.source]),
         "hit3": float(question.source in paths[:3]),
-        "line_hit1": None if no_line else float(answers_line(ranked[0].chunk if ranked else None, question)),
-        "in_context": None if no_line else float(any(answers_line(chunk, question) for chunk in context)),
+        "line_hit1": None
+        if no_line
+        else float(answers_line(ranked[0].chunk if ranked else None, question)),
+        "in_context": None
+        if no_line
+        else float(any(answers_line(chunk, question) for chunk in context)),
     }
 
 
-def answer_measures(question: Question, answer: str, context: list[Chunk], top_sentence: str) -> dict[str, float | None]:
+def answer_measures(
+    question: Question, answer: str, context: list[Chunk], top_sentence: str
+) -> dict[str, float | None]:
     """How good the written answer is, beside the no-model baseline "copy the top sentence"."""
     has_keywords = bool(question.keywords)
     return {
         "keyword_recall": keyword_recall(answer, question.keywords) if has_keywords else None,
-        "all_keywords": float(keyword_recall(answer, question.keywords) == 1.0) if has_keywords else None,
+        "all_keywords": float(keyword_recall(answer, question.keywords) == 1.0)
+        if has_keywords
+        else None,
         "token_f1": token_f1(answer, question.answer),
         "exact_numbers": exact_numbers(answer, " ".join(chunk.text for chunk in context)),
-        "baseline_keyword_recall": keyword_recall(top_sentence, question.keywords) if has_keywords else None,
+        "baseline_keyword_recall": keyword_recall(top_sentence, question.keywords)
+        if has_keywords
+        else None,
         "baseline_token_f1": token_f1(top_sentence, question.answer),
     }
 
@@ -229,7 +281,9 @@ def exact_numbers(answer: str, context: str) -> float | None:
     return float(all(number in present for number in numbers))
 
 
-def evaluate(session: ChatSession, items: "list[Question | Conversation]", bits: bool = True) -> dict[str, Any]:
+def evaluate(
+    session: ChatSession, items: "list[Question | Conversation]", bits: bool = True
+) -> dict[str, Any]:
     """Answer every question as the chat would and average the measures.
 
     A measure a question cannot give (line hit@1 without `line`, keyword measures without
@@ -237,21 +291,34 @@ def evaluate(session: ChatSession, items: "list[Question | Conversation]", bits:
     `bits=False` skips the bits-per-character measures (three extra passes of the model each).
     """
     files = sorted(session.knowledge.files)
-    questions = resolve_sources([item for item in items if isinstance(item, Question)], files,
-                                session.knowledge.folder)
-    rows = [_measure(session, question, files, bits) for question in questions if question.answerable]
+    questions = resolve_sources(
+        [item for item in items if isinstance(item, Question)], files, session.knowledge.folder
+    )
+    rows = [
+        _measure(session, question, files, bits) for question in questions if question.answerable
+    ]
     summary = _average(rows)
     for kind in MISSING_KINDS:
-        declined = [float(session.ask(q.q).abstained) for q in questions if not q.answerable and q.missing == kind]
+        declined = [
+            float(session.ask(q.q).abstained)
+            for q in questions
+            if not q.answerable and q.missing == kind
+        ]
         summary[f"abstained_{kind}"] = round(float(np.mean(declined)), 4) if declined else None
     conversations = [item for item in items if isinstance(item, Conversation)]
     if conversations:
         summary |= follow_up_measures(session, conversations, files)
-    return {"questions": len(rows), "unanswerable": sum(not q.answerable for q in questions),
-            "conversations": len(conversations), **summary}
+    return {
+        "questions": len(rows),
+        "unanswerable": sum(not q.answerable for q in questions),
+        "conversations": len(conversations),
+        **summary,
+    }
 
 
-def follow_up_measures(session: ChatSession, conversations: list[Conversation], files: list[str]) -> dict:
+def follow_up_measures(
+    session: ChatSession, conversations: list[Conversation], files: list[str]
+) -> dict:
     """The last turn of each conversation, answered after the earlier ones (as the REPL follows a
     conversation) and alone: its line hit@1 and keyword recall both ways."""
     rows = {"follow": [], "alone": []}
@@ -267,17 +334,29 @@ def follow_up_measures(session: ChatSession, conversations: list[Conversation], 
                 last = turns[-1]
                 answer = session.ask(last.q)
                 top = answer.sources[0].chunk if answer.sources and not answer.abstained else None
-                rows[mode].append({"line_hit1": float(answers_line(top, last)) if last.line else None,
-                                   "keyword_recall": keyword_recall(answer.text, last.keywords) if last.keywords else None})
+                rows[mode].append(
+                    {
+                        "line_hit1": float(answers_line(top, last)) if last.line else None,
+                        "keyword_recall": keyword_recall(answer.text, last.keywords)
+                        if last.keywords
+                        else None,
+                    }
+                )
     finally:
         session.follow_up = follow_up
         session.conversation.reset()
     follow, alone = _average(rows["follow"]), _average(rows["alone"])
-    return {"follow_up_line_hit1": follow.get("line_hit1"), "follow_up_keyword_recall": follow.get("keyword_recall"),
-            "alone_line_hit1": alone.get("line_hit1"), "alone_keyword_recall": alone.get("keyword_recall")}
+    return {
+        "follow_up_line_hit1": follow.get("line_hit1"),
+        "follow_up_keyword_recall": follow.get("keyword_recall"),
+        "alone_line_hit1": alone.get("line_hit1"),
+        "alone_keyword_recall": alone.get("keyword_recall"),
+    }
 
 
-def _measure(session: ChatSession, question: Question, files: list[str], bits: bool) -> dict[str, float | None]:
+def _measure(
+    session: ChatSession, question: Question, files: list[str], bits: bool
+) -> dict[str, float | None]:
     answer = session.ask(question.q)
     ranked = session.retrieve(question.q)
     context = [hit.chunk for hit in answer.sources]
@@ -289,7 +368,9 @@ def _measure(session: ChatSession, question: Question, files: list[str], bits: b
     row["looped"] = float(len(answer.text) >= session.config.generation.max_answer_chars)
     if bits:
         wrong_file = files[(files.index(question.source) + 1) % len(files)]
-        wrong = [c.text for c in session.knowledge.files[wrong_file].chunks][: max(1, session.top_k)]
+        wrong = [c.text for c in session.knowledge.files[wrong_file].chunks][
+            : max(1, session.top_k)
+        ]
         texts = [chunk.text for chunk in context]
         row["bpc_context"] = bits_per_char(session, texts, question.q, question.answer)
         row["bpc_no_context"] = bits_per_char(session, [], question.q, question.answer)
@@ -332,7 +413,12 @@ LABELS = {
 
 def format_table(report: dict[str, Any]) -> str:
     """The report as an aligned two-column table (measures the report lacks are left out)."""
-    lines = [f"{'questions':<42} {report['questions']} answerable, {report.get('unanswerable', 0)} not"]
-    lines += [f"{LABELS[key]:<42} " + ("n/a" if report[key] is None else f"{report[key]:.3f}")
-              for key in LABELS if key in report]
+    lines = [
+        f"{'questions':<42} {report['questions']} answerable, {report.get('unanswerable', 0)} not"
+    ]
+    lines += [
+        f"{LABELS[key]:<42} " + ("n/a" if report[key] is None else f"{report[key]:.3f}")
+        for key in LABELS
+        if key in report
+    ]
     return "\n".join(lines)

@@ -39,21 +39,39 @@ class Rows:
 
 def content_words(text: str) -> list[str]:
     """Words worth asking about: not stopwords, at least 3 letters or holding a digit."""
-    return [w for w in WORD.findall(text) if w.lower() not in STOPWORDS and (len(w) >= 3 or any(c.isdigit() for c in w))]
+    return [
+        w
+        for w in WORD.findall(text)
+        if w.lower() not in STOPWORDS and (len(w) >= 3 or any(c.isdigit() for c in w))
+    ]
 
 
 def make_question(sentence: str, rng: np.random.Generator) -> str:
     """A question a user might type about `sentence`, in one of several forms."""
     words = content_words(sentence) or WORD.findall(sentence) or [sentence]
-    picked = [words[i] for i in sorted(rng.choice(len(words), size=min(len(words), int(rng.integers(1, 4))), replace=False))]
+    picked = [
+        words[i]
+        for i in sorted(
+            rng.choice(len(words), size=min(len(words), int(rng.integers(1, 4))), replace=False)
+        )
+    ]
     topic = " ".join(picked).lower()
     form = rng.integers(5)
     if form == 0:  # keywords only
         return topic
     if form == 1:  # a wh-question template
         has_number = any(c.isdigit() for c in sentence)
-        templates = ["what is {}?", "what about {}?", "tell me about {}", "which {}?", "who or what is {}?",
-                     "where is {}?", "explain {}", "what does {} do?", "{}?"] + ["how many {}?"] * has_number  # fmt: skip
+        templates = [
+            "what is {}?",
+            "what about {}?",
+            "tell me about {}",
+            "which {}?",
+            "who or what is {}?",
+            "where is {}?",
+            "explain {}",
+            "what does {} do?",
+            "{}?",
+        ] + ["how many {}?"] * has_number
         return str(rng.choice(templates)).format(topic)
     all_words = WORD.findall(sentence)
     if form == 2 and len(all_words) > 3:  # cloze: the sentence with one content word blanked
@@ -68,30 +86,48 @@ def invented_word(rng: np.random.Generator) -> str:
     return "".join(rng.choice(SYLLABLES, size=int(rng.integers(2, 4))))
 
 
-def swap_names_and_numbers(texts: list[str], answer: str, rng: np.random.Generator) -> tuple[list[str], str]:
+def swap_names_and_numbers(
+    texts: list[str], answer: str, rng: np.random.Generator
+) -> tuple[list[str], str]:
     """Replace the answer's names and numbers with invented ones, the same way in every text."""
     words = WORD.findall(answer)
-    candidates = {w for i, w in enumerate(words) if NUMBER.match(w) or (i > 0 and w[0].isupper() and len(w) > 2)}
+    candidates = {
+        w
+        for i, w in enumerate(words)
+        if NUMBER.match(w) or (i > 0 and w[0].isupper() and len(w) > 2)
+    }
     if not candidates:
         return texts, answer
     chosen = [w for w in sorted(candidates) if rng.random() < 0.7] or [sorted(candidates)[0]]
     replacement = {}
     for word in chosen:
         if NUMBER.match(word):
-            replacement[word] = "".join(str(rng.integers(10)) if c.isdigit() else c for c in word).lstrip("0") or "7"
+            replacement[word] = (
+                "".join(str(rng.integers(10)) if c.isdigit() else c for c in word).lstrip("0")
+                or "7"
+            )
         else:
             new = invented_word(rng)
             replacement[word] = new.capitalize() if word[0].isupper() else new
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(replacement, key=len, reverse=True))) + r")\b", re.IGNORECASE)
+    pattern = re.compile(
+        r"\b(" + "|".join(map(re.escape, sorted(replacement, key=len, reverse=True))) + r")\b",
+        re.IGNORECASE,
+    )
 
     def swap(text: str) -> str:
-        return pattern.sub(lambda m: _match_case(replacement[_key(m.group(), replacement)], m.group()), text)
+        return pattern.sub(
+            lambda m: _match_case(replacement[_key(m.group(), replacement)], m.group()), text
+        )
 
     return [swap(t) for t in texts], swap(answer)
 
 
 def _key(found: str, replacement: dict[str, str]) -> str:
-    return found if found in replacement else next(k for k in replacement if k.lower() == found.lower())
+    return (
+        found
+        if found in replacement
+        else next(k for k in replacement if k.lower() == found.lower())
+    )
 
 
 def _match_case(new: str, old: str) -> str:
@@ -111,7 +147,9 @@ class QAExample:
         return self.prompt + self.answer + "\n"
 
 
-def qa_example(chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, rng: np.random.Generator) -> QAExample | None:
+def qa_example(
+    chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, rng: np.random.Generator
+) -> QAExample | None:
     """An example whose answer is `chunk`, or None if the answer line does not fit the window."""
     query = make_question(chunk.text, rng)
     context = [hit.chunk for hit in index.search(query, config.retrieval.top_k)]
@@ -132,15 +170,21 @@ def qa_example(chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, 
 
 def synthetic_example(config: Config, rng: np.random.Generator) -> QAExample:
     """Copying practice on nonsense: context lines of invented words, a query from one, that line as answer."""
-    lines = [" ".join(invented_word(rng) for _ in range(int(rng.integers(3, 9)))) + "." for _ in range(3)]
+    lines = [
+        " ".join(invented_word(rng) for _ in range(int(rng.integers(3, 9)))) + "." for _ in range(3)
+    ]
     answer = lines[int(rng.integers(len(lines)))]
     words = answer.rstrip(".").split()
-    query = " ".join(words[i] for i in sorted(rng.choice(len(words), size=min(2, len(words)), replace=False)))
+    query = " ".join(
+        words[i] for i in sorted(rng.choice(len(words), size=min(2, len(words)), replace=False))
+    )
     prompt = build_prompt(lines, query, config.model.window, config.generation.max_answer_chars)
     return QAExample(query, prompt.text, answer)
 
 
-def make_rows(chunks: list[Chunk], texts: list[str], index: Index, config: Config, count: int, seed: int) -> Rows:
+def make_rows(
+    chunks: list[Chunk], texts: list[str], index: Index, config: Config, count: int, seed: int
+) -> Rows:
     """`count` training rows from the knowledge: QA examples and raw-text windows, padded to the window."""
     rng = np.random.default_rng(seed)
     window = config.model.window
@@ -155,7 +199,9 @@ def make_rows(chunks: list[Chunk], texts: list[str], index: Index, config: Confi
             if rng.random() < config.train.synthetic_share:
                 example = synthetic_example(config, rng)
             else:
-                example = qa_example(chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng)
+                example = qa_example(
+                    chunks[int(rng.integers(len(chunks)))], chunks, index, config, rng
+                )
             if example is not None and len(example.text) <= window + 1:
                 ids, answer_from = encode(example.text), len(example.prompt) - 1
         if ids is None:  # raw text: any window of the knowledge (not learned from when answer-only)
@@ -164,6 +210,7 @@ def make_rows(chunks: list[Chunk], texts: list[str], index: Index, config: Confi
             answer_from = len(ids) if answer_only else 0
         length = len(ids) - 1
         inputs[row, :length], targets[row, :length] = ids[:-1], ids[1:]
-        weights[row, answer_from if answer_only else 0 : length] = 1.0  # answer-only: from the last prompt char
+        weights[row, answer_from if answer_only else 0 : length] = (
+            1.0  # answer-only: from the last prompt char
+        )
     return Rows(inputs, targets, weights)
-

@@ -28,12 +28,23 @@ from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, c
 
 CACHE_NAME = "index-cache.npz"
 CACHE_VERSION = 2  # 2: terms of the sentence alone (subjects are matched apart), stemmed words
-LAYER_LIMIT = 0.1  # past this share of re-read chunks, rebuild the whole index instead of updating it
+LAYER_LIMIT = (
+    0.1  # past this share of re-read chunks, rebuild the whole index instead of updating it
+)
 MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search
 # Measured 12 bytes of cache per byte of notes (3,000 files of short sentences, hybrid retriever).
 CACHE_PER_NOTE_BYTE = 32
-ARRAYS = ("version", "terms", "count_keys", "row_ptr", "cols", "counts", "vector_keys", "vectors",
-          "vector_table")
+ARRAYS = (
+    "version",
+    "terms",
+    "count_keys",
+    "row_ptr",
+    "cols",
+    "counts",
+    "vector_keys",
+    "vectors",
+    "vector_table",
+)
 
 
 def cache_limit(config: KnowledgeConfig) -> int:
@@ -77,7 +88,9 @@ class FeatureCache:
 
     def _reset(self) -> None:
         self.counts = count_terms([], chunk_terms)
-        self.term_ids: dict[str, int] | None = None  # term -> id in self.counts.terms, when first needed
+        self.term_ids: dict[str, int] | None = (
+            None  # term -> id in self.counts.terms, when first needed
+        )
         self.count_rows: dict[bytes, int] = {}
         self.vectors = np.zeros((0, 0), np.float32)
         self.vector_rows: dict[bytes, int] = {}
@@ -97,8 +110,12 @@ class FeatureCache:
                 return
         except Exception:  # noqa: BLE001  zipfile, zlib, EOF, OS, value, key errors: all "no cache"
             return
-        self.counts = TermCounts(arrays["terms"].tolist(), arrays["row_ptr"].astype(np.int64),
-                                 arrays["cols"].astype(np.int32), arrays["counts"].astype(np.int32))
+        self.counts = TermCounts(
+            arrays["terms"].tolist(),
+            arrays["row_ptr"].astype(np.int64),
+            arrays["cols"].astype(np.int32),
+            arrays["counts"].astype(np.int32),
+        )
         self.count_rows = {key.tobytes(): row for row, key in enumerate(arrays["count_keys"])}
         self.vectors = arrays["vectors"].astype(np.float32)
         self.vector_rows = {key.tobytes(): row for row, key in enumerate(arrays["vector_keys"])}
@@ -117,8 +134,12 @@ class FeatureCache:
         if missing:
             if self.term_ids is None:  # built once, then grown with the vocabulary
                 self.term_ids = {term: i for i, term in enumerate(self.counts.terms)}
-            new = count_terms([texts[i] for i in missing], chunk_terms, self.counts.terms, self.term_ids)
-            base = len(self.counts.row_ptr) - 1  # rows stored so far (a repeated text has one key, several rows)
+            new = count_terms(
+                [texts[i] for i in missing], chunk_terms, self.counts.terms, self.term_ids
+            )
+            base = (
+                len(self.counts.row_ptr) - 1
+            )  # rows stored so far (a repeated text has one key, several rows)
             self.counts = TermCounts(
                 new.terms,
                 np.concatenate([self.counts.row_ptr, new.row_ptr[1:] + self.counts.row_ptr[-1]]),
@@ -132,14 +153,22 @@ class FeatureCache:
         rows = np.array([self.count_rows[key] for key in keys], np.int64)
         lengths = self.counts.row_ptr[rows + 1] - self.counts.row_ptr[rows]
         entries = _rows(self.counts.row_ptr, rows)
-        return TermCounts(self.counts.terms, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                          self.counts.cols[entries], self.counts.counts[entries])  # fmt: skip
+        return TermCounts(
+            self.counts.terms,
+            np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            self.counts.cols[entries],
+            self.counts.counts[entries],
+        )
 
     def embedding_vectors(self, texts: list[str], index: EmbeddingIndex) -> np.ndarray:
         """Unit mean-embedding vectors for `texts` under `index.table`, computing only new ones."""
         key_of_table = table_key(index.table)
         if key_of_table != self.vector_table or self.vectors.shape[1:] != index.table.shape[1:]:
-            self.vectors, self.vector_rows, self.vector_table = np.zeros((0, index.table.shape[1]), np.float32), {}, key_of_table
+            self.vectors, self.vector_rows, self.vector_table = (
+                np.zeros((0, index.table.shape[1]), np.float32),
+                {},
+                key_of_table,
+            )
         keys = [text_key(text) for text in texts]
         missing = [i for i, key in enumerate(keys) if key not in self.vector_rows]
         if missing:
@@ -169,7 +198,9 @@ class FeatureCache:
             "cols": self.counts.cols[entries],
             "counts": self.counts.counts[entries],
             "vector_keys": _key_array(embedded),
-            "vectors": self.vectors[[self.vector_rows[key] for key in embedded]] if embedded else self.vectors[:0],
+            "vectors": self.vectors[[self.vector_rows[key] for key in embedded]]
+            if embedded
+            else self.vectors[:0],
             "vector_table": np.array(self.vector_table),
         }
 
@@ -196,7 +227,8 @@ def _identity(path: Path) -> tuple[int, ...] | None:
 def _well_formed(arrays: dict[str, np.ndarray]) -> bool:
     """Every array of a cache file has the shape, type and range the code relies on."""
     version, terms, count_keys, row_ptr, cols, counts, vector_keys, vectors = (
-        arrays[name] for name in ARRAYS[:-1])  # vector_table is checked on its own
+        arrays[name] for name in ARRAYS[:-1]
+    )  # vector_table is checked on its own
     if version.shape != () or version.dtype.kind not in "iu" or int(version) != CACHE_VERSION:
         return False
     table = arrays["vector_table"]
@@ -224,15 +256,21 @@ def cached_texts(chunks: list[Chunk]) -> list[str]:
     return [chunk.text for chunk in chunks] + [chunk.searchable for chunk in chunks]
 
 
-def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cache: FeatureCache | None = None) -> Index:
+def build_index(
+    kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cache: FeatureCache | None = None
+) -> Index:
     """An index of `chunks` for retriever `kind`, with features from `cache` where it has them."""
     cache = cache or FeatureCache()
     texts = [chunk.text for chunk in chunks]
-    lexical = LexicalIndex(chunks, cache.term_counts(texts)) if kind in ("tfidf", "hybrid") else None
+    lexical = (
+        LexicalIndex(chunks, cache.term_counts(texts)) if kind in ("tfidf", "hybrid") else None
+    )
     embedding = None
     searchable = [chunk.searchable for chunk in chunks]
     if kind in ("embedding", "hybrid"):
-        embedding = EmbeddingIndex(chunks, embedding_table, vectors=np.zeros((0, embedding_table.shape[1]), np.float32))
+        embedding = EmbeddingIndex(
+            chunks, embedding_table, vectors=np.zeros((0, embedding_table.shape[1]), np.float32)
+        )
         embedding.vectors = cache.embedding_vectors(searchable, embedding)
     cache.save(cached_texts(chunks))
     if lexical is not None and embedding is not None:
@@ -242,17 +280,33 @@ def build_index(kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cac
     return index
 
 
-def update_index(index: Index | None, changes: Changes, knowledge: Knowledge, kind: str, embedding_table: np.ndarray,
-                 cache: FeatureCache) -> Index:  # fmt: skip
+def update_index(
+    index: Index | None,
+    changes: Changes,
+    knowledge: Knowledge,
+    kind: str,
+    embedding_table: np.ndarray,
+    cache: FeatureCache,
+) -> Index:
     """The index for the knowledge as it is now, touching only changed files when that is enough.
 
     A few changed files of a large lexical index are updated in place of a rebuild (their old
     sentences hidden, the new ones added as a small part); anything else is a full build, after
     which the manifest is saved. Both rank the same (tests/test_retriever.py proves it).
     """
-    if kind == "tfidf" and isinstance(index, LexicalIndex) and changes and len(index.parts) < MAX_PARTS:
+    if (
+        kind == "tfidf"
+        and isinstance(index, LexicalIndex)
+        and changes
+        and len(index.parts) < MAX_PARTS
+    ):
         touched = set(changes.added + changes.changed + changes.removed)
-        newer = [chunk for path in sorted(touched) if path in knowledge.files for chunk in knowledge.files[path].chunks]
+        newer = [
+            chunk
+            for path in sorted(touched)
+            if path in knowledge.files
+            for chunk in knowledge.files[path].chunks
+        ]
         reread = len(newer) + sum(len(part.chunks) for part in index.parts[1:])
         if reread <= LAYER_LIMIT * len(index.parts[0].chunks):
             return index.updated(touched, newer, cache.term_counts([chunk.text for chunk in newer]))

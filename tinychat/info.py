@@ -31,7 +31,9 @@ def weight_table(model: ModelConfig) -> list[str]:
         size = math.prod(shape)
         rows.append(f"  {name:<34} {' x '.join(map(str, shape)) or 'scalar':>9} {size:>11,}")
     total = parameter_count(model)
-    rows.append(f"  {'total':<34} {'':>9} {total:>11,}  ({total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget)")
+    rows.append(
+        f"  {'total':<34} {'':>9} {total:>11,}  ({total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget)"
+    )
     return rows
 
 
@@ -46,7 +48,9 @@ def describe(config: Config, verbose: bool = False, config_file: Path | None = N
     """Where everything is (settings file, state folder), the model and its size (`verbose`: a
     table of its weights), the vocabulary, the checkpoint and the knowledge."""
     model = config.model
-    positions = "ALiBi distance biases (no parameters)" if model.positions == "alibi" else "a learned table"
+    positions = (
+        "ALiBi distance biases (no parameters)" if model.positions == "alibi" else "a learned table"
+    )
     from tinychat.locations import user_config_file
 
     settings = config_file or f"none: defaults (no tinychat.yaml here, nor {user_config_file()})"
@@ -66,9 +70,11 @@ def describe(config: Config, verbose: bool = False, config_file: Path | None = N
     knowledge = open_knowledge(config)
     try:
         knowledge.refresh()
-        lines.append(f"knowledge    {folder}: {len(knowledge.files)} files,"
-                     f" {len(knowledge.chunks)} chunks indexed by the {config.retrieval.retriever}"
-                     f" retriever (top-k {config.retrieval.top_k})")
+        lines.append(
+            f"knowledge    {folder}: {len(knowledge.files)} files,"
+            f" {len(knowledge.chunks)} chunks indexed by the {config.retrieval.retriever}"
+            f" retriever (top-k {config.retrieval.top_k})"
+        )
     except TinychatError as error:
         lines.append(f"knowledge    {printable_line(str(error))}")
     if not path.exists():
@@ -127,10 +133,18 @@ def character_class(char: str) -> str:
     return "space" if char in " \n" else "punctuation"
 
 
-CLASS_STYLE = {"vowel": "#ff6b6b", "consonant": "#4dabf7", "digit": "#ffd43b", "punctuation": "#69db7c", "space": "#adb5bd"}
+CLASS_STYLE = {
+    "vowel": "#ff6b6b",
+    "consonant": "#4dabf7",
+    "digit": "#ffd43b",
+    "punctuation": "#69db7c",
+    "space": "#adb5bd",
+}
 
 
-def embedding_map(table: np.ndarray, width: int = 72, height: int = 20) -> list[list[tuple[str, str]]]:
+def embedding_map(
+    table: np.ndarray, width: int = 72, height: int = 20
+) -> list[list[tuple[str, str]]]:
     """The characters placed by the first two principal components of their embeddings.
 
     Characters the model treats alike land close together: with training, vowels, digits
@@ -142,7 +156,11 @@ def embedding_map(table: np.ndarray, width: int = 72, height: int = 20) -> list[
     _, _, components = np.linalg.svd(vectors, full_matrices=False)
     points = vectors @ components[:2].T  # (96, 2)
     low, high = points.min(axis=0), points.max(axis=0)
-    cells = ((points - low) / np.maximum(high - low, 1e-9) * [width - 1, height - 1]).round().astype(int)
+    cells = (
+        ((points - low) / np.maximum(high - low, 1e-9) * [width - 1, height - 1])
+        .round()
+        .astype(int)
+    )
     grid: list[list[tuple[str, str]]] = [[("", " ") for _ in range(width)] for _ in range(height)]
     for char, (column, row) in zip(CHARS, cells):
         shown = {"\n": "\u21b5", " ": "\u2423"}.get(char, char)  # visible newline and space
@@ -151,5 +169,9 @@ def embedding_map(table: np.ndarray, width: int = 72, height: int = 20) -> list[
             if grid[row][x][1] == " ":
                 grid[row][x] = (f"fg:{CLASS_STYLE[character_class(char)]} bold", shown)
                 break
-    legend = [("", "legend: ")] + [item for name, colour in CLASS_STYLE.items() for item in ((f"fg:{colour} bold", name), ("", "  "))]
+    legend = [("", "legend: ")] + [
+        item
+        for name, colour in CLASS_STYLE.items()
+        for item in ((f"fg:{colour} bold", name), ("", "  "))
+    ]
     return [legend, *grid]

@@ -30,15 +30,25 @@ from tinychat.vocab import normalize
 
 MANIFEST_NAME = "manifest.json"  # in the state folder
 MANIFEST_VERSION = 2
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a sentence may end at . ! ? followed by space
-LINE_BREAK = re.compile(r"\r\n|\r|\n")  # as editors and `grep -n` count lines (not \f, \v, U+2028 ...)
+SENTENCE_END = re.compile(
+    r"(?<=[.!?])[\"')\]]*\s+"
+)  # a sentence may end at . ! ? followed by space
+LINE_BREAK = re.compile(
+    r"\r\n|\r|\n"
+)  # as editors and `grep -n` count lines (not \f, \v, U+2028 ...)
 # Words that end in a full stop without ending the sentence. Titles and "No." come before a name or a
 # number, so they never end one; the others do only when the next word starts a sentence (a capital).
-NEVER_ENDS = frozenset("dr mr mrs ms st prof no nos mt rev sgt capt gen col lt fr jr sr vs e.g i.e cf".split())
-ENDS_BEFORE_CAPITAL = frozenset("a.m p.m etc approx inc ltd co ave rd dept est fig ca min max".split())
+NEVER_ENDS = frozenset(
+    "dr mr mrs ms st prof no nos mt rev sgt capt gen col lt fr jr sr vs e.g i.e cf".split()
+)
+ENDS_BEFORE_CAPITAL = frozenset(
+    "a.m p.m etc approx inc ltd co ave rd dept est fig ca min max".split()
+)
 MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 LABEL = re.compile(r"^[A-Za-z][\w'&/ -]{0,30}: \S")  # "Front gate: 2290", a labelled value
-SHORT_LINE = 50  # hard-wrapped prose fills its lines; a line shorter than this may be an item of its own
+SHORT_LINE = (
+    50  # hard-wrapped prose fills its lines; a line shorter than this may be an item of its own
+)
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 # Counting a sentence's first words twice measured line hit@1 0.77 -> 0.81 on the invented set and
 # 0.79 -> 0.89 on the bundled one (2 words: 0.80 / 0.88; 4: 0.79 / 0.84).
@@ -46,8 +56,12 @@ SUBJECT_WORDS = 3
 PATH_WORD_BREAK = re.compile(r"[/_\-.\s]+")
 # Text with a byte-order mark is decoded by it (UTF-32 first: its little-endian mark begins
 # with UTF-16's); without one, UTF-8 is the only encoding tried.
-BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 MB = 1 << 20
 MANIFEST_PER_NOTE_BYTE = 8  # measured 1.7 bytes per byte of notes (3,000 files): a generous cap
 
@@ -64,8 +78,10 @@ class KnowledgeTooLarge(TinychatError):
     def __init__(self, folder: Path, amount: str, key: str):
         self.folder = folder
         self.what = f"{amount} ({key})"  # e.g. "more than 20,000 files (knowledge.max_files)"
-        super().__init__(f"{folder}: holds {self.what}; check --knowledge, or raise {key}"
-                         " (0 = no limit) or pass --yes to index it anyway")
+        super().__init__(
+            f"{folder}: holds {self.what}; check --knowledge, or raise {key}"
+            " (0 = no limit) or pass --yes to index it anyway"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,10 +103,14 @@ class Chunk:
         with its subject ("Keras provides ..." is about Keras more than "Calling fit in Keras ...").
         """
         opening = " ".join(self.text.split(maxsplit=SUBJECT_WORDS)[:SUBJECT_WORDS])
-        return " ".join(part for part in (subject_of(self.path), self.title, opening, self.text) if part)
+        return " ".join(
+            part for part in (subject_of(self.path), self.title, opening, self.text) if part
+        )
 
 
-@functools.lru_cache(maxsize=1 << 16)  # asked once per chunk, the same answer for every chunk of a file
+@functools.lru_cache(
+    maxsize=1 << 16
+)  # asked once per chunk, the same answer for every chunk of a file
 def subject_of(path: str) -> str:
     """Words of a file's path without its suffix: "towns/north_velmora.md" -> "towns north velmora".
 
@@ -126,8 +146,15 @@ class Changes:
         return bool(self.added or self.changed or self.removed)
 
     def summary(self) -> str:
-        parts = [f"{len(names)} {verb}" for names, verb in
-                 ((self.added, "added"), (self.changed, "changed"), (self.removed, "removed")) if names]  # fmt: skip
+        parts = [
+            f"{len(names)} {verb}"
+            for names, verb in (
+                (self.added, "added"),
+                (self.changed, "changed"),
+                (self.removed, "removed"),
+            )
+            if names
+        ]
         return ", ".join(parts)
 
 
@@ -170,7 +197,9 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
                 while last > first and joined[last - 1] == " ":
                     last -= 1
                 if first < last:
-                    chunks.append(Chunk(path, line_of[first], line_of[last - 1], joined[first:last], title))
+                    chunks.append(
+                        Chunk(path, line_of[first], line_of[last - 1], joined[first:last], title)
+                    )
             start = match.end() if match else len(joined)
     return chunks
 
@@ -221,10 +250,16 @@ def _ends_a_line_of_its_own(line: str, following: str) -> bool:
     """A short line without a full stop before one that starts like a new item ("Front gate: 2290" /
     "Bike shed padlock: 1112") is a fact of its own, not a sentence wrapped onto the next line."""
     text, after = line.strip(), following.lstrip()
-    if LABEL.match(text) and LABEL.match(after):  # "Alarm: 4000 then OFF (...)" / "Allotment gate: 7733"
+    if LABEL.match(text) and LABEL.match(
+        after
+    ):  # "Alarm: 4000 then OFF (...)" / "Allotment gate: 7733"
         return True
-    return (len(text) < SHORT_LINE and not text.endswith((".", "!", "?", ",", ";", "-", "and", "or", "of", "the"))
-            and bool(after) and (after[0].isupper() or after[0].isdigit()))
+    return (
+        len(text) < SHORT_LINE
+        and not text.endswith((".", "!", "?", ",", ";", "-", "and", "or", "of", "the"))
+        and bool(after)
+        and (after[0].isupper() or after[0].isdigit())
+    )
 
 
 def _pieces(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
@@ -278,9 +313,11 @@ class Knowledge:
     def no_text(self) -> TinychatError:
         """The one line for a folder with nothing to answer from or train on."""
         extensions = " or ".join(self.config.extensions)
-        return TinychatError(f"{self.folder}: no {extensions} text found (blank files and markdown"
-                             " headings alone hold no sentences); add notes or pass"
-                             " --knowledge DIR")
+        return TinychatError(
+            f"{self.folder}: no {extensions} text found (blank files and markdown"
+            " headings alone hold no sentences); add notes or pass"
+            " --knowledge DIR"
+        )
 
     def manifest_hashes(self) -> dict[str, str]:
         """{path: sha256} of every file read: what a checkpoint records it was trained on."""
@@ -301,7 +338,9 @@ class Knowledge:
     def refresh(self) -> Changes:
         """Bring `files` up to date with the folder; read only what changed on disk."""
         if not self.folder.is_dir():
-            raise TinychatError(f"{self.folder}: knowledge folder not found; create it or pass --knowledge DIR")
+            raise TinychatError(
+                f"{self.folder}: knowledge folder not found; create it or pass --knowledge DIR"
+            )
         changes = Changes()
         self._warned_now = set()
         seen = self._scan(changes)
@@ -333,7 +372,11 @@ class Knowledge:
     # problem]}}. One made for another version, folder or chunk size is ignored.
 
     def _manifest_header(self) -> dict:
-        return {"version": MANIFEST_VERSION, "folder": str(self.folder.resolve()), "chunk_chars": self.config.chunk_chars}
+        return {
+            "version": MANIFEST_VERSION,
+            "folder": str(self.folder.resolve()),
+            "chunk_chars": self.config.chunk_chars,
+        }
 
     def _load_manifest(self, path: Path) -> None:
         """Take what the manifest knows if it was made for this folder and every field checks out.
@@ -354,8 +397,11 @@ class Knowledge:
             files = data["files"]
             self.files = {name: _file_state(name, entry) for name, entry in files.items()}
             warned = data.get("warned", {})  # which warning was given for which file version
-            self._warned = {name: list(version) for name, version in warned.items()
-                            if isinstance(name, str) and isinstance(version, list)}
+            self._warned = {
+                name: list(version)
+                for name, version in warned.items()
+                if isinstance(name, str) and isinstance(version, list)
+            }
         except (AttributeError, KeyError, TypeError, ValueError):
             self.files = {}
 
@@ -369,13 +415,21 @@ class Knowledge:
         if self.manifest is None or not self.unsaved:
             return
         files = {
-            relative: {"size": state.size, "mtime_ns": state.mtime_ns, "sha256": state.sha256,
-                       "chunks": [[c.line, c.end_line, c.text, c.title] for c in state.chunks]}
+            relative: {
+                "size": state.size,
+                "mtime_ns": state.mtime_ns,
+                "sha256": state.sha256,
+                "chunks": [[c.line, c.end_line, c.text, c.title] for c in state.chunks],
+            }
             for relative, state in sorted(self.files.items())
-        }  # fmt: skip
+        }
         text = json.dumps({**self._manifest_header(), "files": files, "warned": self._warned})
         try:
-            atomic_write(self.manifest, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"), "knowledge manifest")
+            atomic_write(
+                self.manifest,
+                lambda temporary: Path(temporary).write_text(text, encoding="utf-8"),
+                "knowledge manifest",
+            )
             self.unsaved = False
         except TinychatError:
             pass  # the manifest only saves time; a read-only state folder must not stop the chat
@@ -408,7 +462,9 @@ class Knowledge:
                         pending.append((f"{prefix}{entry.name}/", entry.path))
                     continue
                 budget.add_file()
-                if is_ignored(entry.name) or not entry.name.lower().endswith(self.config.extensions):
+                if is_ignored(entry.name) or not entry.name.lower().endswith(
+                    self.config.extensions
+                ):
                     continue
                 relative = prefix + entry.name
                 info = self._regular_file(entry, relative, root, changes)
@@ -417,8 +473,9 @@ class Knowledge:
                     seen[relative] = info
         return seen
 
-    def _regular_file(self, entry: os.DirEntry, relative: str, root: str,
-                      changes: Changes) -> os.stat_result | None:
+    def _regular_file(
+        self, entry: os.DirEntry, relative: str, root: str, changes: Changes
+    ) -> os.stat_result | None:
         """The stat of a note that can be read, or None after a warning (said once).
 
         A FIFO would block the read forever and a device never ends: only regular files
@@ -486,10 +543,18 @@ class Knowledge:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             if self.config.bad_utf8 == "skip":
-                self._warn(changes, relative, f"is not UTF-8 (byte {error.start}); skipped: save it as UTF-8"
-                                              " or set knowledge.bad_utf8: replace")  # fmt: skip
+                self._warn(
+                    changes,
+                    relative,
+                    f"is not UTF-8 (byte {error.start}); skipped: save it as UTF-8"
+                    " or set knowledge.bad_utf8: replace",
+                )
                 return None
-            self._warn(changes, relative, f"is not UTF-8 (byte {error.start}); read with replacement characters")
+            self._warn(
+                changes,
+                relative,
+                f"is not UTF-8 (byte {error.start}); read with replacement characters",
+            )
             return data.decode("utf-8-sig", errors="replace")
 
     def _warn(self, changes: Changes, relative: str, problem: str) -> None:
@@ -518,8 +583,13 @@ def _file_state(relative: str, entry: Any) -> FileState:
         if not isinstance(row, list) or len(row) != 4:
             raise ValueError(relative)
         line, end_line, text, title = row
-        if not (_whole(line) and _whole(end_line) and 1 <= line <= end_line
-                and isinstance(text, str) and isinstance(title, str)):
+        if not (
+            _whole(line)
+            and _whole(end_line)
+            and 1 <= line <= end_line
+            and isinstance(text, str)
+            and isinstance(title, str)
+        ):
             raise ValueError(relative)
         chunks.append(Chunk(relative, line, end_line, text, title))
     return FileState(size, mtime_ns, sha256, tuple(chunks))
@@ -553,4 +623,6 @@ class _Budget:
 
 def open_knowledge(config: Config) -> Knowledge:
     """The configured knowledge folder, remembering what it knew in the state folder's manifest."""
-    return Knowledge(config.paths.knowledge, config.knowledge, manifest=config.paths.state / MANIFEST_NAME)
+    return Knowledge(
+        config.paths.knowledge, config.knowledge, manifest=config.paths.state / MANIFEST_NAME
+    )

@@ -36,19 +36,28 @@ from tinychat.knowledge import Chunk, subject_of
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
 from tinychat.vocab import normalize
 
-SUBJECT_WEIGHT = 1.0  # a sentence of the note the question names beats a better-worded one elsewhere
+SUBJECT_WEIGHT = (
+    1.0  # a sentence of the note the question names beats a better-worded one elsewhere
+)
 KIND_BONUS = 0.1  # the sentence holds the kind of answer asked for
-KIND_CANDIDATES = 32  # the best sentences whose kind is checked (enough for any top-k a prompt holds)
+KIND_CANDIDATES = (
+    32  # the best sentences whose kind is checked (enough for any top-k a prompt holds)
+)
 BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants: term-count saturation, length normalisation
 OPENING_WORDS = 6  # a first sentence's subject ends at its verb, if one comes this early
 OPENING_TWICE = 2  # content words at a sentence's start that count twice
-AUXILIARIES = frozenset("is are was were has have had can could will would may might must shall should does do did "
-                        "lies sits stands runs holds".split())
+AUXILIARIES = frozenset(
+    "is are was were has have had can could will would may might must shall should does do did "
+    "lies sits stands runs holds".split()
+)
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
 # Words that shape a question without saying what it is about ("what happens with top-k 0?").
-QUESTION_FILLER = frozenset("happen happens happened mean means meant tell explain describe define know please "
-                            "thing things something anything kind sort type way ways use used using exactly really "
-                            "actually i me we us my our you your".split())
+QUESTION_FILLER = frozenset(
+    "happen happens happened mean means meant tell explain describe define know please "
+    "thing things something anything kind sort type way ways use used using exactly really "
+    "actually i me we us my our you your".split()
+)
+
 
 def stem(word: str) -> str:
     """A crude stem, so word forms meet: painted, paints, painting -> paint; leaves, leave -> leav;
@@ -105,8 +114,12 @@ class Sections:
     subjects: list[frozenset[str]]  # stemmed subject words of each section
     names: list[str]  # the same words as written, e.g. "loom zarnet": what a follow-up adds
     keys: dict[tuple[str, str], int]  # (path, heading) -> section
-    by_word: dict[str, list[int]] = field(default_factory=dict)  # stemmed word -> sections holding it
-    by_label: dict[str, list[int]] = field(default_factory=dict)  # file name or heading word -> sections
+    by_word: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # stemmed word -> sections holding it
+    by_label: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # file name or heading word -> sections
 
     @classmethod
     def of(cls, chunks: list[Chunk]) -> "Sections":
@@ -116,9 +129,14 @@ class Sections:
         keys: dict[tuple[str, str], int] = {}
         previous: tuple[str, str] | None = None
         for i, chunk in enumerate(chunks):
-            if (chunk.path, chunk.title) != previous:  # a new section starts with its first sentence
+            if (
+                chunk.path,
+                chunk.title,
+            ) != previous:  # a new section starts with its first sentence
                 previous = (chunk.path, chunk.title)
-                words = content_words(subject_of(chunk.path) + " " + chunk.title) + opening_subject(chunk.text)
+                words = content_words(subject_of(chunk.path) + " " + chunk.title) + opening_subject(
+                    chunk.text
+                )
                 subjects.append(frozenset(map(stem, words)))
                 names.append(" ".join(dict.fromkeys(words)))
                 keys[previous] = len(subjects) - 1
@@ -152,14 +170,23 @@ class Postings:
 
     @classmethod
     def of(cls, counts: TermCounts, size: int) -> "Postings":
-        used = np.flatnonzero(np.bincount(counts.cols, minlength=len(counts.terms)))  # a cache holds other terms too
-        cols = np.searchsorted(used, counts.cols)  # term ids renumbered 0..len(used)-1, in the same order
+        used = np.flatnonzero(
+            np.bincount(counts.cols, minlength=len(counts.terms))
+        )  # a cache holds other terms too
+        cols = np.searchsorted(
+            used, counts.cols
+        )  # term ids renumbered 0..len(used)-1, in the same order
         rows = np.repeat(np.arange(size, dtype=np.int64), np.diff(counts.row_ptr))
         frequency = np.bincount(cols, minlength=len(used))
         order = np.argsort(cols, kind="stable")
-        return cls({counts.terms[t]: i for i, t in enumerate(used)}, frequency,
-                   np.concatenate([[0], np.cumsum(frequency)]), rows[order], counts.counts[order].astype(np.float32),
-                   np.bincount(rows, weights=counts.counts, minlength=size).astype(np.float32))
+        return cls(
+            {counts.terms[t]: i for i, t in enumerate(used)},
+            frequency,
+            np.concatenate([[0], np.cumsum(frequency)]),
+            rows[order],
+            counts.counts[order].astype(np.float32),
+            np.bincount(rows, weights=counts.counts, minlength=size).astype(np.float32),
+        )
 
     def frequency(self, term: str, hidden: np.ndarray) -> int:
         """Sentences holding `term`, not counting hidden ones."""
@@ -168,7 +195,9 @@ class Postings:
             return 0
         if not self.any_hidden(hidden):
             return int(self.document_frequency[t])
-        return int(self.document_frequency[t] - hidden[self.rows[self.start[t] : self.start[t + 1]]].sum())
+        return int(
+            self.document_frequency[t] - hidden[self.rows[self.start[t] : self.start[t + 1]]].sum()
+        )
 
     @staticmethod
     def any_hidden(hidden: np.ndarray) -> bool:
@@ -204,17 +233,37 @@ class Part:
 class LexicalIndex:
     """Subject-then-sentence retrieval over BM25 term counts (see the module docstring)."""
 
-    def __init__(self, chunks: list[Chunk], counts: TermCounts | None = None, parts: list[Part] | None = None):
+    def __init__(
+        self, chunks: list[Chunk], counts: TermCounts | None = None, parts: list[Part] | None = None
+    ):
         if parts is None:
             counts = counts or count_terms([chunk.text for chunk in chunks], analyzer=chunk_terms)
-            parts = [Part(chunks, Postings.of(counts, len(chunks)), Sections.of(chunks), np.zeros(len(chunks), bool))]
+            parts = [
+                Part(
+                    chunks,
+                    Postings.of(counts, len(chunks)),
+                    Sections.of(chunks),
+                    np.zeros(len(chunks), bool),
+                )
+            ]
         self.parts = parts
-        self.chunks = [chunk for part in parts for chunk in part.chunks]  # hidden ones included, scored -inf
+        self.chunks = [
+            chunk for part in parts for chunk in part.chunks
+        ]  # hidden ones included, scored -inf
 
-    def updated(self, changed_paths: set[str], newer: list[Chunk], counts: TermCounts) -> "LexicalIndex":
+    def updated(
+        self, changed_paths: set[str], newer: list[Chunk], counts: TermCounts
+    ) -> "LexicalIndex":
         """This index with the sentences of `changed_paths` hidden and `newer` (their new sentences) added."""
-        parts = [Part(p.chunks, p.postings, p.sections, p.hidden | np.array([c.path in changed_paths for c in p.chunks], bool))
-                 for p in self.parts]
+        parts = [
+            Part(
+                p.chunks,
+                p.postings,
+                p.sections,
+                p.hidden | np.array([c.path in changed_paths for c in p.chunks], bool),
+            )
+            for p in self.parts
+        ]
         return LexicalIndex([], parts=parts + [LexicalIndex(newer, counts).parts[0]])
 
     def subject(self, chunk: Chunk) -> str:
@@ -230,7 +279,11 @@ class LexicalIndex:
         or heading as written ("vet" of vet.txt; "opened" does not name "opening times.md"), or
         half the subject words of some section."""
         known = {stem(word) for word in content_words(besides)}
-        words = [word for word in content_words(query) if word not in QUESTION_FILLER and stem(word) not in known]
+        words = [
+            word
+            for word in content_words(query)
+            if word not in QUESTION_FILLER and stem(word) not in known
+        ]
         for part in self.parts:
             if any(part.sections.by_label.get(word.removesuffix("'s")) for word in words):
                 return True
@@ -238,15 +291,26 @@ class LexicalIndex:
             for stemmed in {stem(word) for word in words}:
                 for section in part.sections.by_word.get(stemmed, []):
                     named[section] = named.get(section, 0) + 1
-            if any(2 * count >= len(part.sections.subjects[section]) for section, count in named.items()):
+            if any(
+                2 * count >= len(part.sections.subjects[section])
+                for section, count in named.items()
+            ):
                 return True
         return False
 
     def unknown_share(self, query: str) -> float:
         """The share of the question's words that no note holds, in a sentence or a subject."""
-        words = [word for word in content_words(query) if word not in QUESTION_FILLER] or content_words(query)
-        unknown = [word for word in words if not any(
-            f"w:{stem(word)}" in part.postings.term_ids or part.sections.by_word.get(stem(word)) for part in self.parts)]
+        words = [
+            word for word in content_words(query) if word not in QUESTION_FILLER
+        ] or content_words(query)
+        unknown = [
+            word
+            for word in words
+            if not any(
+                f"w:{stem(word)}" in part.postings.term_ids or part.sections.by_word.get(stem(word))
+                for part in self.parts
+            )
+        ]
         return len(unknown) / max(len(words), 1)
 
     def visible(self) -> int:
@@ -255,15 +319,20 @@ class LexicalIndex:
     def search(self, query: str, k: int) -> list[Hit]:
         return self.search_with_evidence(query, k)[0]
 
-    def search_with_evidence(self, query: str, k: int, asked: str | None = None) -> tuple[list[Hit], Evidence]:
+    def search_with_evidence(
+        self, query: str, k: int, asked: str | None = None
+    ) -> tuple[list[Hit], Evidence]:
         """The k best sentences, and what the best one says of whether the notes hold an answer
         to `asked` (the question as typed, when `query` adds a follow-up's subject to it)."""
         match = self.match(query)
         scores = match.score()
         hits = ranked_hits(self.chunks, scores, k, floor=0.0)
         best = int(np.argmax(scores)) if len(scores) else -1
-        evidence = Evidence(float(scores[best]) if hits else 0.0, float(match.subject[best]) if hits else 0.0,
-                            self.unknown_share(asked if asked is not None else query))
+        evidence = Evidence(
+            float(scores[best]) if hits else 0.0,
+            float(match.subject[best]) if hits else 0.0,
+            self.unknown_share(asked if asked is not None else query),
+        )
         return hits, evidence
 
     def scores(self, query: str) -> np.ndarray:
@@ -272,28 +341,42 @@ class LexicalIndex:
 
     def match(self, query: str) -> "Match":
         """How every sentence matches `query`, part by part (hidden ones score -inf)."""
-        words = [word for word in content_words(query) if word not in QUESTION_FILLER] or content_words(query)
+        words = [
+            word for word in content_words(query) if word not in QUESTION_FILLER
+        ] or content_words(query)
         stems = [stem(word) for word in words]
         count = max(self.visible(), 1)
         rarity = self._rarity(count)
         word_weight = np.array([rarity(f"w:{s}") for s in stems], np.float32)
         average_length = sum(float(p.postings.lengths[~p.hidden].sum()) for p in self.parts) / count
         kinds = kinds_asked(query)
-        full = sum(rarity(term) for term in sentence_terms(words))  # what matching every word would score
+        full = sum(
+            rarity(term) for term in sentence_terms(words)
+        )  # what matching every word would score
         subject, sentence, kind = [], [], []
         for part in self.parts:
-            in_subject = _subject_masks(part.sections, stems)[part.sections.of_chunk]  # (N,) bit i: word i
+            in_subject = _subject_masks(part.sections, stems)[
+                part.sections.of_chunk
+            ]  # (N,) bit i: word i
             part_sentence = np.zeros(len(part.chunks), np.float32)
             for mask in np.unique(in_subject):
                 rest = [word for i, word in enumerate(words) if not (int(mask) >> i) & 1]
                 rows = in_subject == mask
-                part_sentence[rows] = _bm25(part.postings, sentence_terms(rest), rarity, average_length, full)[rows]
+                part_sentence[rows] = _bm25(
+                    part.postings, sentence_terms(rest), rarity, average_length, full
+                )[rows]
             part_sentence[part.hidden] = -np.inf
             sentence.append(part_sentence)
             subject.append(_subject_match(in_subject, word_weight))
-        subject_all, sentence_all = (np.concatenate(v) if v else np.zeros(0, np.float32) for v in (subject, sentence))
-        return Match(subject_all, sentence_all, _kind_held(self.chunks, sentence_all + SUBJECT_WEIGHT * subject_all,
-                                                           kinds), asked=bool(kinds))
+        subject_all, sentence_all = (
+            np.concatenate(v) if v else np.zeros(0, np.float32) for v in (subject, sentence)
+        )
+        return Match(
+            subject_all,
+            sentence_all,
+            _kind_held(self.chunks, sentence_all + SUBJECT_WEIGHT * subject_all, kinds),
+            asked=bool(kinds),
+        )
 
     def _rarity(self, count: int):
         """BM25's inverse document frequency of a term over the visible sentences of every part
@@ -345,7 +428,9 @@ def _subject_match(masks: np.ndarray, word_weight: np.ndarray) -> np.ndarray:
     return (bits * word_weight[None, :]).sum(axis=1).astype(np.float32) / total
 
 
-def _bm25(postings: Postings, terms: Counter[str], rarity, average_length: float, best: float) -> np.ndarray:
+def _bm25(
+    postings: Postings, terms: Counter[str], rarity, average_length: float, best: float
+) -> np.ndarray:
     """BM25 of every sentence for `terms`, divided by `best`, the score of a sentence matching the
     whole question: so the sentence match and the subject match are shares of the same question."""
     known = [(postings.term_ids[term], rarity(term)) for term in terms if term in postings.term_ids]
@@ -357,8 +442,12 @@ def _bm25(postings: Postings, terms: Counter[str], rarity, average_length: float
     rows, counts = postings.rows[entries], postings.counts[entries]
     weights = np.repeat(np.array([weight for _, weight in known], np.float32), lengths)
     norm = BM25_K1 * (1 - BM25_B + BM25_B * postings.lengths[rows] / max(average_length, 1e-9))
-    saturated = counts / (counts + norm)  # BM25's tf (k1 + 1) / (tf + norm), divided by k1 + 1 so 1 is its most
-    return (np.bincount(rows, weights=weights * saturated, minlength=len(postings.lengths)) / best).astype(np.float32)
+    saturated = counts / (
+        counts + norm
+    )  # BM25's tf (k1 + 1) / (tf + norm), divided by k1 + 1 so 1 is its most
+    return (
+        np.bincount(rows, weights=weights * saturated, minlength=len(postings.lengths)) / best
+    ).astype(np.float32)
 
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -77,7 +77,9 @@ class Attention(keras.layers.Layer):
 
     def build(self, input_shape):
         dim = self.config.d_model
-        self.w_qkv = self.add_weight(shape=(dim, 3 * dim), initializer="glorot_uniform", name="w_qkv")
+        self.w_qkv = self.add_weight(
+            shape=(dim, 3 * dim), initializer="glorot_uniform", name="w_qkv"
+        )
         self.b_qkv = self.add_weight(shape=(3 * dim,), initializer="zeros", name="b_qkv")
         self.w_out = self.add_weight(shape=(dim, dim), initializer="glorot_uniform", name="w_out")
         self.b_out = self.add_weight(shape=(dim,), initializer="zeros", name="b_out")
@@ -90,7 +92,9 @@ class Attention(keras.layers.Layer):
         qkv = ops.reshape(qkv, (batch, length, 3, heads, d_head))
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, H, T, d_head)
         query, key, value = qkv[0], qkv[1], qkv[2]
-        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(d_head)  # (B, H, T, T)
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(
+            d_head
+        )  # (B, H, T, T)
         weights = ops.softmax(scores + bias, axis=-1)  # row t: how much t looks at each s <= t
         mixed = ops.matmul(weights, value)  # (B, H, T, d_head)
         mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (batch, length, heads * d_head))
@@ -108,7 +112,9 @@ class FeedForward(keras.layers.Layer):
         dim, hidden = self.config.d_model, self.config.d_ff
         self.w_in = self.add_weight(shape=(dim, hidden), initializer="glorot_uniform", name="w_in")
         self.b_in = self.add_weight(shape=(hidden,), initializer="zeros", name="b_in")
-        self.w_out = self.add_weight(shape=(hidden, dim), initializer="glorot_uniform", name="w_out")
+        self.w_out = self.add_weight(
+            shape=(hidden, dim), initializer="glorot_uniform", name="w_out"
+        )
         self.b_out = self.add_weight(shape=(dim,), initializer="zeros", name="b_out")
 
     def call(self, x):
@@ -147,24 +153,36 @@ class CopyHead(keras.layers.Layer):
         dim = self.config.d_model
         # Queries and keys read two positions (this one and the one before), so "where am I in
         # the line I am copying" is a match of the last two characters, not one.
-        self.w_query = self.add_weight(shape=(2 * dim, dim), initializer="glorot_uniform", name="w_query")
-        self.w_key = self.add_weight(shape=(2 * dim, dim), initializer="glorot_uniform", name="w_key")
+        self.w_query = self.add_weight(
+            shape=(2 * dim, dim), initializer="glorot_uniform", name="w_query"
+        )
+        self.w_key = self.add_weight(
+            shape=(2 * dim, dim), initializer="glorot_uniform", name="w_key"
+        )
         self.w_gate = self.add_weight(shape=(dim,), initializer="zeros", name="w_gate")
         self.b_gate = self.add_weight(shape=(), initializer="zeros", name="b_gate")
         # A learned bonus per match length (0 .. MATCH_CAP characters): starts by favouring long matches.
         ramp = keras.initializers.Constant(np.linspace(0.0, 4.0, MATCH_CAP + 1).astype(np.float32))
-        self.match_bias = self.add_weight(shape=(MATCH_CAP + 1,), initializer=ramp, name="match_bias")
+        self.match_bias = self.add_weight(
+            shape=(MATCH_CAP + 1,), initializer=ramp, name="match_bias"
+        )
         # How much a long match opens the gate: text that has matched the context for a while is a copy.
-        self.gate_match = self.add_weight(shape=(), initializer=keras.initializers.Constant(2.0), name="gate_match")
+        self.gate_match = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(2.0), name="gate_match"
+        )
 
     def call(self, hidden, ids):
         """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1), weights."""
         length = ops.shape(ids)[1]
-        previous = ops.concatenate([ops.zeros_like(hidden[:, :1]), hidden[:, :-1]], axis=1)  # (B, T, D): h at t-1
+        previous = ops.concatenate(
+            [ops.zeros_like(hidden[:, :1]), hidden[:, :-1]], axis=1
+        )  # (B, T, D): h at t-1
         pair = ops.concatenate([hidden, previous], axis=-1)  # (B, T, 2D)
         query = ops.matmul(pair, self.w_query)
         key = ops.matmul(pair, self.w_key)
-        scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) / math.sqrt(self.config.d_model)  # (B, T, T)
+        scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) / math.sqrt(
+            self.config.d_model
+        )  # (B, T, T)
         # Keeping its place: where the text before s matches the text before t the longest, s+1 is
         # most likely what comes next ("1112" copied from "900111" does not jump back into "111").
         matched = match_lengths(ids)
@@ -173,13 +191,21 @@ class CopyHead(keras.layers.Layer):
         positions = ops.arange(length)
         earlier = ops.expand_dims(positions, 1) > ops.expand_dims(positions, 0)  # (T, T)
         weights = ops.softmax(ops.where(earlier, scores, MASKED), axis=-1)
-        next_ids = ops.concatenate([ids[:, 1:], ops.zeros_like(ids[:, :1])], axis=1)  # (B, T): char after s
+        next_ids = ops.concatenate(
+            [ids[:, 1:], ops.zeros_like(ids[:, :1])], axis=1
+        )  # (B, T): char after s
         copy_probs = ops.matmul(weights, ops.one_hot(next_ids, VOCAB_SIZE))  # (B, T, V)
         # At t = 0 nothing can be copied, so the gate is forced shut there.
         can_copy = ops.cast(ops.expand_dims(positions > 0, -1), hidden.dtype)  # (T, 1)
-        longest = ops.max(ops.where(earlier, matched, 0), axis=-1, keepdims=True)  # (B, T, 1): best match so far
+        longest = ops.max(
+            ops.where(earlier, matched, 0), axis=-1, keepdims=True
+        )  # (B, T, 1): best match so far
         longest = ops.cast(longest, hidden.dtype) / MATCH_CAP
-        gate_logit = ops.matmul(hidden, ops.expand_dims(self.w_gate, -1)) + self.b_gate + self.gate_match * longest
+        gate_logit = (
+            ops.matmul(hidden, ops.expand_dims(self.w_gate, -1))
+            + self.b_gate
+            + self.gate_match * longest
+        )
         gate = ops.sigmoid(gate_logit) * can_copy
         return copy_probs, gate, weights
 
@@ -192,7 +218,9 @@ def match_lengths(ids):
     """
     equal = ops.cast(ops.expand_dims(ids, 2) == ops.expand_dims(ids, 1), "int32")  # (B, T, T)
     run, total = equal, equal
-    length = ids.shape[1] if ids.shape[1] is not None else MATCH_CAP  # static in training: the window
+    length = (
+        ids.shape[1] if ids.shape[1] is not None else MATCH_CAP
+    )  # static in training: the window
     for shift in range(1, min(MATCH_CAP, length)):
         # equal[t - shift, s - shift]: the diagonal neighbour `shift` steps back (zero before the start)
         back = ops.pad(equal[:, :-shift, :-shift], ((0, 0), (shift, 0), (shift, 0)))
@@ -208,24 +236,34 @@ class TinyTransformer(keras.Model):
         super().__init__(**kwargs)
         self.config = config
         self.token_embedding = keras.layers.Embedding(
-            VOCAB_SIZE, config.d_model, embeddings_initializer=keras.initializers.RandomNormal(stddev=0.3),
+            VOCAB_SIZE,
+            config.d_model,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.3),
             name="token_embedding",
         )
         if config.positions == "learned":
             self.position_embedding = keras.layers.Embedding(
-                config.window, config.d_model, embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1),
+                config.window,
+                config.d_model,
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1),
                 name="position_embedding",
             )
         self.blocks = [Block(config, name=f"block_{i}") for i in range(config.n_layers)]
         self.final_norm = LayerNorm(name="final_norm")
         self.head = keras.layers.Dense(VOCAB_SIZE, name="head")
         self.copy_head = CopyHead(config, name="copy_head") if config.copy else None
-        self.slopes = alibi_slopes(config.n_heads) if config.positions == "alibi" else np.zeros(config.n_heads, np.float32)
+        self.slopes = (
+            alibi_slopes(config.n_heads)
+            if config.positions == "alibi"
+            else np.zeros(config.n_heads, np.float32)
+        )
 
     def attention_bias(self, length):
         """(H, T, T): -slope * distance for s <= t (ALiBi; zero slopes for learned positions), MASKED for s > t."""
         positions = ops.arange(length)
-        distance = ops.cast(ops.expand_dims(positions, 1) - ops.expand_dims(positions, 0), "float32")  # t - s
+        distance = ops.cast(
+            ops.expand_dims(positions, 1) - ops.expand_dims(positions, 0), "float32"
+        )  # t - s
         bias = -ops.reshape(ops.convert_to_tensor(self.slopes), (-1, 1, 1)) * distance
         return ops.where(distance < 0, MASKED, bias)
 
@@ -265,8 +303,12 @@ def named_weights(model: TinyTransformer) -> dict:
     return {name: _variable(model, name) for name in weight_shapes(model.config)}
 
 
-KERAS_NAMES = {"token_embedding": ("token_embedding", "embeddings"), "position_embedding": ("position_embedding", "embeddings"),
-               "head/w": ("head", "kernel"), "head/b": ("head", "bias")}  # Keras's own layers name their weights
+KERAS_NAMES = {
+    "token_embedding": ("token_embedding", "embeddings"),
+    "position_embedding": ("position_embedding", "embeddings"),
+    "head/w": ("head", "kernel"),
+    "head/b": ("head", "bias"),
+}  # Keras's own layers name their weights
 
 
 def _variable(model: TinyTransformer, name: str):
@@ -284,7 +326,10 @@ def _variable(model: TinyTransformer, name: str):
 
 def get_arrays(model: TinyTransformer) -> dict[str, np.ndarray]:
     """Every weight as a float32 numpy array, by checkpoint name."""
-    return {name: np.asarray(variable.numpy(), dtype=np.float32) for name, variable in named_weights(model).items()}
+    return {
+        name: np.asarray(variable.numpy(), dtype=np.float32)
+        for name, variable in named_weights(model).items()
+    }
 
 
 def set_arrays(model: TinyTransformer, arrays: dict[str, np.ndarray]) -> None:

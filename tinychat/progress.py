@@ -25,7 +25,9 @@ def sparkline(values: list[float], points: int = SPARK_POINTS) -> str:
     if not values:
         return ""
     low, high = min(values), max(values)
-    return "".join(SPARK[int((v - low) / (high - low) * (len(SPARK) - 1)) if high > low else 0] for v in values)
+    return "".join(
+        SPARK[int((v - low) / (high - low) * (len(SPARK) - 1)) if high > low else 0] for v in values
+    )
 
 
 def format_seconds(seconds: float) -> str:
@@ -39,7 +41,9 @@ def format_seconds(seconds: float) -> str:
 class Progress:
     """Draws training progress; `update` is called after every step."""
 
-    def __init__(self, total: int, chars_per_step: int, stream: TextIO | None = None, label: str = "training"):
+    def __init__(
+        self, total: int, chars_per_step: int, stream: TextIO | None = None, label: str = "training"
+    ):
         self.total, self.chars_per_step, self.label = total, chars_per_step, label
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
@@ -75,7 +79,11 @@ class Progress:
         head = f"{self.label} [{bar}] {step}/{self.total} loss {self.loss:.3f}"
         tail = f" {rate / 1000:.1f}k chars/s {left_text} left"
         # A line wider than the terminal wraps, and "\r" can then no longer redraw it in place.
-        room = shutil.get_terminal_size().columns - 1 - len(head) - len(tail) if self.interactive else SPARK_POINTS + 1
+        room = (
+            shutil.get_terminal_size().columns - 1 - len(head) - len(tail)
+            if self.interactive
+            else SPARK_POINTS + 1
+        )
         curve = " " + sparkline(self.losses, min(SPARK_POINTS, room - 1)) if room > 8 else ""
         line = head + curve + tail
         return line[: shutil.get_terminal_size().columns - 1] if self.interactive else line
@@ -102,8 +110,9 @@ class Progress:
             self.stream.write(f"\r\x1b[2K{self.label}: {text}...")
             self.stream.flush()
 
-    def finish(self, final_loss: float, seconds: float, chars_per_second: float,
-               notes: list[str] = ()) -> None:
+    def finish(
+        self, final_loss: float, seconds: float, chars_per_second: float, notes: list[str] = ()
+    ) -> None:
         """Replace the bar by a summary: steps, time and speed (the run's one measure of them,
         given by the caller), the loss curve and final loss, then `notes`."""
         end = "\r\x1b[2K" if self.interactive else ""

@@ -49,7 +49,14 @@ def build_prompt(context: list[str], query: str, window: int, max_answer_chars: 
     for line in map(one_line, context):
         longest = max([len(line), *map(len, lines)])
         room = max(MIN_ANSWER_ROOM, min(max_answer_chars, longest + 1))
-        free = window - room - len(CONTEXT_MARKER) - len(tail) - sum(len(kept) + 1 for kept in lines) - 1
+        free = (
+            window
+            - room
+            - len(CONTEXT_MARKER)
+            - len(tail)
+            - sum(len(kept) + 1 for kept in lines)
+            - 1
+        )
         if len(line) <= free:
             lines.append(line)
         elif not lines and free >= MIN_ANSWER_ROOM:

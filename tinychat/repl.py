@@ -87,10 +87,14 @@ class Repl:
     def __init__(self, session: ChatSession, out: TextIO | None = None, **prompt_options: Any):
         self.session = session
         self.out = out or sys.stdout
-        self.notices: list[str] = []  # from the background watcher: shown between prompts, never over one
+        self.notices: list[
+            str
+        ] = []  # from the background watcher: shown between prompts, never over one
         self.last_error = ""  # said for the last line typed: the watcher's copy is not said again
         session.on_notice = self.notices.append
-        session.follow_up = True  # a chat: "how tall is it?" refers back to the last answer's subject
+        session.follow_up = (
+            True  # a chat: "how tall is it?" refers back to the last answer's subject
+        )
         state = session.config.paths.state
         try:
             state.mkdir(parents=True, exist_ok=True)
@@ -114,7 +118,9 @@ class Repl:
         return max(20, min(120, self.prompt.output.get_size().columns - 2))
 
     def colors(self) -> bool:
-        depth = ColorDepth.from_env() or self.prompt.output.get_default_color_depth()  # from_env reads NO_COLOR
+        depth = (
+            ColorDepth.from_env() or self.prompt.output.get_default_color_depth()
+        )  # from_env reads NO_COLOR
         return depth != ColorDepth.DEPTH_1_BIT
 
     def show(self, lines: "list[list[tuple[str, str]]] | None") -> None:
@@ -167,8 +173,9 @@ class Repl:
         warm = not fresh and self.session.model is not None
         base = str(self.session.model.meta.get("trained_at", "")) if warm else ""
         steps = config.train.retrain_steps if warm else config.train.steps
-        done = resume.saved_step(config.paths.state, resume.run_identity(config, fingerprint, steps,
-                                                                         warm, base))
+        done = resume.saved_step(
+            config.paths.state, resume.run_identity(config, fingerprint, steps, warm, base)
+        )
         try:
             self.trainer = Trainer(config, fresh, on_change=self.redraw).start()
         except OSError as error:  # no process could be started (out of memory, no python)
@@ -197,8 +204,9 @@ class Repl:
         if trainer.exit_code == 0:
             config = self.session.config
             try:
-                trained = checkpoint.load(checkpoint.weights_path(config.paths.state),
-                                          expected=config.model)
+                trained = checkpoint.load(
+                    checkpoint.weights_path(config.paths.state), expected=config.model
+                )
             except TinychatError as error:
                 self.notices.append(f"training ended, but its weights cannot be used: {error}")
                 return
@@ -207,8 +215,9 @@ class Repl:
             self.notices.append("training finished: answers now use the new weights")
         elif trainer.failure():
             keep = "the previous weights" if self.session.model else "the best matching sentence"
-            self.notices.append(f"{trainer.failure()}; answers keep using {keep};"
-                                " /retrain starts it again")
+            self.notices.append(
+                f"{trainer.failure()}; answers keep using {keep}; /retrain starts it again"
+            )
 
     def stop_training(self) -> None:
         """On leaving: stop the child cleanly (it saves its progress) and say where it got to."""
@@ -217,8 +226,10 @@ class Repl:
             return
         trainer.stop()
         if trainer.stopped_at:
-            sys.stderr.write(f"training stopped at step {trainer.stopped_at} of {trainer.total};"
-                             f" {self.resumed_by} resumes from there\n")
+            sys.stderr.write(
+                f"training stopped at step {trainer.stopped_at} of {trainer.total};"
+                f" {self.resumed_by} resumes from there\n"
+            )
             sys.stderr.flush()
 
     def run(self) -> int:
@@ -325,11 +336,20 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         repl.say("no answer yet: ask a question first")
         return True
     if last.searched and last.searched != last.query:
-        repl.say(textwrap.fill(f"searched: {last.searched}  (a follow-up; /new forgets the subject)",
-                               width=repl.width(), subsequent_indent="  ", break_long_words=False))
+        repl.say(
+            textwrap.fill(
+                f"searched: {last.searched}  (a follow-up; /new forgets the subject)",
+                width=repl.width(),
+                subsequent_indent="  ",
+                break_long_words=False,
+            )
+        )
     if last.abstained:
-        repl.say("the notes don't hold the answer; the closest sentences, not used:" if last.sources
-                 else "nothing in the notes matches the question")
+        repl.say(
+            "the notes don't hold the answer; the closest sentences, not used:"
+            if last.sources
+            else "nothing in the notes matches the question"
+        )
     elif not last.sources:
         repl.say("the last answer used no context (nothing matched)")
     for rank, hit in enumerate(last.sources, start=1):
@@ -338,8 +358,15 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         number = f"  {rank}. "
         # The whole sentence, wrapped at whole words under its number (a hanging indent).
         row = f"{number}{printable_line(chunk.path)}:{lines}  score {hit.score:.3f}  {printable_line(chunk.text)}"
-        repl.say(textwrap.fill(row, width=repl.width(), subsequent_indent=" " * len(number),
-                               break_long_words=False, break_on_hyphens=False))
+        repl.say(
+            textwrap.fill(
+                row,
+                width=repl.width(),
+                subsequent_indent=" " * len(number),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
     if argument == "-v":
         repl.say("prompt the model saw:")
         repl.say(last.prompt + last.text)
@@ -356,7 +383,10 @@ def cmd_temp(repl: Repl, argument: str) -> bool:
             repl.say(f"/temp {argument}: give a number from 0 (greedy) to 10")
             return True
         repl.session.temperature = value
-    repl.say(f"temperature {repl.session.temperature:g}" + (" (greedy)" if repl.session.temperature == 0 else ""))
+    repl.say(
+        f"temperature {repl.session.temperature:g}"
+        + (" (greedy)" if repl.session.temperature == 0 else "")
+    )
     return True
 
 
@@ -375,8 +405,9 @@ def cmd_retrain(repl: Repl, argument: str) -> bool:
     trainer = repl.trainer
     if trainer and trainer.running():
         where = f" (step {trainer.step} of {trainer.total})" if trainer.step else ""
-        repl.say(f"/retrain: a training is already running{where};"
-                 " its weights come in when it ends")
+        repl.say(
+            f"/retrain: a training is already running{where}; its weights come in when it ends"
+        )
         return True
     repl.check_training()  # a training that just ended: its weights first
     repl.show_notices()
@@ -395,14 +426,22 @@ def cmd_info(repl: Repl, argument: str) -> bool:
 def cmd_probs(repl: Repl, argument: str) -> bool:
     from tinychat.views import probability_view
 
-    repl.show(probability_view(repl.session.last, width=repl.width(), color=repl.colors()) if repl.session.last else None)
+    repl.show(
+        probability_view(repl.session.last, width=repl.width(), color=repl.colors())
+        if repl.session.last
+        else None
+    )
     return True
 
 
 def cmd_why(repl: Repl, argument: str) -> bool:
     from tinychat.views import attention_view
 
-    repl.show(attention_view(repl.session.last, width=repl.width(), color=repl.colors()) if repl.session.last else None)
+    repl.show(
+        attention_view(repl.session.last, width=repl.width(), color=repl.colors())
+        if repl.session.last
+        else None
+    )
     return True
 
 
@@ -418,20 +457,39 @@ def cmd_quit(repl: Repl, argument: str) -> bool:
 
 COMMANDS = [
     Command("/help", "list these commands", cmd_help),
-    Command("/sources", "files and lines the last answer drew on; -v adds the full prompt",
-            cmd_sources, flags=("-v",)),
-    Command("/temp", "show or set the temperature (0 = greedy, deterministic)", cmd_temp,
-            value="T"),
-    Command("/topk", "show or set how many sentences go into the context (at least 1)", cmd_topk,
-            value="K"),
-    Command("/retrain", "train on the current knowledge in the background; chat goes on meanwhile",
-            cmd_retrain, flags=("--fresh",)),
-    Command("/why", "what each attention head and the copy path looked at for the last answer",
-            cmd_why),
-    Command("/probs", "the last answer coloured by how sure the model was of each character",
-            cmd_probs),
-    Command("/info", "model, checkpoint and knowledge; -v lists every weight array", cmd_info,
-            flags=("-v",)),
+    Command(
+        "/sources",
+        "files and lines the last answer drew on; -v adds the full prompt",
+        cmd_sources,
+        flags=("-v",),
+    ),
+    Command(
+        "/temp", "show or set the temperature (0 = greedy, deterministic)", cmd_temp, value="T"
+    ),
+    Command(
+        "/topk",
+        "show or set how many sentences go into the context (at least 1)",
+        cmd_topk,
+        value="K",
+    ),
+    Command(
+        "/retrain",
+        "train on the current knowledge in the background; chat goes on meanwhile",
+        cmd_retrain,
+        flags=("--fresh",),
+    ),
+    Command(
+        "/why", "what each attention head and the copy path looked at for the last answer", cmd_why
+    ),
+    Command(
+        "/probs", "the last answer coloured by how sure the model was of each character", cmd_probs
+    ),
+    Command(
+        "/info",
+        "model, checkpoint and knowledge; -v lists every weight array",
+        cmd_info,
+        flags=("-v",),
+    ),
     Command("/new", "start a new conversation ('it' no longer means the last subject)", cmd_new),
     Command("/quit", "leave (so do Ctrl-D, exit and quit)", cmd_quit, aliases=("/exit", "/bye")),
 ]
@@ -493,8 +551,9 @@ class ChatHistory(History):
     def _give_up(self, problem: str) -> list[str]:
         if not self.in_memory:
             self.in_memory = True
-            self.on_notice(f"note: the history {self.path} {problem};"
-                           " arrow-up recalls this session only")
+            self.on_notice(
+                f"note: the history {self.path} {problem}; arrow-up recalls this session only"
+            )
         return []
 
 

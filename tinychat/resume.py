@@ -46,25 +46,35 @@ def progress_path(state: Path) -> Path:
     return Path(state) / PROGRESS_NAME
 
 
-def run_identity(config: Any, fingerprint: str, steps: int, warm: bool,
-                 base: str) -> dict[str, Any]:
+def run_identity(
+    config: Any, fingerprint: str, steps: int, warm: bool, base: str
+) -> dict[str, Any]:
     """What must be equal for saved progress to belong to this run: `base` names the weights a
     warm start began from (their `trained_at`), '' for a run from scratch."""
     import dataclasses
 
-    return json.loads(json.dumps({
-        "model": dataclasses.asdict(config.model),
-        "train": dataclasses.asdict(config.train),
-        "retriever": config.retrieval.retriever,
-        "fingerprint": fingerprint,
-        "steps": steps,
-        "warm": warm,
-        "base": base,
-    }))
+    return json.loads(
+        json.dumps(
+            {
+                "model": dataclasses.asdict(config.model),
+                "train": dataclasses.asdict(config.train),
+                "retriever": config.retrieval.retriever,
+                "fingerprint": fingerprint,
+                "steps": steps,
+                "warm": warm,
+                "base": base,
+            }
+        )
+    )
 
 
-def save_progress(state: Path, identity: dict[str, Any], step: int, weights: dict[str, np.ndarray],
-                  optimizer: list[np.ndarray]) -> None:
+def save_progress(
+    state: Path,
+    identity: dict[str, Any],
+    step: int,
+    weights: dict[str, np.ndarray],
+    optimizer: list[np.ndarray],
+) -> None:
     """Write the progress file atomically (a kill mid-save leaves the previous one)."""
     import h5py
 

@@ -36,7 +36,9 @@ class Index(Protocol):
     def search(self, query: str, k: int) -> list[Hit]: ...
 
 
-def ranked_hits(chunks: list[Chunk], scores: np.ndarray, k: int, floor: float = -np.inf) -> list[Hit]:
+def ranked_hits(
+    chunks: list[Chunk], scores: np.ndarray, k: int, floor: float = -np.inf
+) -> list[Hit]:
     """The k best-scoring chunks, best first, leaving out those scored `floor` or less (-inf:
     hidden; a retriever whose 0 means "nothing in common" passes 0). Scores equal to 6 decimals
     are ordered by file and line, so the order does not depend on where a chunk sits in the
@@ -45,8 +47,12 @@ def ranked_hits(chunks: list[Chunk], scores: np.ndarray, k: int, floor: float = 
     if k <= 0:
         return []
     rounded = np.round(scores, 6)
-    candidates = np.flatnonzero(rounded >= np.partition(rounded, len(rounded) - k)[len(rounded) - k])
-    if len(candidates) > 4 * k + 100:  # a huge tie (nothing matches): keep array order, it is all score 0
+    candidates = np.flatnonzero(
+        rounded >= np.partition(rounded, len(rounded) - k)[len(rounded) - k]
+    )
+    if (
+        len(candidates) > 4 * k + 100
+    ):  # a huge tie (nothing matches): keep array order, it is all score 0
         candidates = candidates[np.argsort(-rounded[candidates], kind="stable")][:k]
     order = sorted(candidates, key=lambda i: (-rounded[i], chunks[i].path, chunks[i].line))[:k]
     return [Hit(chunks[i], float(scores[i])) for i in order if scores[i] > floor]
@@ -58,11 +64,17 @@ def ranked_hits(chunks: list[Chunk], scores: np.ndarray, k: int, floor: float = 
 class EmbeddingIndex:
     """The seed's retriever: mean of the model's character embeddings, cosine similarity."""
 
-    def __init__(self, chunks: list[Chunk], embedding_table: np.ndarray, vectors: np.ndarray | None = None):
+    def __init__(
+        self, chunks: list[Chunk], embedding_table: np.ndarray, vectors: np.ndarray | None = None
+    ):
         self.chunks = chunks
         self.table = embedding_table  # (V, D) from the checkpoint
         if vectors is None:
-            vectors = np.stack([self.embed(c.searchable) for c in chunks]) if chunks else np.zeros((0, embedding_table.shape[1]))
+            vectors = (
+                np.stack([self.embed(c.searchable) for c in chunks])
+                if chunks
+                else np.zeros((0, embedding_table.shape[1]))
+            )
         self.vectors = vectors.astype(np.float32)  # (N, D), unit length
 
     def embed(self, text: str) -> np.ndarray:
@@ -100,8 +112,12 @@ class TermCounts:
     counts: np.ndarray  # (nnz,) int32
 
 
-def count_terms(texts: list[str], analyzer: Callable[[str], Counter[str]], terms: list[str] | None = None,
-                term_ids: dict[str, int] | None = None) -> TermCounts:
+def count_terms(
+    texts: list[str],
+    analyzer: Callable[[str], Counter[str]],
+    terms: list[str] | None = None,
+    term_ids: dict[str, int] | None = None,
+) -> TermCounts:
     """Count each text's terms as `analyzer` finds them. New terms are appended to `terms` and
     `term_ids` in place when given (a cache's vocabulary grows without being copied or
     re-hashed), else to new ones."""
@@ -117,7 +133,12 @@ def count_terms(texts: list[str], analyzer: Callable[[str], Counter[str]], terms
             cols.append(term_ids[term])
             counts.append(count)
         row_ptr.append(len(cols))
-    return TermCounts(vocabulary, np.array(row_ptr, np.int64), np.array(cols, np.int32), np.array(counts, np.int32))
+    return TermCounts(
+        vocabulary,
+        np.array(row_ptr, np.int64),
+        np.array(cols, np.int32),
+        np.array(counts, np.int32),
+    )
 
 
 class HybridIndex:
@@ -128,7 +149,10 @@ class HybridIndex:
 
     def search(self, query: str, k: int) -> list[Hit]:
         fused = np.zeros(len(self.chunks), np.float32)
-        for scores in (self.lexical.scores(query), self.embedding.vectors @ self.embedding.embed(query)):
+        for scores in (
+            self.lexical.scores(query),
+            self.embedding.vectors @ self.embedding.embed(query),
+        ):
             ranks = np.empty(len(scores), np.int64)
             ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
             fused += 1.0 / (RRF_K + ranks)

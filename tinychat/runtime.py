@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinychat.architecture import COPY_FLOOR, MATCH_CAP, LAYER_NORM_EPSILON, BlockWeights, alibi_slopes, weight_shapes
+from tinychat.architecture import (
+    COPY_FLOOR,
+    MATCH_CAP,
+    LAYER_NORM_EPSILON,
+    BlockWeights,
+    alibi_slopes,
+    weight_shapes,
+)
 from tinychat.config import ModelConfig
 from tinychat.vocab import VOCAB_SIZE
 
@@ -22,12 +29,17 @@ from tinychat.vocab import VOCAB_SIZE
 def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """Layer norm of one position's vector (D,). Dot products: cheaper than mean() at this size."""
     centered = x - x.sum() / x.shape[0]
-    return centered * (gamma / math.sqrt(centered @ centered / x.shape[0] + LAYER_NORM_EPSILON)) + beta
+    return (
+        centered * (gamma / math.sqrt(centered @ centered / x.shape[0] + LAYER_NORM_EPSILON)) + beta
+    )
 
 
 def feed_forward(block: BlockWeights, x: np.ndarray) -> np.ndarray:
     """FeedForward.call: (D,) -> F -> (D,)."""
-    return gelu(x @ block.feed_forward_w_in + block.feed_forward_b_in) @ block.feed_forward_w_out + block.feed_forward_b_out
+    return (
+        gelu(x @ block.feed_forward_w_in + block.feed_forward_b_in) @ block.feed_forward_w_out
+        + block.feed_forward_b_out
+    )
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -55,18 +67,26 @@ class Runtime:
 
     def __init__(self, config: ModelConfig, arrays: dict[str, np.ndarray]):
         self.config = config
-        self.w = {name: np.asarray(arrays[name], dtype=np.float32) for name in weight_shapes(config)}
+        self.w = {
+            name: np.asarray(arrays[name], dtype=np.float32) for name in weight_shapes(config)
+        }
         self.blocks = [BlockWeights.of(self.w, layer) for layer in range(config.n_layers)]
         n, h, dh, window = config.n_layers, config.n_heads, config.d_head, config.window
-        self.key_cache = np.zeros((n, h, window, dh), np.float32)  # head-major: one matmul per layer
+        self.key_cache = np.zeros(
+            (n, h, window, dh), np.float32
+        )  # head-major: one matmul per layer
         self.value_cache = np.zeros((n, h, window, dh), np.float32)
-        self.copy_keys = np.zeros((window, config.d_model), np.float32)  # CopyHead keys of positions < pos
+        self.copy_keys = np.zeros(
+            (window, config.d_model), np.float32
+        )  # CopyHead keys of positions < pos
         self.previous_hidden = np.zeros(config.d_model, np.float32)  # final hidden state at pos - 1
         self.tokens = np.zeros(window, np.int64)
         self.match = np.zeros(window, np.int64)  # row pos of model.match_lengths, for s < pos
         slopes = alibi_slopes(h) if config.positions == "alibi" else np.zeros(h, np.float32)
         # ALiBi bias for a query at position pos over keys 0..pos is alibi[:, W-1-pos:]: -slope * (pos - s).
-        self.alibi = -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]  # (H, W)
+        self.alibi = (
+            -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]
+        )  # (H, W)
         self.position = 0  # where the next character goes
         self.trace: Trace | None = None
 
@@ -88,11 +108,17 @@ class Runtime:
             x = x + self.w["position_embedding"][pos]  # TinyTransformer.position_embedding
         attention_rows = []
         for layer, block in enumerate(self.blocks):  # Block.call
-            attended, weights = self._attention(layer, block, layer_norm(x, block.norm1_gamma, block.norm1_beta), pos)
+            attended, weights = self._attention(
+                layer, block, layer_norm(x, block.norm1_gamma, block.norm1_beta), pos
+            )
             x = x + attended  # residual connection around the attention
-            x = x + feed_forward(block, layer_norm(x, block.norm2_gamma, block.norm2_beta))  # and the feed-forward
+            x = x + feed_forward(
+                block, layer_norm(x, block.norm2_gamma, block.norm2_beta)
+            )  # and the feed-forward
             attention_rows.append(weights)
-        hidden = layer_norm(x, self.w["final_norm/gamma"], self.w["final_norm/beta"])  # TinyTransformer.final_norm
+        hidden = layer_norm(
+            x, self.w["final_norm/gamma"], self.w["final_norm/beta"]
+        )  # TinyTransformer.final_norm
         probs = softmax(hidden @ self.w["head/w"] + self.w["head/b"])  # TinyTransformer.head: (V,)
         copy_weights, gate = np.zeros(pos, np.float32), 0.0
         if self.config.copy:
@@ -104,34 +130,60 @@ class Runtime:
         self.position += 1
         return probs
 
-    def _attention(self, layer: int, block: BlockWeights, x: np.ndarray, pos: int) -> tuple[np.ndarray, np.ndarray]:
+    def _attention(
+        self, layer: int, block: BlockWeights, x: np.ndarray, pos: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Attention.call, one position: (D,) in, (D,) out, and the weights (H, pos+1) it used."""
         heads, d_head, dim = self.config.n_heads, self.config.d_head, self.config.d_model
-        qkv = x @ block.attention_w_qkv + block.attention_b_qkv  # (3D,): query, key, value side by side
+        qkv = (
+            x @ block.attention_w_qkv + block.attention_b_qkv
+        )  # (3D,): query, key, value side by side
         query, key, value = qkv[:dim], qkv[dim : 2 * dim], qkv[2 * dim :]
         self.key_cache[layer, :, pos] = key.reshape(heads, d_head)  # stored for all later positions
         self.value_cache[layer, :, pos] = value.reshape(heads, d_head)
         keys = self.key_cache[layer, :, : pos + 1]  # (H, pos+1, d_head)
         scores = (keys @ query.reshape(heads, d_head, 1))[:, :, 0] / math.sqrt(d_head)  # (H, pos+1)
-        weights = softmax(scores + self.alibi[:, self.config.window - 1 - pos :])  # + ALiBi distance bias
-        mixed = (weights[:, None, :] @ self.value_cache[layer, :, : pos + 1]).reshape(-1)  # (H, 1, d_head) -> (D,)
+        weights = softmax(
+            scores + self.alibi[:, self.config.window - 1 - pos :]
+        )  # + ALiBi distance bias
+        mixed = (weights[:, None, :] @ self.value_cache[layer, :, : pos + 1]).reshape(
+            -1
+        )  # (H, 1, d_head) -> (D,)
         return mixed @ block.attention_w_out + block.attention_b_out, weights
 
-    def _copy(self, hidden: np.ndarray, probs: np.ndarray, token: int, pos: int) -> tuple[np.ndarray, np.ndarray, float]:
+    def _copy(
+        self, hidden: np.ndarray, probs: np.ndarray, token: int, pos: int
+    ) -> tuple[np.ndarray, np.ndarray, float]:
         """CopyHead.call, one position: mix `probs` with "the character after an earlier position s"."""
         # match_lengths row pos from row pos-1: one more equal character, or none (model.match_lengths)
-        longer = np.minimum(np.concatenate([[0], self.match[: pos - 1]]) + 1, MATCH_CAP) if pos else self.match[:0]
+        longer = (
+            np.minimum(np.concatenate([[0], self.match[: pos - 1]]) + 1, MATCH_CAP)
+            if pos
+            else self.match[:0]
+        )
         self.match[:pos] = (self.tokens[:pos] == token) * longer
-        pair = np.concatenate([hidden, self.previous_hidden if pos > 0 else 0.0 * hidden])  # (2D,): this and the last
+        pair = np.concatenate(
+            [hidden, self.previous_hidden if pos > 0 else 0.0 * hidden]
+        )  # (2D,): this and the last
         self.previous_hidden = hidden
         self.copy_keys[pos] = pair @ self.w["copy/w_key"]
         if pos == 0:
             return probs, np.zeros(0, np.float32), 0.0  # nothing to copy yet: the gate is shut
-        scores = self.copy_keys[:pos] @ (pair @ self.w["copy/w_query"]) / math.sqrt(self.config.d_model)  # (pos,)
-        weights = softmax(scores + self.w["copy/match_bias"][self.match[:pos]])  # + the bonus of a long match
-        copied = np.bincount(self.tokens[1 : pos + 1], weights=weights, minlength=VOCAB_SIZE)  # char after each s
+        scores = (
+            self.copy_keys[:pos] @ (pair @ self.w["copy/w_query"]) / math.sqrt(self.config.d_model)
+        )  # (pos,)
+        weights = softmax(
+            scores + self.w["copy/match_bias"][self.match[:pos]]
+        )  # + the bonus of a long match
+        copied = np.bincount(
+            self.tokens[1 : pos + 1], weights=weights, minlength=VOCAB_SIZE
+        )  # char after each s
         longest = float(self.match[:pos].max()) / MATCH_CAP  # a long match opens the gate
-        logit = float(hidden @ self.w["copy/w_gate"] + self.w["copy/b_gate"] + self.w["copy/gate_match"] * longest)
+        logit = float(
+            hidden @ self.w["copy/w_gate"]
+            + self.w["copy/b_gate"]
+            + self.w["copy/gate_match"] * longest
+        )
         gate = 1.0 / (1.0 + math.exp(-logit))
         return (1.0 - gate) * probs + gate * copied, weights, gate
 

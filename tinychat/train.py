@@ -15,7 +15,11 @@ from typing import Callable
 
 import numpy as np
 
-from tinychat.model import build_model, get_arrays, set_arrays  # first: it imports TensorFlow quietly
+from tinychat.model import (
+    build_model,
+    get_arrays,
+    set_arrays,
+)  # first: it imports TensorFlow quietly
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -33,8 +37,14 @@ from tinychat.vocab import encode  # noqa: E402
 
 MAX_UNIQUE_ROWS = 4_096  # past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
 REPORT_EVERY = 50  # steps between loss reports and held-out checks (Keras's "epoch")
-HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = 0.1, 24, 20  # sentences kept out of training, to measure on
-STOP_GAIN = 0.25  # stop when a check lowers the held-out answers' bits/char by less than a quarter ...
+HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = (
+    0.1,
+    24,
+    20,
+)  # sentences kept out of training, to measure on
+STOP_GAIN = (
+    0.25  # stop when a check lowers the held-out answers' bits/char by less than a quarter ...
+)
 MIN_STEPS = 150  # ... but never before this many steps
 
 
@@ -55,8 +65,14 @@ class _EarlyStop(keras.callbacks.Callback):
     """Every REPORT_EVERY steps, bits/char of answers about sentences kept out of training; stops
     when they no longer fall by STOP_GAIN: the model copies what it has never seen, it has learned."""
 
-    def __init__(self, held_out: "_Examples | None", steps_per_epoch: int, first_step: int = 0,
-                 enabled: bool = True, progress: "Progress | None" = None):
+    def __init__(
+        self,
+        held_out: "_Examples | None",
+        steps_per_epoch: int,
+        first_step: int = 0,
+        enabled: bool = True,
+        progress: "Progress | None" = None,
+    ):
         super().__init__()
         self.held_out, self.steps_per_epoch, self.first_step = held_out, steps_per_epoch, first_step
         self.enabled, self.progress = enabled, progress
@@ -71,7 +87,9 @@ class _EarlyStop(keras.callbacks.Callback):
         if self.enabled and steps >= MIN_STEPS and learned:
             self.model.stop_training = True
             if self.progress is not None:
-                self.progress.phase(f"finishing: answers about unseen sentences stopped improving at step {steps}")
+                self.progress.phase(
+                    f"finishing: answers about unseen sentences stopped improving at step {steps}"
+                )
 
 
 class _ProgressCallback(keras.callbacks.Callback):
@@ -125,7 +143,9 @@ def train(
     chunks = knowledge.chunks
     texts = [_file_text(knowledge, path) for path in sorted(knowledge.files)]
     if not chunks:
-        raise TinychatError(f"{knowledge.folder}: no text to train on; add .txt or .md files with sentences")
+        raise TinychatError(
+            f"{knowledge.folder}: no text to train on; add .txt or .md files with sentences"
+        )
 
     model = build_model(config.model)
     path = checkpoint.weights_path(config.paths.state)
@@ -147,7 +167,9 @@ def train(
     index = build_index(config.retrieval.retriever, chunks, embedding)
     batch = config.train.batch_size
     trained_on, held_out = split_held_out(chunks, config.train.seed)
-    rows = make_rows(trained_on, texts, index, config, min(steps * batch, MAX_UNIQUE_ROWS), config.train.seed)
+    rows = make_rows(
+        trained_on, texts, index, config, min(steps * batch, MAX_UNIQUE_ROWS), config.train.seed
+    )
     dataset = (
         tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
         .shuffle(len(rows.inputs), seed=config.train.seed)
@@ -158,13 +180,19 @@ def train(
     )
     warmup = max(1, min(100, steps // 10))
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(1, steps - warmup), warmup_target=learning_rate, warmup_steps=warmup, alpha=0.1
+        0.0,
+        decay_steps=max(1, steps - warmup),
+        warmup_target=learning_rate,
+        warmup_steps=warmup,
+        alpha=0.1,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
         # Outputs are log-probabilities; the mean is over weighted characters only, so the loss
         # shown is per character (Keras's default divides by padding and prompt positions too).
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
         jit_compile=False,  # XLA measured no faster for a model this small, and compiles slowly
     )
     if saved:
@@ -179,11 +207,19 @@ def train(
     steps_per_epoch = _largest_divisor_at_most(remaining, REPORT_EVERY)
     progress = progress or Progress(steps, chars_per_step=batch * config.model.window)
     progress.start(steps, first_step)
-    callback = _ProgressCallback(progress, steps_per_epoch, first_step, save_progress,
-                                 stop or threading.Event())
-    measured_on = held_out or chunks  # a folder too small to keep sentences out is measured on what it trained on
-    stopper = _EarlyStop(held_out_examples(measured_on, index, config), steps_per_epoch, first_step,
-                         enabled=config.train.early_stop and not warm and bool(held_out), progress=progress)
+    callback = _ProgressCallback(
+        progress, steps_per_epoch, first_step, save_progress, stop or threading.Event()
+    )
+    measured_on = (
+        held_out or chunks
+    )  # a folder too small to keep sentences out is measured on what it trained on
+    stopper = _EarlyStop(
+        held_out_examples(measured_on, index, config),
+        steps_per_epoch,
+        first_step,
+        enabled=config.train.early_stop and not warm and bool(held_out),
+        progress=progress,
+    )
     history = model.fit(
         dataset,
         epochs=remaining // steps_per_epoch,
@@ -197,7 +233,9 @@ def train(
         raise resume.TrainingStopped(callback.stopped_at, steps)
     # One measure of time and speed per run: the bar's, which the summary and metrics repeat.
     seconds = progress.elapsed()
-    steps = first_step + len(history.history["loss"]) * steps_per_epoch  # fewer when it stopped early
+    steps = (
+        first_step + len(history.history["loss"]) * steps_per_epoch
+    )  # fewer when it stopped early
     progress.total = steps  # the summary says how many steps ran
     # Window positions through the model per second, as the bar counts them.
     chars_per_second = (steps - first_step) * batch * config.model.window / seconds
@@ -206,15 +244,30 @@ def train(
     bare = held_out_examples(measured_on, index, config, without_context=True)
     with_context = stopper.bits[-1] if stopper.bits else math.nan
     without_context = bare.bits(model) if bare is not None else math.nan
-    result = TrainResult(steps, seconds, final_loss, chars_per_second, warm, with_context, without_context)
-    about = f"{len(held_out)} sentences kept out of training" if held_out else "the trained sentences (too few to keep any out)"
-    progress.finish(final_loss, seconds, chars_per_second, [
-        f"new questions about {about}: {with_context:.2f} bits/char per answer character with their"
-        f" context, {without_context:.2f} without (the gap is how much the model reads its context)",
-    ])
+    result = TrainResult(
+        steps, seconds, final_loss, chars_per_second, warm, with_context, without_context
+    )
+    about = (
+        f"{len(held_out)} sentences kept out of training"
+        if held_out
+        else "the trained sentences (too few to keep any out)"
+    )
+    progress.finish(
+        final_loss,
+        seconds,
+        chars_per_second,
+        [
+            f"new questions about {about}: {with_context:.2f} bits/char per answer character with their"
+            f" context, {without_context:.2f} without (the gap is how much the model reads its context)",
+        ],
+    )
     meta = {
-        "knowledge": {"fingerprint": knowledge.fingerprint(), "files": len(knowledge.files), "chunks": len(chunks),
-                      "manifest": knowledge.manifest_hashes()},  # fmt: skip
+        "knowledge": {
+            "fingerprint": knowledge.fingerprint(),
+            "files": len(knowledge.files),
+            "chunks": len(chunks),
+            "manifest": knowledge.manifest_hashes(),
+        },
         "train": dataclasses.asdict(config.train),
         "retriever": config.retrieval.retriever,
         "metrics": dataclasses.asdict(result),
@@ -231,8 +284,10 @@ def _restore(model, saved: resume.SavedProgress) -> None:
     model.optimizer.build(model.trainable_variables)  # creates the variables fit would create
     variables = model.optimizer.variables
     if len(variables) != len(saved.optimizer):
-        raise TinychatError("saved training progress does not match this optimizer; delete"
-                            f" {resume.PROGRESS_NAME} in the state folder to start over")
+        raise TinychatError(
+            "saved training progress does not match this optimizer; delete"
+            f" {resume.PROGRESS_NAME} in the state folder to start over"
+        )
     for variable, value in zip(variables, saved.optimizer):
         variable.assign(value)
 
@@ -264,7 +319,9 @@ class _Examples:
         return float(-picked[self.mask].mean() / math.log(2))
 
 
-def held_out_examples(chunks: list[Chunk], index, config: Config, without_context: bool = False) -> "_Examples | None":
+def held_out_examples(
+    chunks: list[Chunk], index, config: Config, without_context: bool = False
+) -> "_Examples | None":
     """Questions about `chunks` (kept out of training), as the chat would prompt them, or with an empty [CONTEXT]."""
     rng = np.random.default_rng(config.train.seed + 1_000_003)
     examples = [qa_example(chunk, chunks, index, config, rng) for chunk in chunks]
@@ -272,7 +329,10 @@ def held_out_examples(chunks: list[Chunk], index, config: Config, without_contex
     if not examples:
         return None
     window, room = config.model.window, config.generation.max_answer_chars
-    prompts = [build_prompt([], e.query, window, room).text if without_context else e.prompt for e in examples]
+    prompts = [
+        build_prompt([], e.query, window, room).text if without_context else e.prompt
+        for e in examples
+    ]
     return _Examples.of(prompts, [e.answer for e in examples], window)
 
 
@@ -282,8 +342,12 @@ def split_held_out(chunks: list[Chunk], seed: int) -> tuple[list[Chunk], list[Ch
     if len(chunks) < HELD_OUT_MIN_NOTES:
         return chunks, []
     count = min(HELD_OUT_MAX, max(1, int(len(chunks) * HELD_OUT_SHARE)))
-    held = set(np.random.default_rng(seed + 7).choice(len(chunks), size=count, replace=False).tolist())
-    return [c for i, c in enumerate(chunks) if i not in held], [c for i, c in enumerate(chunks) if i in held]
+    held = set(
+        np.random.default_rng(seed + 7).choice(len(chunks), size=count, replace=False).tolist()
+    )
+    return [c for i, c in enumerate(chunks) if i not in held], [
+        c for i, c in enumerate(chunks) if i in held
+    ]
 
 
 def _file_text(knowledge: Knowledge, path: str) -> str:
@@ -293,4 +357,3 @@ def _file_text(knowledge: Knowledge, path: str) -> str:
 
 def _largest_divisor_at_most(number: int, limit: int) -> int:
     return max(d for d in range(1, min(number, limit) + 1) if number % d == 0)
-

@@ -74,7 +74,9 @@ class Trainer:
         with open(state / LOG_NAME, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tinychat.trainer"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
                 start_new_session=True,  # Ctrl-C on the terminal is for the REPL, not the trainer
                 env={**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"},
             )
@@ -200,10 +202,13 @@ class LineProgress(Progress):
         self.stream.write(f"phase {text}\n")
         self.stream.flush()
 
-    def finish(self, final_loss: float, seconds: float, chars_per_second: float,
-               notes: list[str] = ()) -> None:
-        self.stream.write(f"summary {self.total} steps in {format_seconds(seconds)},"
-                          f" {chars_per_second / 1000:.1f}k chars/s, final loss {final_loss:.3f}\n")
+    def finish(
+        self, final_loss: float, seconds: float, chars_per_second: float, notes: list[str] = ()
+    ) -> None:
+        self.stream.write(
+            f"summary {self.total} steps in {format_seconds(seconds)},"
+            f" {chars_per_second / 1000:.1f}k chars/s, final loss {final_loss:.3f}\n"
+        )
         self.stream.flush()
 
     def cancelled(self) -> None:
@@ -248,8 +253,9 @@ def child_main(stdin: Any = None, out: Any = None) -> int:
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
-    lifeline = threading.Thread(target=_watch_parent, args=(stdin.fileno(),), name="lifeline",
-                                daemon=True)
+    lifeline = threading.Thread(
+        target=_watch_parent, args=(stdin.fileno(),), name="lifeline", daemon=True
+    )
     lifeline.start()
     return _train(config, fresh, progress, stop, out)
 
@@ -263,8 +269,9 @@ def _watch_parent(fd: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _train(config: Config, fresh: bool, progress: LineProgress, stop: threading.Event,
-           out: TextIO) -> int:
+def _train(
+    config: Config, fresh: bool, progress: LineProgress, stop: threading.Event, out: TextIO
+) -> int:
     from tinychat.errors import TinychatError
     from tinychat.knowledge import open_knowledge
     from tinychat.resume import TrainingStopped
@@ -283,8 +290,14 @@ def _train(config: Config, fresh: bool, progress: LineProgress, stop: threading.
             from tinychat.train import train  # TensorFlow: in this process only
 
             progress.phase(f"preparing examples from {len(knowledge.chunks)} sentences")
-            train(config, knowledge, fresh=fresh, progress=progress, stop=stop,
-                  on_notice=lambda text: say("notice", text))
+            train(
+                config,
+                knowledge,
+                fresh=fresh,
+                progress=progress,
+                stop=stop,
+                on_notice=lambda text: say("notice", text),
+            )
     except TrainingStopped as stopped:
         say("stopped", f"{stopped.step} {stopped.total}")
         return EXIT_STOPPED

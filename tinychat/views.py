@@ -47,7 +47,9 @@ def _heat(intensity: float) -> str:
 def _wrap(text: str, width: int) -> list[tuple[int, str]]:
     """(start offset, piece) rows of at most `width` characters; newlines shown as '|'."""
     flat = text.replace("\n", "|")
-    return [(start, flat[start : start + width]) for start in range(0, len(flat), width)] or [(0, "")]
+    return [(start, flat[start : start + width]) for start in range(0, len(flat), width)] or [
+        (0, "")
+    ]
 
 
 def _heat_rows(text: str, intensity: np.ndarray, width: int, color: bool) -> list[Fragments]:
@@ -67,7 +69,9 @@ def _heat_rows(text: str, intensity: np.ndarray, width: int, color: bool) -> lis
 # ---------------------------------------------------------------------------- /probs
 
 
-def probability_view(answer: Answer, width: int = 80, color: bool = True, alternatives: int = 3) -> list[Fragments]:
+def probability_view(
+    answer: Answer, width: int = 80, color: bool = True, alternatives: int = 3
+) -> list[Fragments]:
     """The answer, each character coloured by the probability the model gave it, with a legend
     and the top alternatives at the least certain positions."""
     if not answer.text:
@@ -75,23 +79,48 @@ def probability_view(answer: Answer, width: int = 80, color: bool = True, altern
     probabilities = answer.probabilities
     lines: list[Fragments] = []
     if color:
-        legend: Fragments = [("", "sure ")] + [(f"bg:{c}", "  ") for c in SURE_TO_UNSURE] + [("", " unsure")]
+        legend: Fragments = (
+            [("", "sure ")] + [(f"bg:{c}", "  ") for c in SURE_TO_UNSURE] + [("", " unsure")]
+        )
         lines.append(legend)
         for start, piece in _wrap(answer.text, width):
-            lines.append([(f"bg:{_probability_colour(p)} fg:#000000", printable(c))
-                          for c, p in zip(piece, probabilities[start : start + len(piece)])])  # fmt: skip
+            lines.append(
+                [
+                    (f"bg:{_probability_colour(p)} fg:#000000", printable(c))
+                    for c, p in zip(piece, probabilities[start : start + len(piece)])
+                ]
+            )
     else:
-        lines.append([("", "each character, then its probability in tenths (9 = sure, 0 = unsure):")])
+        lines.append(
+            [("", "each character, then its probability in tenths (9 = sure, 0 = unsure):")]
+        )
         for start, piece in _wrap(answer.text, width):
             lines.append([("", printable(piece))])
-            lines.append([("", "".join(str(min(9, int(p * 10))) for p in probabilities[start : start + len(piece)]))])
+            lines.append(
+                [
+                    (
+                        "",
+                        "".join(
+                            str(min(9, int(p * 10)))
+                            for p in probabilities[start : start + len(piece)]
+                        ),
+                    )
+                ]
+            )
     lines.append([("", "least certain:")])
     for position in np.argsort(probabilities, kind="stable")[:alternatives]:
         distribution = answer.distributions[position]
         best = np.argsort(-distribution, kind="stable")[:3]
         options = ", ".join(f"{id_to_char(int(i))!r} {distribution[i]:.2f}" for i in best)
-        lines.append([("", f"  char {position + 1} {answer.text[position]!r} had {probabilities[position]:.2f};"
-                           f" the model's top choices: {options}")])  # fmt: skip
+        lines.append(
+            [
+                (
+                    "",
+                    f"  char {position + 1} {answer.text[position]!r} had {probabilities[position]:.2f};"
+                    f" the model's top choices: {options}",
+                )
+            ]
+        )
     return lines
 
 
@@ -135,8 +164,15 @@ def attention_view(answer: Answer, width: int = 80, color: bool = True) -> list[
         return [[("", "no answer yet: ask a question first")]]
     gates = answer.trace.gate[: len(answer.text)]
     copied = sum(g > 0.5 for g in gates)
-    lines: list[Fragments] = [[("", f"{len(answer.text)} answer characters; {copied} mostly copied"
-                                    f" (copy gate > 0.5, mean gate {np.mean(gates):.2f})")]]  # fmt: skip
+    lines: list[Fragments] = [
+        [
+            (
+                "",
+                f"{len(answer.text)} answer characters; {copied} mostly copied"
+                f" (copy gate > 0.5, mean gate {np.mean(gates):.2f})",
+            )
+        ]
+    ]
     if color:
         legend = [(f"bg:{_heat(v)} fg:#000000", "  ") for v in np.linspace(0, 1, 6)]
         lines.append([("", "ignored ")] + legend + [("", " attended")])

@@ -56,6 +56,9 @@ class Watcher:
         try:
             for _ in watch(folder, stop_event=self.stop_event, debounce=300, raise_interrupt=False):
                 self._sync()
-        except (OSError, RuntimeError):  # the folder vanished or cannot be watched: fall back to polling
+        except (
+            OSError,
+            RuntimeError,
+        ):  # the folder vanished or cannot be watched: fall back to polling
             while not self.stop_event.wait(POLL_SECONDS):
                 self._sync()

@@ -43,15 +43,22 @@ def scan_knowledge(config: Config) -> Knowledge:
     return knowledge
 
 
-def run_training(config: Config, fresh: bool, steps: int | None = None, knowledge: Knowledge | None = None) -> Checkpoint:
+def run_training(
+    config: Config, fresh: bool, steps: int | None = None, knowledge: Knowledge | None = None
+) -> Checkpoint:
     """Train (importing TensorFlow only now) and return the new checkpoint."""
     knowledge = knowledge or scan_knowledge(config)
     with training_lock(config.paths.state):
-        notice(f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks) from {config.paths.knowledge}")
+        notice(
+            f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks) from {config.paths.knowledge}"
+        )
         from tinychat.progress import Progress
         from tinychat.train import train
 
-        progress = Progress(steps or config.train.steps, chars_per_step=config.train.batch_size * config.model.window)
+        progress = Progress(
+            steps or config.train.steps,
+            chars_per_step=config.train.batch_size * config.model.window,
+        )
         try:
             train(config, knowledge, fresh=fresh, steps=steps, progress=progress, on_notice=notice)
         except KeyboardInterrupt:  # leaves as Ctrl-C does everywhere else: exit code 130
@@ -79,8 +86,10 @@ def training_lock(state: Path) -> Iterator[None]:
         raise TinychatError(f"{path}: is a folder, not a lock file; remove it") from None
     except OSError as error:
         problem = error.strerror or error
-        raise TinychatError(f"{state}: cannot write in the state folder ({problem});"
-                            " pass --state DIR or fix its permissions") from None
+        raise TinychatError(
+            f"{state}: cannot write in the state folder ({problem});"
+            " pass --state DIR or fix its permissions"
+        ) from None
     with os.fdopen(descriptor, "r+") as lock:
         if not stat.S_ISREG(os.fstat(lock.fileno()).st_mode):
             raise TinychatError(f"{path}: is not a regular file; remove it, then train")
@@ -89,7 +98,9 @@ def training_lock(state: Path) -> Iterator[None]:
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read(200).strip() or "another process"
-            raise TinychatError(f"{state}: {holder} is already training here; wait for it to finish") from None
+            raise TinychatError(
+                f"{state}: {holder} is already training here; wait for it to finish"
+            ) from None
         _check_writable(state)
         lock.seek(0)
         lock.truncate()
@@ -113,8 +124,10 @@ def _check_writable(state: Path) -> None:
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
-        raise TinychatError(f"{state}: cannot write the weights there ({error.strerror or error});"
-                            " pass --state DIR or fix its permissions") from None
+        raise TinychatError(
+            f"{state}: cannot write the weights there ({error.strerror or error});"
+            " pass --state DIR or fix its permissions"
+        ) from None
 
 
 def load_or_train(config: Config) -> Checkpoint:
@@ -130,7 +143,9 @@ def open_session(config: Config, train_missing: bool = True) -> ChatSession:
     """A chat session on the configured knowledge, training first if there are no weights yet;
     with `train_missing` false, a session without weights (the REPL trains in the background)."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
-        raise TinychatError(f"{config.paths.knowledge}: knowledge folder not found; create it or pass --knowledge DIR")
+        raise TinychatError(
+            f"{config.paths.knowledge}: knowledge folder not found; create it or pass --knowledge DIR"
+        )
     if train_missing or checkpoint.weights_path(config.paths.state).exists():
         model = load_or_train(config)
     else:
@@ -138,5 +153,7 @@ def open_session(config: Config, train_missing: bool = True) -> ChatSession:
         model = None
     session = ChatSession(config, model, on_notice=notice)
     if session.stale:
-        notice(f"note: {session.stale.replace(': /retrain', '')}; `tinychat train` (or /retrain) updates it")
+        notice(
+            f"note: {session.stale.replace(': /retrain', '')}; `tinychat train` (or /retrain) updates it"
+        )
     return session

@@ -21,6 +21,7 @@ Checks (exit status 1 if any fails):
 
 Run:  python3 check.py
 """
+
 import os
 import re
 import sys
@@ -30,14 +31,19 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 KNOW = os.path.join(HERE, "knowledge")
 
-STOP = set("""
+STOP = set(
+    """
 what whats when where which whom whose does have that this there their they
 them then than with from into about many much should would could will were
 been being your some also just
-""".split())
+""".split()
+)
 
-REFER = re.compile(r"\b(it|its|it's|they|them|their|there|that one|that|"
-                   r"she|her|he|his|the last one|the first one|what about|and on|and the|how about)\b", re.I)
+REFER = re.compile(
+    r"\b(it|its|it's|they|them|their|there|that one|that|"
+    r"she|her|he|his|the last one|the first one|what about|and on|and the|how about)\b",
+    re.I,
+)
 
 errors = []
 
@@ -79,7 +85,7 @@ def split_sentences(text):
     """Return (start, end) character spans of the sentences in text."""
     spans, start = [], 0
     for m in re.finditer(r"[.!?]+\s+", text):
-        before = re.findall(r"([A-Za-z]+)\.$", text[start:m.start() + 1])
+        before = re.findall(r"([A-Za-z]+)\.$", text[start : m.start() + 1])
         if before and before[0].lower() in ABBREV:
             continue
         spans.append((start, m.start() + len(m.group().rstrip())))
@@ -129,12 +135,10 @@ def analyse(lines):
                 text += " "
             offs.append((n, len(text), len(text) + len(t)))
             text += t
-        heading = block[0][2] or (
-            len(block) == 1 and not re.search(r"[.!?:;]", text))
+        heading = block[0][2] or (len(block) == 1 and not re.search(r"[.!?:;]", text))
         for a, b in split_sentences(text):
             covered = {n for n, s0, s1 in offs if s0 < b and a < s1}
-            sentences.append({"text": text[a:b], "lines": covered,
-                              "heading": heading})
+            sentences.append({"text": text[a:b], "lines": covered, "heading": heading})
     return sentences
 
 
@@ -196,8 +200,10 @@ def check_answerable(where, e, notes, analysed, stats):
             sent_words |= set(words(s["text"]))
         shared = (set(words(e["q"])) - STOP - allowed) & sent_words
         if shared:
-            err(f"{where}: paraphrased question shares {sorted(shared)} "
-                f"with its sentence: {' | '.join(s['text'] for s in target)}")
+            err(
+                f"{where}: paraphrased question shares {sorted(shared)} "
+                f"with its sentence: {' | '.join(s['text'] for s in target)}"
+            )
     return is_first
 
 
@@ -267,8 +273,7 @@ def main():
             err(f"{where}: needs exactly two turns")
             continue
         for j, t in enumerate(turns, 1):
-            check_answerable(f"{where} turn {j} ({t.get('q', '?')!r})",
-                             t, notes, analysed, stats)
+            check_answerable(f"{where} turn {j} ({t.get('q', '?')!r})", t, notes, analysed, stats)
         if c.get("switch"):
             if turns[0].get("source") == turns[1].get("source"):
                 err(f"{where}: switch conversation stays in one note")
@@ -286,15 +291,14 @@ def main():
     if n_switch < 4:
         err(f"only {n_switch} switch conversations (need 4)")
 
-    body = [(rel, s["text"]) for rel, ss in analysed.items()
-            for s in ss if not s["heading"]]
+    body = [(rel, s["text"]) for rel, ss in analysed.items() for s in ss if not s["heading"]]
     covered = sum(1 for b in body if b in stats["covered"])
 
     print(f"notes: {len(notes)}")
-    print(f"answerable: {n_ans} (paraphrased {n_para}, "
-          f"about a non-first sentence {n_ans - n_first})")
-    print(f"unanswerable: {len(unanswerable)} (missing fact {n_fact}, "
-          f"missing subject {n_subj})")
+    print(
+        f"answerable: {n_ans} (paraphrased {n_para}, about a non-first sentence {n_ans - n_first})"
+    )
+    print(f"unanswerable: {len(unanswerable)} (missing fact {n_fact}, missing subject {n_subj})")
     print(f"conversations: {len(convs)} (refer-back {n_back}, switch {n_switch})")
     print(f"note sentences with a question: {covered}/{len(body)}")
     if errors:

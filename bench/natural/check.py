@@ -10,6 +10,7 @@ Usage:
 Only python3 + pyyaml are needed.  The script never looks at the program
 under test; it only reads the files next to it.
 """
+
 import os
 import re
 import sys
@@ -37,22 +38,49 @@ SUBJECT_WORDS = {
     "choirs/millrace.txt": ["millrace", "choir"],
     "walks/heron loop.txt": ["heron", "loop", "walk"],
     "walks/quarry walk.txt": ["quarry", "walk"],
-    "house/house manual.md": ["house", "manual", "linnet", "close", "wifi",
-                              "bins", "bin", "boiler"],
+    "house/house manual.md": [
+        "house",
+        "manual",
+        "linnet",
+        "close",
+        "wifi",
+        "bins",
+        "bin",
+        "boiler",
+    ],
     "car.txt": ["car", "arden", "vela"],
     "vet.txt": ["vet", "vets", "pickle", "cat"],
     "dentist.txt": ["dentist", "dentists"],
     "recipes/flapjack.md": ["gran", "flapjack"],
     "recipes/lentil soup.txt": ["lentil", "soup"],
-    "neighbours.txt": ["neighbours", "neighbour", "joan", "peter", "ashby",
-                       "desai"],
-    "codes.txt": ["code", "codes", "front", "gate", "bike", "shed", "padlock",
-                  "alarm", "allotment", "work", "building"],
-    "opening times.md": ["library", "swimming", "pool", "post", "office",
-                         "recycling", "centre", "pharmacy", "millbeck",
-                         "oswick", "leisure"],
-    "misc.txt": ["window", "cleaner", "piano", "library", "card", "smoke",
-                 "alarm"],
+    "neighbours.txt": ["neighbours", "neighbour", "joan", "peter", "ashby", "desai"],
+    "codes.txt": [
+        "code",
+        "codes",
+        "front",
+        "gate",
+        "bike",
+        "shed",
+        "padlock",
+        "alarm",
+        "allotment",
+        "work",
+        "building",
+    ],
+    "opening times.md": [
+        "library",
+        "swimming",
+        "pool",
+        "post",
+        "office",
+        "recycling",
+        "centre",
+        "pharmacy",
+        "millbeck",
+        "oswick",
+        "leisure",
+    ],
+    "misc.txt": ["window", "cleaner", "piano", "library", "card", "smoke", "alarm"],
     "2024-03 trip.md": ["trip", "march", "porthrey"],
     "allotment.md": ["allotment", "plot"],
     "hens.txt": ["hens", "hen", "chickens"],
@@ -70,13 +98,15 @@ SUBJECT_WORDS = {
 }
 
 # Function words of 4+ letters; they do not count as content words.
-STOP = set("""
+STOP = set(
+    """
 what when where which while whose whom does doing done have having with that
 this these those there their theirs they them then than from into onto upon
 about would could should will shall were been being your yours ours some
 much many more most very each only also just here other both same such again
 ever even isn't don't doesn't can't it's what's where's who's that's whats
-""".split())
+""".split()
+)
 
 # Words of 5+ letters in missing-subject questions that also occur somewhere
 # in the notes, reviewed by hand: they are ordinary words, not the subject of
@@ -84,17 +114,21 @@ ever even isn't don't doesn't can't it's what's where's who's that's whats
 # being trivially unrelated).
 ALLOWED_SHARED = {
     # ordinary words; the question's real subject is absent from the notes
-    "house",      # council tax band
-    "number", "phone",  # a plumber
-    "reset",      # a dishwasher
-    "password",   # a streaming account
-    "ferry", "leave",   # the (non-existent) Kelby ferry
-    "lighthouse", "visitors",  # the (non-existent) Orvington lighthouse
-    "pressure",   # a caravan's tyres
-    "centre",     # a hedgehog rescue centre
-    "choir", "rehearse",  # the (non-existent) Glenmoor choir
-    "water",      # boiling point
-    "close",      # a fish and chip shop
+    "house",  # council tax band
+    "number",
+    "phone",  # a plumber
+    "reset",  # a dishwasher
+    "password",  # a streaming account
+    "ferry",
+    "leave",  # the (non-existent) Kelby ferry
+    "lighthouse",
+    "visitors",  # the (non-existent) Orvington lighthouse
+    "pressure",  # a caravan's tyres
+    "centre",  # a hedgehog rescue centre
+    "choir",
+    "rehearse",  # the (non-existent) Glenmoor choir
+    "water",  # boiling point
+    "close",  # a fish and chip shop
 }
 
 ABBREV = {"dr", "mr", "mrs", "ms", "st", "no", "e.g", "i.e", "mt", "vs"}
@@ -143,7 +177,7 @@ def split_sentences(text):
     spans = []
     start = 0
     for m in re.finditer(r"[.!?](?=\s+[A-Z0-9\"'(£])", text):
-        before = text[start:m.start()].split()
+        before = text[start : m.start()].split()
         last = before[-1].lower() if before else ""
         if last.strip("(") in ABBREV:
             continue
@@ -178,8 +212,11 @@ def note_units(lines):
             blocks.append([(i, re.sub(r"^[-*]\s+", "", s))])
             cur, prev_plain = [], None
             continue
-        wrapped = (prev_plain is not None and len(prev_plain) >= WRAP_MIN
-                   and not re.search(r"[.!?:]$", prev_plain))
+        wrapped = (
+            prev_plain is not None
+            and len(prev_plain) >= WRAP_MIN
+            and not re.search(r"[.!?:]$", prev_plain)
+        )
         if cur and not wrapped:
             blocks.append(cur)
             cur = []
@@ -199,8 +236,7 @@ def note_units(lines):
             text += s
             owner.extend([ln] * len(s))
         for a, b in split_sentences(text):
-            units.append({"first": owner[a], "last": owner[b - 1],
-                          "text": text[a:b]})
+            units.append({"first": owner[a], "last": owner[b - 1], "text": text[a:b]})
     return units
 
 
@@ -231,8 +267,7 @@ def check_answerable(entry, where, notes, units_by_note):
     window = lines[line - 1] + " " + (lines[line] if line < len(lines) else "")
     for kw in kws:
         if not has_kw(window, kw):
-            err(f"{where}: keyword {kw!r} not on line {line} (or {line + 1}) "
-                f"of {src}")
+            err(f"{where}: keyword {kw!r} not on line {line} (or {line + 1}) of {src}")
     if len(str(entry["answer"])) > 40:
         err(f"{where}: answer longer than 40 characters")
     qlow = " " + re.sub(r"[^a-z0-9:£.,]+", " ", entry["q"].lower()) + " "
@@ -249,8 +284,7 @@ def check_answerable(entry, where, notes, units_by_note):
         on_line = [u for u in full if u["first"] <= line <= u["last"]]
         pick = on_line or full
         if len(pick) > 1:
-            warnings.append(f"{where}: keywords fit {len(pick)} sentences; "
-                            f"taking the first")
+            warnings.append(f"{where}: keywords fit {len(pick)} sentences; taking the first")
         return pick[:1]
     some = [u for u in near if any(has_kw(u["text"], k) for k in kws)]
     if not some:
@@ -324,12 +358,13 @@ def main():
             else:
                 if "source" in e:
                     err(f"{where}: missing: subject must not have a source")
-                shared = sorted(w for w in set(words(q, 5)) - STOP
-                                if w in all_note_words)
+                shared = sorted(w for w in set(words(q, 5)) - STOP if w in all_note_words)
                 bad = [w for w in shared if w not in ALLOWED_SHARED]
                 if bad:
-                    err(f"{where}: words also found in the notes: {bad} "
-                        f"(review; add to ALLOWED_SHARED if ordinary)")
+                    err(
+                        f"{where}: words also found in the notes: {bad} "
+                        f"(review; add to ALLOWED_SHARED if ordinary)"
+                    )
                 if shared:
                     overlaps_report.append((q, shared))
             continue
@@ -352,17 +387,18 @@ def main():
                 sw |= content_words(u["text"], ign)
             common = sorted(qw & sw)
             if common:
-                err(f"{where}: marked paraphrased but shares {common} with "
-                    f"its answer sentence")
+                err(f"{where}: marked paraphrased but shares {common} with its answer sentence")
 
-    uncovered = [(rel, k, u) for rel in sorted(notes)
-                 for k, u in enumerate(units_by_note[rel])
-                 if (rel, k) not in covered]
+    uncovered = [
+        (rel, k, u)
+        for rel in sorted(notes)
+        for k, u in enumerate(units_by_note[rel])
+        if (rel, k) not in covered
+    ]
     if n_ans < 130:
         err(f"only {n_ans} answerable questions (want >= 130)")
     if n_ans and n_not_first * 3 < n_ans * 2:
-        err(f"only {n_not_first}/{n_ans} questions avoid first sentences "
-            f"(want >= 2/3)")
+        err(f"only {n_not_first}/{n_ans} questions avoid first sentences (want >= 2/3)")
     if n_ans and n_para * 2 < n_ans:
         err(f"only {n_para}/{n_ans} questions marked paraphrased (want >= 1/2)")
     if missing["fact"] < 18 or missing["subject"] < 18:
@@ -370,8 +406,7 @@ def main():
     if missing["fact"] + missing["subject"] < 36:
         err("fewer than 36 unanswerable questions")
     for rel, k, u in uncovered:
-        err(f"sentence not covered by any question: {rel} "
-            f"L{u['first']}: {u['text']!r}")
+        err(f"sentence not covered by any question: {rel} L{u['first']}: {u['text']!r}")
 
     # ---- conversations ---------------------------------------------------
     with open(os.path.join(HERE, "conversations.yaml"), encoding="utf-8") as fh:
@@ -380,9 +415,11 @@ def main():
         err("conversations.yaml must be a YAML list")
         convs = []
     n_follow = n_switch = 0
-    backref = re.compile(r"\b(it|its|it's|they|them|their|there|that|those|"
-                         r"this|these|she|her|he|him|his|one)\b|^(and|what about|"
-                         r"how about)\b")
+    backref = re.compile(
+        r"\b(it|its|it's|they|them|their|there|that|those|"
+        r"this|these|she|her|he|him|his|one)\b|^(and|what about|"
+        r"how about)\b"
+    )
     for i, c in enumerate(convs, 1):
         turns = c.get("turns") if isinstance(c, dict) else None
         where = f"conversations.yaml #{i}"
@@ -390,8 +427,7 @@ def main():
             err(f"{where}: needs exactly 2 turns")
             continue
         for t, turn in enumerate(turns, 1):
-            check_answerable(turn, f"{where} turn {t} ({turn.get('q')!r})",
-                             notes, units_by_note)
+            check_answerable(turn, f"{where} turn {t} ({turn.get('q')!r})", notes, units_by_note)
         a, b = turns
         q2 = b.get("q", "")
         names2 = set(words(q2, 1)) & set(SUBJECT_WORDS.get(b.get("source"), []))
@@ -422,18 +458,17 @@ def main():
         for q, shared in overlaps_report:
             print(f"  {q!r}: {shared}")
     print(f"notes: {len(notes)}")
-    print(f"sentence units: {total_units} "
-          f"(covered {total_units - len(uncovered)})")
+    print(f"sentence units: {total_units} (covered {total_units - len(uncovered)})")
     print(f"answerable questions: {n_ans}")
     if n_ans:
-        print(f"  not about a first sentence: {n_not_first} "
-              f"({n_not_first / n_ans:.0%})")
+        print(f"  not about a first sentence: {n_not_first} ({n_not_first / n_ans:.0%})")
         print(f"  paraphrased: {n_para} ({n_para / n_ans:.0%})")
-    print(f"unanswerable: {missing['fact'] + missing['subject']} "
-          f"(missing fact {missing['fact']}, missing subject "
-          f"{missing['subject']})")
-    print(f"conversations: {len(convs)} (follow-up {n_follow}, "
-          f"switch {n_switch})")
+    print(
+        f"unanswerable: {missing['fact'] + missing['subject']} "
+        f"(missing fact {missing['fact']}, missing subject "
+        f"{missing['subject']})"
+    )
+    print(f"conversations: {len(convs)} (follow-up {n_follow}, switch {n_switch})")
     for w in warnings:
         print("WARNING:", w)
     if errors:
