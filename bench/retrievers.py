@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from tinychat import checkpoint  # noqa: E402
 from tinychat.chat import ChatSession  # noqa: E402
 from tinychat.checkpoint import Checkpoint  # noqa: E402
-from tinychat.config import Config, PathsConfig, RetrievalConfig, load_config  # noqa: E402
+from tinychat.config import Config, PathsConfig, load_config  # noqa: E402
 from tinychat.evaluate import load_questions, resolve_sources, retrieval_measures  # noqa: E402
 from tinychat.architecture import weight_shapes  # noqa: E402
 

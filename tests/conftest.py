@@ -74,6 +74,18 @@ def trained(tmp_path_factory):
     return config, checkpoint.load(checkpoint.weights_path(config.paths.state))
 
 
+@pytest.fixture
+def session(trained, tmp_path):
+    """A chat session on a copy of the trained notes, with the trained weights."""
+    import shutil
+
+    from tinychat.chat import ChatSession
+
+    config, model = trained
+    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
+    return ChatSession(with_paths(config, tmp_path), model)
+
+
 def with_paths(config: Config, folder: Path) -> Config:
     """The same config, reading and writing under `folder` (knowledge copied by the caller)."""
     return dataclasses.replace(

@@ -12,13 +12,6 @@ from tests.conftest import with_paths
 from tinychat.chat import ChatSession
 
 
-@pytest.fixture
-def session(trained, tmp_path):
-    config, model = trained
-    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
-    return ChatSession(with_paths(config, tmp_path), model)
-
-
 def keras_greedy(model_checkpoint, prompt: str, max_chars: int) -> str:
     """Greedy decoding by re-running the whole Keras model for every character (no cache)."""
     from tinychat.model import build_model, set_arrays

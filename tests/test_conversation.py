@@ -6,7 +6,6 @@ import io
 import json
 import shutil
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,13 +71,6 @@ def test_what_about_asks_the_same_question_of_a_new_subject():
     conversation.remember("kelmoor ferry")
     searched = conversation.searched("what about the ostrevane ferry?", notes)
     assert "ostrevane" in searched and "cars" in searched and "kelmoor" not in searched
-
-
-@pytest.fixture
-def session(trained, tmp_path):
-    config, model = trained
-    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
-    return ChatSession(with_paths(config, tmp_path), model)
 
 
 def test_a_session_declines_what_the_notes_do_not_hold(session):

@@ -25,9 +25,9 @@ BINARY_NAME = "bin\x1b]0;pwned\x07\n.txt"
 QUESTION = "zorblax\x1b]0;q\x07 fuel\x1b[2J?"
 CONFIG = "model: {window: 128}\ngeneration: {max_answer_chars: 40}\n"
 QUESTIONS = (
-    f'- q: "zorblax\\e]0;q\\a fuel?"\n'
-    f'  source: "evil\\e[31m\\nnote: all notes read fine\\t.txt"\n'
-    f"  answer: Zorblax fuel has 4812 units.\n  keywords: ['4812']\n"
+    '- q: "zorblax\\e]0;q\\a fuel?"\n'
+    '  source: "evil\\e[31m\\nnote: all notes read fine\\t.txt"\n'
+    "  answer: Zorblax fuel has 4812 units.\n  keywords: ['4812']\n"
 )
 
 

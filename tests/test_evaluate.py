@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
-from tests.conftest import with_paths
-from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
 from tinychat.evaluate import (
     LABELS,
@@ -80,13 +77,6 @@ def test_a_source_may_be_written_several_ways():
         "b/x.txt",
     ]  # ambiguous: evaluate refuses it
     assert matching_files("missing.txt", files) == []
-
-
-@pytest.fixture
-def session(trained, tmp_path):
-    config, model = trained
-    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
-    return ChatSession(with_paths(config, tmp_path), model)
 
 
 def test_report_from_a_trained_session(session):

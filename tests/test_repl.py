@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import shutil
 
 import pytest
 from prompt_toolkit.application import create_app_session
@@ -12,16 +11,8 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from tests.conftest import with_paths
 from tinychat.chat import ChatSession
 from tinychat.repl import COMMANDS, Repl, SlashCompleter
-
-
-@pytest.fixture
-def session(trained, tmp_path):
-    config, model = trained
-    shutil.copytree(config.paths.knowledge, tmp_path / "notes")
-    return ChatSession(with_paths(config, tmp_path), model)
 
 
 def drive(session: ChatSession, typed: str) -> tuple[int, str]:

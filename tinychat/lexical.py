@@ -350,14 +350,12 @@ class LexicalIndex:
         word_weight = np.array([rarity(f"w:{s}") for s in stems], np.float32)
         average_length = sum(float(p.postings.lengths[~p.hidden].sum()) for p in self.parts) / count
         kinds = kinds_asked(query)
-        full = sum(
-            rarity(term) for term in sentence_terms(words)
-        )  # what matching every word would score
-        subject, sentence, kind = [], [], []
+        # What a sentence matching every word of the question would score.
+        full = sum(rarity(term) for term in sentence_terms(words))
+        subject, sentence = [], []
         for part in self.parts:
-            in_subject = _subject_masks(part.sections, stems)[
-                part.sections.of_chunk
-            ]  # (N,) bit i: word i
+            # (N,) bit i set: question word i is in the subject of the sentence's section
+            in_subject = _subject_masks(part.sections, stems)[part.sections.of_chunk]
             part_sentence = np.zeros(len(part.chunks), np.float32)
             for mask in np.unique(in_subject):
                 rest = [word for i, word in enumerate(words) if not (int(mask) >> i) & 1]

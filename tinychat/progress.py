@@ -88,12 +88,17 @@ class Progress:
         line = head + curve + tail
         return line[: shutil.get_terminal_size().columns - 1] if self.interactive else line
 
-    def update(self, step: int, loss: float) -> None:
+    def record(self, step: int, loss: float) -> float:
+        """Keep the step's loss (and the time the last step ended); returns the time now."""
         self.loss = loss
         self.losses.append(loss)
         now = time.perf_counter()
         if step == self.total:
             self.ended = now
+        return now
+
+    def update(self, step: int, loss: float) -> None:
+        now = self.record(step, loss)
         if self.interactive:
             if now - self.last_drawn >= 0.1 or step == self.total:
                 self.stream.write("\r\x1b[2K" + self.line(step))

@@ -36,6 +36,12 @@ class Index(Protocol):
     def search(self, query: str, k: int) -> list[Hit]: ...
 
 
+class Scorer(Protocol):
+    """An index that scores every chunk (`lexical.LexicalIndex`): what the hybrid fuses."""
+
+    def scores(self, query: str) -> np.ndarray: ...
+
+
 def ranked_hits(
     chunks: list[Chunk], scores: np.ndarray, k: int, floor: float = -np.inf
 ) -> list[Hit]:
@@ -142,9 +148,9 @@ def count_terms(
 
 
 class HybridIndex:
-    """Reciprocal rank fusion of the TF-IDF and embedding rankings."""
+    """Reciprocal rank fusion of the lexical (BM25) and embedding rankings."""
 
-    def __init__(self, chunks: list[Chunk], lexical: TfidfIndex, embedding: EmbeddingIndex):
+    def __init__(self, chunks: list[Chunk], lexical: Scorer, embedding: EmbeddingIndex):
         self.chunks, self.lexical, self.embedding = chunks, lexical, embedding
 
     def search(self, query: str, k: int) -> list[Hit]:

@@ -33,7 +33,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
@@ -186,11 +185,7 @@ class LineProgress(Progress):
         self.training.set()
 
     def update(self, step: int, loss: float) -> None:
-        self.loss = loss
-        self.losses.append(loss)
-        now = time.perf_counter()
-        if step == self.total:
-            self.ended = now
+        now = self.record(step, loss)
         if now - self.last_drawn >= LINE_SECONDS or step == self.total:
             left = self.seconds_left(step)
             self.stream.write(f"progress {step} {self.total} {loss:.4f} {left:.1f}\n")

@@ -21,7 +21,7 @@ from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, open_knowledge
 from tinychat.resume import PROGRESS_NAME
-from tinychat.terminal import printable, printable_line
+from tinychat.terminal import printable_line
 
 LOCK_NAME = "train.lock"
 
