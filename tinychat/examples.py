@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from tinychat.vocab import encode
 
 WORD = re.compile(r"[A-Za-z0-9]+(?:[.,'-][A-Za-z0-9]+)*")
 NUMBER = re.compile(r"^\d[\d,.]*$")
+ROWS_BETWEEN_REPORTS = 256  # about a quarter of a second of row making
 SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 
 
@@ -183,9 +185,16 @@ def synthetic_example(config: Config, rng: np.random.Generator) -> QAExample:
 
 
 def make_rows(
-    chunks: list[Chunk], texts: list[str], index: Index, config: Config, count: int, seed: int
+    chunks: list[Chunk],
+    texts: list[str],
+    index: Index,
+    config: Config,
+    count: int,
+    seed: int,
+    on_rows: Callable[[int], None] = lambda done: None,
 ) -> Rows:
-    """`count` training rows from the knowledge: QA examples and raw-text windows, padded to the window."""
+    """`count` training rows from the knowledge: QA examples and raw-text windows, padded to
+    the window. `on_rows(done)` is told every ROWS_BETWEEN_REPORTS rows (a progress display)."""
     rng = np.random.default_rng(seed)
     window = config.model.window
     answer_only = config.train.loss_on == "answer"
@@ -194,6 +203,8 @@ def make_rows(
     targets = np.zeros((count, window), np.int32)
     weights = np.zeros((count, window), np.float32)
     for row in range(count):
+        if row % ROWS_BETWEEN_REPORTS == 0:
+            on_rows(row)
         ids, answer_from = None, 0
         if chunks and (answer_only or rng.random() < config.train.qa_share):
             if rng.random() < config.train.synthetic_share:

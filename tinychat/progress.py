@@ -110,7 +110,7 @@ class Progress:
         self.last_step = step
 
     def phase(self, text: str) -> None:
-        """Say what runs after the last step, in place of a bar that would sit still at 0:00."""
+        """Say what runs before the first step or after the last, where no bar would move."""
         if self.interactive:
             self.stream.write(f"\r\x1b[2K{self.label}: {text}...")
             self.stream.flush()

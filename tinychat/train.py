@@ -167,8 +167,16 @@ def train(
     index = build_index(config.retrieval.retriever, chunks, embedding)
     batch = config.train.batch_size
     trained_on, held_out = split_held_out(chunks, config.train.seed)
+    progress = progress or Progress(steps, chars_per_step=batch * config.model.window)
+    count = min(steps * batch, MAX_UNIQUE_ROWS)
     rows = make_rows(
-        trained_on, texts, index, config, min(steps * batch, MAX_UNIQUE_ROWS), config.train.seed
+        trained_on,
+        texts,
+        index,
+        config,
+        count,
+        config.train.seed,
+        on_rows=lambda done: progress.phase(f"making training examples {done:,}/{count:,}"),
     )
     dataset = (
         tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
@@ -205,7 +213,6 @@ def train(
 
     remaining = steps - first_step
     steps_per_epoch = _largest_divisor_at_most(remaining, REPORT_EVERY)
-    progress = progress or Progress(steps, chars_per_step=batch * config.model.window)
     progress.start(steps, first_step)
     callback = _ProgressCallback(
         progress, steps_per_epoch, first_step, save_progress, stop or threading.Event()
