@@ -190,7 +190,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from tinychat.cli import build_parser, config_from
 from tinychat.repl import Repl
-from tinychat.weights import open_session
+from tinychat.startup import open_session
 
 def rss_mb():
     status = Path("/proc/self/status").read_text()

@@ -95,7 +95,7 @@ def test_the_repl_shows_hostile_notes_and_questions_escaped(hostile, capsys, mon
     from tinychat.chat import ChatSession
     from tinychat.config import load_config
     from tinychat.repl import Repl
-    from tinychat.weights import load_or_train, notice
+    from tinychat.startup import load_or_train, notice
 
     monkeypatch.setenv("NO_COLOR", "1")
     paths = {"paths.knowledge": "notes", "paths.state": "state"}

@@ -105,7 +105,7 @@ def test_a_state_folder_that_cannot_be_written_is_said_before_training(tmp_path,
 
     from tinychat import progress
     from tinychat.errors import TinychatError
-    from tinychat.weights import run_training
+    from tinychat.startup import run_training
 
     write_notes(tmp_path / "notes")
     config = tiny_config(tmp_path)

@@ -8,7 +8,7 @@ seed's embedding retrievers; index_cache: features on disk) -> abstain (or: the 
 -> chat (a session) -> repl / cli (views: /why and /probs; watcher: live knowledge;
 key_bindings: the prompt's keys; locations: where settings, knowledge and state live).
 Training: examples (chunks -> rows) -> model (Keras) -> train (fit) -> checkpoint (HDF5), all
-three reading one table of weights (architecture); reached through weights (load, or train
+three reading one table of weights (architecture); reached through startup (load, or train
 first) and evaluated by evaluate; resume keeps a stopped run's progress; trainer runs
 the REPL's trainings in a child process.
 Underneath: config (the settings), files (reading a file safely: regular files only, never

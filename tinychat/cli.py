@@ -22,7 +22,7 @@ from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge, KnowledgeTooLarge, subject_of
 from tinychat import locations
 from tinychat.terminal import json_line, printable, printable_line
-from tinychat.weights import notice, open_session, run_training
+from tinychat.startup import notice, open_session, run_training
 
 
 # ---------------------------------------------------------------------------- options

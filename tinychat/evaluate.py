@@ -79,7 +79,7 @@ def load_items(path: Path) -> "list[Question | Conversation]":
     written for another tool still runs.
     """
     from tinychat.config import read_yaml
-    from tinychat.weights import notice
+    from tinychat.startup import notice
 
     items = read_yaml(path, MAX_QUESTIONS_BYTES, "questions file")
     if not isinstance(items, list) or not items:

@@ -270,7 +270,7 @@ def _train(
     from tinychat.errors import TinychatError
     from tinychat.knowledge import open_knowledge
     from tinychat.resume import TrainingStopped
-    from tinychat.weights import training_lock
+    from tinychat.startup import training_lock
 
     def say(kind: str, text: str) -> None:
         out.write(f"{kind} {' '.join(text.split())}\n")  # one line whatever the text holds

@@ -1,6 +1,7 @@
-"""Trained weights for a session: load the checkpoint, or train one first.
+"""Starting a session: read the notes, load the trained weights or train them first, and
+keep one trainer per state folder (the training lock).
 
-Shared by the command line and the REPL's /retrain. TensorFlow is imported here only
+Shared by the command line and the background trainer. TensorFlow is imported here only
 inside `run_training`, so loading existing weights stays cheap.
 """
 
