@@ -24,6 +24,24 @@ DEFAULT_CONFIG_NAME = "tinychat.yaml"
 MAX_CONFIG_BYTES = 1 << 20  # the shipped file is 3 KB; a megabyte is a mistake, and slow to parse
 
 
+def ranged(default: Any, low: float, high: float) -> Any:
+    """A setting that must lie between `low` and `high` (checked by `check_fields`)."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
+def one_of(default: str, *choices: str) -> Any:
+    """A setting that must be one of `choices`."""
+    return field(default=default, metadata={"choices": choices})
+
+
+# At least one sentence: training always fills [CONTEXT], and with none the model answers "[QUERY]".
+TOP_K_RANGE = (1, 50)
+TEMPERATURE_RANGE = (0.0, 10.0)
+RETRIEVERS = ("tfidf", "embedding", "hybrid")
+SEED = (0, 2**31 - 1)
+BUDGET = (0, 1_000_000_000)  # 0 = no limit
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The architecture: the one description of the model's shape.
@@ -31,27 +49,13 @@ class ModelConfig:
     The checkpoint stores it; the Keras model and the numpy runtime are both built from it.
     """
 
-    d_model: int = 16  # embedding size
-    n_heads: int = 2  # attention heads per layer
-    d_ff: int = 32  # hidden size of each feed-forward layer
-    n_layers: int = 2  # transformer blocks
-    window: int = 320  # characters the model sees at once (prompt + answer)
-    positions: str = "alibi"  # "alibi": distance biases, no parameters; "learned": a table
+    d_model: int = ranged(16, 2, 1024)  # embedding size
+    n_heads: int = ranged(2, 1, 64)  # attention heads per layer (must divide d_model)
+    d_ff: int = ranged(32, 1, 4096)  # hidden size of each feed-forward layer
+    n_layers: int = ranged(2, 1, 32)  # transformer blocks
+    window: int = ranged(320, 8, 4096)  # characters the model sees at once (prompt + answer)
+    positions: str = one_of("alibi", "alibi", "learned")  # ALiBi distance biases, or a table
     copy: bool = True  # pointer-style copy path: the model may copy a character from its prompt
-
-    def check(self, where: str) -> None:
-        _in_range(where, "model.d_model", self.d_model, 2, 1024)
-        _in_range(where, "model.n_heads", self.n_heads, 1, 64)
-        _in_range(where, "model.d_ff", self.d_ff, 1, 4096)
-        _in_range(where, "model.n_layers", self.n_layers, 1, 32)
-        _in_range(where, "model.window", self.window, 8, 4096)
-        _one_of(where, "model.positions", self.positions, ("alibi", "learned"))
-        if self.d_model % self.n_heads:
-            divisors = [n for n in range(1, self.d_model + 1) if self.d_model % n == 0]
-            raise TinychatError(
-                f"{where}: model.n_heads={self.n_heads} must divide model.d_model={self.d_model};"
-                f" try one of {divisors[:6]}"
-            )
 
     @property
     def d_head(self) -> int:
@@ -62,35 +66,17 @@ class ModelConfig:
 class TrainConfig:
     """How the model is trained on the knowledge folder."""
 
-    steps: int = 1000  # the most optimisation steps of a full training (early_stop ends it sooner)
-    batch_size: int = 32  # examples per step
-    learning_rate: float = 0.01  # peak Adam learning rate (cosine decay after warm-up)
-    qa_share: float = 0.75  # share of examples in the [CONTEXT]/[QUERY]/[ANSWER] layout; rest raw text (loss_on: all)
-    distractors: int = 2  # extra context lines besides the retrieved ones, at most
-    swap_share: float = 0.5  # share of QA examples whose names and numbers are swapped
-    synthetic_share: float = (
-        0.0  # share of QA examples about random invented strings (pure copying practice)
-    )
-    loss_on: str = (
-        "answer"  # learn only the "answer" characters of QA examples, or "all" characters
-    )
-    retrain_steps: int = 400  # steps of a /retrain that continues from the current weights
-    seed: int = 0  # fixes examples, initial weights and order
-    early_stop: bool = (
-        True  # stop before `steps` once answers about held-out sentences stop improving
-    )
-
-    def check(self, where: str) -> None:
-        _in_range(where, "train.steps", self.steps, 1, 10_000_000)
-        _in_range(where, "train.batch_size", self.batch_size, 1, 4096)
-        _in_range(where, "train.learning_rate", self.learning_rate, 1e-6, 1.0)
-        _in_range(where, "train.qa_share", self.qa_share, 0.0, 1.0)
-        _in_range(where, "train.distractors", self.distractors, 0, 16)
-        _in_range(where, "train.swap_share", self.swap_share, 0.0, 1.0)
-        _in_range(where, "train.synthetic_share", self.synthetic_share, 0.0, 1.0)
-        _one_of(where, "train.loss_on", self.loss_on, ("all", "answer"))
-        _in_range(where, "train.retrain_steps", self.retrain_steps, 1, 10_000_000)
-        _in_range(where, "train.seed", self.seed, 0, 2**31 - 1)
+    steps: int = ranged(1000, 1, 10_000_000)  # the most steps of a full training (see early_stop)
+    batch_size: int = ranged(32, 1, 4096)  # examples per step
+    learning_rate: float = ranged(0.01, 1e-6, 1.0)  # peak Adam learning rate (then cosine decay)
+    qa_share: float = ranged(0.75, 0.0, 1.0)  # with loss_on all: share in the prompt layout
+    distractors: int = ranged(2, 0, 16)  # extra context lines besides the retrieved ones, at most
+    swap_share: float = ranged(0.5, 0.0, 1.0)  # share of examples with names and numbers swapped
+    synthetic_share: float = ranged(0.0, 0.0, 1.0)  # share about invented strings (copy practice)
+    loss_on: str = one_of("answer", "answer", "all")  # learn the answers' characters, or all
+    retrain_steps: int = ranged(400, 1, 10_000_000)  # steps of a /retrain from the current weights
+    seed: int = ranged(0, *SEED)  # fixes examples, initial weights and order
+    early_stop: bool = True  # stop once answers about sentences kept out stop improving
 
 
 @dataclass(frozen=True)
@@ -98,68 +84,32 @@ class KnowledgeConfig:
     """Which files of the knowledge folder are read and how they are cut into chunks."""
 
     extensions: tuple[str, ...] = (".txt", ".md")  # file types that are read
-    max_file_kb: int = 1024  # larger files are skipped with a warning
-    chunk_chars: int = 200  # a chunk is a sentence, cut at about this many characters
-    bad_utf8: str = (
-        "skip"  # a file that is not UTF-8: "skip" it, or "replace" the bad bytes and read it
-    )
+    max_file_kb: int = ranged(1024, 1, 1_000_000)  # larger files are skipped with a warning
+    chunk_chars: int = ranged(200, 20, 10_000)  # a chunk is a sentence, cut at about this length
+    bad_utf8: str = one_of("skip", "skip", "replace")  # a file that is not UTF-8: skip, or replace
     # A folder past either budget is not indexed without a yes (a typo like `--knowledge /` would
-    # read a whole disk); 0 = no limit. Files of every kind count, since each costs a look.
-    max_files: int = 20_000  # files in the folder and its subfolders
-    max_total_mb: int = 200  # megabytes of the notes that would be read
-
-    def check(self, where: str) -> None:
-        _one_of(where, "knowledge.bad_utf8", self.bad_utf8, ("skip", "replace"))
-        _in_range(where, "knowledge.max_file_kb", self.max_file_kb, 1, 1_000_000)
-        _in_range(where, "knowledge.max_files", self.max_files, 0, 1_000_000_000)
-        _in_range(where, "knowledge.max_total_mb", self.max_total_mb, 0, 1_000_000_000)
-        _in_range(where, "knowledge.chunk_chars", self.chunk_chars, 20, 10_000)
-        for ext in self.extensions:
-            if not ext.startswith(".") or len(ext) < 2:
-                raise TinychatError(
-                    f"{where}: knowledge.extensions has {ext!r}; write extensions with a dot, e.g. '.txt'"
-                )
+    # read a whole disk). Files of every kind count, since each costs a look.
+    max_files: int = ranged(20_000, *BUDGET)  # files in the folder and its subfolders
+    max_total_mb: int = ranged(200, *BUDGET)  # megabytes of the notes that would be read
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
     """How chunks are ranked for a query."""
 
-    retriever: str = "tfidf"  # "tfidf" (character n-grams), "embedding" (the seed's), "hybrid"
-    top_k: int = 3  # chunks put in [CONTEXT], at least 1 (TOP_K_RANGE)
+    retriever: str = one_of("tfidf", *RETRIEVERS)  # BM25 by subject then sentence, or the seed's
+    top_k: int = ranged(3, *TOP_K_RANGE)  # sentences put in [CONTEXT]
     decline: bool = True  # answer generation.decline_text when the notes do not hold the answer
-
-    def check(self, where: str) -> None:
-        _one_of(where, "retrieval.retriever", self.retriever, RETRIEVERS)
-        _in_range(where, "retrieval.top_k", self.top_k, *TOP_K_RANGE)
-
-
-RETRIEVERS = ("tfidf", "embedding", "hybrid")
-# At least one sentence: training always fills [CONTEXT], and with none the model answers "[QUERY]".
-TOP_K_RANGE = (1, 50)
 
 
 @dataclass(frozen=True)
 class GenerationConfig:
     """How answers are sampled."""
 
-    temperature: float = 0.0  # 0 = greedy argmax (deterministic)
-    max_answer_chars: int = 160  # an answer stops here if no newline came first
-    seed: int = 0  # sampling seed, so a temperature > 0 session can be replayed
+    temperature: float = ranged(0.0, *TEMPERATURE_RANGE)  # 0 = greedy argmax (deterministic)
+    max_answer_chars: int = ranged(160, 1, 4096)  # an answer stops here if no newline came first
+    seed: int = ranged(0, *SEED)  # sampling seed, so a temperature > 0 session can be replayed
     decline_text: str = "The notes don't say."  # the answer when the notes do not hold one
-
-    def check(self, where: str) -> None:
-        if (
-            not self.decline_text.strip()
-            or "\n" in self.decline_text
-            or len(self.decline_text) > 200
-        ):
-            raise TinychatError(
-                f"{where}: generation.decline_text must be one line of 1 to 200 characters"
-            )
-        _in_range(where, "generation.temperature", self.temperature, 0.0, 10.0)
-        _in_range(where, "generation.max_answer_chars", self.max_answer_chars, 1, 4096)
-        _in_range(where, "generation.seed", self.seed, 0, 2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -168,9 +118,6 @@ class PathsConfig:
 
     knowledge: Path = Path("knowledge")  # the folder of notes (only ever read)
     state: Path = Path(".tinychat")  # weights, index cache and history
-
-    def check(self, where: str) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -185,13 +132,57 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
 
     def check(self, where: str) -> None:
+        """Every field against its range or choices, then the rules that tie fields together."""
         for section in dataclasses.fields(self):
-            getattr(self, section.name).check(where)
-        if self.generation.max_answer_chars >= self.model.window - 16:
+            check_fields(getattr(self, section.name), section.name, where)
+        _check_relations(self, where)
+
+
+def check_fields(section: Any, prefix: str, where: str) -> None:
+    """One line naming the first field of `section` outside its range or choices."""
+    for setting in dataclasses.fields(section):
+        value, key = getattr(section, setting.name), f"{prefix}.{setting.name}"
+        if "range" in setting.metadata:
+            _in_range(where, key, value, *setting.metadata["range"])
+        if "choices" in setting.metadata:
+            _one_of(where, key, value, setting.metadata["choices"])
+
+
+def field_range(section: type, name: str) -> tuple[float, float]:
+    """The range a setting is checked against: `/temp` and `/topk` check the same one."""
+    return next(f.metadata["range"] for f in dataclasses.fields(section) if f.name == name)
+
+
+def _check_model(model: ModelConfig, where: str) -> None:
+    if model.d_model % model.n_heads:
+        divisors = [n for n in range(1, model.d_model + 1) if model.d_model % n == 0]
+        raise TinychatError(
+            f"{where}: model.n_heads={model.n_heads} must divide"
+            f" model.d_model={model.d_model}; try one of {divisors[:6]}"
+        )
+
+
+def _check_relations(config: Config, where: str) -> None:
+    """The rules that tie a field to another, or that a range cannot say."""
+    model, generation = config.model, config.generation
+    _check_model(model, where)
+    for extension in config.knowledge.extensions:
+        if not extension.startswith(".") or len(extension) < 2:
             raise TinychatError(
-                f"{where}: generation.max_answer_chars={self.generation.max_answer_chars} leaves no"
-                f" room for the prompt in model.window={self.model.window}; lower it or raise the window"
+                f"{where}: knowledge.extensions has {extension!r};"
+                " write extensions with a dot, e.g. '.txt'"
             )
+    text = generation.decline_text
+    if not text.strip() or "\n" in text or len(text) > 200:
+        raise TinychatError(
+            f"{where}: generation.decline_text must be one line of 1 to 200 characters"
+        )
+    if generation.max_answer_chars >= model.window - 16:
+        raise TinychatError(
+            f"{where}: generation.max_answer_chars={generation.max_answer_chars}"
+            f" leaves no room for the prompt in model.window={model.window};"
+            " lower it or raise the window"
+        )
 
 
 # ---------------------------------------------------------------------------- loading
@@ -278,7 +269,8 @@ def model_config_from(raw: Any, where: str) -> ModelConfig:
     """A ModelConfig from a mapping read elsewhere (a checkpoint's metadata), checked exactly as
     the config file's `model:` section is: unknown keys, wrong types (16.0 for 16) and ranges."""
     config = _build(ModelConfig, raw, "model.", where, Path.cwd())
-    config.check(where)
+    check_fields(config, "model", where)
+    _check_model(config, where)
     return config
 
 

@@ -30,7 +30,7 @@ from prompt_toolkit.history import History
 from prompt_toolkit.output import ColorDepth
 
 from tinychat.chat import ChatSession
-from tinychat.config import TOP_K_RANGE
+from tinychat.config import GenerationConfig, RetrievalConfig, field_range
 from tinychat.errors import TinychatError
 from tinychat.architecture import parameter_count
 from tinychat.files import FileTooLarge, read_regular
@@ -379,8 +379,9 @@ def cmd_temp(repl: Repl, argument: str) -> bool:
             value = float(argument)
         except ValueError:
             value = -1.0
-        if not 0.0 <= value <= 10.0:
-            repl.say(f"/temp {argument}: give a number from 0 (greedy) to 10")
+        low, high = field_range(GenerationConfig, "temperature")  # as generation.temperature
+        if not low <= value <= high:
+            repl.say(f"/temp {argument}: give a number from {low:g} (greedy) to {high:g}")
             return True
         repl.session.temperature = value
     repl.say(
@@ -391,7 +392,7 @@ def cmd_temp(repl: Repl, argument: str) -> bool:
 
 
 def cmd_topk(repl: Repl, argument: str) -> bool:
-    low, high = TOP_K_RANGE
+    low, high = field_range(RetrievalConfig, "top_k")  # as retrieval.top_k
     if argument:
         if not argument.isdigit() or not low <= int(argument) <= high:
             repl.say(f"/topk {argument}: give a whole number from {low} to {high}")
