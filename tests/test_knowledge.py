@@ -208,9 +208,8 @@ def test_a_file_changing_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     knowledge = Knowledge(folder, KnowledgeConfig())
     knowledge.refresh()
     assert [c.text for c in knowledge.chunks] == ["Old text."]
-    changes = (
-        knowledge.refresh()
-    )  # the stat taken before the read is older than the file: read again
+    # the stat taken before the read is older than the file: read again
+    changes = knowledge.refresh()
     assert changes.changed == ["a.txt"] and [c.text for c in knowledge.chunks] == [
         "New text, saved meanwhile."
     ]

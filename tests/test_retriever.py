@@ -60,9 +60,8 @@ def test_planted_sentence_ranks_first(kind, table):
 @pytest.mark.parametrize("kind", ["tfidf", "embedding", "hybrid"])
 def test_k_bounds(kind, table):
     index = build_index(kind, chunks(), table)
-    matching = (
-        len(DISTRACTORS) if kind == "tfidf" else len(chunks())
-    )  # tfidf leaves out what shares nothing
+    # tfidf leaves out what shares nothing
+    matching = len(DISTRACTORS) if kind == "tfidf" else len(chunks())
     assert len(index.search("garden", 1000)) == matching
     assert len(index.search("garden", 3)) == 3 and index.search("garden", 0) == []
 

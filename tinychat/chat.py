@@ -49,9 +49,8 @@ class Answer:
     )  # (V,) the model's probabilities before each char
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
-    searched: str = (
-        ""  # what the retriever searched: the query, plus the subject a follow-up refers to
-    )
+    # what the retriever searched: the query, plus the subject a follow-up refers to
+    searched: str = ""
     retrieved_only: bool = False  # no weights yet (still training): `text` is the best sentence
 
     @property
@@ -100,13 +99,11 @@ class ChatSession:
         self.last: Answer | None = None
         self.conversation = Conversation()
         self.follow_up = False  # search a question that refers back with the conversation's subject
-        self.decline = (
-            config.retrieval.decline
-        )  # say the decline line when the notes do not hold the answer
+        # say the decline line when the notes do not hold the answer
+        self.decline = config.retrieval.decline
         self.reindexed: str = ""  # what the last re-index did, for the toolbar
-        self.stale = (
-            ""  # "model trained before N files changed: /retrain", or "" (kept current by sync)
-        )
+        # "model trained before N files changed: /retrain", or "" (kept current by sync)
+        self.stale = ""
         self.lock = threading.RLock()  # a background watcher may sync while an answer is prepared
         self.fallback_said = False  # "searching with tfidf until ..." is said once
         self.use(model)

@@ -221,7 +221,6 @@ def make_rows(
             answer_from = len(ids) if answer_only else 0
         length = len(ids) - 1
         inputs[row, :length], targets[row, :length] = ids[:-1], ids[1:]
-        weights[row, answer_from if answer_only else 0 : length] = (
-            1.0  # answer-only: from the last prompt char
-        )
+        # answer-only: from the last prompt char
+        weights[row, answer_from if answer_only else 0 : length] = 1.0
     return Rows(inputs, targets, weights)

@@ -28,9 +28,8 @@ from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, c
 
 CACHE_NAME = "index-cache.npz"
 CACHE_VERSION = 2  # 2: terms of the sentence alone (subjects are matched apart), stemmed words
-LAYER_LIMIT = (
-    0.1  # past this share of re-read chunks, rebuild the whole index instead of updating it
-)
+# past this share of re-read chunks, rebuild the whole index instead of updating it
+LAYER_LIMIT = 0.1
 MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search
 # Measured 12 bytes of cache per byte of notes (3,000 files of short sentences, hybrid retriever).
 CACHE_PER_NOTE_BYTE = 32
@@ -88,9 +87,8 @@ class FeatureCache:
 
     def _reset(self) -> None:
         self.counts = count_terms([], chunk_terms)
-        self.term_ids: dict[str, int] | None = (
-            None  # term -> id in self.counts.terms, when first needed
-        )
+        # term -> id in self.counts.terms, when first needed
+        self.term_ids: dict[str, int] | None = None
         self.count_rows: dict[bytes, int] = {}
         self.vectors = np.zeros((0, 0), np.float32)
         self.vector_rows: dict[bytes, int] = {}
@@ -137,9 +135,8 @@ class FeatureCache:
             new = count_terms(
                 [texts[i] for i in missing], chunk_terms, self.counts.terms, self.term_ids
             )
-            base = (
-                len(self.counts.row_ptr) - 1
-            )  # rows stored so far (a repeated text has one key, several rows)
+            # rows stored so far (a repeated text has one key, several rows)
+            base = len(self.counts.row_ptr) - 1
             self.counts = TermCounts(
                 new.terms,
                 np.concatenate([self.counts.row_ptr, new.row_ptr[1:] + self.counts.row_ptr[-1]]),
@@ -226,9 +223,10 @@ def _identity(path: Path) -> tuple[int, ...] | None:
 
 def _well_formed(arrays: dict[str, np.ndarray]) -> bool:
     """Every array of a cache file has the shape, type and range the code relies on."""
+    # vector_table is checked on its own
     version, terms, count_keys, row_ptr, cols, counts, vector_keys, vectors = (
         arrays[name] for name in ARRAYS[:-1]
-    )  # vector_table is checked on its own
+    )
     if version.shape != () or version.dtype.kind not in "iu" or int(version) != CACHE_VERSION:
         return False
     table = arrays["vector_table"]

@@ -36,13 +36,11 @@ from tinychat.knowledge import Chunk, subject_of
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
 from tinychat.vocab import normalize
 
-SUBJECT_WEIGHT = (
-    1.0  # a sentence of the note the question names beats a better-worded one elsewhere
-)
+# a sentence of the note the question names beats a better-worded one elsewhere
+SUBJECT_WEIGHT = 1.0
 KIND_BONUS = 0.1  # the sentence holds the kind of answer asked for
-KIND_CANDIDATES = (
-    32  # the best sentences whose kind is checked (enough for any top-k a prompt holds)
-)
+# the best sentences whose kind is checked (enough for any top-k a prompt holds)
+KIND_CANDIDATES = 32
 BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants: term-count saturation, length normalisation
 OPENING_WORDS = 6  # a first sentence's subject ends at its verb, if one comes this early
 OPENING_TWICE = 2  # content words at a sentence's start that count twice

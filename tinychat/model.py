@@ -218,9 +218,8 @@ def match_lengths(ids):
     """
     equal = ops.cast(ops.expand_dims(ids, 2) == ops.expand_dims(ids, 1), "int32")  # (B, T, T)
     run, total = equal, equal
-    length = (
-        ids.shape[1] if ids.shape[1] is not None else MATCH_CAP
-    )  # static in training: the window
+    # static in training: the window
+    length = ids.shape[1] if ids.shape[1] is not None else MATCH_CAP
     for shift in range(1, min(MATCH_CAP, length)):
         # equal[t - shift, s - shift]: the diagonal neighbour `shift` steps back (zero before the start)
         back = ops.pad(equal[:, :-shift, :-shift], ((0, 0), (shift, 0), (shift, 0)))

@@ -92,9 +92,8 @@ class Repl:
         ] = []  # from the background watcher: shown between prompts, never over one
         self.last_error = ""  # said for the last line typed: the watcher's copy is not said again
         session.on_notice = self.notices.append
-        session.follow_up = (
-            True  # a chat: "how tall is it?" refers back to the last answer's subject
-        )
+        # a chat: "how tall is it?" refers back to the last answer's subject
+        session.follow_up = True
         state = session.config.paths.state
         try:
             state.mkdir(parents=True, exist_ok=True)
@@ -118,9 +117,8 @@ class Repl:
         return max(20, min(120, self.prompt.output.get_size().columns - 2))
 
     def colors(self) -> bool:
-        depth = (
-            ColorDepth.from_env() or self.prompt.output.get_default_color_depth()
-        )  # from_env reads NO_COLOR
+        # from_env reads NO_COLOR
+        depth = ColorDepth.from_env() or self.prompt.output.get_default_color_depth()
         return depth != ColorDepth.DEPTH_1_BIT
 
     def show(self, lines: "list[list[tuple[str, str]]] | None") -> None:

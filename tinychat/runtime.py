@@ -84,9 +84,8 @@ class Runtime:
         self.match = np.zeros(window, np.int64)  # row pos of model.match_lengths, for s < pos
         slopes = alibi_slopes(h) if config.positions == "alibi" else np.zeros(h, np.float32)
         # ALiBi bias for a query at position pos over keys 0..pos is alibi[:, W-1-pos:]: -slope * (pos - s).
-        self.alibi = (
-            -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]
-        )  # (H, W)
+        # (H, W)
+        self.alibi = -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]
         self.position = 0  # where the next character goes
         self.trace: Trace | None = None
 
@@ -135,9 +134,8 @@ class Runtime:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Attention.call, one position: (D,) in, (D,) out, and the weights (H, pos+1) it used."""
         heads, d_head, dim = self.config.n_heads, self.config.d_head, self.config.d_model
-        qkv = (
-            x @ block.attention_w_qkv + block.attention_b_qkv
-        )  # (3D,): query, key, value side by side
+        # (3D,): query, key, value side by side
+        qkv = x @ block.attention_w_qkv + block.attention_b_qkv
         query, key, value = qkv[:dim], qkv[dim : 2 * dim], qkv[2 * dim :]
         self.key_cache[layer, :, pos] = key.reshape(heads, d_head)  # stored for all later positions
         self.value_cache[layer, :, pos] = value.reshape(heads, d_head)
@@ -169,9 +167,10 @@ class Runtime:
         self.copy_keys[pos] = pair @ self.w["copy/w_key"]
         if pos == 0:
             return probs, np.zeros(0, np.float32), 0.0  # nothing to copy yet: the gate is shut
+        # (pos,)
         scores = (
             self.copy_keys[:pos] @ (pair @ self.w["copy/w_query"]) / math.sqrt(self.config.d_model)
-        )  # (pos,)
+        )
         weights = softmax(
             scores + self.w["copy/match_bias"][self.match[:pos]]
         )  # + the bonus of a long match

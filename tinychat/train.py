@@ -42,9 +42,8 @@ HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = (
     24,
     20,
 )  # sentences kept out of training, to measure on
-STOP_GAIN = (
-    0.25  # stop when a check lowers the held-out answers' bits/char by less than a quarter ...
-)
+# stop when a check lowers the held-out answers' bits/char by less than a quarter ...
+STOP_GAIN = 0.25
 MIN_STEPS = 150  # ... but never before this many steps
 
 
@@ -217,9 +216,8 @@ def train(
     callback = _ProgressCallback(
         progress, steps_per_epoch, first_step, save_progress, stop or threading.Event()
     )
-    measured_on = (
-        held_out or chunks
-    )  # a folder too small to keep sentences out is measured on what it trained on
+    # a folder too small to keep sentences out is measured on what it trained on
+    measured_on = held_out or chunks
     stopper = _EarlyStop(
         held_out_examples(measured_on, index, config),
         steps_per_epoch,
@@ -240,9 +238,8 @@ def train(
         raise resume.TrainingStopped(callback.stopped_at, steps)
     # One measure of time and speed per run: the bar's, which the summary and metrics repeat.
     seconds = progress.elapsed()
-    steps = (
-        first_step + len(history.history["loss"]) * steps_per_epoch
-    )  # fewer when it stopped early
+    # fewer when it stopped early
+    steps = first_step + len(history.history["loss"]) * steps_per_epoch
     progress.total = steps  # the summary says how many steps ran
     # Window positions through the model per second, as the bar counts them.
     chars_per_second = (steps - first_step) * batch * config.model.window / seconds
