@@ -36,8 +36,8 @@ SENTENCE_END = re.compile(
 LINE_BREAK = re.compile(
     r"\r\n|\r|\n"
 )  # as editors and `grep -n` count lines (not \f, \v, U+2028 ...)
-# Words that end in a full stop without ending the sentence. Titles and "No." come before a name or a
-# number, so they never end one; the others do only when the next word starts a sentence (a capital).
+# Words that end in a full stop without ending the sentence. Titles and "No." come before a name
+# or a number, so they never end one; the others do only when the next word starts a sentence.
 NEVER_ENDS = frozenset(
     "dr mr mrs ms st prof no nos mt rev sgt capt gen col lt fr jr sr vs e.g i.e cf".split()
 )

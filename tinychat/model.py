@@ -161,12 +161,14 @@ class CopyHead(keras.layers.Layer):
         )
         self.w_gate = self.add_weight(shape=(dim,), initializer="zeros", name="w_gate")
         self.b_gate = self.add_weight(shape=(), initializer="zeros", name="b_gate")
-        # A learned bonus per match length (0 .. MATCH_CAP characters): starts by favouring long matches.
+        # A learned bonus per match length (0 .. MATCH_CAP characters): starts by favouring long
+        # matches.
         ramp = keras.initializers.Constant(np.linspace(0.0, 4.0, MATCH_CAP + 1).astype(np.float32))
         self.match_bias = self.add_weight(
             shape=(MATCH_CAP + 1,), initializer=ramp, name="match_bias"
         )
-        # How much a long match opens the gate: text that has matched the context for a while is a copy.
+        # How much a long match opens the gate: text that has matched the context for a while is a
+        # copy.
         self.gate_match = self.add_weight(
             shape=(), initializer=keras.initializers.Constant(2.0), name="gate_match"
         )
@@ -221,7 +223,8 @@ def match_lengths(ids):
     # static in training: the window
     length = ids.shape[1] if ids.shape[1] is not None else MATCH_CAP
     for shift in range(1, min(MATCH_CAP, length)):
-        # equal[t - shift, s - shift]: the diagonal neighbour `shift` steps back (zero before the start)
+        # equal[t - shift, s - shift]: the diagonal neighbour `shift` steps back (zero before the
+        # start)
         back = ops.pad(equal[:, :-shift, :-shift], ((0, 0), (shift, 0), (shift, 0)))
         run = run * back
         total = total + run

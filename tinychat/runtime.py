@@ -83,7 +83,8 @@ class Runtime:
         self.tokens = np.zeros(window, np.int64)
         self.match = np.zeros(window, np.int64)  # row pos of model.match_lengths, for s < pos
         slopes = alibi_slopes(h) if config.positions == "alibi" else np.zeros(h, np.float32)
-        # ALiBi bias for a query at position pos over keys 0..pos is alibi[:, W-1-pos:]: -slope * (pos - s).
+        # ALiBi bias for a query at position pos over keys 0..pos is alibi[:, W-1-pos:]: -slope *
+        # (pos - s).
         # (H, W)
         self.alibi = -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]
         self.position = 0  # where the next character goes
@@ -153,7 +154,8 @@ class Runtime:
         self, hidden: np.ndarray, probs: np.ndarray, token: int, pos: int
     ) -> tuple[np.ndarray, np.ndarray, float]:
         """CopyHead.call, one position: mix `probs` with "the character after an earlier position s"."""
-        # match_lengths row pos from row pos-1: one more equal character, or none (model.match_lengths)
+        # match_lengths row pos from row pos-1: one more equal character, or none
+        # (model.match_lengths)
         longer = (
             np.minimum(np.concatenate([[0], self.match[: pos - 1]]) + 1, MATCH_CAP)
             if pos

@@ -35,7 +35,8 @@ from tinychat.prompt import build_prompt  # noqa: E402
 from tinychat import resume  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
-MAX_UNIQUE_ROWS = 4_096  # past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
+# past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
+MAX_UNIQUE_ROWS = 4_096
 REPORT_EVERY = 50  # steps between loss reports and held-out checks (Keras's "epoch")
 HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = (
     0.1,
