@@ -108,7 +108,6 @@ class Sections:
     """The sections of some notes: a file, or its part under one markdown heading."""
 
     of_chunk: np.ndarray  # (N,) section index of each chunk
-    position: np.ndarray  # (N,) 0 for a section's first sentence, 1 for the next ...
     subjects: list[frozenset[str]]  # stemmed subject words of each section
     names: list[str]  # the same words as written, e.g. "loom zarnet": what a follow-up adds
     keys: dict[tuple[str, str], int]  # (path, heading) -> section
@@ -121,7 +120,7 @@ class Sections:
 
     @classmethod
     def of(cls, chunks: list[Chunk]) -> "Sections":
-        of_chunk, position = np.zeros(len(chunks), np.int64), np.zeros(len(chunks), np.int64)
+        of_chunk = np.zeros(len(chunks), np.int64)
         subjects: list[frozenset[str]] = []
         names: list[str] = []
         keys: dict[tuple[str, str], int] = {}
@@ -138,8 +137,6 @@ class Sections:
                 subjects.append(frozenset(map(stem, words)))
                 names.append(" ".join(dict.fromkeys(words)))
                 keys[previous] = len(subjects) - 1
-            else:
-                position[i] = position[i - 1] + 1
             of_chunk[i] = len(subjects) - 1
         by_word: dict[str, list[int]] = {}
         for index, words in enumerate(subjects):
@@ -149,7 +146,7 @@ class Sections:
         for (path, title), index in keys.items():
             for word in content_words(subject_of(path) + " " + title):
                 by_label.setdefault(word.removesuffix("'s"), []).append(index)
-        return cls(of_chunk, position, subjects, names, keys, by_word, by_label)
+        return cls(of_chunk, subjects, names, keys, by_word, by_label)
 
 
 # ---------------------------------------------------------------------------- postings
@@ -209,7 +206,6 @@ class Match:
     subject: np.ndarray  # (N,) of the question's words, the share its section's subject holds
     sentence: np.ndarray  # (N,) BM25 of the question's other words in the sentence, -inf if hidden
     kind: np.ndarray  # (N,) 1 if it holds the kind of answer asked for, 0.5 a lesser kind, 0 none
-    asked: bool  # whether the question asks for a kind of answer at all
 
     def score(self) -> np.ndarray:
         return self.sentence + SUBJECT_WEIGHT * self.subject + KIND_BONUS * self.kind
@@ -371,7 +367,6 @@ class LexicalIndex:
             subject_all,
             sentence_all,
             _kind_held(self.chunks, sentence_all + SUBJECT_WEIGHT * subject_all, kinds),
-            asked=bool(kinds),
         )
 
     def _rarity(self, count: int):

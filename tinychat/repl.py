@@ -425,22 +425,19 @@ def cmd_info(repl: Repl, argument: str) -> bool:
 def cmd_probs(repl: Repl, argument: str) -> bool:
     from tinychat.views import probability_view
 
-    repl.show(
-        probability_view(repl.session.last, width=repl.width(), color=repl.colors())
-        if repl.session.last
-        else None
-    )
-    return True
+    return show_last_answer(repl, probability_view)
 
 
 def cmd_why(repl: Repl, argument: str) -> bool:
     from tinychat.views import attention_view
 
-    repl.show(
-        attention_view(repl.session.last, width=repl.width(), color=repl.colors())
-        if repl.session.last
-        else None
-    )
+    return show_last_answer(repl, attention_view)
+
+
+def show_last_answer(repl: Repl, view: Callable[..., Any]) -> bool:
+    """A look-inside view of the last answer, fitted to the terminal (or "no answer yet")."""
+    last = repl.session.last
+    repl.show(view(last, width=repl.width(), color=repl.colors()) if last else None)
     return True
 
 
