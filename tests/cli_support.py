@@ -1,22 +1,19 @@
-"""Helpers for tests that run the real `tinychat` command in a subprocess or a terminal."""
+"""Helpers for tests of the real `tinychat` command: `call` runs `main(argv)` in this process;
+`run` a fresh interpreter, where a real pipe, a terminal or a clean import is the point."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import NOTES, TINY_CONFIG, write_notes
+
 ROOT = Path(__file__).resolve().parent.parent
-TINY_CONFIG = """
-model: {window: 128}
-train: {steps: 30, batch_size: 8, retrain_steps: 30}
-generation: {max_answer_chars: 40}
-"""
-NOTES = {
-    "keras.txt": "Keras provides a high-level API for building neural networks.\nKeras 3 runs on several backends.\n",
-    "ferry.txt": "The ferry to Brisk leaves at 7 every morning.\nThe ferry carries 40 bicycles.\n",
-}
 # Every run in a folder made by `make_folder` uses its config, notes and state.
 FOLDER_ARGS = ["--config", "tinychat.yaml", "--knowledge", "notes", "--state", "state"]
 
@@ -44,14 +41,42 @@ def run(
     )
 
 
-def make_folder(folder: Path, train: bool = True) -> Path:
-    """Write the tiny config and notes into `folder` and (by default) train once."""
+@dataclasses.dataclass
+class Called:
+    """What `call` saw, named as subprocess.CompletedProcess names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def call(folder: Path, *args: str, stdin: str = "") -> Called:
+    """`main(argv)` in this process, as `run` would run tinychat in `folder`: the same
+    arguments, `stdin` piped in, stdout and stderr captured (neither is a terminal)."""
+    from tinychat.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    piped = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
+    saved_stdin, sys.stdin = sys.stdin, piped
+    try:
+        with (
+            contextlib.chdir(folder),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            try:
+                code = main([*FOLDER_ARGS, *args])
+            except SystemExit as leaving:  # --help and --version leave through argparse
+                code = leaving.code
+    finally:
+        sys.stdin = saved_stdin
+    return Called(code, out.getvalue(), err.getvalue())
+
+
+def make_folder(folder: Path) -> Path:
+    """A folder as a new user has it: the tiny config and the notes, no weights yet.
+    (A trained one: the `trained_folder` fixture.)"""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "tinychat.yaml").write_text(TINY_CONFIG)
-    (folder / "notes").mkdir(exist_ok=True)
-    for name, text in NOTES.items():
-        (folder / "notes" / name).write_text(text)
-    if train:
-        result = run(folder, "train", "--fresh")
-        assert result.returncode == 0, result.stderr
+    write_notes(folder / "notes", NOTES)
     return folder

@@ -1,13 +1,22 @@
-"""Shared fixtures: every test runs in its own temporary folder; one tiny model is trained per session."""
+"""Shared fixtures: every test runs in its own temporary folder, in one tiny world (the notes
+and config below) where one tiny model is trained per session and copied where a test needs it."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tinychat.config import Config, GenerationConfig, ModelConfig, PathsConfig, TrainConfig
+from tinychat.config import (
+    Config,
+    GenerationConfig,
+    ModelConfig,
+    PathsConfig,
+    TrainConfig,
+)
 
 NOTES = {
     "keras.txt": "Keras provides a high-level API for building neural networks in TensorFlow.\n"
@@ -38,6 +47,16 @@ def in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
 
 
+# The tiny world's settings: tiny_config() builds them in Python, and tinychat.yaml in a
+# folder made by tests.cli_support.make_folder holds the same, for the real command line.
+TINY = {
+    "model": {"window": 128},
+    "train": {"steps": 30, "batch_size": 8, "retrain_steps": 10, "seed": 0},
+    "generation": {"max_answer_chars": 40},
+}
+TINY_CONFIG = yaml.safe_dump(TINY, default_flow_style=None, sort_keys=False)
+
+
 def write_notes(folder: Path, notes: dict[str, str] = NOTES) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in notes.items():
@@ -48,16 +67,21 @@ def write_notes(folder: Path, notes: dict[str, str] = NOTES) -> Path:
 def tiny_config(folder: Path, **model) -> Config:
     """A config small enough to train in seconds, reading `folder/notes` and writing `folder/state`."""
     return Config(
-        model=ModelConfig(window=128, **model),
-        train=TrainConfig(steps=30, batch_size=8, retrain_steps=10, seed=0),
-        generation=GenerationConfig(max_answer_chars=40),
+        model=ModelConfig(**{**TINY["model"], **model}),
+        train=TrainConfig(**TINY["train"]),
+        generation=GenerationConfig(**TINY["generation"]),
         paths=PathsConfig(knowledge=folder / "notes", state=folder / "state"),
     )
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
-    """(config, checkpoint) of a tiny model trained once with a fixed seed on NOTES."""
+    """(config, checkpoint) of a tiny model trained once with a fixed seed on NOTES.
+
+    Its folder is laid out as a user's (tinychat.yaml, notes/, state/): `trained_folder` copies it.
+    """
+    import io
+
     from tinychat import checkpoint
     from tinychat.knowledge import open_knowledge
     from tinychat.progress import Progress
@@ -65,20 +89,25 @@ def trained(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("trained")
     write_notes(folder / "notes")
+    (folder / "tinychat.yaml").write_text(TINY_CONFIG)
     config = tiny_config(folder)
     knowledge = open_knowledge(config)
     knowledge.refresh()
-    import io
-
     train(config, knowledge, fresh=True, progress=Progress(30, 1, stream=io.StringIO()))
     return config, checkpoint.load(checkpoint.weights_path(config.paths.state))
 
 
 @pytest.fixture
+def trained_folder(trained, tmp_path) -> Path:
+    """This test's copy of the trained folder (tinychat.yaml, notes/, state/), for the real
+    command line: one training per session instead of one per test module."""
+    config, _ = trained
+    return Path(shutil.copytree(config.paths.knowledge.parent, tmp_path / "trained"))
+
+
+@pytest.fixture
 def session(trained, tmp_path):
     """A chat session on a copy of the trained notes, with the trained weights."""
-    import shutil
-
     from tinychat.chat import ChatSession
 
     config, model = trained

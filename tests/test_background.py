@@ -27,7 +27,7 @@ LONG = 1000  # steps: long enough for a test to act while they run (5-60 s, by m
 
 
 def fresh_folder(folder: Path, steps: int | None = None) -> Path:
-    make_folder(folder, train=False)
+    make_folder(folder)
     if steps:
         config = folder / "tinychat.yaml"
         config.write_text(config.read_text().replace("steps: 30,", f"steps: {steps},"))

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from tests.cli_support import command, env, make_folder, run
+from tests.cli_support import call, command, env, make_folder, run
+from tinychat.cli import main
 
 QUESTION = "when does the ferry leave?"
 
@@ -19,14 +20,16 @@ QUESTION = "when does the ferry leave?"
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     """A folder with notes and a tiny config but no weights: the first run must train."""
-    return make_folder(tmp_path_factory.mktemp("cli"), train=False)
+    return make_folder(tmp_path_factory.mktemp("cli"))
 
 
 @pytest.fixture(scope="module")
 def first_run(fresh):
     """Pipe mode on the fresh folder: trains first, then answers."""
     return run(
-        fresh, stdin=f"{QUESTION}\n\n   \nhow many bicycles does the ferry carry?\n", timeout=300
+        fresh,
+        stdin=f"{QUESTION}\n\n   \nhow many bicycles does the ferry carry?\n",
+        timeout=300,
     )
 
 
@@ -37,13 +40,15 @@ def test_first_pipe_run_trains_then_answers_one_line_each(first_run, fresh):
         and "training [" in first_run.stderr
         and "final" in first_run.stderr
     )
-    assert len(first_run.stdout.splitlines()) == 2  # blank and whitespace-only lines are skipped
+    assert (
+        len(first_run.stdout.splitlines()) == 2
+    )  # blank and whitespace-only lines are skipped
     assert (fresh / "state" / "model.weights.h5").is_file()
     assert "Traceback" not in first_run.stderr
 
 
-def test_json_lines(first_run, fresh):
-    result = run(fresh, "--json", stdin=f"{QUESTION}\nkeras\n")
+def test_json_lines(trained_folder):
+    result = call(trained_folder, "--json", stdin=f"{QUESTION}\nkeras\n")
     assert result.returncode == 0 and result.stderr == ""
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["query"] for r in records] == [QUESTION, "keras"]
@@ -51,17 +56,23 @@ def test_json_lines(first_run, fresh):
         assert set(record) == {"query", "answer", "abstained", "searched", "sources"}
         assert isinstance(record["answer"], str)
         for source in record["sources"]:
-            assert set(source) == {"path", "line", "end_line", "score"} and source["line"] >= 1
-    assert records[0]["sources"][0]["path"] == "ferry.txt" and records[0]["sources"][0]["line"] == 1
+            assert (
+                set(source) == {"path", "line", "end_line", "score"}
+                and source["line"] >= 1
+            )
+    assert (
+        records[0]["sources"][0]["path"] == "ferry.md"
+        and records[0]["sources"][0]["line"] == 3
+    )
 
 
-def test_pipe_answers_each_line_as_it_arrives(first_run, fresh):
+def test_pipe_answers_each_line_as_it_arrives(trained_folder):
     """Another program can converse: each answer comes back before the next question is sent."""
     import select
 
     process = subprocess.Popen(
         command("--json"),
-        cwd=fresh,
+        cwd=trained_folder,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -81,22 +92,28 @@ def test_pipe_answers_each_line_as_it_arrives(first_run, fresh):
         process.kill()
 
 
-def test_ask_show_prompt_and_json(first_run, fresh):
-    shown = run(fresh, "ask", QUESTION, "--show-prompt")
+def test_ask_show_prompt_and_json(trained_folder):
+    shown = call(trained_folder, "ask", QUESTION, "--show-prompt")
     assert shown.returncode == 0
     assert shown.stdout.startswith(
         "[CONTEXT]\nThe ferry to Brisk leaves at 7"
     )  # cut to fit the tiny window
     assert f"\n[QUERY]\n{QUESTION}\n[ANSWER]\n" in shown.stdout
-    record = json.loads(run(fresh, "ask", QUESTION, "--json").stdout)
-    assert record["query"] == QUESTION and shown.stdout.endswith(record["answer"] + "\n")
+    record = json.loads(call(trained_folder, "ask", QUESTION, "--json").stdout)
+    assert record["query"] == QUESTION and shown.stdout.endswith(
+        record["answer"] + "\n"
+    )
 
 
-def test_info_and_demo(first_run, fresh):
-    info = run(fresh, "info")
+def test_info_and_demo(trained_folder):
+    info = call(trained_folder, "info")
     assert info.returncode == 0
-    assert "parameters" in info.stdout and "97 ids" in info.stdout and "trained" in info.stdout
-    demo = run(fresh, "demo", "keras?")
+    assert (
+        "parameters" in info.stdout
+        and "97 ids" in info.stdout
+        and "trained" in info.stdout
+    )
+    demo = call(trained_folder, "demo", "keras?")
     assert (
         demo.returncode == 0
         and demo.stdout.startswith("[CONTEXT]\n")
@@ -104,16 +121,20 @@ def test_info_and_demo(first_run, fresh):
     )
 
 
-def test_eval_json_and_table(first_run, fresh):
-    (fresh / "questions.yaml").write_text(
-        "- q: when does the ferry leave for brisk\n  source: ferry.txt\n  line: 1\n"
+def test_eval_json_and_table(trained_folder):
+    (trained_folder / "questions.yaml").write_text(
+        "- q: when does the ferry leave for brisk\n  source: ferry.md\n  line: 3\n"
         "  answer: The ferry to Brisk leaves at 7 every morning.\n  keywords: ['7']\n"
         "- q: what does keras provide\n  source: keras.txt\n  answer: Keras provides a high-level API.\n"
     )
-    result = run(fresh, "eval", "questions.yaml", "--json")
+    result = call(trained_folder, "eval", "questions.yaml", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["questions"] == 2 and report["hit1"] == 1.0 and report["line_hit1"] == 1.0
+    assert (
+        report["questions"] == 2
+        and report["hit1"] == 1.0
+        and report["line_hit1"] == 1.0
+    )
     for key in (
         "hit3",
         "keyword_recall",
@@ -127,16 +148,20 @@ def test_eval_json_and_table(first_run, fresh):
         "looped",
     ):
         assert isinstance(report[key], float), key
-    table = run(fresh, "eval", "questions.yaml")
-    assert table.returncode == 0 and "keyword recall" in table.stdout and "{" not in table.stdout
-    missing = run(fresh, "eval", "nothing.yaml")
+    table = call(trained_folder, "eval", "questions.yaml")
+    assert (
+        table.returncode == 0
+        and "keyword recall" in table.stdout
+        and "{" not in table.stdout
+    )
+    missing = call(trained_folder, "eval", "nothing.yaml")
     assert (
         missing.returncode == 1
         and missing.stderr.strip() == "tinychat: nothing.yaml: questions file not found"
     )
 
 
-def test_chat_path_never_imports_tensorflow(first_run, fresh):
+def test_chat_path_never_imports_tensorflow(trained_folder):
     probe = (
         "import sys, io\n"
         "from tinychat.cli import main\n"
@@ -146,7 +171,7 @@ def test_chat_path_never_imports_tensorflow(first_run, fresh):
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
-        cwd=fresh,
+        cwd=trained_folder,
         capture_output=True,
         text=True,
         env=env(),
@@ -164,101 +189,88 @@ def test_chat_path_never_imports_tensorflow(first_run, fresh):
         ("model: [\n", "invalid YAML"),
     ],
 )
-def test_bad_config_is_one_line(tmp_path, yaml_text, named):
+def test_bad_config_is_one_line(tmp_path, capsys, yaml_text, named):
     (tmp_path / "bad.yaml").write_text(yaml_text)
-    result = subprocess.run(
-        [sys.executable, "-m", "tinychat", "--config", "bad.yaml", "info"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env(),
-    )
-    assert result.returncode == 1 and result.stdout == ""
+    assert main(["--config", "bad.yaml", "info"]) == 1
+    out, err = capsys.readouterr()
     assert (
-        result.stderr.count("\n") == 1
-        and result.stderr.startswith("tinychat: ")
-        and named in result.stderr
+        out == ""
+        and err.count("\n") == 1
+        and err.startswith("tinychat: ")
+        and named in err
     )
 
 
-def test_missing_or_empty_knowledge_and_bad_weights(first_run, fresh, tmp_path):
-    missing = subprocess.run(
-        command()[:-6] + ["--knowledge", "nowhere", "--state", "s"],
-        cwd=tmp_path,
-        input="q\n",
-        capture_output=True,
-        text=True,
-        env=env(),
-    )
-    assert missing.returncode == 1 and "nowhere: knowledge folder not found" in missing.stderr
+def test_missing_or_empty_knowledge_and_bad_weights(trained_folder, tmp_path, capsys):
+    assert main(["--knowledge", "nowhere", "--state", "s", "ask", "q"]) == 1
+    assert "nowhere: knowledge folder not found" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    empty = subprocess.run(
-        command()[:-6] + ["--knowledge", "empty", "--state", "s"],
-        cwd=tmp_path,
-        input="q\n",
-        capture_output=True,
-        text=True,
-        env=env(),
-    )
-    assert empty.returncode == 1 and "no .txt or .md text found" in empty.stderr
-    broken = tmp_path / "broken"
-    shutil.copytree(fresh, broken)
-    (broken / "state" / "model.weights.h5").write_bytes(b"garbage")
-    result = run(broken, stdin="q\n")
-    assert (
-        result.returncode == 1
-        and "train --fresh" in result.stderr
-        and "Traceback" not in result.stderr
-    )
-    assert (
-        broken / "state" / "model.weights.h5"
-    ).read_bytes() == b"garbage"  # nothing of the user's is touched
+    assert main(["--knowledge", "empty", "--state", "s", "ask", "q"]) == 1
+    assert "no .txt or .md text found" in capsys.readouterr().err
+    (trained_folder / "state" / "model.weights.h5").write_bytes(b"garbage")
+    result = call(trained_folder, stdin="q\n")
+    assert result.returncode == 1 and "train --fresh" in result.stderr
+    # nothing of the user's is touched
+    assert (trained_folder / "state" / "model.weights.h5").read_bytes() == b"garbage"
 
 
-def test_invalid_utf8_nul_and_long_lines_on_stdin(first_run, fresh):
+def test_invalid_utf8_nul_and_long_lines_on_stdin(trained_folder):
+    """Raw bytes through a real pipe: each line answered, no escape reaches stdout."""
     data = (
         b"caf\xe9 \xff\xfe ferry?\nnul\x00byte ferry\n"
         + b"x" * 1_000_000
         + b"\n\x1b]0;title\x07 ferry\n"
     )
     result = subprocess.run(
-        command(), cwd=fresh, input=data, capture_output=True, env=env(), timeout=120
+        command(),
+        cwd=trained_folder,
+        input=data,
+        capture_output=True,
+        env=env(),
+        timeout=120,
     )
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 4
     assert b"\x1b" not in result.stdout and b"\x07" not in result.stdout
 
 
-def test_a_state_path_that_is_a_file_is_refused(fresh, tmp_path):
+def test_a_state_path_that_is_a_file_is_refused(trained_folder, tmp_path):
     (tmp_path / "state.txt").write_text("mine")
-    result = run(
-        fresh, "--state", str(tmp_path / "state.txt"), stdin="when does the ferry leave?\n"
+    result = call(
+        trained_folder, "--state", str(tmp_path / "state.txt"), stdin=QUESTION + "\n"
     )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 1
     assert result.stderr.strip().endswith(
         "state.txt: the state folder is a file; pass --state DIR (a folder) or move the file"
     )
     assert (tmp_path / "state.txt").read_text() == "mine"
 
 
-def test_ask_refuses_an_empty_question(fresh):
-    result = run(fresh, "ask", "   ")
+def test_ask_refuses_an_empty_question(trained_folder):
+    result = call(trained_folder, "ask", "   ")
     assert result.returncode == 1 and result.stdout == ""
     assert (
-        result.stderr == 'tinychat: ask: the question is empty; try tinychat ask "what is keras?"\n'
+        result.stderr
+        == 'tinychat: ask: the question is empty; try tinychat ask "what is keras?"\n'
     )
 
 
-@pytest.mark.parametrize("where", [[], ["ask"], ["train"], ["eval"], ["info"], ["demo"]])
-def test_help_lists_common_options(where):
-    result = subprocess.run(
-        [sys.executable, "-m", "tinychat", *where, "--help"],
-        capture_output=True,
-        text=True,
-        env=env(),
-    )
-    assert result.returncode == 0
-    for option in ("--config", "--knowledge", "--state", "--temperature", "--top-k", "--seed"):
-        assert option in result.stdout
+@pytest.mark.parametrize(
+    "where", [[], ["ask"], ["train"], ["eval"], ["info"], ["demo"]]
+)
+def test_help_lists_common_options(where, capsys):
+    with pytest.raises(SystemExit) as leaving:
+        main([*where, "--help"])
+    assert leaving.value.code == 0
+    out = capsys.readouterr().out
+    for option in (
+        "--config",
+        "--knowledge",
+        "--state",
+        "--temperature",
+        "--top-k",
+        "--seed",
+    ):
+        assert option in out
 
 
 class Terminal(io.StringIO):
@@ -272,20 +284,30 @@ class Terminal(io.StringIO):
 
 
 @pytest.mark.parametrize("how, code", [("pipe", 1), ("--yes", 0), ("y", 0), ("n", 1)])
-def test_a_folder_past_its_budget_asks_first(trained, tmp_path, monkeypatch, capsys, how, code):
+def test_a_folder_past_its_budget_asks_first(
+    trained, tmp_path, monkeypatch, capsys, how, code
+):
     from tests.conftest import write_notes
-    from tinychat.cli import main
 
     config, _ = trained
-    write_notes(tmp_path / "notes", {f"n{i}.txt": f"Note {i} has {i} facts.\n" for i in range(5)})
+    write_notes(
+        tmp_path / "notes",
+        {f"n{i}.txt": f"Note {i} has {i} facts.\n" for i in range(5)},
+    )
     shutil.copytree(config.paths.state, tmp_path / "state")
     tiny = "model: {window: 128}\ngeneration: {max_answer_chars: 40}\nknowledge: {max_files: 3}\n"
     (tmp_path / "tinychat.yaml").write_text(tiny)
     piped = io.TextIOWrapper(io.BytesIO(b"how many facts has note 2?\n"))
-    monkeypatch.setattr(sys, "stdin", piped if how in ("pipe", "--yes") else Terminal(how))
+    monkeypatch.setattr(
+        sys, "stdin", piped if how in ("pipe", "--yes") else Terminal(how)
+    )
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     argv = ["--knowledge", "notes", "--state", "state"]
-    command = [*argv, "--yes"] if how == "--yes" else [*argv, "ask", "how many facts has note 2?"]
+    command = (
+        [*argv, "--yes"]
+        if how == "--yes"
+        else [*argv, "ask", "how many facts has note 2?"]
+    )
     assert main(command) == code
     out, err = capsys.readouterr()
     if how in ("pipe", "n"):  # refused: one line naming the budget and the key to raise
@@ -296,24 +318,39 @@ def test_a_folder_past_its_budget_asks_first(trained, tmp_path, monkeypatch, cap
         )
     else:
         assert out.count("\n") == 1 and "Traceback" not in err
-    asked = "holds more than 3 files (knowledge.max_files); index it anyway? [y/N] " in err
+    asked = (
+        "holds more than 3 files (knowledge.max_files); index it anyway? [y/N] " in err
+    )
     assert asked == (how in ("y", "n"))
 
 
-def test_a_file_name_that_is_not_utf8_on_every_command(first_run, fresh, tmp_path):
+def test_a_file_name_that_is_not_utf8_on_every_command(trained_folder):
     """Through the real stdout (strict UTF-8): the name is shown escaped and --json still parses."""
     import os
 
-    folder = tmp_path / "latin1"
-    shutil.copytree(fresh, folder)
+    folder = trained_folder
     name = b"caf\xe9 menu.txt"  # as unpacked from an old zip archive
-    (folder / "notes" / os.fsdecode(name)).write_text("The cafe opens at 8 every day.\n")
+    (folder / "notes" / os.fsdecode(name)).write_text(
+        "The cafe opens at 8 every day.\n"
+    )
     piped = run(folder, "--json", stdin="when does the cafe open?\n")
     assert piped.returncode == 0 and "Traceback" not in piped.stderr, piped.stderr
-    assert json.loads(piped.stdout)["sources"][0]["path"] == os.fsdecode(name)  # the same name back
-    for args in (["ask", "when does the cafe open?", "--show-prompt"], ["demo"], ["info"]):
+    assert json.loads(piped.stdout)["sources"][0]["path"] == os.fsdecode(
+        name
+    )  # the same name back
+    for args in (
+        ["ask", "when does the cafe open?", "--show-prompt"],
+        ["demo"],
+        ["info"],
+    ):
         result = run(folder, *args)
-        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (
+            args,
+            result.stderr,
+        )
     (folder / "notes" / os.fsdecode(b"bin\xff.txt")).write_bytes(b"\x00binary")
     warned = run(folder, "ask", "when does the cafe open?")
-    assert warned.returncode == 0 and "notes/bin\\xff.txt looks binary; skipped" in warned.stderr
+    assert (
+        warned.returncode == 0
+        and "notes/bin\\xff.txt looks binary; skipped" in warned.stderr
+    )

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.cli_support import command, env, make_folder, run
+from tests.cli_support import command, env, run
 
 QUESTION = "when does the ferry leave?"
 TRAIN_TRIALS, RETRAIN_TRIALS = 16, 6  # 22 kills in all
@@ -36,15 +36,9 @@ def answer(folder: Path) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A folder with notes, a tiny config and weights trained once."""
-    return make_folder(tmp_path_factory.mktemp("faults"))
-
-
-def copy_of(trained: Path, name: str, tmp_path: Path) -> Path:
+def copy_of(source: Path, name: str, tmp_path: Path) -> Path:
     folder = tmp_path / name
-    shutil.copytree(trained, folder)
+    shutil.copytree(source, folder)
     return folder
 
 
@@ -53,7 +47,9 @@ def check_after_kill(folder: Path, before_digest: str, before_answer: dict) -> s
     weights = folder / "state" / "model.weights.h5"
     result = run(folder, "info")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    assert "trained" in result.stdout and "not a readable" not in result.stdout, result.stdout
+    assert "trained" in result.stdout and "not a readable" not in result.stdout, (
+        result.stdout
+    )
     if digest(weights) == before_digest:
         assert answer(folder) == before_answer
         return "kept"
@@ -78,7 +74,11 @@ def kill_when(folder: Path, moment: str) -> None:
     """Start `train` and kill -9 it at `moment`: "first progress line" (training under way) or
     "weights being written" (the temporary weights file has appeared, before its rename)."""
     process = subprocess.Popen(
-        command("train"), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env()
+        command("train"),
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env(),
     )
     try:
         if moment == "first progress line":
@@ -87,7 +87,10 @@ def kill_when(folder: Path, moment: str) -> None:
                     break
         else:
             state, deadline = folder / "state", time.monotonic() + 120
-            while not list(state.glob(".model.weights.h5.*.tmp")) and process.poll() is None:
+            while (
+                not list(state.glob(".model.weights.h5.*.tmp"))
+                and process.poll() is None
+            ):
                 assert time.monotonic() < deadline, "the weights were never written"
                 time.sleep(0.001)
     finally:
@@ -96,13 +99,17 @@ def kill_when(folder: Path, moment: str) -> None:
 
 
 @pytest.mark.parametrize("moment", ["first progress line", "weights being written"])
-def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(trained, tmp_path, moment):
+def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(
+    trained_folder, tmp_path, moment
+):
     """The old weights answer as before, or complete new ones load; nothing half-written is read.
     (Killing the REPL or its background trainer: tests/test_background.py.)"""
-    folder = copy_of(trained, "killed", tmp_path)
+    folder = copy_of(trained_folder, "killed", tmp_path)
     kill_when(folder, moment)
     outcome = check_after_kill(
-        folder, digest(trained / "state" / "model.weights.h5"), answer(trained)
+        folder,
+        digest(trained_folder / "state" / "model.weights.h5"),
+        answer(trained_folder),
     )
     if moment == "first progress line":
         assert outcome == "kept"
@@ -115,18 +122,20 @@ def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(trained, tmp_
 
 
 @pytest.mark.soak
-def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_path):
+def test_kill_9_during_train_and_retrain_never_loses_the_weights(
+    trained_folder, tmp_path
+):
     """A soak, run with `pytest -m soak`: 22 kills at random moments of train and /retrain."""
-    before_digest = digest(trained / "state" / "model.weights.h5")
-    before_answer = answer(trained)
+    before_digest = digest(trained_folder / "state" / "model.weights.h5")
+    before_answer = answer(trained_folder)
     start = time.perf_counter()
-    assert run(copy_of(trained, "timing", tmp_path), "train").returncode == 0
+    assert run(copy_of(trained_folder, "timing", tmp_path), "train").returncode == 0
     full = time.perf_counter() - start  # how long an uninterrupted retrain takes
     rng = np.random.default_rng(7)
     delays = rng.uniform(0.2, full * 1.05, size=TRAIN_TRIALS)
 
     def train_trial(number: int) -> str:
-        folder = copy_of(trained, f"train{number}", tmp_path)
+        folder = copy_of(trained_folder, f"train{number}", tmp_path)
         kill_training_at(folder, float(delays[number]))
         return check_after_kill(folder, before_digest, before_answer)
 
@@ -136,8 +145,10 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_pa
     pexpect = pytest.importorskip("pexpect")
     retrain_delays = rng.uniform(0.2, full * 1.05, size=RETRAIN_TRIALS)
     for number, delay in enumerate(retrain_delays):
-        folder = copy_of(trained, f"retrain{number}", tmp_path)
-        child = pexpect.spawn(command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60)
+        folder = copy_of(trained_folder, f"retrain{number}", tmp_path)
+        child = pexpect.spawn(
+            command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60
+        )
         child.expect("Ctrl-D leaves")
         child.expect(
             ">"
@@ -162,8 +173,8 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_pa
     assert not list((folder / "state").glob(".model.weights.h5.*.tmp"))
 
 
-def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
-    folder = copy_of(trained, "two", tmp_path)
+def test_second_trainer_is_refused_while_one_is_training(trained_folder, tmp_path):
+    folder = copy_of(trained_folder, "two", tmp_path)
     before = digest(folder / "state" / "model.weights.h5")
     first = subprocess.Popen(
         command("train", "--steps", "200"),
@@ -181,7 +192,10 @@ def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
             time.sleep(0.1)
         second = run(folder, "train", "--steps", "2")
         assert second.returncode == 1
-        assert second.stderr.strip().startswith("tinychat:") and "already training" in second.stderr
+        assert (
+            second.stderr.strip().startswith("tinychat:")
+            and "already training" in second.stderr
+        )
         assert "Traceback" not in second.stderr
         # Meanwhile chatting still works on the old weights.
         assert answer(folder)["query"] == QUESTION
@@ -199,7 +213,9 @@ def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
         ("mkstemp", "EACCES", "Permission denied"),
     ],
 )
-def test_failed_save_keeps_old_weights(trained, tmp_path, monkeypatch, target, code, message):
+def test_failed_save_keeps_old_weights(
+    trained_folder, tmp_path, monkeypatch, target, code, message
+):
     """A full disk, a read-only or a forbidden state folder while saving: one clear error, old weights intact."""
     import errno
     import tempfile
@@ -207,7 +223,7 @@ def test_failed_save_keeps_old_weights(trained, tmp_path, monkeypatch, target, c
     from tinychat import checkpoint
     from tinychat.errors import TinychatError
 
-    folder = copy_of(trained, f"fail-{target}", tmp_path)
+    folder = copy_of(trained_folder, f"fail-{target}", tmp_path)
     path = folder / "state" / "model.weights.h5"
     before = digest(path)
     old = checkpoint.load(path)
@@ -217,7 +233,9 @@ def test_failed_save_keeps_old_weights(trained, tmp_path, monkeypatch, target, c
 
     monkeypatch.setattr(tempfile if target == "mkstemp" else os, target, fail)
     with pytest.raises(TinychatError, match=f"{message}.*previous one is kept"):
-        checkpoint.save(path, old.config, {k: v + 1 for k, v in old.arrays.items()}, old.meta)
+        checkpoint.save(
+            path, old.config, {k: v + 1 for k, v in old.arrays.items()}, old.meta
+        )
     monkeypatch.undo()
     assert digest(path) == before
     assert checkpoint.load(path).meta == old.meta

@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli_support import command, env, make_folder, run
+from tests.cli_support import command, env, run
 
 pexpect = pytest.importorskip("pexpect")
 QUESTION = "when does the ferry leave?"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    return make_folder(tmp_path_factory.mktemp("terminal"))
-
-
 def spawn(folder: Path):
     child = pexpect.spawn(
-        command()[0], command()[1:], cwd=str(folder), env=env(), timeout=60, dimensions=(30, 100)
+        command()[0],
+        command()[1:],
+        cwd=str(folder),
+        env=env(),
+        timeout=60,
+        dimensions=(30, 100),
     )
     child.expect("Ctrl-D leaves")
     child.expect(">")
@@ -40,9 +39,9 @@ def expected_answer(folder: Path) -> str:
     return json.loads(result.stdout)["answer"]
 
 
-def test_question_answer_ctrl_c_and_ctrl_d(trained):
-    answer = expected_answer(trained)
-    child = spawn(trained)
+def test_question_answer_ctrl_c_and_ctrl_d(trained_folder):
+    answer = expected_answer(trained_folder)
+    child = spawn(trained_folder)
     child.sendline(QUESTION)
     child.expect_exact(answer[:20])  # the greedy answer, as the pipe gives it
     child.expect(">")
@@ -58,17 +57,20 @@ def test_question_answer_ctrl_c_and_ctrl_d(trained):
     assert child.exitstatus == 0
 
 
-def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(trained, tmp_path):
+def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(
+    trained_folder,
+):
     """/retrain returns to the prompt at once; the old weights answer (Ctrl-C during an answer
     does not reach the trainer child) until the new ones are swapped in between two answers."""
-    folder = tmp_path / "retrain"
-    shutil.copytree(trained, folder)
+    folder = trained_folder
     weights = folder / "state" / "model.weights.h5"
     before = weights.read_bytes()
     answer = expected_answer(folder)
     child = spawn(folder)
     child.sendline("/retrain")
-    child.expect("training in the background; until it ends, answers use the current weights")
+    child.expect(
+        "training in the background; until it ends, answers use the current weights"
+    )
     child.expect(">")
     child.sendline(QUESTION)
     child.expect_exact(answer[:20])  # the old weights, while the new ones train
@@ -88,9 +90,8 @@ def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(tr
     assert child.exitstatus == 0
 
 
-def test_arrow_up_recalls_history_across_restarts(trained, tmp_path):
-    folder = tmp_path / "history"
-    shutil.copytree(trained, folder)
+def test_arrow_up_recalls_history_across_restarts(trained_folder):
+    folder = trained_folder
     child = spawn(folder)
     child.sendline("/topk 2")
     child.expect("top-k 2")
@@ -107,9 +108,13 @@ def test_arrow_up_recalls_history_across_restarts(trained, tmp_path):
     assert "/topk 2" in (folder / "state" / "history").read_text()
 
 
-def test_ctrl_d_leaves_the_terminal_as_it_was(trained):
+def test_ctrl_d_leaves_the_terminal_as_it_was(trained_folder):
     shell = pexpect.spawn(
-        "/bin/sh", cwd=str(trained), env={**env(), "PS1": "$ "}, timeout=60, encoding="utf-8"
+        "/bin/sh",
+        cwd=str(trained_folder),
+        env={**env(), "PS1": "$ "},
+        timeout=60,
+        encoding="utf-8",
     )
     shell.expect(r"\$ ")
     shell.sendline("stty -g > before.txt")
@@ -123,7 +128,8 @@ def test_ctrl_d_leaves_the_terminal_as_it_was(trained):
     shell.expect(r"\$ ")
     shell.sendline("stty -g > after.txt; exit")
     shell.expect(pexpect.EOF)
-    assert (trained / "before.txt").read_text() == (trained / "after.txt").read_text()
+    before, after = (trained_folder / name for name in ("before.txt", "after.txt"))
+    assert before.read_text() == after.read_text()
 
 
 def test_answers_are_written_one_character_at_a_time_and_ctrl_c_stops_one():
