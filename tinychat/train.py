@@ -203,6 +203,9 @@ def train(
         ),
         jit_compile=False,  # XLA measured no faster for a model this small, and compiles slowly
     )
+    # Adam's variables made now, not inside fit's first step: a tf.function that creates
+    # variables is traced twice, and that second trace was a third of a short training.
+    model.optimizer.build(model.trainable_variables)
     if saved:
         _restore(model, saved)
         on_notice(f"resuming training from step {saved.step} of {steps}")
@@ -286,7 +289,6 @@ def train(
 def _restore(model, saved: resume.SavedProgress) -> None:
     """Weights and optimizer state (Adam's moments, its step count) as they were saved."""
     set_arrays(model, saved.weights)
-    model.optimizer.build(model.trainable_variables)  # creates the variables fit would create
     variables = model.optimizer.variables
     if len(variables) != len(saved.optimizer):
         raise TinychatError(
