@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.cli_support import command, env, run
+from tests.cli_support import call, command, env, run
 
 QUESTION = "when does the ferry leave?"
 TRAIN_TRIALS, RETRAIN_TRIALS = 16, 6  # 22 kills in all
@@ -31,7 +31,7 @@ def digest(path: Path) -> str:
 
 
 def answer(folder: Path) -> dict:
-    result = run(folder, "--json", stdin=QUESTION + "\n")
+    result = call(folder, "--json", stdin=QUESTION + "\n")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -45,8 +45,8 @@ def copy_of(source: Path, name: str, tmp_path: Path) -> Path:
 def check_after_kill(folder: Path, before_digest: str, before_answer: dict) -> str:
     """The weights load; unchanged weights answer as before. Returns 'kept' or 'replaced'."""
     weights = folder / "state" / "model.weights.h5"
-    result = run(folder, "info")
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    result = call(folder, "info")
+    assert result.returncode == 0, result.stderr
     assert "trained" in result.stdout and "not a readable" not in result.stdout, (
         result.stdout
     )
@@ -114,7 +114,7 @@ def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(
     if moment == "first progress line":
         assert outcome == "kept"
     assert (
-        run(folder, "train", "--steps", "2").returncode == 0
+        call(folder, "train", "--steps", "2").returncode == 0
     )  # a later training is not tripped up
     assert not list(
         (folder / "state").glob(".model.weights.h5.*.tmp")
@@ -169,7 +169,7 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(
     )  # some kills landed before the save: old weights kept and answering the same
     # A later training in a killed folder is not tripped up, and cleans what the kill left.
     folder = tmp_path / f"train{TRAIN_TRIALS - 1}"
-    assert run(folder, "train", "--steps", "2").returncode == 0
+    assert call(folder, "train", "--steps", "2").returncode == 0
     assert not list((folder / "state").glob(".model.weights.h5.*.tmp"))
 
 
@@ -177,7 +177,7 @@ def test_second_trainer_is_refused_while_one_is_training(trained_folder, tmp_pat
     folder = copy_of(trained_folder, "two", tmp_path)
     before = digest(folder / "state" / "model.weights.h5")
     first = subprocess.Popen(
-        command("train", "--steps", "200"),
+        command("train", "--steps", "30"),  # the lock is taken before TensorFlow loads
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -190,13 +190,12 @@ def test_second_trainer_is_refused_while_one_is_training(trained_folder, tmp_pat
             if lock.exists() and "pid" in lock.read_text():
                 break
             time.sleep(0.1)
-        second = run(folder, "train", "--steps", "2")
+        second = call(folder, "train", "--steps", "2")
         assert second.returncode == 1
         assert (
             second.stderr.strip().startswith("tinychat:")
             and "already training" in second.stderr
         )
-        assert "Traceback" not in second.stderr
         # Meanwhile chatting still works on the old weights.
         assert answer(folder)["query"] == QUESTION
         assert digest(folder / "state" / "model.weights.h5") == before
