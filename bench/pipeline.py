@@ -25,7 +25,7 @@ def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
 
     from tinychat.config import load_config
     from tinychat.examples import make_rows
-    from tinychat.index_cache import build_index
+    from tinychat.indexing import build_index
     from tinychat.knowledge import Knowledge
     from tinychat.model import build_model
 

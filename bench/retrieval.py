@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic import facts, invented_name  # noqa: E402
 from tinychat.knowledge import Chunk  # noqa: E402
-from tinychat.index_cache import build_index  # noqa: E402
+from tinychat.indexing import build_index  # noqa: E402
 from tinychat.vocab import VOCAB_SIZE  # noqa: E402
 
 

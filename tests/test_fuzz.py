@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from tinychat import checkpoint
 from tinychat.config import Config, KnowledgeConfig, ModelConfig, load_config
 from tinychat.errors import TinychatError
-from tinychat.index_cache import FeatureCache, build_index
+from tinychat.indexing import FeatureCache, build_index
 from tinychat.knowledge import Knowledge
 from tinychat.runtime import weight_shapes
 

@@ -384,7 +384,7 @@ def test_text_with_a_byte_order_mark_is_read(tmp_path, encoding):
 
 
 def test_file_names_that_are_not_utf8_are_indexed(tmp_path):
-    from tinychat.index_cache import FeatureCache, build_index
+    from tinychat.indexing import FeatureCache, build_index
 
     folder = tmp_path / "notes"
     folder.mkdir()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinychat.index_cache import FeatureCache, build_index
+from tinychat.indexing import FeatureCache, build_index
 from tinychat.knowledge import Chunk
 from tinychat.vocab import VOCAB_SIZE
 
@@ -139,7 +139,7 @@ def test_damaged_cache_is_ignored_and_rewritten(tmp_path, table, damage):
 
 def test_an_updated_index_is_used_for_a_few_changed_files_and_rebuilt_for_many(tmp_path, table):
     from tinychat.config import KnowledgeConfig
-    from tinychat.index_cache import update_index
+    from tinychat.indexing import update_index
     from tinychat.knowledge import Knowledge
     from tinychat.lexical import LexicalIndex
 
@@ -192,7 +192,7 @@ QUERIES = [
 def test_rankings_after_any_edits_equal_a_fresh_build(tmp_path_factory, edits):
     """Issue 14: a note edited while tinychat runs must rank exactly as after a restart."""
     from tinychat.config import KnowledgeConfig
-    from tinychat.index_cache import update_index
+    from tinychat.indexing import update_index
     from tinychat.knowledge import Knowledge
 
     folder = tmp_path_factory.mktemp("notes")

@@ -27,7 +27,7 @@ from tinychat.conversation import Conversation
 from tinychat.knowledge import Chunk, open_knowledge, subject_of
 from tinychat.lexical import LexicalIndex
 from tinychat.prompt import build_prompt
-from tinychat.index_cache import CACHE_NAME, FeatureCache, cache_limit, cached_texts, update_index
+from tinychat.indexing import CACHE_NAME, FeatureCache, cache_limit, cached_texts, update_index
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char

@@ -28,7 +28,7 @@ from tinychat import checkpoint  # noqa: E402
 from tinychat.config import Config  # noqa: E402
 from tinychat.errors import TinychatError  # noqa: E402
 from tinychat.examples import make_rows, qa_example  # noqa: E402
-from tinychat.index_cache import build_index  # noqa: E402
+from tinychat.indexing import build_index  # noqa: E402
 from tinychat.knowledge import Chunk, Knowledge  # noqa: E402
 from tinychat.progress import Progress  # noqa: E402
 from tinychat.prompt import build_prompt  # noqa: E402

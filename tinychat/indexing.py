@@ -1,11 +1,15 @@
-"""The retriever's per-chunk features on disk, keyed by a hash of each chunk's text.
+"""Build and update the retriever's indexes, with each chunk's features cached on disk.
 
-A restart, or a re-index after one file changed, computes features only for chunk texts
-the cache has not seen; everything else is one `np.load`. Two kinds of features:
-TF-IDF term counts (independent of the model) and the seed retriever's mean-embedding
-vectors (valid only for the checkpoint whose embedding table made them).
-Written atomically; read with `allow_pickle=False`. A damaged cache is ignored, not fatal:
-every array is checked before use, and a file damaged while tinychat runs is rewritten.
+`build_index` makes the index a retriever searches; `update_index` brings it up to date after
+files changed, in place when few did. Both take features from `FeatureCache`, a file in the
+state folder keyed by a hash of each chunk's text.
+
+A restart, or a re-index after one file changed, computes features only for chunk texts the
+cache has not seen; everything else is one `np.load`. Two kinds of features: TF-IDF term
+counts (independent of the model) and the seed retriever's mean-embedding vectors (valid
+only for the checkpoint whose embedding table made them). Written atomically; read with
+`allow_pickle=False`. A damaged cache is ignored, not fatal: every array is checked before
+use, and a file damaged while tinychat runs is rewritten.
 """
 
 from __future__ import annotations
