@@ -1,7 +1,7 @@
 """Retrieval alone, on every question set: is the answering sentence first, and in [CONTEXT]?
 
     python bench/retrievers.py                       # TF-IDF on every set, no model needed
-    python bench/retrievers.py --retriever hybrid --checkpoint STATE/model.weights.h5
+    python bench/retrievers.py --retriever hybrid --checkpoint STATE/checkpoint.h5
 
 Each question is prepared exactly as the chat prepares it (retrieval, then the prompt fitted
 to the window) and measured with `tinychat eval`'s own functions: file hit@1, line hit@1 and

@@ -171,7 +171,7 @@ def test_info_and_ask_on_mistyped_metadata(trained, tmp_path, capsys):
     config, _ = trained
     shutil.copytree(config.paths.knowledge, tmp_path / "notes")
     shutil.copytree(config.paths.state, tmp_path / "state")
-    with h5py.File(tmp_path / "state" / "model.weights.h5", "r+") as file:
+    with h5py.File(tmp_path / "state" / "checkpoint.h5", "r+") as file:
         header = json.loads(file.attrs["tinychat"])
         file.attrs["tinychat"] = json.dumps({**header, "knowledge": None})
     lines = describe(with_paths(config, tmp_path)).splitlines()

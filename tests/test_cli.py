@@ -38,7 +38,7 @@ def test_first_pipe_run_trains_then_answers_one_line_each(first_run, fresh):
         and "final" in first_run.stderr
     )
     assert len(first_run.stdout.splitlines()) == 2  # blank and whitespace-only lines are skipped
-    assert (fresh / "state" / "model.weights.h5").is_file()
+    assert (fresh / "state" / "checkpoint.h5").is_file()
     assert "Traceback" not in first_run.stderr
 
 
@@ -203,7 +203,7 @@ def test_missing_or_empty_knowledge_and_bad_weights(first_run, fresh, tmp_path):
     assert empty.returncode == 1 and "no .txt or .md text found" in empty.stderr
     broken = tmp_path / "broken"
     shutil.copytree(fresh, broken)
-    (broken / "state" / "model.weights.h5").write_bytes(b"garbage")
+    (broken / "state" / "checkpoint.h5").write_bytes(b"garbage")
     result = run(broken, stdin="q\n")
     assert (
         result.returncode == 1
@@ -211,7 +211,7 @@ def test_missing_or_empty_knowledge_and_bad_weights(first_run, fresh, tmp_path):
         and "Traceback" not in result.stderr
     )
     assert (
-        broken / "state" / "model.weights.h5"
+        broken / "state" / "checkpoint.h5"
     ).read_bytes() == b"garbage"  # nothing of the user's is touched
 
 

@@ -50,7 +50,7 @@ def copy_of(trained: Path, name: str, tmp_path: Path) -> Path:
 
 def check_after_kill(folder: Path, before_digest: str, before_answer: dict) -> str:
     """The weights load; unchanged weights answer as before. Returns 'kept' or 'replaced'."""
-    weights = folder / "state" / "model.weights.h5"
+    weights = folder / "state" / "checkpoint.h5"
     result = run(folder, "info")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "trained" in result.stdout and "not a readable" not in result.stdout, result.stdout
@@ -87,7 +87,7 @@ def kill_when(folder: Path, moment: str) -> None:
                     break
         else:
             state, deadline = folder / "state", time.monotonic() + 120
-            while not list(state.glob(".model.weights.h5.*.tmp")) and process.poll() is None:
+            while not list(state.glob(".checkpoint.h5.*.tmp")) and process.poll() is None:
                 assert time.monotonic() < deadline, "the weights were never written"
                 time.sleep(0.001)
     finally:
@@ -102,7 +102,7 @@ def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(trained, tmp_
     folder = copy_of(trained, "killed", tmp_path)
     kill_when(folder, moment)
     outcome = check_after_kill(
-        folder, digest(trained / "state" / "model.weights.h5"), answer(trained)
+        folder, digest(trained / "state" / "checkpoint.h5"), answer(trained)
     )
     if moment == "first progress line":
         assert outcome == "kept"
@@ -110,14 +110,14 @@ def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(trained, tmp_
         run(folder, "train", "--steps", "2").returncode == 0
     )  # a later training is not tripped up
     assert not list(
-        (folder / "state").glob(".model.weights.h5.*.tmp")
+        (folder / "state").glob(".checkpoint.h5.*.tmp")
     )  # and cleans what the kill left
 
 
 @pytest.mark.soak
 def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_path):
     """A soak, run with `pytest -m soak`: 22 kills at random moments of train and /retrain."""
-    before_digest = digest(trained / "state" / "model.weights.h5")
+    before_digest = digest(trained / "state" / "checkpoint.h5")
     before_answer = answer(trained)
     start = time.perf_counter()
     assert run(copy_of(trained, "timing", tmp_path), "train").returncode == 0
@@ -159,12 +159,12 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_pa
     # A later training in a killed folder is not tripped up, and cleans what the kill left.
     folder = tmp_path / f"train{TRAIN_TRIALS - 1}"
     assert run(folder, "train", "--steps", "2").returncode == 0
-    assert not list((folder / "state").glob(".model.weights.h5.*.tmp"))
+    assert not list((folder / "state").glob(".checkpoint.h5.*.tmp"))
 
 
 def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
     folder = copy_of(trained, "two", tmp_path)
-    before = digest(folder / "state" / "model.weights.h5")
+    before = digest(folder / "state" / "checkpoint.h5")
     first = subprocess.Popen(
         command("train", "--steps", "200"),
         cwd=folder,
@@ -185,7 +185,7 @@ def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
         assert "Traceback" not in second.stderr
         # Meanwhile chatting still works on the old weights.
         assert answer(folder)["query"] == QUESTION
-        assert digest(folder / "state" / "model.weights.h5") == before
+        assert digest(folder / "state" / "checkpoint.h5") == before
     finally:
         first.wait(timeout=120)
     assert first.returncode == 0
@@ -208,7 +208,7 @@ def test_failed_save_keeps_old_weights(trained, tmp_path, monkeypatch, target, c
     from tinychat.errors import TinychatError
 
     folder = copy_of(trained, f"fail-{target}", tmp_path)
-    path = folder / "state" / "model.weights.h5"
+    path = folder / "state" / "checkpoint.h5"
     before = digest(path)
     old = checkpoint.load(path)
 

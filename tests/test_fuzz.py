@@ -205,7 +205,7 @@ def valid_checkpoint(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def check_metadata(folder: Path, metadata: str | bytes) -> None:
-    path = folder / "model.weights.h5"
+    path = folder / "checkpoint.h5"
     shutil.copyfile(folder / "good.h5", path)
     with h5py.File(path, "r+") as file:
         file.attrs["tinychat"] = as_attribute(metadata)

@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             raise TinychatError(
                 f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file"
             )
+        checkpoint.adopt_old_name(state, notice)  # a state folder from an older tinychat
         return run_command(args, config)
     except TinychatError as error:
         print(f"tinychat: {printable_line(str(error))}", file=sys.stderr)

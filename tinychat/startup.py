@@ -107,9 +107,9 @@ def training_lock(state: Path) -> Iterator[None]:
         lock.truncate()
         lock.write(f"tinychat (pid {os.getpid()})")
         lock.flush()
-        # Left by a trainer killed mid-save (never read). Only trainers write these, and we hold the
-        # lock.
-        for name in (checkpoint.WEIGHTS_NAME, PROGRESS_NAME):
+        # Left by a trainer killed mid-save (never read), an older one's under the old name. Only
+        # trainers write these, and we hold the lock.
+        for name in (checkpoint.WEIGHTS_NAME, checkpoint.OLD_WEIGHTS_NAME, PROGRESS_NAME):
             for stale in state.glob(f".{name}.*.tmp"):
                 stale.unlink(missing_ok=True)
         try:
