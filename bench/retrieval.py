@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic import facts, invented_name  # noqa: E402
-from tinychat.knowledge import Chunk  # noqa: E402
+from tinychat.sentences import Chunk  # noqa: E402
 from tinychat.indexing import build_index  # noqa: E402
 from tinychat.vocab import VOCAB_SIZE  # noqa: E402
 

@@ -404,7 +404,7 @@ def test_file_names_that_are_not_utf8_are_indexed(tmp_path):
 
 
 def test_a_folder_past_its_budget_is_refused_before_the_scan_ends(tmp_path, monkeypatch):
-    from tinychat.knowledge import KnowledgeTooLarge
+    from tinychat.scan import KnowledgeTooLarge
 
     folder = tmp_path / "notes"
     for part in range(6):

@@ -24,12 +24,13 @@ from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.abstain import Evidence, declines
 from tinychat.conversation import Conversation
-from tinychat.knowledge import Chunk, open_knowledge, subject_of
+from tinychat.knowledge import open_knowledge
 from tinychat.lexical import LexicalIndex
 from tinychat.prompt import build_prompt
 from tinychat.indexing import CACHE_NAME, FeatureCache, cache_limit, cached_texts, update_index
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
+from tinychat.sentences import Chunk, subject_of
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping

@@ -19,7 +19,9 @@ from tinychat import __version__, checkpoint
 from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Knowledge, KnowledgeTooLarge, subject_of
+from tinychat.knowledge import Knowledge
+from tinychat.scan import KnowledgeTooLarge
+from tinychat.sentences import subject_of
 from tinychat import locations
 from tinychat.terminal import json_line, printable, printable_line
 from tinychat.startup import notice, open_session, run_training

@@ -24,7 +24,7 @@ import numpy as np
 
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Chunk
+from tinychat.sentences import Chunk
 from tinychat.retriever import Hit
 from tinychat.terminal import printable
 from tinychat.prompt import build_prompt

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from tinychat.config import Config
-from tinychat.knowledge import Chunk
+from tinychat.sentences import Chunk
 from tinychat.prompt import build_prompt
 from tinychat.retriever import STOPWORDS, Index
 from tinychat.vocab import encode

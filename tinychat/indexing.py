@@ -26,9 +26,10 @@ from tinychat.atomic import atomic_write
 from tinychat.config import KnowledgeConfig
 from tinychat.errors import TinychatError
 from tinychat.files import read_regular
-from tinychat.knowledge import Changes, Chunk, Knowledge, hash_text
+from tinychat.knowledge import Changes, Knowledge, hash_text
 from tinychat.lexical import LexicalIndex, chunk_terms
 from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, count_terms
+from tinychat.sentences import Chunk
 
 CACHE_NAME = "index-cache.npz"
 CACHE_VERSION = 2  # 2: terms of the sentence alone (subjects are matched apart), stemmed words

@@ -32,7 +32,7 @@ import numpy as np
 
 from tinychat.abstain import Evidence
 from tinychat.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
-from tinychat.knowledge import Chunk, subject_of
+from tinychat.sentences import Chunk, subject_of
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
 from tinychat.vocab import normalize
 

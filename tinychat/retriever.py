@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from tinychat.knowledge import Chunk
+from tinychat.sentences import Chunk
 from tinychat.vocab import encode
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: dampens the weight of the very top ranks

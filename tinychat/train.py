@@ -32,11 +32,12 @@ from tinychat.config import Config  # noqa: E402
 from tinychat.errors import TinychatError  # noqa: E402
 from tinychat.examples import make_rows, qa_example  # noqa: E402
 from tinychat.indexing import build_index  # noqa: E402
-from tinychat.knowledge import Chunk, Knowledge  # noqa: E402
+from tinychat.knowledge import Knowledge  # noqa: E402
 from tinychat.progress import Progress  # noqa: E402
 from tinychat.prompt import build_prompt  # noqa: E402
 from tinychat import resume  # noqa: E402
 from tinychat.retriever import Index  # noqa: E402
+from tinychat.sentences import Chunk  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
 # past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
