@@ -80,8 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     prepared, generated = pipeline_comparison(args.knowledge, args.pipeline_steps)
     print(
-        f"tf.data over prepared rows {prepared * 1000:.0f} ms/step, Python generator {generated * 1000:.0f} ms/step:"
-        f" x{generated / prepared:.2f}"
+        f"tf.data over prepared rows {prepared * 1000:.0f} ms/step,"
+        f" Python generator {generated * 1000:.0f} ms/step: x{generated / prepared:.2f}"
     )
 
 

@@ -14,7 +14,8 @@ train: {steps: 30, batch_size: 8, retrain_steps: 30}
 generation: {max_answer_chars: 40}
 """
 NOTES = {
-    "keras.txt": "Keras provides a high-level API for building neural networks.\nKeras 3 runs on several backends.\n",
+    "keras.txt": "Keras provides a high-level API for building neural networks.\n"
+    "Keras 3 runs on several backends.\n",
     "ferry.txt": "The ferry to Brisk leaves at 7 every morning.\nThe ferry carries 40 bicycles.\n",
 }
 # Every run in a folder made by `make_folder` uses its config, notes and state.

@@ -1,5 +1,5 @@
-"""The chat session: JSON fields, no context at top-k 0, greedy answers fixed by two implementations,
-and a knowledge folder that changes between answers."""
+"""The chat session: JSON fields, no context at top-k 0, greedy answers fixed by two
+implementations, and a knowledge folder that changes between answers."""
 
 from __future__ import annotations
 

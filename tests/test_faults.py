@@ -150,7 +150,8 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(trained, tmp_pa
 
     print(
         f"kill -9 trials: {len(outcomes)}, survived {len(outcomes)}:"
-        f" {outcomes.count('kept')} kept the old weights, {outcomes.count('replaced')} had saved new ones"
+        f" {outcomes.count('kept')} kept the old weights,"
+        f" {outcomes.count('replaced')} had saved new ones"
     )
     assert len(outcomes) == TRAIN_TRIALS + RETRAIN_TRIALS
     assert (
@@ -200,7 +201,8 @@ def test_second_trainer_is_refused_while_one_is_training(trained, tmp_path):
     ],
 )
 def test_failed_save_keeps_old_weights(trained, tmp_path, monkeypatch, target, code, message):
-    """A full disk, a read-only or a forbidden state folder while saving: one clear error, old weights intact."""
+    """A full disk, a read-only or a forbidden state folder while saving: one clear error, old
+    weights intact."""
     import errno
     import tempfile
 

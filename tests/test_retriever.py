@@ -1,4 +1,5 @@
-"""Retrievers: a planted matching sentence ranks first; the feature cache makes a restart re-embed nothing."""
+"""Retrievers: a planted matching sentence ranks first; the feature cache makes a restart
+re-embed nothing."""
 
 from __future__ import annotations
 
@@ -236,7 +237,8 @@ def test_scores_do_not_depend_on_what_the_cache_has_seen(tmp_path, table):
 
 
 def test_a_pronoun_sentence_inherits_its_notes_subject():
-    """The first sentence names the loom; the answering one says "It": the question's other words pick it."""
+    """The first sentence names the loom; the answering one says "It": the question's other
+    words pick it."""
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex
 

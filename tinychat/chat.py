@@ -125,7 +125,8 @@ class ChatSession:
         return self.config.retrieval.retriever if self.model else DEFAULT_RETRIEVER
 
     def stale_notice(self) -> str:
-        """'' if the model was trained on the knowledge as it is, else how many files changed since."""
+        """'' if the model was trained on the knowledge as it is, else how many files changed
+        since."""
         if self.model is None:
             return ""  # the training under way reads the knowledge as it is
         if self.model.fingerprint == self.knowledge.fingerprint():
@@ -189,7 +190,8 @@ class ChatSession:
     def retrieve_with_evidence(
         self, searched: str, asked: str
     ) -> tuple[list[Hit], Evidence | None]:
-        """The top-k chunks for `searched`, and what they say of whether the notes answer `asked`."""
+        """The top-k chunks for `searched`, and what they say of whether the notes answer
+        `asked`."""
         assert self.index is not None
         if isinstance(self.index, LexicalIndex):
             return self.index.search_with_evidence(searched, self.top_k, asked=asked)

@@ -33,8 +33,9 @@ WEIGHTS_NAME = "checkpoint.h5"
 # Its name in older state folders: Keras's name for a file of its own layout, which this is not.
 OLD_WEIGHTS_NAME = "model.weights.h5"
 FRESH = "run `tinychat train --fresh` to train a new one"
-# Trained weights stay within a few units (1.1 after the tests' 30 steps); values this large
-# only come from damage, and they overflow the forward pass into NaN probabilities.
+# Trained weights stay within a few units (README, "Figures behind the code's constants");
+# values this large only come from damage, and they overflow the forward pass into NaN
+# probabilities.
 MAX_WEIGHT = 1e4
 
 
@@ -134,8 +135,9 @@ def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:
             header = _read_header(file, path)
             config = _read_config(header, path)
             if expected is not None and config != expected:
+                changed = _diff(config, expected)
                 raise TinychatError(
-                    f"{path}: weights were trained for another model config ({_diff(config, expected)}); {FRESH}"
+                    f"{path}: weights were trained for another model config ({changed}); {FRESH}"
                 )
             record = _read_record(header, path)
             arrays = _read_arrays(file, config, path)

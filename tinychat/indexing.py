@@ -36,7 +36,8 @@ CACHE_VERSION = 2  # 2: terms of the sentence alone (subjects are matched apart)
 # past this share of re-read chunks, rebuild the whole index instead of updating it
 LAYER_LIMIT = 0.1
 MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search
-# Measured 12 bytes of cache per byte of notes (3,000 files of short sentences, hybrid retriever).
+# The cache file worth reading, per byte of notes: several times what a cache was measured to
+# take (README, "Figures behind the code's constants"), so only damage is refused.
 CACHE_PER_NOTE_BYTE = 32
 ARRAYS = (
     "version",
@@ -183,7 +184,8 @@ class FeatureCache:
         return self.vectors[[self.vector_rows[key] for key in keys]] if keys else self.vectors[:0]
 
     def save(self, keep: list[str]) -> None:
-        """Write the cache, keeping only entries for the texts in `keep` (so it does not grow forever)."""
+        """Write the cache, keeping only entries for the texts in `keep` (so it does not grow
+        forever)."""
         if not self.stale():
             return
         keys = list(dict.fromkeys(text_key(text) for text in keep))

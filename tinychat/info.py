@@ -26,15 +26,15 @@ PARAMETER_BUDGET = 10_000  # "about 10,000 parameters": the size tinychat is des
 
 
 def weight_table(model: ModelConfig) -> list[str]:
-    """Each weight array with its shape and size, layer by layer, and the total against the budget."""
+    """Each weight array with its shape and size, layer by layer, and the total against the
+    budget."""
     rows = [f"  {'weight':<34} {'shape':>9} {'parameters':>11}"]
     for name, shape in weight_shapes(model).items():
         size = math.prod(shape)
         rows.append(f"  {name:<34} {' x '.join(map(str, shape)) or 'scalar':>9} {size:>11,}")
     total = parameter_count(model)
-    rows.append(
-        f"  {'total':<34} {'':>9} {total:>11,}  ({total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget)"
-    )
+    share = f"{total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget"
+    rows.append(f"  {'total':<34} {'':>9} {total:>11,}  ({share})")
     return rows
 
 
@@ -69,8 +69,10 @@ def _model_lines(config: Config, verbose: bool, config_file: Path | None) -> lis
     return [
         f"config       {settings}",
         f"state        {config.paths.state} (weights, index cache, history)",
-        f"model        {model.n_layers} layers, {model.n_heads} heads, d_model {model.d_model},"
-        f" d_ff {model.d_ff}, copy path {'on' if model.copy else 'off'}",
+        (
+            f"model        {model.n_layers} layers, {model.n_heads} heads, d_model {model.d_model},"
+            f" d_ff {model.d_ff}, copy path {'on' if model.copy else 'off'}"
+        ),
         *(weight_table(model) if verbose else [parameter_line(model)]),
         f"window       {model.window} characters; positions from {positions}",
         f"vocabulary   {VOCAB_SIZE} ids (newline, 95 printable ASCII characters, 1 unknown)",
@@ -102,14 +104,14 @@ def _checkpoint_lines(config: Config, knowledge: Knowledge) -> list[str]:
         return [f"checkpoint   {printable_line(str(error))}"]
     record = trained.record
     weights = sum(array.size for array in trained.arrays.values())
+    arrays = len(weight_shapes(config.model))
+    size = f"{path.stat().st_size / 1024:.0f} KB, {weights:,} weights in {arrays} arrays"
+    steps = f"{_known(record.steps)} steps in {record.seconds or 0:.0f}s"
+    data = f"{_known(record.files)} files, {_known(record.chunks)} chunks"
     return [
-        f"checkpoint   {printable_line(str(path))} ({path.stat().st_size / 1024:.0f} KB,"
-        f" {weights:,} weights in {len(weight_shapes(config.model))}"
-        f" arrays), trained {_age(record.trained_at)}",
-        f"training     {_known(record.steps)} steps in {record.seconds or 0:.0f}s,"
-        f" final loss {_known(record.final_loss, '.3f')}",
-        f"trained on   {_known(record.files)} files, {_known(record.chunks)} chunks"
-        f" ({_since(trained, knowledge)})",
+        f"checkpoint   {printable_line(str(path))} ({size}), trained {_age(record.trained_at)}",
+        f"training     {steps}, final loss {_known(record.final_loss, '.3f')}",
+        f"trained on   {data} ({_since(trained, knowledge)})",
     ]
 
 

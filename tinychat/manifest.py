@@ -25,7 +25,7 @@ from tinychat.sentences import Chunk
 MANIFEST_NAME = "manifest.json"  # in the state folder
 MANIFEST_VERSION = 2
 MB = 1 << 20
-MANIFEST_PER_NOTE_BYTE = 8  # measured 1.7 bytes per byte of notes (3,000 files): a generous cap
+MANIFEST_PER_NOTE_BYTE = 8  # per byte of notes: a generous cap on what a manifest takes (README)
 
 Warned = dict[str, list]  # {path: [size, mtime_ns, problem]}: which warning, for which version
 

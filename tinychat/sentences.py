@@ -15,12 +15,8 @@ from dataclasses import dataclass
 
 from tinychat.vocab import normalize
 
-SENTENCE_END = re.compile(
-    r"(?<=[.!?])[\"')\]]*\s+"
-)  # a sentence may end at . ! ? followed by space
-LINE_BREAK = re.compile(
-    r"\r\n|\r|\n"
-)  # as editors and `grep -n` count lines (not \f, \v, U+2028 ...)
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a sentence may end at . ! ? and a space
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # as editors and `grep -n` count lines (not \f, \v, U+2028)
 # Words that end in a full stop without ending the sentence. Titles and "No." come before a name
 # or a number, so they never end one; the others do only when the next word starts a sentence.
 NEVER_ENDS = frozenset(
@@ -34,8 +30,8 @@ LABEL = re.compile(r"^[A-Za-z][\w'&/ -]{0,30}: \S")  # "Front gate: 2290", a lab
 # hard-wrapped prose fills its lines; a line shorter than this may be an item of its own
 SHORT_LINE = 50
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-# Counting a sentence's first words twice measured line hit@1 0.77 -> 0.81 on the invented set and
-# 0.79 -> 0.89 on the bundled one (2 words: 0.80 / 0.88; 4: 0.79 / 0.84).
+# A sentence usually opens with its subject, so its first words are searched twice; this many
+# found the answering line most often (README, "Figures behind the code's constants").
 SUBJECT_WORDS = 3
 PATH_WORD_BREAK = re.compile(r"[/_\-.\s]+")
 
@@ -64,15 +60,13 @@ class Chunk:
         )
 
 
-@functools.lru_cache(
-    maxsize=1 << 16
-)  # asked once per chunk, the same answer for every chunk of a file
+@functools.lru_cache(maxsize=1 << 16)  # asked once per chunk, the same for a file's chunks
 def subject_of(path: str) -> str:
-    """Words of a file's path without its suffix: "towns/north_velmora.md" -> "towns north velmora".
+    """Words of a file's path without its suffix, as "towns/north_velmora.md" ->
+    "towns north velmora".
 
-    Notes are usually named after what they are about; searching the name with every sentence
-    measured file hit@1 0.96 -> 0.97 and line hit@1 0.73 -> 0.77 on the invented-subjects set
-    (0.93 -> 0.95 and 0.78 -> 0.79 on the bundled one).
+    Notes are usually named after what they are about, so the name is searched with every
+    sentence (what that gained: README, "Figures behind the code's constants").
     """
     name_start, dot = path.rfind("/") + 1, path.rfind(".")  # chunk paths are '/'-separated
     without_suffix = path[:dot] if dot > name_start else path
@@ -125,7 +119,8 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
 
 def sentence_ends(text: str) -> list[re.Match]:
     """The places where a sentence of `text` ends: after . ! or ? and a space, except after an
-    abbreviation ("Dr. Patel", "No. 4", "e.g. tea", "9 a.m. on weekdays") or an initial ("J. Smith")."""
+    abbreviation ("Dr. Patel", "No. 4", "e.g. tea", "9 a.m. on weekdays") or an initial
+    ("J. Smith")."""
     ends = []
     for match in SENTENCE_END.finditer(text):
         if text[match.start() - 1] != ".":  # ! and ? always end a sentence
@@ -142,7 +137,8 @@ def sentence_ends(text: str) -> list[re.Match]:
 
 
 def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
-    """Runs of lines that read as one text; headings, list items and short labelled lines stand alone."""
+    """Runs of lines that read as one text; headings, list items and short labelled lines stand
+    alone."""
     paragraphs: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):

@@ -18,11 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinychat.model import (
-    build_model,
-    get_arrays,
-    set_arrays,
-)  # first: it imports TensorFlow quietly
+from tinychat.model import build_model, get_arrays, set_arrays  # first: imports TensorFlow quietly
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -40,14 +36,12 @@ from tinychat.retriever import Index  # noqa: E402
 from tinychat.sentences import Chunk  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
-# past this rows repeat (new shuffles); making them is Python work before fit (~1 ms each)
+# past this rows repeat (new shuffles): each is Python work done before fit can start
 MAX_UNIQUE_ROWS = 4_096
 REPORT_EVERY = 50  # steps between loss reports and held-out checks (Keras's "epoch")
-HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = (
-    0.1,
-    24,
-    20,
-)  # sentences kept out of training, to measure on
+# Sentences kept out of training, to measure on: this share of them, at most this many, and
+# none from a folder of fewer sentences than this.
+HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = 0.1, 24, 20
 # stop when a check lowers the held-out answers' bits/char by less than a quarter ...
 STOP_GAIN = 0.25
 MIN_STEPS = 150  # ... but never before this many steps
@@ -213,14 +207,15 @@ class _ProgressCallback(keras.callbacks.Callback):
         elif step % resume.SAVE_EVERY == 0 and step < self.progress.total:
             self.save(step)
         if step == self.progress.total:
-            # Keras takes a while to return from fit after the last step (28 s of a default
-            # run on two cores, measured): say so rather than sit still at "0:00 left".
+            # Keras takes a while to return from fit after the last step: say so rather than
+            # sit still at "0:00 left".
             self.progress.phase("finishing: the last step is done")
 
 
 class _EarlyStop(keras.callbacks.Callback):
     """Every REPORT_EVERY steps, bits/char of answers about sentences kept out of training; stops
-    when they no longer fall by STOP_GAIN: the model copies what it has never seen, it has learned."""
+    when they no longer fall by STOP_GAIN: the model copies what it has never seen, it has
+    learned."""
 
     def __init__(
         self,
@@ -311,7 +306,8 @@ def _largest_divisor_at_most(number: int, limit: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class _Examples:
-    """Prompts and answers as model rows, with a mask on each answer's characters and its newline."""
+    """Prompts and answers as model rows, with a mask on each answer's characters and its
+    newline."""
 
     inputs: np.ndarray  # (N, window) ids
     targets: np.ndarray  # (N, window) the next ids
@@ -330,7 +326,8 @@ class _Examples:
         return cls(inputs, targets, mask)
 
     def bits(self, model) -> float:
-        """Bits per answer character the model needs (predict_on_batch: compiled, unlike model(x))."""
+        """Bits per answer character the model needs (predict_on_batch: compiled, unlike
+        model(x))."""
         log_probs = np.asarray(model.predict_on_batch(self.inputs))  # (N, T, V), natural log
         picked = np.take_along_axis(log_probs, self.targets[..., None], axis=-1)[..., 0]
         return float(-picked[self.mask].mean() / math.log(2))
@@ -339,7 +336,8 @@ class _Examples:
 def held_out_examples(
     chunks: list[Chunk], index, config: Config, without_context: bool = False
 ) -> "_Examples | None":
-    """Questions about `chunks` (kept out of training), as the chat would prompt them, or with an empty [CONTEXT]."""
+    """Questions about `chunks` (kept out of training), as the chat would prompt them, or with
+    an empty [CONTEXT]."""
     rng = np.random.default_rng(config.train.seed + 1_000_003)
     examples = [qa_example(chunk, chunks, index, config, rng) for chunk in chunks]
     examples = [e for e in examples if e is not None]

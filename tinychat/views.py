@@ -120,7 +120,8 @@ def _least_certain(answer: Answer, alternatives: int) -> list[Fragments]:
 
 
 def attention_maps(answer: Answer) -> dict[str, np.ndarray]:
-    """Mean attention from the answer's characters to each prompt position, per head (and the copy path).
+    """Mean attention from the answer's characters to each prompt position, per head (and the
+    copy path).
 
     Each map has one value per prompt character, scaled so its largest value is 1.
     """
