@@ -112,9 +112,8 @@ def main() -> None:
         print(f"| variant | {' | '.join(label for _, label in COLUMNS)} | train s |")
         print(f"| --- |{' --- |' * (len(COLUMNS) + 1)}")
         for row in rows:
-            print(
-                f"| {row['variant']} | {' | '.join(f'{row[key]:.2f}' for key, _ in COLUMNS)} | {row['train_s']} |"
-            )
+            figures = " | ".join(f"{row[key]:.2f}" for key, _ in COLUMNS)
+            print(f"| {row['variant']} | {figures} | {row['train_s']} |")
 
 
 if __name__ == "__main__":

@@ -102,9 +102,8 @@ def main(argv=None):
         missing = entry.get("missing")
         counts[f"unanswerable, {missing}" if missing in KINDS else "unanswerable, ?"] += 1
         if entry.get("answerable") is not False:
-            problems.append(
-                f"{where}: unanswerable entry needs 'answerable: false', has {entry.get('answerable')!r}"
-            )
+            has = entry.get("answerable")
+            problems.append(f"{where}: unanswerable entry needs 'answerable: false', has {has!r}")
         if missing not in KINDS:
             problems.append(
                 f"{where}: 'missing' must be one of {', '.join(KINDS)}, has {missing!r}"

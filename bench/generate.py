@@ -37,7 +37,8 @@ def prompt_ids(length: int) -> np.ndarray:
 
 
 def cached(runtime: Runtime, ids: np.ndarray, chars: int) -> tuple[list[int], float, float]:
-    """Greedy generation with the key/value cache: ids, seconds to the first character, chars/s after it."""
+    """Greedy generation with the key/value cache: ids, seconds to the first character, chars/s
+    after it."""
     start = time.perf_counter()
     runtime.reset()
     for token in ids:

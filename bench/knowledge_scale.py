@@ -31,7 +31,8 @@ from tinychat.watcher import Watcher  # noqa: E402
 
 
 def index_bytes(index) -> int:
-    """Bytes held by the numpy arrays of an index and of its parts (hybrid and layered indexes have two)."""
+    """Bytes held by the numpy arrays of an index and of its parts (hybrid and layered indexes
+    have two)."""
     parts = [getattr(index, name, None) for name in ("lexical", "embedding", "main", "newer")]
     return sum(
         value.nbytes
@@ -88,16 +89,16 @@ def main() -> None:
         idle_cpu = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
         watcher.stop()
 
-    print(
-        f"{len(session.knowledge.files)} files, {chunks} chunks, retriever {config.retrieval.retriever}"
-    )
+    files, retriever = len(session.knowledge.files), config.retrieval.retriever
+    print(f"{files} files, {chunks} chunks, retriever {retriever}")
     print(f"cold start (read, chunk, index, write caches)  {cold:7.2f} s")
     print(
-        f"restart, nothing changed                       {restart:7.2f} s   cold is x{cold / restart:.0f}"
-        f"   chunks re-embedded: {recomputed}"
+        f"restart, nothing changed                       {restart:7.2f} s"
+        f"   cold is x{cold / restart:.0f}   chunks re-embedded: {recomputed}"
     )
     print(
-        f"one file changed, re-indexed                   {one_file * 1000:7.0f} ms  cold is x{cold / one_file:.0f}"
+        f"one file changed, re-indexed                   {one_file * 1000:7.0f} ms"
+        f"  cold is x{cold / one_file:.0f}"
     )
     print(f"index memory (numpy arrays of the full index)  {memory / 2**20:7.1f} MB")
     print(f"CPU while the watcher idles                    {idle_cpu:7.1%} of one core")

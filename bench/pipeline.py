@@ -25,7 +25,7 @@ def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
 
     from tinychat.config import load_config
     from tinychat.examples import make_rows
-    from tinychat.index_cache import build_index
+    from tinychat.indexing import build_index
     from tinychat.knowledge import Knowledge
     from tinychat.model import build_model
 
@@ -80,8 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     prepared, generated = pipeline_comparison(args.knowledge, args.pipeline_steps)
     print(
-        f"tf.data over prepared rows {prepared * 1000:.0f} ms/step, Python generator {generated * 1000:.0f} ms/step:"
-        f" x{generated / prepared:.2f}"
+        f"tf.data over prepared rows {prepared * 1000:.0f} ms/step,"
+        f" Python generator {generated * 1000:.0f} ms/step: x{generated / prepared:.2f}"
     )
 
 

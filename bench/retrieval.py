@@ -19,13 +19,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic import facts, invented_name  # noqa: E402
-from tinychat.knowledge import Chunk  # noqa: E402
-from tinychat.index_cache import build_index  # noqa: E402
+from tinychat.sentences import Chunk  # noqa: E402
+from tinychat.indexing import build_index  # noqa: E402
 from tinychat.vocab import VOCAB_SIZE  # noqa: E402
 
 
 def synthetic_chunks(count: int, seed: int = 0) -> tuple[list[Chunk], list[str]]:
-    """`count` invented sentences as chunks (8 per file), and a question about each of 200 of them."""
+    """`count` invented sentences as chunks (8 per file), and a question about each of 200 of
+    them."""
     rng = np.random.default_rng(seed)
     chunks, questions = [], []
     while len(chunks) < count:
@@ -63,9 +64,8 @@ def main() -> None:
     for size, build, median, worst in results:
         print(f"{size:>8} {build:>9.2f} {median * 1000:>18.2f} {worst * 1000:>15.2f}")
     for (small, b1, q1, _), (large, b2, q2, _) in zip(results, results[1:]):
-        print(
-            f"{small} -> {large} chunks (x{large / small:.0f}): build x{b2 / b1:.1f}, query x{q2 / q1:.1f}"
-        )
+        growth = f"build x{b2 / b1:.1f}, query x{q2 / q1:.1f}"
+        print(f"{small} -> {large} chunks (x{large / small:.0f}): {growth}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Retrieval alone, on every question set: is the answering sentence first, and in [CONTEXT]?
 
     python bench/retrievers.py                       # TF-IDF on every set, no model needed
-    python bench/retrievers.py --retriever hybrid --checkpoint STATE/model.weights.h5
+    python bench/retrievers.py --retriever hybrid --checkpoint STATE/checkpoint.h5
 
 Each question is prepared exactly as the chat prepares it (retrieval, then the prompt fitted
 to the window) and measured with `tinychat eval`'s own functions: file hit@1, line hit@1 and
@@ -101,17 +101,15 @@ def main() -> None:
     print(
         f"retriever {args.retriever}, top-k {config.retrieval.top_k}, window {config.model.window}"
     )
-    print(
-        "| set | questions | file hit@1 | line hit@1 | answering sentence in [CONTEXT] |\n| --- | --- | --- | --- | --- |"
-    )
+    print("| set | questions | file hit@1 | line hit@1 | answering sentence in [CONTEXT] |")
+    print("| --- | --- | --- | --- | --- |")
     for name in args.sets.split(","):
         folder, questions = (ROOT / part for part in SETS[name])
         if not questions.is_file():
             continue
         report = measure(config, model, folder, questions, args.misses)
-        print(
-            f"| {name} | {report['questions']} | {report['hit1']:.2f} | {report['line_hit1']:.2f} | {report['in_context']:.2f} |"
-        )
+        figures = " | ".join(f"{report[key]:.2f}" for key in ("hit1", "line_hit1", "in_context"))
+        print(f"| {name} | {report['questions']} | {figures} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Training: wall time and answer quality of the default training, against an earlier version, in one run.
+"""Training: wall time and answer quality of the default training, against an earlier version,
+in one run.
 
     python bench/train.py                         # this code, on the three question sets
     python bench/train.py --baseline 8273bd9      # and the code of that commit, set by set
@@ -54,7 +55,8 @@ def answerable_questions(questions: Path, into: Path) -> Path:
 
 
 def tinychat(tree: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the tinychat of source tree `tree` (its own tinychat.yaml: the defaults of that version)."""
+    """Run the tinychat of source tree `tree` (its own tinychat.yaml: the defaults of that
+    version)."""
     env = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [sys.executable, "-m", "tinychat", "--config", str(tree / "tinychat.yaml"), *args]
     return subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=True)
@@ -128,10 +130,8 @@ def main() -> None:
                         "n/a" if result.get(key) is None else f"{result[key]:.3f}"
                         for key in FIGURES
                     )
-                    print(
-                        f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} | {figures} |",
-                        flush=True,
-                    )
+                    row = f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} |"
+                    print(f"{row} {figures} |", flush=True)
                 if len(walls) == 2:
                     before, after = walls.values()
                     print(

@@ -4,6 +4,7 @@ and config below) where one tiny model is trained per session and copied where a
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -79,7 +80,9 @@ def trained(tmp_path_factory):
     """(config, checkpoint) of a tiny model trained once with a fixed seed on NOTES.
 
     Its folder is laid out as a user's (tinychat.yaml, notes/, state/): `trained_folder` copies it.
+    Parallel workers (pytest -n) share one: the first to take the lock trains, the rest wait.
     """
+    import fcntl
     import io
 
     from tinychat import checkpoint
@@ -87,14 +90,21 @@ def trained(tmp_path_factory):
     from tinychat.progress import Progress
     from tinychat.train import train
 
-    folder = tmp_path_factory.mktemp("trained")
-    write_notes(folder / "notes")
-    (folder / "tinychat.yaml").write_text(TINY_CONFIG)
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder = root / "trained"
     config = tiny_config(folder)
-    knowledge = open_knowledge(config)
-    knowledge.refresh()
-    train(config, knowledge, fresh=True, progress=Progress(30, 1, stream=io.StringIO()))
-    return config, checkpoint.load(checkpoint.weights_path(config.paths.state))
+    weights = checkpoint.weights_path(config.paths.state)
+    with open(root / "trained.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not weights.is_file():
+            write_notes(folder / "notes")
+            (folder / "tinychat.yaml").write_text(TINY_CONFIG)
+            knowledge = open_knowledge(config)
+            knowledge.refresh()
+            train(config, knowledge, fresh=True, progress=Progress(30, 1, stream=io.StringIO()))
+    return config, checkpoint.load(weights)
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def test_prompt_at_once_retriever_answers_then_the_trained_model(tmp_path):
     child.sendline(QUESTION)
     child.expect_exact("The ferry to Brisk leaves at 7 every morning.")  # the best sentence, as is
     child.expect_exact(MARK)
-    weights = folder / "state" / "model.weights.h5"
+    weights = folder / "state" / "checkpoint.h5"
     assert wait_until(weights.exists, 60), "the background training never saved weights"
     assert wait_until(lambda: not (folder / "state" / "train.lock").read_text(), 10)
     time.sleep(0.5)  # the child exits right after its lock is released
@@ -180,7 +180,7 @@ def test_kill_9_of_the_repl_stops_its_trainer_which_saves_its_progress(tmp_path)
 
     progress = folder / "state" / resume.PROGRESS_NAME
     assert resume._header(progress)["step"] > resume.SAVE_EVERY  # saved again when it stopped
-    assert not (folder / "state" / "model.weights.h5").exists()  # no half-trained weights
+    assert not (folder / "state" / "checkpoint.h5").exists()  # no half-trained weights
 
 
 PROBE = """

@@ -1,5 +1,5 @@
-"""The chat session: JSON fields, no context at top-k 0, greedy answers fixed by two implementations,
-and a knowledge folder that changes between answers."""
+"""The chat session: JSON fields, no context at top-k 0, greedy answers fixed by two
+implementations, and a knowledge folder that changes between answers."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_stale_notice_counts_files_changed_since_training(session, tmp_path):
 
 
 def test_a_cache_damaged_while_running_is_rewritten_at_close(trained, tmp_path):
-    from tinychat.index_cache import CACHE_NAME, FeatureCache
+    from tinychat.indexing import CACHE_NAME, FeatureCache
 
     config, model = trained
     shutil.copytree(config.paths.knowledge, tmp_path / "notes")
@@ -171,7 +171,7 @@ def test_info_and_ask_on_mistyped_metadata(trained, tmp_path, capsys):
     config, _ = trained
     shutil.copytree(config.paths.knowledge, tmp_path / "notes")
     shutil.copytree(config.paths.state, tmp_path / "state")
-    with h5py.File(tmp_path / "state" / "model.weights.h5", "r+") as file:
+    with h5py.File(tmp_path / "state" / "checkpoint.h5", "r+") as file:
         header = json.loads(file.attrs["tinychat"])
         file.attrs["tinychat"] = json.dumps({**header, "knowledge": None})
     lines = describe(with_paths(config, tmp_path)).splitlines()

@@ -27,7 +27,7 @@ def arrays(seed: int = 0) -> dict[str, np.ndarray]:
 
 @pytest.fixture
 def saved(tmp_path):
-    path = tmp_path / "model.weights.h5"
+    path = tmp_path / "checkpoint.h5"
     checkpoint.save(
         path,
         CONFIG,
@@ -100,7 +100,7 @@ def test_missing_weight_and_nan(saved):
 
 def test_no_weights_yet(tmp_path):
     with pytest.raises(TinychatError, match="no trained weights yet"):
-        checkpoint.load(tmp_path / "model.weights.h5")
+        checkpoint.load(tmp_path / "checkpoint.h5")
 
 
 # ---------------------------------------------------------------------------- hostile checkpoints
@@ -185,9 +185,9 @@ def test_a_small_file_declaring_a_huge_array_allocates_nothing(saved):
 def test_a_fifo_checkpoint_does_not_hang(tmp_path):
     from tests.conftest import finishes
 
-    os.mkfifo(tmp_path / "model.weights.h5")
+    os.mkfifo(tmp_path / "checkpoint.h5")
     with pytest.raises(TinychatError, match="is a FIFO"):
-        finishes(lambda: checkpoint.load(tmp_path / "model.weights.h5"))
+        finishes(lambda: checkpoint.load(tmp_path / "checkpoint.h5"))
 
 
 def test_the_training_record_is_typed(saved):

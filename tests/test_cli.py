@@ -43,7 +43,7 @@ def test_first_pipe_run_trains_then_answers_one_line_each(first_run, fresh):
     assert (
         len(first_run.stdout.splitlines()) == 2
     )  # blank and whitespace-only lines are skipped
-    assert (fresh / "state" / "model.weights.h5").is_file()
+    assert (fresh / "state" / "checkpoint.h5").is_file()
     assert "Traceback" not in first_run.stderr
 
 
@@ -207,11 +207,11 @@ def test_missing_or_empty_knowledge_and_bad_weights(trained_folder, tmp_path, ca
     (tmp_path / "empty").mkdir()
     assert main(["--knowledge", "empty", "--state", "s", "ask", "q"]) == 1
     assert "no .txt or .md text found" in capsys.readouterr().err
-    (trained_folder / "state" / "model.weights.h5").write_bytes(b"garbage")
+    (trained_folder / "state" / "checkpoint.h5").write_bytes(b"garbage")
     result = call(trained_folder, stdin="q\n")
     assert result.returncode == 1 and "train --fresh" in result.stderr
     # nothing of the user's is touched
-    assert (trained_folder / "state" / "model.weights.h5").read_bytes() == b"garbage"
+    assert (trained_folder / "state" / "checkpoint.h5").read_bytes() == b"garbage"
 
 
 def test_invalid_utf8_nul_and_long_lines_on_stdin(trained_folder):

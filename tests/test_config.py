@@ -1,4 +1,5 @@
-"""Config: validated on load, errors name the file and the key, the shipped YAML matches the defaults."""
+"""Config: validated on load, errors name the file and the key, the shipped YAML matches the
+defaults."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ from tinychat.knowledge import split_chunks
 from tinychat.lexical import LexicalIndex
 
 NOTES = {
-    "ferries/ostrevane.txt": "The Ostrevane ferry goes to Pellin.\nIt is run by the Marrow family.\nIt takes 40 minutes.\n",
+    "ferries/ostrevane.txt": "The Ostrevane ferry goes to Pellin.\n"
+    "It is run by the Marrow family.\nIt takes 40 minutes.\n",
     "ferries/kelmoor.txt": "The Kelmoor ferry crosses to Dunmore.\nIt carries 18 cars.\n",
     "loom.txt": "The zarnet loom is a narrow hand loom.\nIt holds 24 warp threads.\n",
 }

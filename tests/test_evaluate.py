@@ -1,4 +1,5 @@
-"""`tinychat eval`: the measures, the questions file it accepts, and a report from a trained session."""
+"""`tinychat eval`: the measures, the questions file it accepts, and a report from a trained
+session."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def copy_of(source: Path, name: str, tmp_path: Path) -> Path:
 
 def check_after_kill(folder: Path, before_digest: str, before_answer: dict) -> str:
     """The weights load; unchanged weights answer as before. Returns 'kept' or 'replaced'."""
-    weights = folder / "state" / "model.weights.h5"
+    weights = folder / "state" / "checkpoint.h5"
     result = call(folder, "info")
     assert result.returncode == 0, result.stderr
     assert "trained" in result.stdout and "not a readable" not in result.stdout, (
@@ -95,7 +95,7 @@ def kill_when(folder: Path, moment: str) -> None:
         else:
             state, deadline = folder / "state", time.monotonic() + 120
             while (
-                not list(state.glob(".model.weights.h5.*.tmp"))
+                not list(state.glob(".checkpoint.h5.*.tmp"))
                 and process.poll() is None
             ):
                 assert time.monotonic() < deadline, "the weights were never written"
@@ -115,7 +115,7 @@ def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(
     kill_when(folder, moment)
     outcome = check_after_kill(
         folder,
-        digest(trained_folder / "state" / "model.weights.h5"),
+        digest(trained_folder / "state" / "checkpoint.h5"),
         answer(trained_folder),
     )
     if moment == "first progress line":
@@ -124,7 +124,7 @@ def test_kill_9_at_the_moments_that_matter_never_loses_the_weights(
         call(folder, "train", "--steps", "2").returncode == 0
     )  # a later training is not tripped up
     assert not list(
-        (folder / "state").glob(".model.weights.h5.*.tmp")
+        (folder / "state").glob(".checkpoint.h5.*.tmp")
     )  # and cleans what the kill left
 
 
@@ -133,7 +133,7 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(
     trained_folder, tmp_path
 ):
     """A soak, run with `pytest -m soak`: 22 kills at random moments of train and /retrain."""
-    before_digest = digest(trained_folder / "state" / "model.weights.h5")
+    before_digest = digest(trained_folder / "state" / "checkpoint.h5")
     before_answer = answer(trained_folder)
     start = time.perf_counter()
     assert run(copy_of(trained_folder, "timing", tmp_path), "train").returncode == 0
@@ -176,12 +176,12 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(
     # A later training in a killed folder is not tripped up, and cleans what the kill left.
     folder = tmp_path / f"train{TRAIN_TRIALS - 1}"
     assert call(folder, "train", "--steps", "2").returncode == 0
-    assert not list((folder / "state").glob(".model.weights.h5.*.tmp"))
+    assert not list((folder / "state").glob(".checkpoint.h5.*.tmp"))
 
 
 def test_second_trainer_is_refused_while_one_is_training(trained_folder, tmp_path):
     folder = copy_of(trained_folder, "two", tmp_path)
-    before = digest(folder / "state" / "model.weights.h5")
+    before = digest(folder / "state" / "checkpoint.h5")
     first = subprocess.Popen(
         command("train", "--steps", "30"),  # the lock is taken before TensorFlow loads
         cwd=folder,
@@ -204,7 +204,7 @@ def test_second_trainer_is_refused_while_one_is_training(trained_folder, tmp_pat
         )
         # Meanwhile chatting still works on the old weights.
         assert answer(folder)["query"] == QUESTION
-        assert digest(folder / "state" / "model.weights.h5") == before
+        assert digest(folder / "state" / "checkpoint.h5") == before
     finally:
         first.wait(timeout=120)
     assert first.returncode == 0
@@ -228,7 +228,7 @@ def test_failed_save_keeps_old_weights(
     from tinychat.errors import TinychatError
 
     folder = copy_of(trained_folder, f"fail-{target}", tmp_path)
-    path = folder / "state" / "model.weights.h5"
+    path = folder / "state" / "checkpoint.h5"
     before = digest(path)
     old = checkpoint.load(path)
 

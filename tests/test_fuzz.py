@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from tinychat import checkpoint
 from tinychat.config import Config, KnowledgeConfig, ModelConfig, load_config
 from tinychat.errors import TinychatError
-from tinychat.index_cache import FeatureCache, build_index
+from tinychat.indexing import FeatureCache, build_index
 from tinychat.knowledge import Knowledge
 from tinychat.runtime import weight_shapes
 
@@ -205,7 +205,7 @@ def valid_checkpoint(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def check_metadata(folder: Path, metadata: str | bytes) -> None:
-    path = folder / "model.weights.h5"
+    path = folder / "checkpoint.h5"
     shutil.copyfile(folder / "good.h5", path)
     with h5py.File(path, "r+") as file:
         file.attrs["tinychat"] = as_attribute(metadata)

@@ -1,4 +1,5 @@
-"""Knowledge folder: chunks point at their real lines; refresh sees every kind of change; bad files are skipped once."""
+"""Knowledge folder: chunks point at their real lines; refresh sees every kind of change; bad
+files are skipped once."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ def test_one_sentence_per_line():
 
 
 def test_wrapped_paragraph_markdown_and_lists():
-    text = "# Velmora\n\nThe town of Velmora has 4,812 people\nand two bridges. It sits on the\nDrisk river.\n\n- one fact\n- two facts\n"
+    text = (
+        "# Velmora\n\nThe town of Velmora has 4,812 people\nand two bridges. It sits on the\n"
+        "Drisk river.\n\n- one fact\n- two facts\n"
+    )
     chunks = split_chunks("v.md", text, 200)
     assert [(c.line, c.end_line, c.text) for c in chunks] == [
         (3, 4, "The town of Velmora has 4,812 people and two bridges."),
@@ -37,7 +41,8 @@ def test_wrapped_paragraph_markdown_and_lists():
         (7, 7, "one fact"),
         (8, 8, "two facts"),
     ]
-    # the heading is no chunk of its own, but the searchable subject of those below it, after the file's name
+    # the heading is no chunk of its own, but the searchable subject of those below it, after the
+    # file's name
     assert {c.title for c in chunks} == {"Velmora"} and chunks[
         1
     ].searchable == "v Velmora It sits on It sits on the Drisk river."
@@ -248,7 +253,8 @@ def test_abbreviations_initials_and_decimals_do_not_end_a_sentence():
 
 
 def test_lines_are_counted_as_editors_count_them():
-    """Only \\n, \\r\\n and \\r break lines; form feed, vertical tab, NEL and U+2028/9 do not (grep -n agrees)."""
+    """Only \\n, \\r\\n and \\r break lines; form feed, vertical tab, NEL and U+2028/9 do not
+    (grep -n agrees)."""
     for odd in ("\f", "\v", "\x1c", "\x85", "\u2028", "\u2029"):
         text = f"Page one intro.{odd}More.\nThe flarn engine burns 31 liters.\n"
         assert [c.line for c in split_chunks("a.txt", text, 200)][-1] == 2, repr(odd)
@@ -258,8 +264,10 @@ def test_lines_are_counted_as_editors_count_them():
 
 def test_labelled_and_short_lines_are_facts_of_their_own():
     text = (
-        "Front gate: 2290\nBike shed padlock: 1112\nAlarm: 4000 then OFF (panel behind the coat hooks)\n"
-        "Allotment gate: 7733, changes every January\n\nThe choir was formed in Port Amsel in 1969 and has 34\n"
+        "Front gate: 2290\nBike shed padlock: 1112\n"
+        "Alarm: 4000 then OFF (panel behind the coat hooks)\n"
+        "Allotment gate: 7733, changes every January\n\n"
+        "The choir was formed in Port Amsel in 1969 and has 34\n"
         "singers. It rehearses on Tuesdays.\n"
     )
     chunks = split_chunks("codes.txt", text, 200)
@@ -384,7 +392,7 @@ def test_text_with_a_byte_order_mark_is_read(tmp_path, encoding):
 
 
 def test_file_names_that_are_not_utf8_are_indexed(tmp_path):
-    from tinychat.index_cache import FeatureCache, build_index
+    from tinychat.indexing import FeatureCache, build_index
 
     folder = tmp_path / "notes"
     folder.mkdir()
@@ -404,7 +412,7 @@ def test_file_names_that_are_not_utf8_are_indexed(tmp_path):
 
 
 def test_a_folder_past_its_budget_is_refused_before_the_scan_ends(tmp_path, monkeypatch):
-    from tinychat.knowledge import KnowledgeTooLarge
+    from tinychat.scan import KnowledgeTooLarge
 
     folder = tmp_path / "notes"
     for part in range(6):

@@ -83,7 +83,8 @@ def test_parameter_budget():
 
 
 def test_one_table_names_every_weight_for_model_runtime_and_checkpoint():
-    """BlockWeights' fields are the table's names in its order; Keras names its variables by the table."""
+    """BlockWeights' fields are the table's names in its order; Keras names its variables by the
+    table."""
     from tinychat.architecture import BLOCK_WEIGHTS, BlockWeights
     from tinychat.model import build_model, named_weights
 

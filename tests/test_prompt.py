@@ -50,7 +50,8 @@ def test_always_fits_and_keeps_the_markers(context, query, window, max_answer):
 
 
 def test_the_window_is_measured_in_the_characters_the_model_reads():
-    """An ellipsis becomes three characters when encoded: the prompt must still leave room to answer."""
+    """An ellipsis becomes three characters when encoded: the prompt must still leave room to
+    answer."""
     context = [
         "A temperature of 0 means greedy decoding: the most probable character is always chosen."
     ]

@@ -35,7 +35,8 @@ def test_tinychat_yaml_documents_every_setting_and_no_other():
 
 
 def test_the_json_example_is_what_the_bundled_notes_give(tmp_path):
-    """The README's --json line: its fields, and its sources and scores, which retrieval alone decides."""
+    """The README's --json line: its fields, and its sources and scores, which retrieval alone
+    decides."""
     line = next(
         line
         for line in README.splitlines()

@@ -27,7 +27,8 @@ def drive(session: ChatSession, typed: str) -> tuple[int, str]:
 def test_slash_commands_and_a_question(session):
     code, text = drive(
         session,
-        "/temp 0.5\n/temp\n/topk 1\nwhen does the ferry leave?\n/sources\n/sources -v\n/nonsense\n/tem\n/temp x\n",
+        "/temp 0.5\n/temp\n/topk 1\nwhen does the ferry leave?\n/sources\n/sources -v\n"
+        "/nonsense\n/tem\n/temp x\n",
     )
     lines = text.splitlines()
     assert code == 0

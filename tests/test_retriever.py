@@ -1,4 +1,5 @@
-"""Retrievers: a planted matching sentence ranks first; the feature cache makes a restart re-embed nothing."""
+"""Retrievers: a planted matching sentence ranks first; the feature cache makes a restart
+re-embed nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinychat.index_cache import FeatureCache, build_index
+from tinychat.indexing import FeatureCache, build_index
 from tinychat.knowledge import Chunk
 from tinychat.vocab import VOCAB_SIZE
 
@@ -139,7 +140,7 @@ def test_damaged_cache_is_ignored_and_rewritten(tmp_path, table, damage):
 
 def test_an_updated_index_is_used_for_a_few_changed_files_and_rebuilt_for_many(tmp_path, table):
     from tinychat.config import KnowledgeConfig
-    from tinychat.index_cache import update_index
+    from tinychat.indexing import update_index
     from tinychat.knowledge import Knowledge
     from tinychat.lexical import LexicalIndex
 
@@ -192,7 +193,7 @@ QUERIES = [
 def test_rankings_after_any_edits_equal_a_fresh_build(tmp_path_factory, edits):
     """Issue 14: a note edited while tinychat runs must rank exactly as after a restart."""
     from tinychat.config import KnowledgeConfig
-    from tinychat.index_cache import update_index
+    from tinychat.indexing import update_index
     from tinychat.knowledge import Knowledge
 
     folder = tmp_path_factory.mktemp("notes")
@@ -236,7 +237,8 @@ def test_scores_do_not_depend_on_what_the_cache_has_seen(tmp_path, table):
 
 
 def test_a_pronoun_sentence_inherits_its_notes_subject():
-    """The first sentence names the loom; the answering one says "It": the question's other words pick it."""
+    """The first sentence names the loom; the answering one says "It": the question's other
+    words pick it."""
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex
 

@@ -63,7 +63,7 @@ def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(
     """/retrain returns to the prompt at once; the old weights answer (Ctrl-C during an answer
     does not reach the trainer child) until the new ones are swapped in between two answers."""
     folder = trained_folder
-    weights = folder / "state" / "model.weights.h5"
+    weights = folder / "state" / "checkpoint.h5"
     before = weights.read_bytes()
     answer = expected_answer(folder)
     child = spawn(folder)

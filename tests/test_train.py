@@ -1,4 +1,5 @@
-"""Training: a few steps lower the loss; the same seed gives the same weights; retraining continues."""
+"""Training: a few steps lower the loss; the same seed gives the same weights; retraining
+continues."""
 
 from __future__ import annotations
 
@@ -219,7 +220,10 @@ def test_one_time_and_speed_per_run(tmp_path):
     speed = f"{result.chars_per_second / 1000:.1f}k chars/s"
     assert bar.startswith("training [################] 10/10") and speed in bar, (bar, speed)
     assert f"10 steps in {format_seconds(result.seconds)}, {speed}" in summary
-    named = r"new questions about the trained sentences \(too few to keep any out\): \d+\.\d\d bits/char"
+    named = (
+        r"new questions about the trained sentences \(too few to keep any out\):"
+        r" \d+\.\d\d bits/char"
+    )
     assert re.search(named, shown.getvalue())
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# a best score under this declines (false declines on answerable questions: 0.00-0.05 by set)
+# a best score under this declines (how many answerable questions that declines: README)
 FLOOR = 0.25
 # with no subject named, this share of words found nowhere in the notes declines
 UNKNOWN_SHARE = 0.5

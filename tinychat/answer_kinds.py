@@ -14,26 +14,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-NUMBER = r"(\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|dozen|half|a few|several)\b)"
+NUMBER = (
+    r"(\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|hundred|thousand|dozen|half|a few|several)\b)"
+)
 LENGTH_UNITS = r"(mm|cm|m|km|metres?|meters?|kilometres?|miles?|feet|foot|ft|inch(es)?|yards?)"
 WEIGHT_UNITS = r"(g|kg|grams?|kilos?|kilograms?|tonnes?|tons?|lbs?|ounces?|oz|stone)"
-TIME_UNITS = r"(sec(ond)?s?|min(ute)?s?|hours?|hrs?|days?|nights?|weeks?|fortnights?|months?|years?|decades?|centur(y|ies))"
+TIME_UNITS = (
+    r"(sec(ond)?s?|min(ute)?s?|hours?|hrs?|days?|nights?|weeks?|fortnights?|months?|years?|"
+    r"decades?|centur(y|ies))"
+)
 DAYS = r"(mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?"
-MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)"
+MONTHS = (
+    r"(january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)"
+)
 SEASONS = r"(spring|summer|autumn|fall|winter|christmas|easter)"
 COLOURS = (
-    r"(red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|grey|gray|silver|gold|golden|cream|"
-    r"navy|maroon|crimson|scarlet|amber|turquoise|beige)"
+    r"(red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|grey|gray|silver|gold|"
+    r"golden|cream|navy|maroon|crimson|scarlet|amber|turquoise|beige)"
 )
 MATERIALS = (
-    r"(wood|wooden|oak|ash|pine|beech|elm|birch|larch|cedar|willow|chestnut|yew|walnut|teak|maple|timber|iron|"
-    r"steel|brass|copper|bronze|tin|zinc|lead|silver|gold|stone|granite|slate|sandstone|limestone|marble|brick|"
-    r"glass|clay|wool|cotton|linen|silk|leather|bone|horn|ivory|plastic|concrete|paper|cardboard|rope|cane|reed)"
+    r"(wood|wooden|oak|ash|pine|beech|elm|birch|larch|cedar|willow|chestnut|yew|walnut|teak|maple|"
+    r"timber|iron|steel|brass|copper|bronze|tin|zinc|lead|silver|gold|stone|granite|slate|"
+    r"sandstone|limestone|marble|brick|glass|clay|wool|cotton|linen|silk|leather|bone|horn|ivory|"
+    r"plastic|concrete|paper|cardboard|rope|cane|reed)"
 )
 PLACE_WORDS = (
-    r"(street|road|lane|avenue|square|hall|room|church|chapel|cupboard|shed|garage|station|harbour|quay|pier|"
-    r"village|town|city|park|hill|field|shop|market|school|library|office|kitchen|garden|cellar|attic|loft|"
-    r"drawer|shelf|box|desk|island|bay|coast|river|valley|inn|pub)"
+    r"(street|road|lane|avenue|square|hall|room|church|chapel|cupboard|shed|garage|station|harbour|"
+    r"quay|pier|village|town|city|park|hill|field|shop|market|school|library|office|kitchen|"
+    r"garden|cellar|attic|loft|drawer|shelf|box|desk|island|bay|coast|river|valley|inn|pub)"
 )
 
 
@@ -45,7 +55,8 @@ class Kind:
 
 
 def _kind(name: str, question: str, answer: str, case_matters: bool = False) -> Kind:
-    """A kind; `case_matters` for answers told by capitals (a name, a place), where word lists use (?i:...)."""
+    """A kind; `case_matters` for answers told by capitals (a name, a place), where word lists
+    use (?i:...)."""
     return Kind(
         name,
         re.compile(question, re.IGNORECASE),
@@ -56,14 +67,17 @@ def _kind(name: str, question: str, answer: str, case_matters: bool = False) -> 
 KINDS = [  # most specific first
     _kind(
         "price",
-        r"\bhow much (does|do|is|are|will|would|did) .*(cost|pay|charge)|\b(price|cost|costs|fee|fees|fare|"
-        r"charge|pay|afford)\b|\bhow much (is|are) (it|they|a|an|the)\b",
-        r"[£$€¥]\s?\d|\b\d+(\.\d+)?\s?(p|pence|pounds?|dollars?|euros?|quid|cents?)\b|\bfree\b|\bcosts?\b|\bcharge",
+        r"\bhow much (does|do|is|are|will|would|did) .*(cost|pay|charge)|"
+        r"\b(price|cost|costs|fee|fees|fare|charge|pay|afford)\b|"
+        r"\bhow much (is|are) (it|they|a|an|the)\b",
+        r"[£$€¥]\s?\d|\b\d+(\.\d+)?\s?(p|pence|pounds?|dollars?|euros?|quid|cents?)\b|"
+        r"\bfree\b|\bcosts?\b|\bcharge",
     ),
     _kind("colour", r"\bcolou?rs?\b|\bwhat shade\b", r"\b" + COLOURS + r"\b"),
     _kind(
         "material",
-        r"\bmade (of|from|out of)\b|\bwhat (wood|timber|material|metal|stone|fabric|kind of wood)\b|"
+        r"\bmade (of|from|out of)\b|"
+        r"\bwhat (wood|timber|material|metal|stone|fabric|kind of wood)\b|"
         r"\b(built|carved|cut|cast|woven) (of|from|out of)\b",
         r"\b" + MATERIALS + r"\b",
     ),
@@ -74,53 +88,50 @@ KINDS = [  # most specific first
     ),
     _kind(
         "code",
-        r"\b(code|pin|password|passcode|combination|registration|reg|postcode|key for|login|account)\b",
+        r"\b(code|pin|password|passcode|combination|registration|reg|postcode|key for|login|"
+        r"account)\b",
         r"\b[A-Za-z]*\d[A-Za-z0-9_\-]{2,}\b|\b[A-Z][A-Za-z0-9]*_[A-Za-z0-9]+\b|:\s*\S+$",
     ),
     _kind(
         "time",
-        r"\bwhat time\b|\bhow (early|late)\b|\b(open|opens|close|closes|start|starts|leave|leaves|depart|"
-        r"arrive|arrives|begin|begins|finish|finishes|last|first)\b.*\bwhen\b|\bwhen .*\b(open|close|start|"
-        r"leave|depart|arrive|begin|finish|chime|ring)",
-        r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(a\.?m\.?|p\.?m\.?)|\b(noon|midday|midnight|o'clock|dawn|dusk)\b",
+        r"\bwhat time\b|\bhow (early|late)\b|"
+        r"\b(open|opens|close|closes|start|starts|leave|leaves|depart|arrive|arrives|begin|begins|"
+        r"finish|finishes|last|first)\b.*\bwhen\b|"
+        r"\bwhen .*\b(open|close|start|leave|depart|arrive|begin|finish|chime|ring)",
+        r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(a\.?m\.?|p\.?m\.?)|"
+        r"\b(noon|midday|midnight|o'clock|dawn|dusk)\b",
     ),
     _kind(
         "frequency",
-        r"\bhow (often|frequent|frequently|regularly)\b|\bhow many times\b|\bwhat days?\b.*\b(every|each)\b",
-        r"\bevery\b|\beach\b|\bonce\b|\btwice\b|\b(daily|nightly|weekly|monthly|yearly|annually|fortnightly|hourly)\b|"
+        r"\bhow (often|frequent|frequently|regularly)\b|\bhow many times\b|"
+        r"\bwhat days?\b.*\b(every|each)\b",
+        r"\bevery\b|\beach\b|\bonce\b|\btwice\b|"
+        r"\b(daily|nightly|weekly|monthly|yearly|annually|fortnightly|hourly)\b|"
         r"\btimes an? \b|\ba (day|week|month|year)\b|\bper (day|week|month|year)\b",
     ),
     _kind(
         "year",
-        r"\b(what|which) year\b|\bhow old\b|\bwhen (was|were|did) .*\b(built|founded|opened|made|started|set up|"
-        r"born|died|lit|first|put up|begun|established|formed|installed|completed|finished)\b|\bsince when\b",
+        r"\b(what|which) year\b|\bhow old\b|"
+        r"\bwhen (was|were|did) .*\b(built|founded|opened|made|started|set up|born|died|lit|first|"
+        r"put up|begun|established|formed|installed|completed|finished)\b|\bsince when\b",
         r"\b(1[0-9]{3}|20[0-9]{2})\b|\b\d+ years?\b|\bcentury\b",
     ),
     _kind(
         "date",
-        r"\bwhen\b|\bwhat (day|date|month)\b|\bwhich (day|date|month|night|evening)\b|\bwhat night\b|\bwhat season\b",
-        r"\b("
-        + DAYS
-        + r"|"
-        + MONTHS
-        + r"|"
-        + SEASONS
-        + r")\b|\b\d{1,2}(st|nd|rd|th)\b|\b(1[0-9]{3}|20[0-9]{2})\b|"
-        r"\b(today|tomorrow|tonight|morning|evening|night|weekly|every|each)\b|\b\d{1,2}[:.]\d{2}\b",
+        r"\bwhen\b|\bwhat (day|date|month)\b|\bwhich (day|date|month|night|evening)\b|"
+        r"\bwhat night\b|\bwhat season\b",
+        r"\b(" + DAYS + "|" + MONTHS + "|" + SEASONS + r")\b|\b\d{1,2}(st|nd|rd|th)\b|"
+        r"\b(1[0-9]{3}|20[0-9]{2})\b|"
+        r"\b(today|tomorrow|tonight|morning|evening|night|weekly|every|each)\b|"
+        r"\b\d{1,2}[:.]\d{2}\b",
     ),
     _kind(
         "size",
         r"\bhow (high|tall|long|far|wide|deep|big|large|thick|heavy|fast|much does .* weigh)\b|"
         r"\b(height|length|width|depth|distance|size|weigh|weighs|weight|speed|capacity|area)\b",
-        NUMBER
-        + r"[\d,.]*\s?("
-        + LENGTH_UNITS
-        + "|"
-        + WEIGHT_UNITS
-        + "|"
-        + TIME_UNITS
-        + r"|%|percent|mph|knots|"
-        r"litres?|liters?|ml|pints?|gallons?|acres?|hectares?|storeys?|stories|floors?|degrees?|°)\b",
+        NUMBER + r"[\d,.]*\s?(" + LENGTH_UNITS + "|" + WEIGHT_UNITS + "|" + TIME_UNITS
+        + r"|%|percent|mph|knots|litres?|liters?|ml|pints?|gallons?|acres?|hectares?|storeys?|"
+        r"stories|floors?|degrees?|°)\b",
     ),
     _kind(
         "count",
@@ -130,16 +141,19 @@ KINDS = [  # most specific first
     _kind(
         "person",
         r"\bwho\b|\bwhose\b|\bwhom\b|\bwhat('s| is) (the|his|her|their|my|our) (name|surname)\b|"
-        r"\b(name of|called) (the|his|her|my|our) \w+\b|\bwhich (person|man|woman|family|firm|company)\b",
-        r"\b(Dr|Mr|Mrs|Ms|Miss|Prof|Sir|Lady)\b\.?|(?<!^)(?<![.!?] )\b[A-Z][a-z]+|(?i:\b(family|firm|company)\b)",
+        r"\b(name of|called) (the|his|her|my|our) \w+\b|"
+        r"\bwhich (person|man|woman|family|firm|company)\b",
+        r"\b(Dr|Mr|Mrs|Ms|Miss|Prof|Sir|Lady)\b\.?|(?<!^)(?<![.!?] )\b[A-Z][a-z]+|"
+        r"(?i:\b(family|firm|company)\b)",
         case_matters=True,
     ),
     _kind(
         "place",
-        r"\bwhere\b|\bwhich (town|village|city|street|road|room|place|shop|island|country|county|building)\b|"
+        r"\bwhere\b|"
+        r"\bwhich (town|village|city|street|road|room|place|shop|island|country|county|building)\b|"
         r"\bwhat (town|village|city|street|address|place|room)\b",
-        r"(?i:\b(in|at|on|from|near|by|behind|under|inside|outside|opposite|beside|next to|above|below|off)\s+(the\s+)?)"
-        r"([A-Z]|\d)|(?i:\b" + PLACE_WORDS + r"\b)",
+        r"(?i:\b(in|at|on|from|near|by|behind|under|inside|outside|opposite|beside|next to|above|"
+        r"below|off)\s+(the\s+)?)([A-Z]|\d)|(?i:\b" + PLACE_WORDS + r"\b)",
         case_matters=True,
     ),
 ]
@@ -154,7 +168,8 @@ def kinds_asked(question: str) -> list[Kind]:
 
 
 def holds(sentence: str, kinds: list[Kind]) -> float:
-    """How well `sentence` holds what is asked: 1 for the most specific kind, 0.5 for another, else 0."""
+    """How well `sentence` holds what is asked: 1 for the most specific kind, 0.5 for another,
+    else 0."""
     for rank, kind in enumerate(kinds):
         if kind.answer.search(sentence):
             return 1.0 if rank == 0 else 0.5

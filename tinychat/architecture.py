@@ -40,7 +40,8 @@ BLOCK_WEIGHTS = {
 
 
 class BlockWeights(NamedTuple):
-    """One block's arrays, as llama2.c's TransformerWeights names them: a field per checkpoint name."""
+    """One block's arrays, as llama2.c's TransformerWeights names them: a field per checkpoint
+    name."""
 
     norm1_gamma: np.ndarray  # (D,)  Block.norm1
     norm1_beta: np.ndarray  # (D,)
@@ -61,7 +62,8 @@ class BlockWeights(NamedTuple):
 
 
 def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Every array of a model of this shape, by checkpoint name, in the one order all modules use."""
+    """Every array of a model of this shape, by checkpoint name, in the one order all modules
+    use."""
     shapes: dict[str, tuple[int, ...]] = {"token_embedding": (VOCAB_SIZE, config.d_model)}  # (V, D)
     if config.positions == "learned":
         shapes["position_embedding"] = (config.window, config.d_model)  # (W, D)

@@ -25,7 +25,8 @@ def atomic_write(path: Path, write: Callable[[str], None], what: str) -> None:
         os.close(handle)
     except OSError as error:
         raise TinychatError(
-            f"{path.parent}: cannot write the {what} ({error.strerror or error}); the previous one is kept"
+            f"{path.parent}: cannot write the {what} ({error.strerror or error});"
+            " the previous one is kept"
         ) from None
     try:
         write(temporary)

@@ -24,12 +24,13 @@ from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.abstain import Evidence, declines
 from tinychat.conversation import Conversation
-from tinychat.knowledge import Chunk, open_knowledge, subject_of
+from tinychat.knowledge import open_knowledge
 from tinychat.lexical import LexicalIndex
 from tinychat.prompt import build_prompt
-from tinychat.index_cache import CACHE_NAME, FeatureCache, cache_limit, cached_texts, update_index
+from tinychat.indexing import CACHE_NAME, FeatureCache, cache_limit, cached_texts, update_index
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
+from tinychat.sentences import Chunk, subject_of
 from tinychat.vocab import NEWLINE_ID, encode, id_to_char
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
@@ -124,7 +125,8 @@ class ChatSession:
         return self.config.retrieval.retriever if self.model else DEFAULT_RETRIEVER
 
     def stale_notice(self) -> str:
-        """'' if the model was trained on the knowledge as it is, else how many files changed since."""
+        """'' if the model was trained on the knowledge as it is, else how many files changed
+        since."""
         if self.model is None:
             return ""  # the training under way reads the knowledge as it is
         if self.model.fingerprint == self.knowledge.fingerprint():
@@ -188,7 +190,8 @@ class ChatSession:
     def retrieve_with_evidence(
         self, searched: str, asked: str
     ) -> tuple[list[Hit], Evidence | None]:
-        """The top-k chunks for `searched`, and what they say of whether the notes answer `asked`."""
+        """The top-k chunks for `searched`, and what they say of whether the notes answer
+        `asked`."""
         assert self.index is not None
         if isinstance(self.index, LexicalIndex):
             return self.index.search_with_evidence(searched, self.top_k, asked=asked)

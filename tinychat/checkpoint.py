@@ -1,6 +1,6 @@
 """Read and write the checkpoint: one HDF5 file holding the weights and their metadata.
 
-Layout of `model.weights.h5`: one dataset per weight, named as in `architecture.weight_shapes`
+Layout of `checkpoint.h5`: one dataset per weight, named as in `architecture.weight_shapes`
 (e.g. `blocks/0/attention/w_qkv`), and a root attribute `tinychat` holding JSON metadata:
 format version, model config, vocabulary, the knowledge fingerprint it was trained on and
 training metrics. It is written to a temporary file and renamed into place, so a reader
@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,13 @@ from tinychat.files import NotRegularFile, open_regular
 from tinychat.vocab import CHARS
 
 FORMAT_VERSION = 1
-WEIGHTS_NAME = "model.weights.h5"
+WEIGHTS_NAME = "checkpoint.h5"
+# Its name in older state folders: Keras's name for a file of its own layout, which this is not.
+OLD_WEIGHTS_NAME = "model.weights.h5"
 FRESH = "run `tinychat train --fresh` to train a new one"
-# Trained weights stay within a few units (1.1 after the tests' 30 steps); values this large
-# only come from damage, and they overflow the forward pass into NaN probabilities.
+# Trained weights stay within a few units (README, "Figures behind the code's constants");
+# values this large only come from damage, and they overflow the forward pass into NaN
+# probabilities.
 MAX_WEIGHT = 1e4
 
 
@@ -67,6 +71,27 @@ class Checkpoint:
 
 def weights_path(state_dir: Path) -> Path:
     return Path(state_dir) / WEIGHTS_NAME
+
+
+def adopt_old_name(state_dir: Path, on_notice: Callable[[str], None]) -> None:
+    """Rename a checkpoint saved under OLD_WEIGHTS_NAME by an older tinychat to WEIGHTS_NAME.
+
+    The user's weights are kept, never retrained: one rename (os.replace), said in one notice.
+    A folder that already holds WEIGHTS_NAME is left as it is, the old file with it.
+    """
+    old, new = Path(state_dir) / OLD_WEIGHTS_NAME, weights_path(state_dir)
+    if os.path.lexists(new) or not os.path.lexists(old):
+        return
+    try:
+        os.replace(old, new)
+    except FileNotFoundError:
+        return  # another tinychat starting on this folder renamed it first
+    except OSError as error:  # a read-only state folder: the user renames it, nothing is lost
+        raise TinychatError(
+            f"{old}: cannot rename it to {WEIGHTS_NAME}, the checkpoint's name now"
+            f" ({error.strerror or error}); rename it yourself or fix the folder's permissions"
+        ) from None
+    on_notice(f"renamed {old} to {WEIGHTS_NAME}, the checkpoint's name now")
 
 
 def save(
@@ -110,8 +135,9 @@ def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:
             header = _read_header(file, path)
             config = _read_config(header, path)
             if expected is not None and config != expected:
+                changed = _diff(config, expected)
                 raise TinychatError(
-                    f"{path}: weights were trained for another model config ({_diff(config, expected)}); {FRESH}"
+                    f"{path}: weights were trained for another model config ({changed}); {FRESH}"
                 )
             record = _read_record(header, path)
             arrays = _read_arrays(file, config, path)

@@ -19,7 +19,9 @@ from tinychat import __version__, checkpoint
 from tinychat.chat import ChatSession
 from tinychat.config import Config, load_config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Knowledge, KnowledgeTooLarge, subject_of
+from tinychat.knowledge import Knowledge
+from tinychat.scan import KnowledgeTooLarge
+from tinychat.sentences import subject_of
 from tinychat import locations
 from tinychat.terminal import json_line, printable, printable_line
 from tinychat.startup import notice, open_session, run_training
@@ -76,12 +78,13 @@ EXAMPLES = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `tinychat` parser: chat options, then one subcommand each (in the order --help lists)."""
     common = _common_options()
     parser = argparse.ArgumentParser(
         prog="tinychat",
         parents=[common],
-        description="Chat with a folder of notes through a ~10k-parameter transformer trained on them. "
-        "On a terminal: a REPL; with piped stdin: one answer per line.",
+        description="Chat with a folder of notes through a ~10k-parameter transformer trained on"
+        " them. On a terminal: a REPL; with piped stdin: one answer per line.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the examples' columns
     )
@@ -96,10 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--follow-up",
         action="store_true",
         dest="follow_up",
-        help="pipe mode: stdin is one conversation (a line /new starts another), so 'how tall is it?'"
-        " is searched with the subject of the answer before",
+        help="pipe mode: stdin is one conversation (a line /new starts another), so 'how tall"
+        " is it?' is searched with the subject of the answer before",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add_command in (_ask_command, _train_command, _demo_command, _info_command, _eval_command):
+        add_command(commands, common)
+    return parser
+
+
+def _ask_command(commands: Any, common: argparse.ArgumentParser) -> None:
     ask = commands.add_parser("ask", parents=[common], help="answer one question and exit")
     ask.add_argument("question", nargs="+", help="the question; quotes are optional")
     ask.add_argument(
@@ -110,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the whole [CONTEXT]/[QUERY]/[ANSWER] block",
     )
+
+
+def _train_command(commands: Any, common: argparse.ArgumentParser) -> None:
     train = commands.add_parser("train", parents=[common], help="train on the knowledge folder")
     train.add_argument(
         "--fresh", action="store_true", help="start from scratch instead of the current weights"
@@ -117,10 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--steps", type=int, metavar="N", help="optimisation steps (default from the config)"
     )
+
+
+def _demo_command(commands: Any, common: argparse.ArgumentParser) -> None:
     demo = commands.add_parser(
         "demo", parents=[common], help="train if needed, then show a few full prompts"
     )
     demo.add_argument("questions", nargs="*", help="questions (default: three a newcomer asks)")
+
+
+def _info_command(commands: Any, common: argparse.ArgumentParser) -> None:
     info = commands.add_parser(
         "info", parents=[common], help="model shape, parameters, checkpoint and knowledge"
     )
@@ -128,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--embeddings", action="store_true", help="also map the learned character embeddings in 2-D"
     )
     info.add_argument("-v", "--verbose", action="store_true", help="also list every weight array")
+
+
+def _eval_command(commands: Any, common: argparse.ArgumentParser) -> None:
     evaluate = commands.add_parser(
         "eval", parents=[common], help="answer a questions file and report accuracy"
     )
@@ -135,12 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         "questions",
         type=Path,
         nargs="+",
-        help="YAML lists of questions {q, source, line, answer, keywords} and conversations {turns}",
+        help="YAML lists of questions {q, source, line, answer, keywords} and conversations"
+        " {turns}",
     )
     evaluate.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
     )
-    return parser
 
 
 def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
@@ -337,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             raise TinychatError(
                 f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file"
             )
+        checkpoint.adopt_old_name(state, notice)  # a state folder from an older tinychat
         return run_command(args, config)
     except TinychatError as error:
         print(f"tinychat: {printable_line(str(error))}", file=sys.stderr)

@@ -24,7 +24,7 @@ import numpy as np
 
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Chunk
+from tinychat.sentences import Chunk
 from tinychat.retriever import Hit
 from tinychat.terminal import printable
 from tinychat.prompt import build_prompt
@@ -71,9 +71,9 @@ def load_questions(path: Path) -> list[Question]:
 
 
 def load_items(path: Path) -> "list[Question | Conversation]":
-    """Read and check a questions file: a YAML list of questions {q, source, line, answer, keywords},
-    unanswerable questions {q, answerable: false, missing: fact | subject} and conversations
-    {turns: [question, question, ...]}.
+    """Read and check a questions file: a YAML list of questions {q, source, line, answer,
+    keywords}, unanswerable questions {q, answerable: false, missing: fact | subject} and
+    conversations {turns: [question, question, ...]}.
 
     `line` and `keywords` may be left out; other keys are ignored with one warning, so a file
     written for another tool still runs.
@@ -83,9 +83,8 @@ def load_items(path: Path) -> "list[Question | Conversation]":
 
     items = read_yaml(path, MAX_QUESTIONS_BYTES, "questions file")
     if not isinstance(items, list) or not items:
-        raise TinychatError(
-            f"{path}: expected a non-empty YAML list of questions with keys {', '.join(REQUIRED + OPTIONAL)}"
-        )
+        keys = ", ".join(REQUIRED + OPTIONAL)
+        raise TinychatError(f"{path}: expected a non-empty YAML list of questions with keys {keys}")
     loaded: list[Question | Conversation] = []
     ignored: set[str] = set()
     for number, item in enumerate(items, start=1):
@@ -104,9 +103,8 @@ def load_items(path: Path) -> "list[Question | Conversation]":
             loaded.append(_question(item, f"{path}: question {number}", ignored))
     if ignored:
         known = REQUIRED + OPTIONAL + UNANSWERABLE
-        notice(
-            f"{path}: ignoring keys {', '.join(sorted(map(str, ignored)))} (known: {', '.join(known)})"
-        )
+        names = ", ".join(sorted(map(str, ignored)))
+        notice(f"{path}: ignoring keys {names} (known: {', '.join(known)})")
     return loaded
 
 
@@ -153,7 +151,8 @@ def _question(item: Any, where: str, ignored: set[str]) -> Question:
 
 def matching_files(source: str, files: list[str]) -> list[str]:
     """Knowledge files a question's `source` may mean: the exact path, else those whose path ends
-    like it ("velmora.txt" or "knowledge/velmora.txt" for "velmora.txt"), else same name without suffix."""
+    like it ("velmora.txt" or "knowledge/velmora.txt" for "velmora.txt"), else the same name
+    without its suffix."""
     source = source.strip("/")
     exact = [f for f in files if f == source]
     by_end = [f for f in files if f.endswith("/" + source) or source.endswith("/" + f)]
@@ -208,7 +207,8 @@ def token_f1(answer: str, reference: str) -> float:
 
 
 def bits_per_char(session: ChatSession, context: list[str], query: str, reference: str) -> float:
-    """Bits per character the model needs to write `reference` (and its ending newline) after the prompt."""
+    """Bits per character the model needs to write `reference` (and its ending newline) after
+    the prompt."""
     config = session.model.config
     prompt = build_prompt(context, query, config.window, session.config.generation.max_answer_chars)
     runtime = session.runtime
@@ -273,7 +273,8 @@ def answer_measures(
 
 def exact_numbers(answer: str, context: str) -> float | None:
     """1.0 when every number or code in `answer` stands, character for character, in `context`;
-    None when the answer holds no number (a copy slip such as 1112 -> 112 is a number absent from it)."""
+    None when the answer holds no number (a copy slip such as 1112 -> 112 is a number absent
+    from it)."""
     numbers = NUMBER.findall(answer)
     if not numbers:
         return None

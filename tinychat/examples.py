@@ -19,9 +19,9 @@ from typing import Callable
 import numpy as np
 
 from tinychat.config import Config
-from tinychat.knowledge import Chunk
 from tinychat.prompt import build_prompt
 from tinychat.retriever import STOPWORDS, Index
+from tinychat.sentences import Chunk
 from tinychat.vocab import encode
 
 WORD = re.compile(r"[A-Za-z0-9]+(?:[.,'-][A-Za-z0-9]+)*")
@@ -171,7 +171,8 @@ def qa_example(
 
 
 def synthetic_example(config: Config, rng: np.random.Generator) -> QAExample:
-    """Copying practice on nonsense: context lines of invented words, a query from one, that line as answer."""
+    """Copying practice on nonsense: context lines of invented words, a query from one, that
+    line as the answer."""
     lines = [
         " ".join(invented_word(rng) for _ in range(int(rng.integers(3, 9)))) + "." for _ in range(3)
     ]

@@ -1,6 +1,7 @@
 """`tinychat info`: the model's shape, its size, the checkpoint and the knowledge, as text.
 
-It fits a screen (about 15 lines); the table of every weight array comes with `-v`.
+It fits a screen (about 15 lines); the table of every weight array comes with `-v`. Paths and
+errors may hold newlines or escapes (from a file name): each is shown on its own line.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from tinychat import checkpoint
 from tinychat.config import Config, ModelConfig
 from tinychat.errors import TinychatError
-from tinychat.knowledge import open_knowledge
+from tinychat.knowledge import Knowledge, open_knowledge
 from tinychat.architecture import parameter_count, weight_shapes
 from tinychat.terminal import printable_line
 from tinychat.vocab import VOCAB_SIZE
@@ -25,15 +26,15 @@ PARAMETER_BUDGET = 10_000  # "about 10,000 parameters": the size tinychat is des
 
 
 def weight_table(model: ModelConfig) -> list[str]:
-    """Each weight array with its shape and size, layer by layer, and the total against the budget."""
+    """Each weight array with its shape and size, layer by layer, and the total against the
+    budget."""
     rows = [f"  {'weight':<34} {'shape':>9} {'parameters':>11}"]
     for name, shape in weight_shapes(model).items():
         size = math.prod(shape)
         rows.append(f"  {name:<34} {' x '.join(map(str, shape)) or 'scalar':>9} {size:>11,}")
     total = parameter_count(model)
-    rows.append(
-        f"  {'total':<34} {'':>9} {total:>11,}  ({total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget)"
-    )
+    share = f"{total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget"
+    rows.append(f"  {'total':<34} {'':>9} {total:>11,}  ({share})")
     return rows
 
 
@@ -46,62 +47,82 @@ def parameter_line(model: ModelConfig) -> str:
 
 def describe(config: Config, verbose: bool = False, config_file: Path | None = None) -> str:
     """Where everything is (settings file, state folder), the model and its size (`verbose`: a
-    table of its weights), the vocabulary, the checkpoint and the knowledge."""
+    table of its weights), the vocabulary, the knowledge and the checkpoint."""
+    knowledge = open_knowledge(config)
+    lines = [
+        *_model_lines(config, verbose, config_file),
+        _knowledge_line(config, knowledge),
+        *_checkpoint_lines(config, knowledge),
+    ]
+    return "\n".join(lines)
+
+
+def _model_lines(config: Config, verbose: bool, config_file: Path | None) -> list[str]:
+    """The settings file, the state folder, the model, its size and its vocabulary."""
+    from tinychat.locations import user_config_file
+
     model = config.model
     positions = (
         "ALiBi distance biases (no parameters)" if model.positions == "alibi" else "a learned table"
     )
-    from tinychat.locations import user_config_file
-
     settings = config_file or f"none: defaults (no tinychat.yaml here, nor {user_config_file()})"
-    lines = [
+    return [
         f"config       {settings}",
         f"state        {config.paths.state} (weights, index cache, history)",
-        f"model        {model.n_layers} layers, {model.n_heads} heads, d_model {model.d_model}, d_ff {model.d_ff},"
-        f" copy path {'on' if model.copy else 'off'}",
+        (
+            f"model        {model.n_layers} layers, {model.n_heads} heads, d_model {model.d_model},"
+            f" d_ff {model.d_ff}, copy path {'on' if model.copy else 'off'}"
+        ),
         *(weight_table(model) if verbose else [parameter_line(model)]),
         f"window       {model.window} characters; positions from {positions}",
         f"vocabulary   {VOCAB_SIZE} ids (newline, 95 printable ASCII characters, 1 unknown)",
     ]
-    path = checkpoint.weights_path(config.paths.state)
-    # Paths and errors may hold newlines or escapes (from a file name): each stays on its line.
-    shown = [printable_line(str(p)) for p in (config.paths.knowledge, config.paths.state, path)]
-    folder, state, shown_path = shown
-    knowledge = open_knowledge(config)
+
+
+def _knowledge_line(config: Config, knowledge: Knowledge) -> str:
+    """How many files and chunks the knowledge folder holds now, or why it cannot be read."""
     try:
         knowledge.refresh()
-        lines.append(
-            f"knowledge    {folder}: {len(knowledge.files)} files,"
-            f" {len(knowledge.chunks)} chunks indexed by the {config.retrieval.retriever}"
-            f" retriever (top-k {config.retrieval.top_k})"
-        )
     except TinychatError as error:
-        lines.append(f"knowledge    {printable_line(str(error))}")
+        return f"knowledge    {printable_line(str(error))}"
+    return (
+        f"knowledge    {printable_line(str(config.paths.knowledge))}: {len(knowledge.files)} files,"
+        f" {len(knowledge.chunks)} chunks indexed by the {config.retrieval.retriever}"
+        f" retriever (top-k {config.retrieval.top_k})"
+    )
+
+
+def _checkpoint_lines(config: Config, knowledge: Knowledge) -> list[str]:
+    """The checkpoint: its size and age, its training, and the knowledge it was trained on."""
+    path = checkpoint.weights_path(config.paths.state)
     if not path.exists():
-        lines.append(f"checkpoint   none yet in {state}; `tinychat` or `tinychat train` trains one")
-        return "\n".join(lines)
+        state = printable_line(str(config.paths.state))
+        return [f"checkpoint   none yet in {state}; `tinychat` or `tinychat train` trains one"]
     try:
         trained = checkpoint.load(path, expected=config.model)
     except TinychatError as error:
-        lines.append(f"checkpoint   {printable_line(str(error))}")
-        return "\n".join(lines)
+        return [f"checkpoint   {printable_line(str(error))}"]
     record = trained.record
-    if trained.fingerprint == knowledge.fingerprint():
-        current = "same as now"
-    elif record.manifest is None:
-        current = "the knowledge has changed since: tinychat train"
-    else:
-        count = knowledge.changed_since(record.manifest)
-        current = f"{count} file{'s' * (count != 1)} changed since: tinychat train"
-    lines += [
-        f"checkpoint   {shown_path} ({path.stat().st_size / 1024:.0f} KB,"
-        f" {sum(a.size for a in trained.arrays.values()):,} weights in {len(weight_shapes(model))}"
-        f" arrays), trained {_age(record.trained_at)}",
-        f"training     {_known(record.steps)} steps in {record.seconds or 0:.0f}s,"
-        f" final loss {_known(record.final_loss, '.3f')}",
-        f"trained on   {_known(record.files)} files, {_known(record.chunks)} chunks ({current})",
+    weights = sum(array.size for array in trained.arrays.values())
+    arrays = len(weight_shapes(config.model))
+    size = f"{path.stat().st_size / 1024:.0f} KB, {weights:,} weights in {arrays} arrays"
+    steps = f"{_known(record.steps)} steps in {record.seconds or 0:.0f}s"
+    data = f"{_known(record.files)} files, {_known(record.chunks)} chunks"
+    return [
+        f"checkpoint   {printable_line(str(path))} ({size}), trained {_age(record.trained_at)}",
+        f"training     {steps}, final loss {_known(record.final_loss, '.3f')}",
+        f"trained on   {data} ({_since(trained, knowledge)})",
     ]
-    return "\n".join(lines)
+
+
+def _since(trained: checkpoint.Checkpoint, knowledge: Knowledge) -> str:
+    """The knowledge the weights were trained on, against the folder now."""
+    if trained.fingerprint == knowledge.fingerprint():
+        return "same as now"
+    if trained.record.manifest is None:
+        return "the knowledge has changed since: tinychat train"
+    count = knowledge.changed_since(trained.record.manifest)
+    return f"{count} file{'s' * (count != 1)} changed since: tinychat train"
 
 
 def _known(value: float | None, style: str = "") -> str:

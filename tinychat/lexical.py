@@ -14,7 +14,8 @@ in two parts:
    gains nothing from it, so "It holds 24 warp threads" wins on "warp threads".
 
     score = sentence match + SUBJECT_WEIGHT * subject match + KIND_BONUS if the sentence holds
-            what the question asks for (a number for "how many", a date for "when", a name for "who")
+            what the question asks for (a number for "how many", a date for "when", a name
+            for "who")
 
 Everything that depends on the whole folder (term rarity, the mean sentence length) is computed
 when a question is asked, from counts kept per sentence. So an index updated after an edit
@@ -32,8 +33,8 @@ import numpy as np
 
 from tinychat.abstain import Evidence
 from tinychat.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
-from tinychat.knowledge import Chunk, subject_of
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
+from tinychat.sentences import Chunk, subject_of
 from tinychat.vocab import normalize
 
 # a sentence of the note the question names beats a better-worded one elsewhere
@@ -94,7 +95,8 @@ def chunk_terms(text: str) -> Counter[str]:
 
 
 def opening_subject(sentence: str) -> list[str]:
-    """The words a first sentence opens with, up to its verb: "The zarnet loom is ..." -> zarnet, loom.
+    """The words a first sentence opens with, up to its verb: "The zarnet loom is ..." ->
+    zarnet, loom.
 
     Without a verb among its first words, its first two content words ("Keras provides ...")."""
     words = WORD.findall(normalize(sentence).lower())[:OPENING_WORDS]
@@ -154,7 +156,8 @@ class Sections:
 
 @dataclass
 class Postings:
-    """Term counts of some sentences, inverted: the sentences holding term t are rows[start[t]:start[t+1]]."""
+    """Term counts of some sentences, inverted: the sentences holding term t are
+    rows[start[t]:start[t+1]]."""
 
     term_ids: dict[str, int]
     document_frequency: np.ndarray  # (terms,) sentences holding each term
@@ -201,7 +204,8 @@ class Postings:
 
 @dataclass
 class Match:
-    """How each sentence matches a question: the parts of its score, each a share of the question."""
+    """How each sentence matches a question: the parts of its score, each a share of the
+    question."""
 
     subject: np.ndarray  # (N,) of the question's words, the share its section's subject holds
     sentence: np.ndarray  # (N,) BM25 of the question's other words in the sentence, -inf if hidden
@@ -248,7 +252,8 @@ class LexicalIndex:
     def updated(
         self, changed_paths: set[str], newer: list[Chunk], counts: TermCounts
     ) -> "LexicalIndex":
-        """This index with the sentences of `changed_paths` hidden and `newer` (their new sentences) added."""
+        """This index with the sentences of `changed_paths` hidden and `newer` (their new
+        sentences) added."""
         parts = [
             Part(
                 p.chunks,
@@ -402,7 +407,8 @@ def _holds(text: str, kind_names: tuple[str, ...]) -> float:
 
 
 def _subject_masks(sections: Sections, stems: list[str]) -> np.ndarray:
-    """(sections,) bitmask per section: bit i is set when question word i is among its subject words."""
+    """(sections,) bitmask per section: bit i is set when question word i is among its subject
+    words."""
     masks = np.zeros(len(sections.subjects), np.int64)
     for i, word in enumerate(stems[:62]):  # 62 words is more than any question needs
         for section in sections.by_word.get(word, []):

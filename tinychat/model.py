@@ -18,7 +18,8 @@ import numpy as np
 
 @contextlib.contextmanager
 def _quiet_stderr():
-    """TensorFlow's C++ logging writes start-up notices to fd 2 whatever the log level: hide them."""
+    """TensorFlow's C++ logging writes start-up notices to fd 2 whatever the log level: hide
+    them."""
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
@@ -174,7 +175,8 @@ class CopyHead(keras.layers.Layer):
         )
 
     def call(self, hidden, ids):
-        """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1), weights."""
+        """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1),
+        weights."""
         length = ops.shape(ids)[1]
         previous = ops.concatenate(
             [ops.zeros_like(hidden[:, :1]), hidden[:, :-1]], axis=1
@@ -216,7 +218,8 @@ def match_lengths(ids):
     """(B, T, T) int: how many characters ending at t equal those ending at s (at most MATCH_CAP).
 
     Row t, column s counts i = 0, 1, ... while ids[t - i] == ids[s - i]; `runtime.py` keeps the
-    same numbers one row at a time. Worked example: ids "abcab" -> row 4 ("...b"), column 1 ("ab"): 2.
+    same numbers one row at a time. Worked example: ids "abcab" -> row 4 ("...b"), column 1
+    ("ab"): 2.
     """
     equal = ops.cast(ops.expand_dims(ids, 2) == ops.expand_dims(ids, 1), "int32")  # (B, T, T)
     run, total = equal, equal
@@ -261,7 +264,8 @@ class TinyTransformer(keras.Model):
         )
 
     def attention_bias(self, length):
-        """(H, T, T): -slope * distance for s <= t (ALiBi; zero slopes for learned positions), MASKED for s > t."""
+        """(H, T, T): -slope * distance for s <= t (ALiBi; zero slopes for learned positions),
+        MASKED for s > t."""
         positions = ops.arange(length)
         distance = ops.cast(
             ops.expand_dims(positions, 1) - ops.expand_dims(positions, 0), "float32"
@@ -314,7 +318,8 @@ KERAS_NAMES = {
 
 
 def _variable(model: TinyTransformer, name: str):
-    """The variable a checkpoint name points at: "blocks/0/attention/w_qkv" is model.blocks[0].attention.w_qkv."""
+    """The variable a checkpoint name points at: "blocks/0/attention/w_qkv" is
+    model.blocks[0].attention.w_qkv."""
     path = KERAS_NAMES.get(name) or name.split("/")
     owner = model
     if path[0] == "blocks":

@@ -354,8 +354,9 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         chunk = hit.chunk
         lines = f"{chunk.line}" + (f"-{chunk.end_line}" if chunk.end_line != chunk.line else "")
         number = f"  {rank}. "
+        path, text = printable_line(chunk.path), printable_line(chunk.text)
         # The whole sentence, wrapped at whole words under its number (a hanging indent).
-        row = f"{number}{printable_line(chunk.path)}:{lines}  score {hit.score:.3f}  {printable_line(chunk.text)}"
+        row = f"{number}{path}:{lines}  score {hit.score:.3f}  {text}"
         repl.say(
             textwrap.fill(
                 row,

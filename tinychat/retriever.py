@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from tinychat.knowledge import Chunk
+from tinychat.sentences import Chunk
 from tinychat.vocab import encode
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: dampens the weight of the very top ranks
@@ -99,18 +99,19 @@ class EmbeddingIndex:
 
 
 STOPWORDS = frozenset(
-    """a about above after again all also an and any are as at be been before being below between both but
-    by can could did do does doing down during each few for from further had has have having he her here hers
-    him his how i if in into is it its itself just me more most my no nor not now of off on once only or other
-    our out over own same she should so some such than that the their them then there these they this those
-    through to too under until up very was we were what when where which while who whom why will with would
-    you your yours""".split()
+    """a about above after again all also an and any are as at be been before being below between
+    both but by can could did do does doing down during each few for from further had has have
+    having he her here hers him his how i if in into is it its itself just me more most my no nor
+    not now of off on once only or other our out over own same she should so some such than that
+    the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours""".split()
 )
 
 
 @dataclass
 class TermCounts:
-    """Sparse term counts of texts: row i has terms cols[row_ptr[i]:row_ptr[i+1]] (ids into `terms`)."""
+    """Sparse term counts of texts: row i has terms cols[row_ptr[i]:row_ptr[i+1]] (ids into
+    `terms`)."""
 
     terms: list[str]
     row_ptr: np.ndarray  # (N+1,) int64

@@ -91,7 +91,8 @@ class Runtime:
         self.trace: Trace | None = None
 
     def reset(self) -> None:
-        """Start a new sequence (the cache is overwritten, not cleared: positions >= `position` are unused)."""
+        """Start a new sequence (the cache is overwritten, not cleared: positions >= `position`
+        are unused)."""
         self.position = 0
 
     def step(self, token: int) -> np.ndarray:
@@ -153,7 +154,8 @@ class Runtime:
     def _copy(
         self, hidden: np.ndarray, probs: np.ndarray, token: int, pos: int
     ) -> tuple[np.ndarray, np.ndarray, float]:
-        """CopyHead.call, one position: mix `probs` with "the character after an earlier position s"."""
+        """CopyHead.call, one position: mix `probs` with "the character after an earlier
+        position s"."""
         # match_lengths row pos from row pos-1: one more equal character, or none
         # (model.match_lengths)
         longer = (
@@ -198,7 +200,8 @@ class Runtime:
         self.trace = trace
 
     def log_probs(self, ids: np.ndarray) -> np.ndarray:
-        """(T, V) log-probabilities after each of `ids`, from a fresh sequence: the Keras model's output."""
+        """(T, V) log-probabilities after each of `ids`, from a fresh sequence: the Keras model's
+        output."""
         self.reset()
         floor = COPY_FLOOR if self.config.copy else 0.0
         return np.stack([np.log(self.step(int(token)) + floor) for token in ids])

@@ -51,7 +51,8 @@ def run_training(
     knowledge = knowledge or scan_knowledge(config)
     with training_lock(config.paths.state):
         notice(
-            f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks) from {config.paths.knowledge}"
+            f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks)"
+            f" from {config.paths.knowledge}"
         )
         from tinychat.progress import Progress
         from tinychat.train import train
@@ -107,9 +108,9 @@ def training_lock(state: Path) -> Iterator[None]:
         lock.truncate()
         lock.write(f"tinychat (pid {os.getpid()})")
         lock.flush()
-        # Left by a trainer killed mid-save (never read). Only trainers write these, and we hold the
-        # lock.
-        for name in (checkpoint.WEIGHTS_NAME, PROGRESS_NAME):
+        # Left by a trainer killed mid-save (never read), an older one's under the old name. Only
+        # trainers write these, and we hold the lock.
+        for name in (checkpoint.WEIGHTS_NAME, checkpoint.OLD_WEIGHTS_NAME, PROGRESS_NAME):
             for stale in state.glob(f".{name}.*.tmp"):
                 stale.unlink(missing_ok=True)
         try:
@@ -146,7 +147,8 @@ def open_session(config: Config, train_missing: bool = True) -> ChatSession:
     with `train_missing` false, a session without weights (the REPL trains in the background)."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise TinychatError(
-            f"{config.paths.knowledge}: knowledge folder not found; create it or pass --knowledge DIR"
+            f"{config.paths.knowledge}: knowledge folder not found;"
+            " create it or pass --knowledge DIR"
         )
     if train_missing or checkpoint.weights_path(config.paths.state).exists():
         model = load_or_train(config)
@@ -155,7 +157,6 @@ def open_session(config: Config, train_missing: bool = True) -> ChatSession:
         model = None
     session = ChatSession(config, model, on_notice=notice)
     if session.stale:
-        notice(
-            f"note: {session.stale.replace(': /retrain', '')}; `tinychat train` (or /retrain) updates it"
-        )
+        stale = session.stale.replace(": /retrain", "")
+        notice(f"note: {stale}; `tinychat train` (or /retrain) updates it")
     return session

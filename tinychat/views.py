@@ -76,51 +76,43 @@ def probability_view(
     and the top alternatives at the least certain positions."""
     if not answer.text:
         return [[("", "no answer yet: ask a question first")]]
+    return _probability_rows(answer, width, color) + _least_certain(answer, alternatives)
+
+
+def _probability_rows(answer: Answer, width: int, color: bool) -> list[Fragments]:
+    """A legend, then the answer wrapped: each character on its probability's colour, or
+    without colour each row followed by its probabilities in tenths."""
     probabilities = answer.probabilities
-    lines: list[Fragments] = []
     if color:
         legend: Fragments = (
             [("", "sure ")] + [(f"bg:{c}", "  ") for c in SURE_TO_UNSURE] + [("", " unsure")]
         )
-        lines.append(legend)
+        lines = [legend]
         for start, piece in _wrap(answer.text, width):
+            cells = zip(piece, probabilities[start : start + len(piece)])
             lines.append(
-                [
-                    (f"bg:{_probability_colour(p)} fg:#000000", printable(c))
-                    for c, p in zip(piece, probabilities[start : start + len(piece)])
-                ]
+                [(f"bg:{_probability_colour(p)} fg:#000000", printable(c)) for c, p in cells]
             )
-    else:
-        lines.append(
-            [("", "each character, then its probability in tenths (9 = sure, 0 = unsure):")]
-        )
-        for start, piece in _wrap(answer.text, width):
-            lines.append([("", printable(piece))])
-            lines.append(
-                [
-                    (
-                        "",
-                        "".join(
-                            str(min(9, int(p * 10)))
-                            for p in probabilities[start : start + len(piece)]
-                        ),
-                    )
-                ]
-            )
-    lines.append([("", "least certain:")])
+        return lines
+    lines = [[("", "each character, then its probability in tenths (9 = sure, 0 = unsure):")]]
+    for start, piece in _wrap(answer.text, width):
+        values = probabilities[start : start + len(piece)]
+        lines.append([("", printable(piece))])
+        lines.append([("", "".join(str(min(9, int(p * 10))) for p in values))])
+    return lines
+
+
+def _least_certain(answer: Answer, alternatives: int) -> list[Fragments]:
+    """The `alternatives` least certain characters, each with the model's top three choices."""
+    probabilities = answer.probabilities
+    lines: list[Fragments] = [[("", "least certain:")]]
     for position in np.argsort(probabilities, kind="stable")[:alternatives]:
         distribution = answer.distributions[position]
         best = np.argsort(-distribution, kind="stable")[:3]
         options = ", ".join(f"{id_to_char(int(i))!r} {distribution[i]:.2f}" for i in best)
-        lines.append(
-            [
-                (
-                    "",
-                    f"  char {position + 1} {answer.text[position]!r} had {probabilities[position]:.2f};"
-                    f" the model's top choices: {options}",
-                )
-            ]
-        )
+        character = f"char {position + 1} {answer.text[position]!r}"
+        said = f"{character} had {probabilities[position]:.2f}; the model's top choices: {options}"
+        lines.append([("", f"  {said}")])
     return lines
 
 
@@ -128,7 +120,8 @@ def probability_view(
 
 
 def attention_maps(answer: Answer) -> dict[str, np.ndarray]:
-    """Mean attention from the answer's characters to each prompt position, per head (and the copy path).
+    """Mean attention from the answer's characters to each prompt position, per head (and the
+    copy path).
 
     Each map has one value per prompt character, scaled so its largest value is 1.
     """

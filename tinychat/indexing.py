@@ -1,11 +1,15 @@
-"""The retriever's per-chunk features on disk, keyed by a hash of each chunk's text.
+"""Build and update the retriever's indexes, with each chunk's features cached on disk.
 
-A restart, or a re-index after one file changed, computes features only for chunk texts
-the cache has not seen; everything else is one `np.load`. Two kinds of features:
-TF-IDF term counts (independent of the model) and the seed retriever's mean-embedding
-vectors (valid only for the checkpoint whose embedding table made them).
-Written atomically; read with `allow_pickle=False`. A damaged cache is ignored, not fatal:
-every array is checked before use, and a file damaged while tinychat runs is rewritten.
+`build_index` makes the index a retriever searches; `update_index` brings it up to date after
+files changed, in place when few did. Both take features from `FeatureCache`, a file in the
+state folder keyed by a hash of each chunk's text.
+
+A restart, or a re-index after one file changed, computes features only for chunk texts the
+cache has not seen; everything else is one `np.load`. Two kinds of features: TF-IDF term
+counts (independent of the model) and the seed retriever's mean-embedding vectors (valid
+only for the checkpoint whose embedding table made them). Written atomically; read with
+`allow_pickle=False`. A damaged cache is ignored, not fatal: every array is checked before
+use, and a file damaged while tinychat runs is rewritten.
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ from tinychat.atomic import atomic_write
 from tinychat.config import KnowledgeConfig
 from tinychat.errors import TinychatError
 from tinychat.files import read_regular
-from tinychat.knowledge import Changes, Chunk, Knowledge, hash_text
+from tinychat.knowledge import Changes, Knowledge, hash_text
 from tinychat.lexical import LexicalIndex, chunk_terms
 from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, count_terms
+from tinychat.sentences import Chunk
 
 CACHE_NAME = "index-cache.npz"
 CACHE_VERSION = 2  # 2: terms of the sentence alone (subjects are matched apart), stemmed words
 # past this share of re-read chunks, rebuild the whole index instead of updating it
 LAYER_LIMIT = 0.1
 MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search
-# Measured 12 bytes of cache per byte of notes (3,000 files of short sentences, hybrid retriever).
+# The cache file worth reading, per byte of notes: several times what a cache was measured to
+# take (README, "Figures behind the code's constants"), so only damage is refused.
 CACHE_PER_NOTE_BYTE = 32
 ARRAYS = (
     "version",
@@ -178,7 +184,8 @@ class FeatureCache:
         return self.vectors[[self.vector_rows[key] for key in keys]] if keys else self.vectors[:0]
 
     def save(self, keep: list[str]) -> None:
-        """Write the cache, keeping only entries for the texts in `keep` (so it does not grow forever)."""
+        """Write the cache, keeping only entries for the texts in `keep` (so it does not grow
+        forever)."""
         if not self.stale():
             return
         keys = list(dict.fromkeys(text_key(text) for text in keep))
