@@ -22,8 +22,11 @@ from tinychat.config import (
 NOTES = {
     "keras.txt": "Keras provides a high-level API for building neural networks in TensorFlow.\n"
     "Keras 3 runs on several backends.\n",
-    "tensorflow.txt": "TensorFlow is a machine learning framework for building and training models.\n",
-    "ferry.md": "# Ferry\n\nThe ferry to Brisk leaves at 7 every morning.\nThe ferry carries 40 bicycles.\n",
+    "tensorflow.txt": (
+        "TensorFlow is a machine learning framework for building and training models.\n"
+    ),
+    "ferry.md": "# Ferry\n\nThe ferry to Brisk leaves at 7 every morning.\n"
+    "The ferry carries 40 bicycles.\n",
 }
 
 
@@ -66,7 +69,7 @@ def write_notes(folder: Path, notes: dict[str, str] = NOTES) -> Path:
 
 
 def tiny_config(folder: Path, **model) -> Config:
-    """A config small enough to train in seconds, reading `folder/notes` and writing `folder/state`."""
+    """A config small enough to train in seconds: reads `folder/notes`, writes `folder/state`."""
     return Config(
         model=ModelConfig(**{**TINY["model"], **model}),
         train=TrainConfig(**TINY["train"]),

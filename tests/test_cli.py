@@ -125,7 +125,8 @@ def test_eval_json_and_table(trained_folder):
     (trained_folder / "questions.yaml").write_text(
         "- q: when does the ferry leave for brisk\n  source: ferry.md\n  line: 3\n"
         "  answer: The ferry to Brisk leaves at 7 every morning.\n  keywords: ['7']\n"
-        "- q: what does keras provide\n  source: keras.txt\n  answer: Keras provides a high-level API.\n"
+        "- q: what does keras provide\n  source: keras.txt\n"
+        "  answer: Keras provides a high-level API.\n"
     )
     result = call(trained_folder, "eval", "questions.yaml", "--json")
     assert result.returncode == 0, result.stderr
@@ -166,8 +167,10 @@ def test_chat_path_never_imports_tensorflow(trained_folder):
         "import sys, io\n"
         "from tinychat.cli import main\n"
         "sys.stdin = io.TextIOWrapper(io.BytesIO(b'when does the ferry leave?\\n'))\n"
-        "code = main(['--config', 'tinychat.yaml', '--knowledge', 'notes', '--state', 'state', '--json'])\n"
-        "print('CODE', code, 'tensorflow' in sys.modules, 'keras' in sys.modules, file=sys.stderr)\n"
+        "code = main(['--config', 'tinychat.yaml', '--knowledge', 'notes', '--state', 'state',"
+        " '--json'])\n"
+        "print('CODE', code, 'tensorflow' in sys.modules, 'keras' in sys.modules,"
+        " file=sys.stderr)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],

@@ -168,7 +168,8 @@ def test_kill_9_during_train_and_retrain_never_loses_the_weights(
 
     print(
         f"kill -9 trials: {len(outcomes)}, survived {len(outcomes)}:"
-        f" {outcomes.count('kept')} kept the old weights, {outcomes.count('replaced')} had saved new ones"
+        f" {outcomes.count('kept')} kept the old weights,"
+        f" {outcomes.count('replaced')} had saved new ones"
     )
     assert (
         "kept" in outcomes
@@ -221,7 +222,8 @@ def test_second_trainer_is_refused_while_one_is_training(trained_folder, tmp_pat
 def test_failed_save_keeps_old_weights(
     trained_folder, tmp_path, monkeypatch, target, code, message
 ):
-    """A full disk, a read-only or a forbidden state folder while saving: one clear error, old weights intact."""
+    """A full disk, a read-only or a forbidden state folder while saving: one clear error, and
+    the old weights intact."""
     import errno
     import tempfile
 

@@ -133,7 +133,8 @@ def test_ctrl_d_leaves_the_terminal_as_it_was(trained_folder):
 
 
 def test_answers_are_written_one_character_at_a_time_and_ctrl_c_stops_one():
-    """The REPL flushes each character as the model yields it; KeyboardInterrupt mid-answer returns to the prompt."""
+    """The REPL flushes each character as the model yields it; KeyboardInterrupt mid-answer
+    returns to the prompt."""
     from tinychat.chat import Answer
     from tinychat.repl import Repl
 
