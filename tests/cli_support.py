@@ -80,3 +80,18 @@ def make_folder(folder: Path) -> Path:
     (folder / "tinychat.yaml").write_text(TINY_CONFIG)
     write_notes(folder / "notes", NOTES)
     return folder
+
+
+def terminal(folder: Path, columns: int = 100, **options):
+    """tinychat started in a pseudo-terminal (pexpect) in `folder`, as a person starts it."""
+    import pexpect
+
+    return pexpect.spawn(
+        command()[0],
+        command()[1:],
+        cwd=str(folder),
+        env=env(),
+        timeout=60,
+        dimensions=(30, columns),
+        **options,
+    )

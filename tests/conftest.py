@@ -106,8 +106,18 @@ def trained(tmp_path_factory):
             (folder / "tinychat.yaml").write_text(TINY_CONFIG)
             knowledge = open_knowledge(config)
             knowledge.refresh()
-            train(config, knowledge, fresh=True, progress=Progress(30, 1, stream=io.StringIO()))
+            shown = io.StringIO()
+            per_step = config.train.batch_size * config.model.window
+            train(config, knowledge, fresh=True, progress=Progress(30, per_step, stream=shown))
+            (root / "trained-progress.txt").write_text(shown.getvalue())  # `trained_progress`
     return config, checkpoint.load(weights)
+
+
+@pytest.fixture(scope="session")
+def trained_progress(trained, tmp_path_factory) -> str:
+    """What the session's training showed on its progress stream (bar, summary, held-out)."""
+    config, _ = trained
+    return (config.paths.knowledge.parent.parent / "trained-progress.txt").read_text()
 
 
 @pytest.fixture

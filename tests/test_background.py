@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_support import command, env, make_folder, run
+from tests.cli_support import command, env, make_folder, run, terminal
 
 pexpect = pytest.importorskip("pexpect")
 QUESTION = "when does the ferry leave?"
@@ -34,15 +34,7 @@ def fresh_folder(folder: Path, steps: int | None = None) -> Path:
 
 def spawn(folder: Path, said: str = "training in the background"):
     """tinychat in a terminal, once it has said `said` and shown its prompt."""
-    child = pexpect.spawn(
-        command()[0],
-        command()[1:],
-        cwd=str(folder),
-        env=env(),
-        timeout=60,
-        dimensions=(30, 120),
-        encoding="utf-8",
-    )
+    child = terminal(folder, columns=120, encoding="utf-8")
     child.expect("Ctrl-D leaves")
     child.expect(said)
     child.expect_exact("\x1b[6n")  # where is the cursor? Without an answer no toolbar is drawn
@@ -84,6 +76,14 @@ def wait_until(condition, timeout: float) -> bool:
 def progress_saved(folder: Path):
     """A condition: the child has saved its progress once (it is SAVE_EVERY steps in)."""
     return (folder / "state" / "training-progress.h5").exists
+
+
+def training_repl(folder: Path):
+    """(REPL, trainer pid) in a fresh `folder`, once the child has saved its progress once."""
+    child = spawn(fresh_folder(folder, steps=LONG))
+    pid = trainer_pid(folder)
+    assert wait_until(progress_saved(folder), 60)
+    return child, pid
 
 
 def leave(child) -> None:
@@ -136,10 +136,8 @@ def test_prompt_at_once_retriever_answers_then_the_trained_model(tmp_path):
 def test_retrain_while_training_is_refused_ctrl_d_stops_the_child_and_the_next_start_resumes(
     tmp_path,
 ):
-    folder = fresh_folder(tmp_path / "resume", steps=LONG)
-    child = spawn(folder)
-    pid = trainer_pid(folder)
-    assert wait_until(progress_saved(folder), 60)
+    folder = tmp_path / "resume"
+    child, pid = training_repl(folder)
     child.sendline("/retrain")
     child.expect(rf"/retrain: a training is already running \(step \d+ of {LONG}\)")
     child.expect(">")
@@ -159,10 +157,8 @@ def test_retrain_while_training_is_refused_ctrl_d_stops_the_child_and_the_next_s
 
 
 def test_kill_9_of_the_trainer_is_said_once_and_answers_go_on(tmp_path):
-    folder = fresh_folder(tmp_path / "killed", steps=LONG)
-    child = spawn(folder)
-    pid = trainer_pid(folder)
-    assert wait_until(progress_saved(folder), 60)
+    folder = tmp_path / "killed"
+    child, pid = training_repl(folder)
     os.kill(pid, signal.SIGKILL)
     assert wait_until(lambda: gone(pid), 5)
     time.sleep(0.5)  # the REPL's reader sees the pipe close
@@ -182,10 +178,8 @@ def test_kill_9_of_the_trainer_is_said_once_and_answers_go_on(tmp_path):
 
 
 def test_kill_9_of_the_repl_stops_its_trainer_which_saves_its_progress(tmp_path):
-    folder = fresh_folder(tmp_path / "orphan", steps=LONG)
-    child = spawn(folder)
-    pid = trainer_pid(folder)
-    assert wait_until(progress_saved(folder), 60)
+    folder = tmp_path / "orphan"
+    child, pid = training_repl(folder)
     time.sleep(0.5)  # past the periodic save, so the stop's own save is told apart
     child.kill(signal.SIGKILL)
     child.wait()

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,27 +144,32 @@ def test_bad_files_warn_once_and_the_rest_is_read(tmp_path):
     assert knowledge.refresh().warnings == []  # each problem is said once, not before every answer
 
 
-def test_manifest_survives_a_restart_without_reading_files(tmp_path, monkeypatch):
+def saved_manifest(tmp_path: Path, text: str) -> tuple[Path, Path]:
+    """(notes folder, manifest) after one scan of `a.txt` holding `text` and a saved manifest."""
     folder = tmp_path / "notes"
     folder.mkdir()
-    (folder / "a.txt").write_text("Alpha is first.\n")
+    (folder / "a.txt").write_text(text)
     manifest = tmp_path / "state" / "manifest.json"
     first = Knowledge(folder, KnowledgeConfig(), manifest)
     first.refresh()
-    assert (
-        not manifest.exists()
-    )  # written on request (after a full index, at close), not per change
+    assert not manifest.exists()  # written on request (after a full index, at close)
     first.save_manifest()
-    reads = []
-    original = knowledge_module.read_regular
-    monkeypatch.setattr(
-        knowledge_module,
-        "read_regular",
-        lambda path, limit: reads.append(path) or original(path, limit),
-    )
+    return folder, manifest
+
+
+def test_manifest_survives_a_restart_without_reading_files(tmp_path):
+    """A note whose size and mtime match the manifest is not read again. Proven by its text:
+    rewritten behind tinychat's back (same size, mtime put back), the old sentence stays."""
+    folder, manifest = saved_manifest(tmp_path, "Alpha is first.\n")
+    note = folder / "a.txt"
+    before = note.stat()
+    note.write_text("Gamma is later.\n")  # as long as the old text
+    os.utime(note, ns=(before.st_atime_ns, before.st_mtime_ns))
     again = Knowledge(folder, KnowledgeConfig(), manifest)
-    assert not again.refresh() and reads == [manifest]  # nothing changed, no note read
-    assert [c.text for c in again.chunks] == ["Alpha is first."]
+    assert not again.refresh()  # nothing changed, as far as size and mtime tell
+    assert [c.text for c in again.chunks] == ["Alpha is first."]  # so the note was not read
+    os.utime(note, ns=(before.st_atime_ns, before.st_mtime_ns + 1))  # a touched note is read again
+    assert again.refresh() and [c.text for c in again.chunks] == ["Gamma is later."]
 
 
 def test_file_deleted_between_scan_and_read(tmp_path, monkeypatch):
@@ -457,13 +463,7 @@ FIELDS = [
     "damage", MANIFESTS + FIELDS, ids=[repr(d)[:20] for d in MANIFESTS + FIELDS]
 )
 def test_a_damaged_manifest_is_ignored_and_rewritten(tmp_path, damage):
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "a.txt").write_text("Alpha is first.\nBeta is second.\n")
-    manifest = tmp_path / "state" / "manifest.json"
-    first = Knowledge(folder, KnowledgeConfig(), manifest)
-    first.refresh()
-    first.save_manifest()
+    folder, manifest = saved_manifest(tmp_path, "Alpha is first.\nBeta is second.\n")
     if isinstance(damage, str):
         manifest.write_text(damage)
     else:  # one field of a good manifest with the wrong type or value

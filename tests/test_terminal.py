@@ -13,21 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_support import command, env, run
+from tests.cli_support import command, env, run, terminal
 
 pexpect = pytest.importorskip("pexpect")
 QUESTION = "when does the ferry leave?"
 
 
 def spawn(folder: Path):
-    child = pexpect.spawn(
-        command()[0],
-        command()[1:],
-        cwd=str(folder),
-        env=env(),
-        timeout=60,
-        dimensions=(30, 100),
-    )
+    child = terminal(folder)
     child.expect("Ctrl-D leaves")
     child.expect(">")
     return child
@@ -68,9 +61,7 @@ def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(
     answer = expected_answer(folder)
     child = spawn(folder)
     child.sendline("/retrain")
-    child.expect(
-        "training in the background; until it ends, answers use the current weights"
-    )
+    child.expect("training in the background; until it ends, answers use the current weights")
     child.expect(">")
     child.sendline(QUESTION)
     child.expect_exact(answer[:20])  # the old weights, while the new ones train

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import shutil
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def run(config, fresh=True, steps=None):
 
 
 def test_training_lowers_the_loss_and_is_repeatable(tmp_path, trained):
-    config, first = trained
+    _, first = trained
     uniform = math.log(97)
     assert first.meta["metrics"]["final_loss"] < uniform - 0.5  # 30 steps already learn something
     assert (
@@ -41,13 +42,14 @@ def test_training_lowers_the_loss_and_is_repeatable(tmp_path, trained):
         assert np.allclose(array, again.arrays[name], atol=1e-5), name
 
 
-def test_continuing_starts_from_the_current_weights(tmp_path):
-    write_notes(tmp_path / "notes")
+def test_continuing_starts_from_the_current_weights(trained, tmp_path):
+    config, first = trained
+    shutil.copytree(config.paths.knowledge.parent, tmp_path, dirs_exist_ok=True)
     config = tiny_config(tmp_path)
-    first, _ = run(config, steps=5)
     second, model = run(config, fresh=False)
-    assert not first.warm_start and second.warm_start and second.steps == config.train.retrain_steps
-    assert model.meta["metrics"]["final_loss"] < first.final_loss
+    assert not first.meta["metrics"]["warm_start"] and second.warm_start
+    assert second.steps == config.train.retrain_steps
+    assert model.meta["metrics"]["final_loss"] < first.meta["metrics"]["final_loss"]
     knowledge = open_knowledge(config)
     knowledge.refresh()
     assert model.fingerprint == knowledge.fingerprint() and len(model.fingerprint) == 64
@@ -201,30 +203,22 @@ def test_progress_of_another_run_is_ignored(tmp_path):
     assert resume.load_progress(config.paths.state, identity).weights["w"].shape == (2,)
 
 
-def test_one_time_and_speed_per_run(tmp_path):
+def test_one_time_and_speed_per_run(trained, trained_progress):
     """The bar's last line, the summary and the saved metrics give the same speed and time."""
     import re
 
     from tinychat.progress import format_seconds
-    from tinychat.train import train
 
-    write_notes(tmp_path / "notes")
-    config = tiny_config(tmp_path)
-    knowledge = open_knowledge(config)
-    knowledge.refresh()
-    shown = io.StringIO()
-    per_step = config.train.batch_size * config.model.window
-    result = train(config, knowledge, fresh=True, steps=10, progress=Progress(10, per_step, shown))
-    bar = [line for line in shown.getvalue().splitlines() if line.startswith("training [")][-1]
-    summary = next(line for line in shown.getvalue().splitlines() if " steps in " in line)
-    speed = f"{result.chars_per_second / 1000:.1f}k chars/s"
-    assert bar.startswith("training [################] 10/10") and speed in bar, (bar, speed)
-    assert f"10 steps in {format_seconds(result.seconds)}, {speed}" in summary
-    named = (
-        r"new questions about the trained sentences \(too few to keep any out\):"
-        r" \d+\.\d\d bits/char"
-    )
-    assert re.search(named, shown.getvalue())
+    _, model = trained
+    metrics = model.meta["metrics"]
+    lines = trained_progress.splitlines()
+    bar = [line for line in lines if line.startswith("training [")][-1]
+    summary = next(line for line in lines if " steps in " in line)
+    speed = f"{metrics['chars_per_second'] / 1000:.1f}k chars/s"
+    assert bar.startswith("training [################] 30/30") and speed in bar, (bar, speed)
+    assert f"30 steps in {format_seconds(metrics['seconds'])}, {speed}" in summary
+    named = r"new questions about the trained sentences \(too few to keep any out\): \d+\.\d\d bits"
+    assert re.search(named, trained_progress)
 
 
 def test_an_early_stop_says_how_many_steps_ran(tmp_path, monkeypatch):
