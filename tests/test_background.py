@@ -95,7 +95,10 @@ def leave(child) -> None:
 
 def tensorflow_loaded(pid: int) -> bool:
     """Whether TensorFlow's libraries are mapped into the process (importing it maps them)."""
-    return "tensorflow" in Path(f"/proc/{pid}/maps").read_text()
+    try:
+        return "tensorflow" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:  # the process has ended
+        return False
 
 
 def resident_mb(pid: int) -> float:
@@ -107,7 +110,7 @@ def test_prompt_at_once_retriever_answers_then_the_trained_model(tmp_path):
     """The prompt comes at once; the retriever answers while the child trains; the new weights
     are swapped in between two answers. TensorFlow never enters the REPL's process, and after
     the swap its resident memory is within 1.5x of the start."""
-    folder = fresh_folder(tmp_path / "fresh", steps=200)
+    folder = fresh_folder(tmp_path / "fresh", steps=60)
     started = time.perf_counter()
     child = spawn(folder)
     ready = time.perf_counter() - started
@@ -117,8 +120,8 @@ def test_prompt_at_once_retriever_answers_then_the_trained_model(tmp_path):
     child.expect_exact("The ferry to Brisk leaves at 7 every morning.")  # the best sentence, as is
     child.expect_exact(MARK)
     trainer = trainer_pid(folder)
-    assert wait_until(progress_saved(folder), 60)  # the child is 100 steps in
-    assert tensorflow_loaded(trainer) and not tensorflow_loaded(child.pid)
+    assert wait_until(lambda: tensorflow_loaded(trainer), 30)  # the child has loaded it ...
+    assert not tensorflow_loaded(child.pid)  # ... the REPL has not
     weights = folder / "state" / "checkpoint.h5"
     assert wait_until(weights.exists, 60), "the background training never saved weights"
     assert wait_until(lambda: gone(trainer), 10)
