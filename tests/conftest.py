@@ -30,6 +30,12 @@ NOTES = {
 }
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """Two workers a core: a worker often waits on a child process (a trainer, a REPL in a
+    terminal) with its core idle."""
+    return 2 * (os.cpu_count() or 1)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def user_folders(tmp_path_factory):
     """The user's config and state folders (XDG) point into tmp, for module fixtures too."""
