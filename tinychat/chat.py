@@ -45,9 +45,8 @@ class Answer:
     text: str = ""
     sources: list[Hit] = field(default_factory=list)
     prompt: str = ""
-    distributions: list[np.ndarray] = field(
-        default_factory=list
-    )  # (V,) the model's probabilities before each char
+    # (V,) the model's probabilities before each char
+    distributions: list[np.ndarray] = field(default_factory=list)
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
     # what the retriever searched: the query, plus the subject a follow-up refers to

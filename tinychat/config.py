@@ -340,9 +340,7 @@ def _fits(value: Any, kind: Any) -> bool:
         return isinstance(value, str) or (
             isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
         )
-    raise AssertionError(
-        f"no converter for {kind}"
-    )  # our own invariant: every field type is handled
+    raise AssertionError(f"no converter for {kind}")  # our invariant: every type is handled
 
 
 _SHORT = reprlib.Repr()

@@ -31,15 +31,11 @@ from tinychat.prompt import build_prompt
 from tinychat.vocab import NEWLINE_ID, encode
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
-NUMBER = re.compile(
-    r"\d+(?:[.,:/]\d+)*"
-)  # 4,812 and 07700 and 7:45 and 1.5: what must be copied exactly
+# 4,812 and 07700 and 7:45 and 1.5: what must be copied exactly
+NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 REQUIRED = ("q", "source", "answer")
-OPTIONAL = (
-    "line",
-    "keywords",
-    "paraphrased",
-)  # without line / keywords those measures skip the question
+# without line / keywords those measures skip the question
+OPTIONAL = ("line", "keywords", "paraphrased")
 UNANSWERABLE = ("answerable", "missing")  # `answerable: false` with `missing: fact | subject`
 MISSING_KINDS = ("fact", "subject")  # the subject is in the notes but the fact is not | nothing is
 SCALAR = (str, int, float)  # what a question's text fields and keywords may be: never a list

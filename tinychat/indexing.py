@@ -74,7 +74,13 @@ def _key_array(keys: list[bytes]) -> np.ndarray:
 
 
 def _rows(row_ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Indices of the entries of CSR rows `rows`, concatenated in order."""
+    """Indices of the entries of CSR rows `rows`, concatenated in order.
+
+    Worked example: row_ptr [0, 2, 5, 6] (row 0 holds entries 0-1, row 1 2-4, row 2 5) and
+    rows [2, 1]: starts [5, 2], lengths [1, 3]; each entry's offset from its place in the
+    output, repeated per entry: [5, 2-1, 2-1, 2-1] = [5, 1, 1, 1]; plus [0, 1, 2, 3] gives
+    [5, 2, 3, 4], row 2's entry then row 1's three.
+    """
     starts, lengths = row_ptr[rows], row_ptr[rows + 1] - row_ptr[rows]
     offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
     return offsets + np.arange(lengths.sum())

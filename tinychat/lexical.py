@@ -113,12 +113,8 @@ class Sections:
     subjects: list[frozenset[str]]  # stemmed subject words of each section
     names: list[str]  # the same words as written, e.g. "loom zarnet": what a follow-up adds
     keys: dict[tuple[str, str], int]  # (path, heading) -> section
-    by_word: dict[str, list[int]] = field(
-        default_factory=dict
-    )  # stemmed word -> sections holding it
-    by_label: dict[str, list[int]] = field(
-        default_factory=dict
-    )  # file name or heading word -> sections
+    by_word: dict[str, list[int]] = field(default_factory=dict)  # stemmed word -> sections
+    by_label: dict[str, list[int]] = field(default_factory=dict)  # name/heading word -> sections
 
     @classmethod
     def of(cls, chunks: list[Chunk]) -> "Sections":
@@ -168,12 +164,21 @@ class Postings:
 
     @classmethod
     def of(cls, counts: TermCounts, size: int) -> "Postings":
-        used = np.flatnonzero(
-            np.bincount(counts.cols, minlength=len(counts.terms))
-        )  # a cache holds other terms too
-        cols = np.searchsorted(
-            used, counts.cols
-        )  # term ids renumbered 0..len(used)-1, in the same order
+        """Postings grouped by term from per-sentence term counts (CSR rows, one per sentence).
+
+        Worked example: two sentences over a cache's terms ["ab", "bc", "zz", "cd"], where
+        "zz" belongs to a sentence no longer here:
+            row_ptr [0, 2, 3], cols [1, 3, 1], counts [1, 2, 1]   (sentence 0: bc, cd; 1: bc)
+            used    [1, 3]        the term ids present, in order
+            cols    [0, 1, 0]     renumbered by searchsorted: bc -> 0, cd -> 1
+            rows    [0, 0, 1]     the sentence of each entry
+            order   [0, 2, 1]     entries grouped by term: bc in 0 and 1, then cd in 0
+            start   [0, 2, 3]     term t's postings are rows[start[t]:start[t + 1]]
+        """
+        # the terms these texts use (a cache holds other terms too) ...
+        used = np.flatnonzero(np.bincount(counts.cols, minlength=len(counts.terms)))
+        # ... renumbered 0..len(used)-1 in the same order
+        cols = np.searchsorted(used, counts.cols)
         rows = np.repeat(np.arange(size, dtype=np.int64), np.diff(counts.row_ptr))
         frequency = np.bincount(cols, minlength=len(used))
         order = np.argsort(cols, kind="stable")
@@ -439,9 +444,8 @@ def _bm25(
     rows, counts = postings.rows[entries], postings.counts[entries]
     weights = np.repeat(np.array([weight for _, weight in known], np.float32), lengths)
     norm = BM25_K1 * (1 - BM25_B + BM25_B * postings.lengths[rows] / max(average_length, 1e-9))
-    saturated = counts / (
-        counts + norm
-    )  # BM25's tf (k1 + 1) / (tf + norm), divided by k1 + 1 so 1 is its most
+    # BM25's tf (k1 + 1) / (tf + norm), divided by k1 + 1 so 1 is its most
+    saturated = counts / (counts + norm)
     return (
         np.bincount(rows, weights=weights * saturated, minlength=len(postings.lengths)) / best
     ).astype(np.float32)

@@ -93,9 +93,8 @@ class Attention(keras.layers.Layer):
         qkv = ops.reshape(qkv, (batch, length, 3, heads, d_head))
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, H, T, d_head)
         query, key, value = qkv[0], qkv[1], qkv[2]
-        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(
-            d_head
-        )  # (B, H, T, T)
+        key_t = ops.transpose(key, (0, 1, 3, 2))  # (B, H, d_head, T)
+        scores = ops.matmul(query, key_t) / math.sqrt(d_head)  # (B, H, T, T)
         weights = ops.softmax(scores + bias, axis=-1)  # row t: how much t looks at each s <= t
         mixed = ops.matmul(weights, value)  # (B, H, T, d_head)
         mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (batch, length, heads * d_head))
@@ -178,15 +177,13 @@ class CopyHead(keras.layers.Layer):
         """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1),
         weights."""
         length = ops.shape(ids)[1]
-        previous = ops.concatenate(
-            [ops.zeros_like(hidden[:, :1]), hidden[:, :-1]], axis=1
-        )  # (B, T, D): h at t-1
+        # (B, T, D): the hidden state at t-1 (zeros at t = 0)
+        previous = ops.concatenate([ops.zeros_like(hidden[:, :1]), hidden[:, :-1]], axis=1)
         pair = ops.concatenate([hidden, previous], axis=-1)  # (B, T, 2D)
         query = ops.matmul(pair, self.w_query)
         key = ops.matmul(pair, self.w_key)
-        scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) / math.sqrt(
-            self.config.d_model
-        )  # (B, T, T)
+        key_t = ops.transpose(key, (0, 2, 1))  # (B, D, T)
+        scores = ops.matmul(query, key_t) / math.sqrt(self.config.d_model)  # (B, T, T)
         # Keeping its place: where the text before s matches the text before t the longest, s+1 is
         # most likely what comes next ("1112" copied from "900111" does not jump back into "111").
         matched = match_lengths(ids)
@@ -195,15 +192,13 @@ class CopyHead(keras.layers.Layer):
         positions = ops.arange(length)
         earlier = ops.expand_dims(positions, 1) > ops.expand_dims(positions, 0)  # (T, T)
         weights = ops.softmax(ops.where(earlier, scores, MASKED), axis=-1)
-        next_ids = ops.concatenate(
-            [ids[:, 1:], ops.zeros_like(ids[:, :1])], axis=1
-        )  # (B, T): char after s
+        # (B, T): the character after each s (each earlier position votes for it)
+        next_ids = ops.concatenate([ids[:, 1:], ops.zeros_like(ids[:, :1])], axis=1)
         copy_probs = ops.matmul(weights, ops.one_hot(next_ids, VOCAB_SIZE))  # (B, T, V)
         # At t = 0 nothing can be copied, so the gate is forced shut there.
         can_copy = ops.cast(ops.expand_dims(positions > 0, -1), hidden.dtype)  # (T, 1)
-        longest = ops.max(
-            ops.where(earlier, matched, 0), axis=-1, keepdims=True
-        )  # (B, T, 1): best match so far
+        # (B, T, 1): the longest match so far; a long one opens the gate
+        longest = ops.max(ops.where(earlier, matched, 0), axis=-1, keepdims=True)
         longest = ops.cast(longest, hidden.dtype) / MATCH_CAP
         gate_logit = (
             ops.matmul(hidden, ops.expand_dims(self.w_gate, -1))
@@ -267,9 +262,9 @@ class TinyTransformer(keras.Model):
         """(H, T, T): -slope * distance for s <= t (ALiBi; zero slopes for learned positions),
         MASKED for s > t."""
         positions = ops.arange(length)
-        distance = ops.cast(
-            ops.expand_dims(positions, 1) - ops.expand_dims(positions, 0), "float32"
-        )  # t - s
+        # (T, T): t - s, the distance from query t back to key s
+        distance = ops.expand_dims(positions, 1) - ops.expand_dims(positions, 0)
+        distance = ops.cast(distance, "float32")
         bias = -ops.reshape(ops.convert_to_tensor(self.slopes), (-1, 1, 1)) * distance
         return ops.where(distance < 0, MASKED, bias)
 

@@ -72,20 +72,16 @@ class Runtime:
         }
         self.blocks = [BlockWeights.of(self.w, layer) for layer in range(config.n_layers)]
         n, h, dh, window = config.n_layers, config.n_heads, config.d_head, config.window
-        self.key_cache = np.zeros(
-            (n, h, window, dh), np.float32
-        )  # head-major: one matmul per layer
+        # (layers, H, W, d_head), head-major: one matmul per layer and head
+        self.key_cache = np.zeros((n, h, window, dh), np.float32)
         self.value_cache = np.zeros((n, h, window, dh), np.float32)
-        self.copy_keys = np.zeros(
-            (window, config.d_model), np.float32
-        )  # CopyHead keys of positions < pos
+        self.copy_keys = np.zeros((window, config.d_model), np.float32)  # CopyHead's, s < pos
         self.previous_hidden = np.zeros(config.d_model, np.float32)  # final hidden state at pos - 1
         self.tokens = np.zeros(window, np.int64)
         self.match = np.zeros(window, np.int64)  # row pos of model.match_lengths, for s < pos
         slopes = alibi_slopes(h) if config.positions == "alibi" else np.zeros(h, np.float32)
-        # ALiBi bias for a query at position pos over keys 0..pos is alibi[:, W-1-pos:]: -slope *
-        # (pos - s).
-        # (H, W)
+        # (H, W): ALiBi's bias for a query at pos over keys s = 0..pos is alibi[:, W-1-pos:],
+        # that is -slope * (pos - s)
         self.alibi = -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]
         self.position = 0  # where the next character goes
         self.trace: Trace | None = None
@@ -113,13 +109,11 @@ class Runtime:
                 layer, block, layer_norm(x, block.norm1_gamma, block.norm1_beta), pos
             )
             x = x + attended  # residual connection around the attention
-            x = x + feed_forward(
-                block, layer_norm(x, block.norm2_gamma, block.norm2_beta)
-            )  # and the feed-forward
+            # FeedForward.call, and its residual connection
+            x = x + feed_forward(block, layer_norm(x, block.norm2_gamma, block.norm2_beta))
             attention_rows.append(weights)
-        hidden = layer_norm(
-            x, self.w["final_norm/gamma"], self.w["final_norm/beta"]
-        )  # TinyTransformer.final_norm
+        # TinyTransformer.final_norm
+        hidden = layer_norm(x, self.w["final_norm/gamma"], self.w["final_norm/beta"])
         probs = softmax(hidden @ self.w["head/w"] + self.w["head/b"])  # TinyTransformer.head: (V,)
         copy_weights, gate = np.zeros(pos, np.float32), 0.0
         if self.config.copy:
@@ -143,12 +137,10 @@ class Runtime:
         self.value_cache[layer, :, pos] = value.reshape(heads, d_head)
         keys = self.key_cache[layer, :, : pos + 1]  # (H, pos+1, d_head)
         scores = (keys @ query.reshape(heads, d_head, 1))[:, :, 0] / math.sqrt(d_head)  # (H, pos+1)
-        weights = softmax(
-            scores + self.alibi[:, self.config.window - 1 - pos :]
-        )  # + ALiBi distance bias
-        mixed = (weights[:, None, :] @ self.value_cache[layer, :, : pos + 1]).reshape(
-            -1
-        )  # (H, 1, d_head) -> (D,)
+        # + ALiBi's distance bias, the row of a query at `pos`
+        weights = softmax(scores + self.alibi[:, self.config.window - 1 - pos :])
+        # (H, 1, pos+1) @ (H, pos+1, d_head) -> (H, 1, d_head) -> (D,)
+        mixed = (weights[:, None, :] @ self.value_cache[layer, :, : pos + 1]).reshape(-1)
         return mixed @ block.attention_w_out + block.attention_b_out, weights
 
     def _copy(
@@ -156,31 +148,25 @@ class Runtime:
     ) -> tuple[np.ndarray, np.ndarray, float]:
         """CopyHead.call, one position: mix `probs` with "the character after an earlier
         position s"."""
-        # match_lengths row pos from row pos-1: one more equal character, or none
-        # (model.match_lengths)
+        # model.match_lengths, row pos from row pos-1: one more equal character, or none
         longer = (
             np.minimum(np.concatenate([[0], self.match[: pos - 1]]) + 1, MATCH_CAP)
             if pos
             else self.match[:0]
         )
         self.match[:pos] = (self.tokens[:pos] == token) * longer
-        pair = np.concatenate(
-            [hidden, self.previous_hidden if pos > 0 else 0.0 * hidden]
-        )  # (2D,): this and the last
+        # (2D,): this position's hidden state and the last one's
+        pair = np.concatenate([hidden, self.previous_hidden if pos > 0 else 0.0 * hidden])
         self.previous_hidden = hidden
         self.copy_keys[pos] = pair @ self.w["copy/w_key"]
         if pos == 0:
             return probs, np.zeros(0, np.float32), 0.0  # nothing to copy yet: the gate is shut
-        # (pos,)
-        scores = (
-            self.copy_keys[:pos] @ (pair @ self.w["copy/w_query"]) / math.sqrt(self.config.d_model)
-        )
-        weights = softmax(
-            scores + self.w["copy/match_bias"][self.match[:pos]]
-        )  # + the bonus of a long match
-        copied = np.bincount(
-            self.tokens[1 : pos + 1], weights=weights, minlength=VOCAB_SIZE
-        )  # char after each s
+        query = pair @ self.w["copy/w_query"]
+        scores = self.copy_keys[:pos] @ query / math.sqrt(self.config.d_model)  # (pos,)
+        # + the bonus of a long match
+        weights = softmax(scores + self.w["copy/match_bias"][self.match[:pos]])
+        # (V,): each earlier position s votes for the character after it
+        copied = np.bincount(self.tokens[1 : pos + 1], weights=weights, minlength=VOCAB_SIZE)
         longest = float(self.match[:pos].max()) / MATCH_CAP  # a long match opens the gate
         logit = float(
             hidden @ self.w["copy/w_gate"]
