@@ -1,9 +1,9 @@
 """What the question-set checkers share: the walk over a notes folder, a note's lines, a YAML list,
 the word split and the paraphrase rule.
 
-Imported by bench/holdout/check.py and bench/natural/check.py, which read question files and
-notes and never the program under test; like them, this module needs only python3 and pyyaml
-(no tinychat, no numpy).
+Imported by bench/check_unanswerable.py, bench/holdout/check.py and bench/natural/check.py,
+which read question files and notes and never the program under test; like them, this module
+needs only python3 and pyyaml (no tinychat, no numpy).
 """
 
 from __future__ import annotations
