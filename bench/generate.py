@@ -1,6 +1,6 @@
 """Generation speed: the cached numpy runtime against three baselines, same weights, greedy.
 
-    python bench/generate.py [--window 256] [--chars 200]
+    python bench/generate.py [--window 256] [--slow-chars 40] [--checkpoint CHECKPOINT]
 
 Prints chars/s of (1) the numpy runtime with its key/value cache, (2) the same runtime
 without a cache (the whole sequence recomputed for every character), (3) Keras
