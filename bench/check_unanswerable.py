@@ -14,17 +14,20 @@ Exit status: 0 when no problem was found, 1 otherwise, 2 on bad arguments.
 """
 
 import argparse
-import re
 import sys
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root, for bench.*
+
+from bench.question_sets import words
+
 KINDS = ("fact", "subject")
 UNANSWERABLE_KEYS = {"q", "answerable", "missing", "source"}
 ANSWER_KEYS = ("answer", "keywords", "line")
-WORD = re.compile(r"[a-z]+")
+COUNT_LABELS = ("answerable", "unanswerable, fact", "unanswerable, subject", "unanswerable, ?")
 
 
 def normalise(word):
@@ -47,95 +50,106 @@ def word_index(notes):
     """normalised word -> sorted list of notes containing it."""
     index = {}
     for name, text in notes.items():
-        for word in set(WORD.findall(text.lower())):
+        for word in set(words(text)):
             index.setdefault(normalise(word), set()).add(name)
     return {word: sorted(names) for word, names in index.items()}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("questions", type=Path, help="questions YAML file")
-    parser.add_argument("knowledge", type=Path, help="knowledge folder the questions are about")
-    args = parser.parse_args(argv)
+# ---------------------------------------------------------------- checks of one entry
+def check_question(number, entry, seen):
+    """The entry's label for messages, its question ('' when it has none) and the problems of
+    the question itself; `seen` maps each question asked so far to its entry number."""
+    q = entry.get("q")
+    if not isinstance(q, str) or not q.strip():
+        return f"entry {number}", "", [f"entry {number}: missing or empty 'q'"]
+    where = f"entry {number} ({q!r})"
+    key = " ".join(q.lower().split()).rstrip("?").strip()
+    problems = [f"{where}: same question as entry {seen[key]}"] if key in seen else []
+    seen.setdefault(key, number)
+    return where, q, problems
 
-    if not args.questions.is_file():
-        parser.error(f"no such questions file: {args.questions}")
-    if not args.knowledge.is_dir():
-        parser.error(f"no such knowledge folder: {args.knowledge}")
 
-    notes = read_notes(args.knowledge)
-    index = word_index(notes)
-    entries = yaml.safe_load(args.questions.read_text(encoding="utf-8"))
+def is_unanswerable(entry):
+    return "missing" in entry or entry.get("answerable", True) is not True
+
+
+def check_answerable_source(where, entry, notes):
+    source = entry.get("source")
+    if not isinstance(source, str) or source not in notes:
+        return [f"{where}: answerable entry whose source {source!r} is not a note"]
+    return []
+
+
+def check_unanswerable_keys(where, entry):
+    """An unanswerable entry says `answerable: false` and what is missing, and has no answer."""
     problems = []
-    counts = Counter()
-    review = []
+    if entry.get("answerable") is not False:
+        has = entry.get("answerable")
+        problems.append(f"{where}: unanswerable entry needs 'answerable: false', has {has!r}")
+    missing = entry.get("missing")
+    if missing not in KINDS:
+        problems.append(f"{where}: 'missing' must be one of {', '.join(KINDS)}, has {missing!r}")
+    for field in ANSWER_KEYS:
+        if field in entry:
+            problems.append(f"{where}: unanswerable entry must not have '{field}'")
+    for field in sorted(set(entry) - UNANSWERABLE_KEYS - set(ANSWER_KEYS)):
+        problems.append(f"{where}: unexpected key '{field}'")
+    return problems
 
-    if not isinstance(entries, list):
-        print(f"{args.questions}: expected a YAML list, got {type(entries).__name__}")
-        return 1
 
-    seen = {}
+def check_missing_fact(where, entry, notes, knowledge):
+    """A missing fact is about a subject the notes have: its `source` names that note."""
+    source = entry.get("source")
+    if not isinstance(source, str) or not source:
+        return [f"{where}: missing: fact needs a 'source'"]
+    if source not in notes:
+        return [f"{where}: source {source!r} is not a note in {knowledge}"]
+    return []
+
+
+def words_shared_with_notes(q, index):
+    """'word (note, note)' for each word of 5+ letters of q that also occurs in the notes."""
+    return [
+        f"{word} ({', '.join(index[normalise(word)])})"
+        for word in dict.fromkeys(words(q, 5))
+        if normalise(word) in index
+    ]
+
+
+# ---------------------------------------------------------------- the whole file
+def check_entries(entries, notes, index, knowledge):
+    """Problems found, entries counted by kind, and the missing-subject questions to review."""
+    problems, counts, review, seen = [], Counter(), [], {}
     for number, entry in enumerate(entries, 1):
-        where = f"entry {number}"
         if not isinstance(entry, dict):
-            problems.append(f"{where}: not a mapping: {entry!r}")
+            problems.append(f"entry {number}: not a mapping: {entry!r}")
             continue
-        q = entry.get("q")
-        if not isinstance(q, str) or not q.strip():
-            problems.append(f"{where}: missing or empty 'q'")
-            q = ""
-        else:
-            where = f"entry {number} ({q!r})"
-            key = " ".join(q.lower().split()).rstrip("?").strip()
-            if key in seen:
-                problems.append(f"{where}: same question as entry {seen[key]}")
-            seen.setdefault(key, number)
-
-        unanswerable = "missing" in entry or entry.get("answerable", True) is not True
-        if not unanswerable:
+        where, q, found = check_question(number, entry, seen)
+        problems += found
+        if not is_unanswerable(entry):
             counts["answerable"] += 1
-            source = entry.get("source")
-            if not isinstance(source, str) or source not in notes:
-                problems.append(f"{where}: answerable entry whose source {source!r} is not a note")
+            problems += check_answerable_source(where, entry, notes)
             continue
-
         missing = entry.get("missing")
         counts[f"unanswerable, {missing}" if missing in KINDS else "unanswerable, ?"] += 1
-        if entry.get("answerable") is not False:
-            has = entry.get("answerable")
-            problems.append(f"{where}: unanswerable entry needs 'answerable: false', has {has!r}")
-        if missing not in KINDS:
-            problems.append(
-                f"{where}: 'missing' must be one of {', '.join(KINDS)}, has {missing!r}"
-            )
-        for field in ANSWER_KEYS:
-            if field in entry:
-                problems.append(f"{where}: unanswerable entry must not have '{field}'")
-        for field in sorted(set(entry) - UNANSWERABLE_KEYS - set(ANSWER_KEYS)):
-            problems.append(f"{where}: unexpected key '{field}'")
-
+        problems += check_unanswerable_keys(where, entry)
         if missing == "fact":
-            source = entry.get("source")
-            if not isinstance(source, str) or not source:
-                problems.append(f"{where}: missing: fact needs a 'source'")
-            elif source not in notes:
-                problems.append(f"{where}: source {source!r} is not a note in {args.knowledge}")
+            problems += check_missing_fact(where, entry, notes, knowledge)
         elif missing == "subject":
             if "source" in entry:
                 problems.append(f"{where}: missing: subject must not have a 'source'")
-            shared = []
-            for word in dict.fromkeys(WORD.findall(q.lower())):
-                if len(word) >= 5 and normalise(word) in index:
-                    shared.append(f"{word} ({', '.join(index[normalise(word)])})")
+            shared = words_shared_with_notes(q, index)
             if shared:
                 review.append(f"  {q}\n      " + "\n      ".join(shared))
+    return problems, counts, review
 
-    total = sum(counts.values())
+
+def print_counts(args, notes, counts, review):
     print(f"{args.questions} over {args.knowledge} ({len(notes)} notes)")
-    for label in ("answerable", "unanswerable, fact", "unanswerable, subject", "unanswerable, ?"):
+    for label in COUNT_LABELS:
         if counts[label] or label != "unanswerable, ?":
             print(f"  {label + ':':24}{counts[label]:4}")
-    print(f"  {'total:':24}{total:4}")
+    print(f"  {'total:':24}{sum(counts.values()):4}")
     subject_total = counts["unanswerable, subject"]
     print(
         f"missing: subject questions sharing a 5+ letter word with the notes: "
@@ -143,6 +157,10 @@ def main(argv=None):
     )
     for item in review:
         print(item)
+
+
+def print_problems(problems):
+    """Print the verdict; the exit status: 1 when a problem was found, else 0."""
     if problems:
         print(f"PROBLEMS ({len(problems)}):")
         for problem in problems:
@@ -150,6 +168,31 @@ def main(argv=None):
         return 1
     print("problems: none")
     return 0
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("questions", type=Path, help="questions YAML file")
+    parser.add_argument("knowledge", type=Path, help="knowledge folder the questions are about")
+    args = parser.parse_args(argv)
+    if not args.questions.is_file():
+        parser.error(f"no such questions file: {args.questions}")
+    if not args.knowledge.is_dir():
+        parser.error(f"no such knowledge folder: {args.knowledge}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    notes = read_notes(args.knowledge)
+    index = word_index(notes)
+    entries = yaml.safe_load(args.questions.read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        print(f"{args.questions}: expected a YAML list, got {type(entries).__name__}")
+        return 1
+    problems, counts, review = check_entries(entries, notes, index, args.knowledge)
+    print_counts(args, notes, counts, review)
+    return print_problems(problems)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Generation speed: the cached numpy runtime against three baselines, same weights, greedy.
 
-    python bench/generate.py [--window 256] [--chars 200]
+    python bench/generate.py [--window 256] [--slow-chars 40] [--checkpoint CHECKPOINT]
 
 Prints chars/s of (1) the numpy runtime with its key/value cache, (2) the same runtime
 without a cache (the whole sequence recomputed for every character), (3) Keras
@@ -98,7 +98,7 @@ def rate(function, chars: int) -> tuple[float, object]:
     return chars / (time.perf_counter() - start), result
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--window", type=int, default=256, help="model window; the prompt fills half of it"
@@ -109,50 +109,94 @@ def main() -> None:
     parser.add_argument(
         "--checkpoint", type=Path, help="trained weights to use (default: fresh random weights)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def load_weights(checkpoint_path: Path | None, window: int) -> tuple[ModelConfig, dict]:
+    """The checkpoint's config and arrays, or fresh random weights for a model of `window`."""
     from tinychat import checkpoint
-    from tinychat.model import build_model, get_arrays, set_arrays
+    from tinychat.model import build_model, get_arrays
 
-    if args.checkpoint:
-        trained = checkpoint.load(args.checkpoint)
-        config, arrays = trained.config, trained.arrays
-    else:
-        config = ModelConfig(window=args.window)
-        arrays = get_arrays(build_model(config))
+    if checkpoint_path:
+        trained = checkpoint.load(checkpoint_path)
+        return trained.config, trained.arrays
+    config = ModelConfig(window=window)
+    return config, get_arrays(build_model(config))
+
+
+def keras_model(config: ModelConfig, arrays: dict):
+    from tinychat.model import build_model, set_arrays
+
     model = build_model(config)
     set_arrays(model, arrays)
-    runtime = Runtime(config, arrays)
-    ids = prompt_ids(config.window // 2)
-    chars = config.window - len(ids)  # generation fills the window: no sliding
+    return model
 
+
+def time_implementations(
+    runtime: Runtime, model, ids: np.ndarray, chars: int, slow: int
+) -> tuple[dict, dict]:
+    """chars/s and output ids of each implementation, each warmed up first: the cached runtime
+    generates `chars` characters, the slow baselines `slow`."""
+    window = runtime.config.window
+    rates, outputs = {}, {}
     cached(runtime, ids, 5)  # warm up
-    fast_out, _, fast = cached(runtime, ids, chars)
-    slow = args.slow_chars
-    nocache, nocache_out = rate(lambda: uncached(runtime, ids, slow), slow)
-    keras_predict(model, ids, 2, config.window)  # warm up (traces the predict function)
-    predict, predict_out = rate(lambda: keras_predict(model, ids, slow, config.window), slow)
-    tf_function_loop(model, ids, 2, config.window)  # warm up (traces)
-    compiled, compiled_out = rate(lambda: tf_function_loop(model, ids, slow, config.window), slow)
+    outputs["cached"], _, rates["cached"] = cached(runtime, ids, chars)
+    rates["no cache"], outputs["no cache"] = rate(lambda: uncached(runtime, ids, slow), slow)
+    keras_predict(model, ids, 2, window)  # warm up (traces the predict function)
+    rates["predict"], outputs["predict"] = rate(
+        lambda: keras_predict(model, ids, slow, window), slow
+    )
+    tf_function_loop(model, ids, 2, window)  # warm up (traces)
+    rates["tf.function"], outputs["tf.function"] = rate(
+        lambda: tf_function_loop(model, ids, slow, window), slow
+    )
+    return rates, outputs
 
-    # Time to first character after a 256-character prompt, in the default 320-character window.
-    first_config = ModelConfig() if not args.checkpoint else config
+
+def first_character_seconds(
+    config: ModelConfig, arrays: dict, from_checkpoint: bool
+) -> tuple[int, float]:
+    """Prompt length and time to the first character after a 256-character prompt, in the
+    default 320-character window (the checkpoint's window when there is one); best of 5."""
+    from tinychat.model import build_model, get_arrays
+
+    first_config = ModelConfig() if not from_checkpoint else config
     first_runtime = Runtime(
-        first_config, arrays if args.checkpoint else get_arrays(build_model(first_config))
+        first_config, arrays if from_checkpoint else get_arrays(build_model(first_config))
     )
     long_prompt = prompt_ids(min(256, first_config.window - 1))
-    first = min(cached(first_runtime, long_prompt, 1)[1] for _ in range(5))
+    return len(long_prompt), min(cached(first_runtime, long_prompt, 1)[1] for _ in range(5))
 
-    same = fast_out[:slow] == nocache_out == predict_out == compiled_out
+
+def print_rates(config: ModelConfig, prompt: int, chars: int, rates: dict) -> None:
+    """The model, then chars/s of each implementation and how many times faster cached is."""
+    fast, nocache = rates["cached"], rates["no cache"]
+    predict, compiled = rates["predict"], rates["tf.function"]
     print(
         f"model: window {config.window}, {config.n_layers} layers, d_model {config.d_model};"
-        f" prompt {len(ids)} chars, {chars} generated, greedy"
+        f" prompt {prompt} chars, {chars} generated, greedy"
     )
     print(f"cached numpy runtime    {fast:9.0f} chars/s")
     print(f"numpy, no cache         {nocache:9.0f} chars/s   cached is x{fast / nocache:.1f}")
     print(f"keras predict per char  {predict:9.1f} chars/s   cached is x{fast / predict:.0f}")
     print(f"tf.function loop        {compiled:9.1f} chars/s   cached is x{fast / compiled:.1f}")
-    print(f"first character after a {len(long_prompt)}-char prompt: {first * 1000:.1f} ms")
+
+
+def main() -> None:
+    args = parse_args()
+    config, arrays = load_weights(args.checkpoint, args.window)
+    model = keras_model(config, arrays)
+    runtime = Runtime(config, arrays)
+    ids = prompt_ids(config.window // 2)
+    chars = config.window - len(ids)  # generation fills the window: no sliding
+    slow = args.slow_chars
+    rates, outputs = time_implementations(runtime, model, ids, chars, slow)
+    long_prompt, first = first_character_seconds(config, arrays, bool(args.checkpoint))
+
+    fast_out = outputs["cached"]
+    same = fast_out[:slow] == outputs["no cache"] == outputs["predict"] == outputs["tf.function"]
+    print_rates(config, len(ids), chars, rates)
+    print(f"first character after a {long_prompt}-char prompt: {first * 1000:.1f} ms")
     print(f"outputs identical: {same}  ({decode(fast_out[:32])!r}...)")
     if not same:
         sys.exit("outputs differ between implementations")

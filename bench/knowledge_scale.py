@@ -43,65 +43,94 @@ def index_bytes(index) -> int:
     )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--sentences", type=int, default=10)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def random_checkpoint(config) -> Checkpoint:
+    """Random weights of the configured shapes: retrieval does not depend on training."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        name: rng.normal(size=shape).astype(np.float32)
+        for name, shape in weight_shapes(config.model).items()
+    }
+    return Checkpoint(config.model, arrays, {})
+
+
+def timed(function) -> tuple[float, object]:
+    """Seconds `function()` took, and what it returned."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def one_file_changed(session: ChatSession, knowledge: Path) -> float:
+    """Seconds to re-index after one note gains a sentence; the new fact must then be found."""
+    changed = sorted(knowledge.iterdir())[len(session.knowledge.files) // 2]
+    changed.write_text(changed.read_text() + "The harbour of Quellmark opened in 1911.\n")
+    seconds, _ = timed(session.sync)
+    assert session.retrieve("when did the harbour of Quellmark open?")[0].chunk.path == changed.name
+    return seconds
+
+
+def idle_cpu_share(session: ChatSession, idle_seconds: float) -> float:
+    """The process's CPU time per wall second while the watcher idles."""
+    watcher = Watcher(session).start()
+    time.sleep(1.0)  # let it settle
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    time.sleep(idle_seconds)
+    idle_cpu = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+    watcher.stop()
+    return idle_cpu
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Write the invented folder in a temporary directory and take every figure over it."""
     with tempfile.TemporaryDirectory() as folder:
         knowledge, state = Path(folder) / "notes", Path(folder) / "state"
         write_folder(knowledge, args.files, args.sentences, seed=1)
         config = load_config(None, {"paths.knowledge": knowledge, "paths.state": state})
-        rng = np.random.default_rng(0)
-        arrays = {
-            name: rng.normal(size=shape).astype(np.float32)
-            for name, shape in weight_shapes(config.model).items()
-        }
-        model = Checkpoint(config.model, arrays, {})
-
-        start = time.perf_counter()
-        session = ChatSession(config, model)
-        cold = time.perf_counter() - start
+        model = random_checkpoint(config)
+        cold, session = timed(lambda: ChatSession(config, model))
         chunks = len(session.knowledge.chunks)
+        restart, session = timed(lambda: ChatSession(config, model))
+        figures = {
+            "cold": cold,
+            "chunks": chunks,
+            "restart": restart,
+            "recomputed": session.cache.computed,
+            "memory": index_bytes(session.index),  # the full index, before any layering
+            "one_file": one_file_changed(session, knowledge),
+            "idle_cpu": idle_cpu_share(session, args.idle_seconds),
+        }
+    figures["files"] = len(session.knowledge.files)
+    figures["retriever"] = config.retrieval.retriever
+    return figures
 
-        start = time.perf_counter()
-        session = ChatSession(config, model)
-        restart = time.perf_counter() - start
-        recomputed = session.cache.computed
-        memory = index_bytes(session.index)  # the full index, before any layering
 
-        changed = sorted(knowledge.iterdir())[len(session.knowledge.files) // 2]
-        changed.write_text(changed.read_text() + "The harbour of Quellmark opened in 1911.\n")
-        start = time.perf_counter()
-        session.sync()
-        one_file = time.perf_counter() - start
-        assert (
-            session.retrieve("when did the harbour of Quellmark open?")[0].chunk.path
-            == changed.name
-        )
-
-        watcher = Watcher(session).start()
-        time.sleep(1.0)  # let it settle
-        cpu_start, wall_start = time.process_time(), time.perf_counter()
-        time.sleep(args.idle_seconds)
-        idle_cpu = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
-        watcher.stop()
-
-    files, retriever = len(session.knowledge.files), config.retrieval.retriever
-    print(f"{files} files, {chunks} chunks, retriever {retriever}")
+def print_figures(figures: dict) -> None:
+    """One line a figure; the restart and the changed file also as a ratio to the cold start."""
+    cold, restart, one_file = figures["cold"], figures["restart"], figures["one_file"]
+    print(f"{figures['files']} files, {figures['chunks']} chunks, retriever {figures['retriever']}")
     print(f"cold start (read, chunk, index, write caches)  {cold:7.2f} s")
     print(
         f"restart, nothing changed                       {restart:7.2f} s"
-        f"   cold is x{cold / restart:.0f}   chunks re-embedded: {recomputed}"
+        f"   cold is x{cold / restart:.0f}   chunks re-embedded: {figures['recomputed']}"
     )
     print(
         f"one file changed, re-indexed                   {one_file * 1000:7.0f} ms"
         f"  cold is x{cold / one_file:.0f}"
     )
-    print(f"index memory (numpy arrays of the full index)  {memory / 2**20:7.1f} MB")
-    print(f"CPU while the watcher idles                    {idle_cpu:7.1%} of one core")
+    print(f"index memory (numpy arrays of the full index)  {figures['memory'] / 2**20:7.1f} MB")
+    print(f"CPU while the watcher idles                    {figures['idle_cpu']:7.1%} of one core")
+
+
+def main() -> None:
+    print_figures(measure(parse_args()))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
-    """Seconds per step with tf.data over prepared rows vs a per-step Python generator."""
+def default_model_and_index(knowledge: Path):
+    """The default config, the folder's chunks, a TF-IDF index over them and the default model
+    compiled for training."""
     import numpy as np
-    import tensorflow as tf
+    import tensorflow  # noqa: F401  ahead of tinychat.model: the order the figures were taken with
 
     from tinychat.config import load_config
-    from tinychat.examples import make_rows
     from tinychat.indexing import build_index
     from tinychat.knowledge import Knowledge
     from tinychat.model import build_model
@@ -35,22 +35,40 @@ def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
     chunks = knowledge_files.chunks
     model = build_model(config.model)
     index = build_index("tfidf", chunks, np.asarray(model.token_embedding.embeddings.numpy()))
-    batch = config.train.batch_size
 
-    import keras
+    import keras  # after tinychat.model, which chooses the backend
 
     model.compile(
         optimizer="adam",
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=False,
     )
+    return config, chunks, index, model
+
+
+def prepared_dataset(config, chunks, index, steps: int):
+    """Rows for `steps` batches made once up front, batched by tf.data (as train.py)."""
+    import tensorflow as tf
+
+    from tinychat.examples import make_rows
+
+    batch = config.train.batch_size
     rows = make_rows(chunks, [c.text for c in chunks], index, config, steps * batch, seed=0)
-    prepared = (
+    return (
         tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
         .repeat()
         .batch(batch, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
-    )  # as train.py
+    )
+
+
+def generated_dataset(config, chunks, index):
+    """Batches made in Python by a generator, each at the moment it is needed."""
+    import tensorflow as tf
+
+    from tinychat.examples import make_rows
+
+    batch = config.train.batch_size
 
     def python_batches():
         seed = 1
@@ -60,17 +78,26 @@ def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
             yield fresh.inputs, fresh.targets, fresh.weights
 
     shape = tf.TensorSpec((batch, config.model.window), tf.int32)
-    generated = tf.data.Dataset.from_generator(
+    return tf.data.Dataset.from_generator(
         python_batches,
         output_signature=(shape, shape, tf.TensorSpec((batch, config.model.window), tf.float32)),
     )
-    timings = []
-    for dataset in (prepared, generated):
-        model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)  # warm up
-        start = time.perf_counter()
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        timings.append((time.perf_counter() - start) / steps)
-    return timings[0], timings[1]
+
+
+def seconds_per_step(model, dataset, steps: int) -> float:
+    """Mean seconds of `steps` training steps on `dataset`, after 3 steps to warm up."""
+    model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)  # warm up
+    start = time.perf_counter()
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return (time.perf_counter() - start) / steps
+
+
+def pipeline_comparison(knowledge: Path, steps: int) -> tuple[float, float]:
+    """Seconds per step with tf.data over prepared rows vs a per-step Python generator."""
+    config, chunks, index, model = default_model_and_index(knowledge)
+    prepared = prepared_dataset(config, chunks, index, steps)
+    generated = generated_dataset(config, chunks, index)
+    return seconds_per_step(model, prepared, steps), seconds_per_step(model, generated, steps)
 
 
 def main() -> None:

@@ -89,62 +89,80 @@ def measure(tree: Path, knowledge: Path, questions: Path) -> dict:
     return {"wall_s": wall, "steps": steps, **report}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--baseline",
         help="a git commit to measure beside this code (checked out in a temporary worktree)",
     )
     parser.add_argument("--sets", default=",".join(SETS))
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def add_worktree(commit: str, path: Path) -> None:
+    """Check out `commit` at `path` (detached), to run that version's code."""
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit],
+        check=True,
+        capture_output=True,
+    )
+
+
+def remove_worktree(path: Path) -> None:
+    """Remove the worktree at `path`, best effort: it runs in a `finally`, after any error."""
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)],
+        capture_output=True,
+    )
+
+
+def print_header() -> None:
+    print("| set | code | steps | wall s | " + " | ".join(FIGURES) + " |")
+    print("| --- " * (4 + len(FIGURES)) + "|")
+
+
+def table_row(name: str, label: str, result: dict) -> str:
+    """One version's row on one set: steps, wall seconds and every eval figure."""
+    figures = " | ".join(
+        "n/a" if result.get(key) is None else f"{result[key]:.3f}" for key in FIGURES
+    )
+    row = f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} |"
+    return f"{row} {figures} |"
+
+
+def compare_on_set(name: str, trees: dict[str, Path], scratch: Path) -> None:
+    """Train and evaluate every version on one set, one after the other: a row each, then the
+    ratio of wall times when there are two versions."""
+    folder, questions = (ROOT / part for part in SETS[name])
+    common = answerable_questions(questions, scratch / f"{name}.yaml")
+    walls = {}
+    for label, tree in trees.items():
+        result = measure(tree, folder, common)
+        walls[label] = result["wall_s"]
+        print(table_row(name, label, result), flush=True)
+    if len(walls) == 2:
+        before, after = walls.values()
+        print(
+            f"| {name} | wall time ratio | | x{after / before:.2f} |" + " |" * len(FIGURES),
+            flush=True,
+        )
+
+
+def main() -> None:
+    args = parse_args()
     trees = {"this code": ROOT}
     with tempfile.TemporaryDirectory() as scratch:
         if args.baseline:
             baseline = Path(scratch) / "baseline"
-            subprocess.run(
-                [
-                    "git",
-                    "-C",
-                    str(ROOT),
-                    "worktree",
-                    "add",
-                    "--detach",
-                    str(baseline),
-                    args.baseline,
-                ],
-                check=True,
-                capture_output=True,
-            )
+            add_worktree(args.baseline, baseline)
             trees = {args.baseline: baseline, **trees}
         try:
-            print("| set | code | steps | wall s | " + " | ".join(FIGURES) + " |")
-            print("| --- " * (4 + len(FIGURES)) + "|")
+            print_header()
             for name in args.sets.split(","):
-                folder, questions = (ROOT / part for part in SETS[name])
-                common = answerable_questions(questions, Path(scratch) / f"{name}.yaml")
-                walls = {}
-                for label, tree in trees.items():
-                    result = measure(tree, folder, common)
-                    walls[label] = result["wall_s"]
-                    figures = " | ".join(
-                        "n/a" if result.get(key) is None else f"{result[key]:.3f}"
-                        for key in FIGURES
-                    )
-                    row = f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} |"
-                    print(f"{row} {figures} |", flush=True)
-                if len(walls) == 2:
-                    before, after = walls.values()
-                    print(
-                        f"| {name} | wall time ratio | | x{after / before:.2f} |"
-                        + " |" * len(FIGURES),
-                        flush=True,
-                    )
+                compare_on_set(name, trees, Path(scratch))
         finally:
             if args.baseline:
-                subprocess.run(
-                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)],
-                    capture_output=True,
-                )
+                remove_worktree(baseline)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,26 @@ Checks (exit status 1 if any fails):
     the same note and use a referring word; at least 4 are `switch: true`
     and change note.
 
-Run:  python3 check.py
+Run:  python3 check.py  (or python3 bench/holdout/check.py from the repo root)
+
+Needs python3 and pyyaml; the helpers it shares with the other question-set
+checkers are in bench/question_sets.py.
 """
 
 import os
 import re
 import sys
 
-import yaml
+# the repo root, for the helpers the question-set checkers share
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from bench.question_sets import (
+    load_yaml_list,
+    note_lines,
+    note_paths,
+    shared_content_words,
+    words,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KNOW = os.path.join(HERE, "knowledge")
@@ -45,39 +57,31 @@ REFER = re.compile(
     re.I,
 )
 
-errors = []
+
+# ---------------------------------------------------------------- files
+def load_notes():
+    """The notes as lists of lines, and the problems of the files that are not notes."""
+    notes, problems = {}, []
+    for rel, full in note_paths(KNOW):
+        if not (rel.endswith(".txt") or rel.endswith(".md")):
+            problems.append(f"note {rel}: not .txt or .md")
+            continue
+        try:
+            with open(full, encoding="utf-8") as fh:
+                text = fh.read()
+        except UnicodeDecodeError:
+            problems.append(f"note {rel}: not UTF-8")
+            continue
+        notes[rel] = note_lines(text)
+    return notes, problems
 
 
-def err(msg):
-    errors.append(msg)
-
-
-def words(text):
-    return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4]
+def load_list(name):
+    """The entries of the YAML list `name` next to this script, and the problem if it is none."""
+    return load_yaml_list(os.path.join(HERE, name), f"{name} must be a list")
 
 
 # ---------------------------------------------------------------- notes
-def load_notes():
-    notes = {}
-    for root, _dirs, files in os.walk(KNOW):
-        for f in files:
-            full = os.path.join(root, f)
-            rel = os.path.relpath(full, KNOW).replace(os.sep, "/")
-            if not (f.endswith(".txt") or f.endswith(".md")):
-                err(f"note {rel}: not .txt or .md")
-                continue
-            try:
-                with open(full, encoding="utf-8") as fh:
-                    text = fh.read()
-            except UnicodeDecodeError:
-                err(f"note {rel}: not UTF-8")
-                continue
-            notes[rel] = text.split("\n")
-            if notes[rel] and notes[rel][-1] == "":
-                notes[rel].pop()
-    return notes
-
-
 ABBREV = {"dr", "st", "mr", "mrs", "ms"}
 
 
@@ -164,147 +168,220 @@ def answering(sents, line, keywords):
     return hit or on
 
 
-# ---------------------------------------------------------------- entries
-def check_answerable(where, e, notes, analysed, stats):
-    for key in ("q", "source", "line", "answer", "keywords"):
-        if key not in e:
-            err(f"{where}: missing '{key}'")
-            return None
-    src, line, kws = e["source"], e["line"], e["keywords"]
-    if src not in notes:
-        err(f"{where}: source {src!r} not found")
-        return None
-    lines = notes[src]
-    if not isinstance(line, int) or not 1 <= line <= len(lines):
-        err(f"{where}: line {line!r} does not exist in {src}")
-        return None
-    if not kws or not all(isinstance(k, (str, int, float)) for k in kws):
-        err(f"{where}: keywords must be a non-empty list")
-        return None
-    kws = [str(k) for k in kws]
-    window = lines[line - 1]
-    if line < len(lines):
-        window += " " + lines[line]
-    for k in kws:
-        if k.lower() not in window.lower():
-            err(f"{where}: keyword {k!r} not on {src}:{line} or the next line")
-    sents = analysed[src]
-    target = answering(sents, line, kws)
-    stats["covered"].update((src, s["text"]) for s in target)
-    first = first_sentence(sents)
-    is_first = bool(target) and all(s is first for s in target)
-    if e.get("paraphrased"):
-        allowed = set(words(str(e.get("subject", ""))))
-        sent_words = set()
-        for s in target:
-            sent_words |= set(words(s["text"]))
-        shared = (set(words(e["q"])) - STOP - allowed) & sent_words
-        if shared:
-            err(
-                f"{where}: paraphrased question shares {sorted(shared)} "
-                f"with its sentence: {' | '.join(s['text'] for s in target)}"
-            )
-    return is_first
-
-
-def main():
-    notes = load_notes()
-    analysed = {k: analyse(v) for k, v in notes.items()}
+def check_notes(notes, analysed):
+    """Enough notes, each of 3-12 sentences."""
+    problems = []
     if len(notes) < 18:
-        err(f"only {len(notes)} notes (need 18)")
+        problems.append(f"only {len(notes)} notes (need 18)")
     for rel, sents in sorted(analysed.items()):
         n = sum(1 for s in sents if not s["heading"])
         if not 3 <= n <= 12:
-            err(f"note {rel}: {n} sentences (need 3-12)")
+            problems.append(f"note {rel}: {n} sentences (need 3-12)")
+    return problems
 
-    stats = {"covered": set()}
-    with open(os.path.join(HERE, "questions.yaml"), encoding="utf-8") as fh:
-        questions = yaml.safe_load(fh)
-    if not isinstance(questions, list):
-        err("questions.yaml must be a list")
-        questions = []
 
-    answerable, unanswerable, seen = [], [], set()
+# ---------------------------------------------------------------- entries
+def reference_problem(where, e, notes):
+    """What stops an answerable entry from pointing at a line of a note, or None."""
+    for key in ("q", "source", "line", "answer", "keywords"):
+        if key not in e:
+            return f"{where}: missing '{key}'"
+    src, line, kws = e["source"], e["line"], e["keywords"]
+    if src not in notes:
+        return f"{where}: source {src!r} not found"
+    lines = notes[src]
+    if not isinstance(line, int) or not 1 <= line <= len(lines):
+        return f"{where}: line {line!r} does not exist in {src}"
+    if not kws or not all(isinstance(k, (str, int, float)) for k in kws):
+        return f"{where}: keywords must be a non-empty list"
+    return None
+
+
+def keyword_problems(where, lines, src, line, kws):
+    """Every keyword is on the entry's line or the next one."""
+    window = lines[line - 1]
+    if line < len(lines):
+        window += " " + lines[line]
+    return [
+        f"{where}: keyword {k!r} not on {src}:{line} or the next line"
+        for k in kws
+        if k.lower() not in window.lower()
+    ]
+
+
+def paraphrase_problems(where, e, target):
+    """A paraphrased question shares no content word with its sentence but its subject's."""
+    if not e.get("paraphrased"):
+        return []
+    allowed = words(str(e.get("subject", "")))
+    shared = shared_content_words(e["q"], [s["text"] for s in target], STOP, allowed)
+    if not shared:
+        return []
+    sentences = " | ".join(s["text"] for s in target)
+    return [f"{where}: paraphrased question shares {shared} with its sentence: {sentences}"]
+
+
+def check_answerable(where, e, notes, analysed, covered):
+    """Check one answerable question or conversation turn: (is it about its note's first
+    sentence, problems). Adds the (note, sentence) pairs it is about to `covered`."""
+    problem = reference_problem(where, e, notes)
+    if problem:
+        return None, [problem]
+    src, line = e["source"], e["line"]
+    kws = [str(k) for k in e["keywords"]]
+    problems = keyword_problems(where, notes[src], src, line, kws)
+    sents = analysed[src]
+    target = answering(sents, line, kws)
+    covered.update((src, s["text"]) for s in target)
+    first = first_sentence(sents)
+    is_first = bool(target) and all(s is first for s in target)
+    return is_first, problems + paraphrase_problems(where, e, target)
+
+
+def check_unanswerable(where, e, notes):
+    """An unanswerable question says what is missing: a fact of a note (its source) or a
+    subject no note has (no source)."""
+    problems = []
+    kind = e.get("missing")
+    if kind not in ("fact", "subject"):
+        problems.append(f"{where}: missing must be 'fact' or 'subject'")
+    if kind == "fact" and e.get("source") not in notes:
+        problems.append(f"{where}: missing fact needs an existing source")
+    if kind == "subject" and "source" in e:
+        problems.append(f"{where}: missing subject should have no source")
+    return problems
+
+
+def check_questions(questions, notes, analysed, covered):
+    """Every question checked: the answerable ones as (entry, is about a first sentence), the
+    unanswerable entries, and the problems."""
+    answerable, unanswerable, problems, seen = [], [], [], set()
     for i, e in enumerate(questions, 1):
         where = f"questions.yaml #{i} ({e.get('q', '?')!r})"
         q = str(e.get("q", "")).strip().lower()
         if q in seen:
-            err(f"{where}: duplicate question")
+            problems.append(f"{where}: duplicate question")
         seen.add(q)
         if e.get("answerable", True) is False:
             unanswerable.append(e)
-            kind = e.get("missing")
-            if kind not in ("fact", "subject"):
-                err(f"{where}: missing must be 'fact' or 'subject'")
-            if kind == "fact" and e.get("source") not in notes:
-                err(f"{where}: missing fact needs an existing source")
-            if kind == "subject" and "source" in e:
-                err(f"{where}: missing subject should have no source")
+            problems += check_unanswerable(where, e, notes)
         else:
-            is_first = check_answerable(where, e, notes, analysed, stats)
+            is_first, found = check_answerable(where, e, notes, analysed, covered)
+            problems += found
             answerable.append((e, is_first))
+    return answerable, unanswerable, problems
 
-    n_ans = len(answerable)
-    n_first = sum(1 for _e, f in answerable if f)
-    n_para = sum(1 for e, _f in answerable if e.get("paraphrased"))
-    n_fact = sum(1 for e in unanswerable if e.get("missing") == "fact")
-    n_subj = sum(1 for e in unanswerable if e.get("missing") == "subject")
+
+def question_counts(answerable, unanswerable):
+    """The figures the rules and the summary speak of."""
+    return {
+        "answerable": len(answerable),
+        "first": sum(1 for _e, f in answerable if f),
+        "paraphrased": sum(1 for e, _f in answerable if e.get("paraphrased")),
+        "unanswerable": len(unanswerable),
+        "fact": sum(1 for e in unanswerable if e.get("missing") == "fact"),
+        "subject": sum(1 for e in unanswerable if e.get("missing") == "subject"),
+    }
+
+
+def check_question_counts(counts):
+    """Enough questions of each kind, mostly about later sentences, half paraphrased."""
+    problems = []
+    n_ans, n_first, n_para = counts["answerable"], counts["first"], counts["paraphrased"]
+    n_fact, n_subj = counts["fact"], counts["subject"]
     if n_ans < 70:
-        err(f"only {n_ans} answerable questions (need 70)")
-    if len(unanswerable) < 24:
-        err(f"only {len(unanswerable)} unanswerable questions (need 24)")
+        problems.append(f"only {n_ans} answerable questions (need 70)")
+    if counts["unanswerable"] < 24:
+        problems.append(f"only {counts['unanswerable']} unanswerable questions (need 24)")
     if n_fact < 12 or n_subj < 12:
-        err(f"need 12 missing-fact and 12 missing-subject, have {n_fact}/{n_subj}")
+        problems.append(f"need 12 missing-fact and 12 missing-subject, have {n_fact}/{n_subj}")
     if n_ans and (n_ans - n_first) * 3 < n_ans * 2:
-        err(f"only {n_ans - n_first}/{n_ans} questions are about a non-first sentence")
+        problems.append(f"only {n_ans - n_first}/{n_ans} questions are about a non-first sentence")
     if n_ans and n_para * 2 < n_ans:
-        err(f"only {n_para}/{n_ans} questions are paraphrased (need half)")
+        problems.append(f"only {n_para}/{n_ans} questions are paraphrased (need half)")
+    return problems
 
-    with open(os.path.join(HERE, "conversations.yaml"), encoding="utf-8") as fh:
-        convs = yaml.safe_load(fh)
-    if not isinstance(convs, list):
-        err("conversations.yaml must be a list")
-        convs = []
-    n_back = n_switch = 0
+
+def check_conversations(convs, notes, analysed, covered):
+    """Two answerable turns each; a follow-up stays in its note and refers back, a switch
+    changes note. Returns the conversations counted by kind, and the problems."""
+    problems, n_back, n_switch = [], 0, 0
     for i, c in enumerate(convs, 1):
         turns = c.get("turns") or []
         where = f"conversations.yaml #{i}"
         if len(turns) != 2:
-            err(f"{where}: needs exactly two turns")
+            problems.append(f"{where}: needs exactly two turns")
             continue
         for j, t in enumerate(turns, 1):
-            check_answerable(f"{where} turn {j} ({t.get('q', '?')!r})", t, notes, analysed, stats)
+            turn_where = f"{where} turn {j} ({t.get('q', '?')!r})"
+            problems += check_answerable(turn_where, t, notes, analysed, covered)[1]
         if c.get("switch"):
             if turns[0].get("source") == turns[1].get("source"):
-                err(f"{where}: switch conversation stays in one note")
+                problems.append(f"{where}: switch conversation stays in one note")
             n_switch += 1
         else:
             if turns[0].get("source") != turns[1].get("source"):
-                err(f"{where}: follow-up answer is in another note (mark switch?)")
+                problems.append(f"{where}: follow-up answer is in another note (mark switch?)")
             if not REFER.search(str(turns[1].get("q", ""))):
-                err(f"{where}: follow-up has no referring word")
+                problems.append(f"{where}: follow-up has no referring word")
             n_back += 1
-    if len(convs) < 20:
-        err(f"only {len(convs)} conversations (need 20)")
-    if n_back < 16:
-        err(f"only {n_back} refer-back conversations (need 16)")
-    if n_switch < 4:
-        err(f"only {n_switch} switch conversations (need 4)")
+    return {"conversations": len(convs), "refer-back": n_back, "switch": n_switch}, problems
 
+
+def check_conversation_counts(kinds):
+    """Enough conversations, of both kinds."""
+    problems = []
+    if kinds["conversations"] < 20:
+        problems.append(f"only {kinds['conversations']} conversations (need 20)")
+    if kinds["refer-back"] < 16:
+        problems.append(f"only {kinds['refer-back']} refer-back conversations (need 16)")
+    if kinds["switch"] < 4:
+        problems.append(f"only {kinds['switch']} switch conversations (need 4)")
+    return problems
+
+
+# ---------------------------------------------------------------- report
+def print_counts(notes, counts, analysed, covered):
+    """The set's figures, and how many note sentences some question or turn is about."""
     body = [(rel, s["text"]) for rel, ss in analysed.items() for s in ss if not s["heading"]]
-    covered = sum(1 for b in body if b in stats["covered"])
-
+    n_covered = sum(1 for b in body if b in covered)
+    n_ans, non_first = counts["answerable"], counts["answerable"] - counts["first"]
     print(f"notes: {len(notes)}")
     print(
-        f"answerable: {n_ans} (paraphrased {n_para}, about a non-first sentence {n_ans - n_first})"
+        f"answerable: {n_ans} (paraphrased {counts['paraphrased']}, "
+        f"about a non-first sentence {non_first})"
     )
-    print(f"unanswerable: {len(unanswerable)} (missing fact {n_fact}, missing subject {n_subj})")
-    print(f"conversations: {len(convs)} (refer-back {n_back}, switch {n_switch})")
-    print(f"note sentences with a question: {covered}/{len(body)}")
-    if errors:
-        print(f"\n{len(errors)} problem(s):")
-        for e in errors:
-            print("  -", e)
+    print(
+        f"unanswerable: {counts['unanswerable']} "
+        f"(missing fact {counts['fact']}, missing subject {counts['subject']})"
+    )
+    print(
+        f"conversations: {counts['conversations']} "
+        f"(refer-back {counts['refer-back']}, switch {counts['switch']})"
+    )
+    print(f"note sentences with a question: {n_covered}/{len(body)}")
+
+
+def main():
+    notes, problems = load_notes()
+    analysed = {k: analyse(v) for k, v in notes.items()}
+    problems += check_notes(notes, analysed)
+    covered = set()  # (note, sentence text) of every sentence a question or turn is about
+
+    questions, found = load_list("questions.yaml")
+    answerable, unanswerable, more = check_questions(questions, notes, analysed, covered)
+    counts = question_counts(answerable, unanswerable)
+    problems += found + more + check_question_counts(counts)
+
+    convs, found = load_list("conversations.yaml")
+    kinds, more = check_conversations(convs, notes, analysed, covered)
+    problems += found + more + check_conversation_counts(kinds)
+
+    print_counts(notes, counts | kinds, analysed, covered)
+    if problems:
+        print(f"\n{len(problems)} problem(s):")
+        for problem in problems:
+            print("  -", problem)
         sys.exit(1)
     print("OK")
 

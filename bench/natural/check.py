@@ -8,14 +8,25 @@ Usage:
                                 # missing-subject questions
 
 Only python3 + pyyaml are needed.  The script never looks at the program
-under test; it only reads the files next to it.
+under test; it only reads the files next to it (and imports the helpers the
+question-set checkers share, bench/question_sets.py).
 """
 
 import os
 import re
 import sys
+from dataclasses import dataclass, field
 
-import yaml
+# the repo root, for the helpers the question-set checkers share
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from bench.question_sets import (
+    load_yaml_list,
+    note_lines,
+    note_paths,
+    shared_content_words,
+    words,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KNOW = os.path.join(HERE, "knowledge")
@@ -134,44 +145,37 @@ ALLOWED_SHARED = {
 ABBREV = {"dr", "mr", "mrs", "ms", "st", "no", "e.g", "i.e", "mt", "vs"}
 WRAP_MIN = 60  # a plain line this long without end punctuation is wrapped
 
-errors = []
-warnings = []
+BACK_REFERENCE = re.compile(
+    r"\b(it|its|it's|they|them|their|there|that|those|"
+    r"this|these|she|her|he|him|his|one)\b|^(and|what about|"
+    r"how about)\b"
+)
 
 
-def err(msg):
-    errors.append(msg)
-
-
-def words(text, min_len):
-    return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= min_len]
-
-
-def content_words(text, ignore=()):
-    ig = set(ignore)
-    return {w for w in words(text, 4) if w not in STOP and w not in ig}
-
-
+# ---- files -------------------------------------------------------------
 def load_notes():
-    notes = {}
-    for root, _dirs, files in os.walk(KNOW):
-        for name in files:
-            if not (name.endswith(".txt") or name.endswith(".md")):
-                continue
-            full = os.path.join(root, name)
-            rel = os.path.relpath(full, KNOW).replace(os.sep, "/")
-            with open(full, "rb") as fh:
-                raw = fh.read()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                err(f"{rel}: not UTF-8")
-                continue
-            notes[rel] = text.split("\n")
-            if notes[rel] and notes[rel][-1] == "":
-                notes[rel].pop()
-    return notes
+    """The .txt and .md notes as lists of lines, and the problems of those not in UTF-8."""
+    notes, problems = {}, []
+    for rel, full in note_paths(KNOW):
+        if not (rel.endswith(".txt") or rel.endswith(".md")):
+            continue
+        with open(full, "rb") as fh:
+            raw = fh.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{rel}: not UTF-8")
+            continue
+        notes[rel] = note_lines(text)
+    return notes, problems
 
 
+def load_list(name):
+    """The entries of the YAML list `name` next to this script, and the problem if it is none."""
+    return load_yaml_list(os.path.join(HERE, name), f"{name} must be a YAML list")
+
+
+# ---- sentence units ----------------------------------------------------
 def split_sentences(text):
     """Return list of (start, end) character spans of sentences in text."""
     spans = []
@@ -247,228 +251,316 @@ def has_kw(text, kw):
     return re.search(pat, text.lower()) is not None
 
 
-def check_answerable(entry, where, notes, units_by_note):
-    """Check one answerable question/turn; return the matched units."""
-    for field in ("q", "source", "line", "answer", "keywords"):
-        if field not in entry:
-            err(f"{where}: missing field '{field}'")
-            return None
+# ---- one answerable question or turn -----------------------------------
+def reference_problem(entry, where, notes):
+    """What stops an answerable entry from pointing at a line of a note, or None."""
+    for field_name in ("q", "source", "line", "answer", "keywords"):
+        if field_name not in entry:
+            return f"{where}: missing field '{field_name}'"
     src, line, kws = entry["source"], entry["line"], entry["keywords"]
     if src not in notes:
-        err(f"{where}: source '{src}' not found")
-        return None
+        return f"{where}: source '{src}' not found"
     lines = notes[src]
     if not isinstance(line, int) or not 1 <= line <= len(lines):
-        err(f"{where}: line {line} does not exist in {src}")
-        return None
+        return f"{where}: line {line} does not exist in {src}"
     if not kws or not isinstance(kws, list):
-        err(f"{where}: keywords must be a non-empty list")
-        return None
+        return f"{where}: keywords must be a non-empty list"
+    return None
+
+
+def keyword_problems(entry, where, lines):
+    """Keywords on the entry's line (or the next), a short answer, no keyword in the question."""
+    src, line, kws = entry["source"], entry["line"], entry["keywords"]
+    problems = []
     window = lines[line - 1] + " " + (lines[line] if line < len(lines) else "")
     for kw in kws:
         if not has_kw(window, kw):
-            err(f"{where}: keyword {kw!r} not on line {line} (or {line + 1}) of {src}")
+            problems.append(f"{where}: keyword {kw!r} not on line {line} (or {line + 1}) of {src}")
     if len(str(entry["answer"])) > 40:
-        err(f"{where}: answer longer than 40 characters")
+        problems.append(f"{where}: answer longer than 40 characters")
     qlow = " " + re.sub(r"[^a-z0-9:£.,]+", " ", entry["q"].lower()) + " "
     for kw in kws:
-        k = str(kw).lower()
-        if re.search(r"(?<![a-z0-9])" + re.escape(k) + r"(?![a-z0-9])", qlow):
-            err(f"{where}: question contains its own keyword {kw!r}")
-    # the answering sentence(s): units touching line/line+1 holding keywords
-    units = units_by_note[src]
+        if has_kw(qlow, kw):
+            problems.append(f"{where}: question contains its own keyword {kw!r}")
+    return problems
+
+
+def answering_units(entry, where, units):
+    """The answering sentence(s): units touching line/line+1 holding the keywords. Returns
+    (units, problems, warnings)."""
+    src, line, kws = entry["source"], entry["line"], entry["keywords"]
     near = [u for u in units if u["first"] <= line + 1 and u["last"] >= line]
     full = [u for u in near if all(has_kw(u["text"], k) for k in kws)]
     if full:
         # prefer the sentence that actually spans the given line
         on_line = [u for u in full if u["first"] <= line <= u["last"]]
         pick = on_line or full
+        warnings = []
         if len(pick) > 1:
             warnings.append(f"{where}: keywords fit {len(pick)} sentences; taking the first")
-        return pick[:1]
+        return pick[:1], [], warnings
     some = [u for u in near if any(has_kw(u["text"], k) for k in kws)]
     if not some:
-        err(f"{where}: no sentence near line {line} of {src} holds the keywords")
-    return some
+        return some, [f"{where}: no sentence near line {line} of {src} holds the keywords"], []
+    return some, [], []
 
 
-def main():
-    show_units = "--units" in sys.argv
-    show_overlaps = "--overlaps" in sys.argv
-    notes = load_notes()
-    units_by_note = {rel: note_units(lines) for rel, lines in notes.items()}
+def check_answerable(entry, where, notes, units_by_note):
+    """Check one answerable question/turn: (matched units or None, problems, warnings)."""
+    problem = reference_problem(entry, where, notes)
+    if problem:
+        return None, [problem], []
+    problems = keyword_problems(entry, where, notes[entry["source"]])
+    matched, found, warnings = answering_units(entry, where, units_by_note[entry["source"]])
+    return matched, problems + found, warnings
 
-    # ---- notes -----------------------------------------------------------
-    total_units = 0
+
+# ---- notes -------------------------------------------------------------
+def check_notes(notes, units_by_note):
+    """3 to 10 sentences a note, a SUBJECT_WORDS entry for each note and none for another,
+    enough notes."""
+    problems = []
     for rel in sorted(notes):
         units = units_by_note[rel]
-        total_units += len(units)
         if not 3 <= len(units) <= 10:
-            err(f"{rel}: {len(units)} sentences (want 3 to 10)")
+            problems.append(f"{rel}: {len(units)} sentences (want 3 to 10)")
         if rel not in SUBJECT_WORDS:
-            err(f"{rel}: no SUBJECT_WORDS entry in check.py")
-        if show_units:
-            print(f"== {rel}")
-            for n, u in enumerate(units, 1):
-                print(f"  {n:2d} L{u['first']}-{u['last']}: {u['text']}")
+            problems.append(f"{rel}: no SUBJECT_WORDS entry in check.py")
     for rel in SUBJECT_WORDS:
         if rel not in notes:
-            err(f"SUBJECT_WORDS names missing note {rel}")
+            problems.append(f"SUBJECT_WORDS names missing note {rel}")
     if len(notes) < 32:
-        err(f"only {len(notes)} notes (want >= 32)")
+        problems.append(f"only {len(notes)} notes (want >= 32)")
+    return problems
 
-    all_note_words = set()
+
+# ---- questions ---------------------------------------------------------
+@dataclass
+class QuestionTally:
+    """What the rules and the summary count over questions.yaml."""
+
+    answerable: int = 0
+    paraphrased: int = 0
+    not_first: int = 0  # answerable questions not about their note's first sentence
+    missing: dict = field(default_factory=lambda: {"fact": 0, "subject": 0})
+    covered: set = field(default_factory=set)  # (note, unit index) some question is about
+    overlaps: list = field(default_factory=list)  # (missing-subject question, words shared)
+
+
+def missing_fact_problems(q, entry, where, notes):
+    """A missing fact is about a note's subject: its source exists and the question names it."""
+    src = entry.get("source")
+    if src not in notes:
+        return [f"{where}: source {src!r} not found"]
+    named = set(words(q, 1)) & set(SUBJECT_WORDS.get(src, []))
+    if not named:
+        return [f"{where}: does not name the subject of {src}"]
+    return []
+
+
+def missing_subject_problems(q, entry, where, note_words, tally):
+    """A missing subject has no source and shares only reviewed ordinary 5+ letter words with
+    the notes; the shared words go to tally.overlaps."""
+    problems = []
+    if "source" in entry:
+        problems.append(f"{where}: missing: subject must not have a source")
+    shared = sorted(w for w in set(words(q, 5)) - STOP if w in note_words)
+    bad = [w for w in shared if w not in ALLOWED_SHARED]
+    if bad:
+        problems.append(
+            f"{where}: words also found in the notes: {bad} "
+            f"(review; add to ALLOWED_SHARED if ordinary)"
+        )
+    if shared:
+        tally.overlaps.append((q, shared))
+    return problems
+
+
+def check_unanswerable(q, entry, where, notes, note_words, tally):
+    """Problems of one unanswerable question, counted in tally by what is missing."""
+    kind = entry.get("missing")
+    if kind not in tally.missing:
+        return [f"{where}: missing must be 'fact' or 'subject'"]
+    tally.missing[kind] += 1
+    if kind == "fact":
+        return missing_fact_problems(q, entry, where, notes)
+    return missing_subject_problems(q, entry, where, note_words, tally)
+
+
+def check_answerable_question(entry, where, units_by_note, notes, tally):
+    """(problems, warnings) of one answerable question, counted in tally: the sentences it
+    covers, whether it avoids the first, and, if paraphrased, no content word shared."""
+    tally.answerable += 1
+    matched, problems, warnings = check_answerable(entry, where, notes, units_by_note)
+    if not matched:
+        return problems, warnings
+    src = entry["source"]
+    idx = [units_by_note[src].index(u) for u in matched]
+    tally.covered.update((src, k) for k in idx)
+    if 0 not in idx:
+        tally.not_first += 1
+    if entry.get("paraphrased"):
+        tally.paraphrased += 1
+        sentences = [u["text"] for u in matched]
+        common = shared_content_words(entry["q"], sentences, STOP, SUBJECT_WORDS.get(src, []))
+        if common:
+            problems.append(
+                f"{where}: marked paraphrased but shares {common} with its answer sentence"
+            )
+    return problems, warnings
+
+
+def check_questions(questions, notes, units_by_note):
+    """Every question checked: (tally, problems, warnings)."""
+    note_words = set()
     for lines in notes.values():
-        all_note_words.update(words("\n".join(lines), 1))
-
-    # ---- questions -------------------------------------------------------
-    with open(os.path.join(HERE, "questions.yaml"), encoding="utf-8") as fh:
-        questions = yaml.safe_load(fh)
-    if not isinstance(questions, list):
-        err("questions.yaml must be a YAML list")
-        questions = []
-    covered = set()  # (note, unit index)
-    n_ans = n_para = n_not_first = 0
-    missing = {"fact": 0, "subject": 0}
-    seen_q = set()
-    overlaps_report = []
+        note_words.update(words("\n".join(lines), 1))
+    tally, problems, warnings, seen_q = QuestionTally(), [], [], set()
     for i, e in enumerate(questions, 1):
         where = f"questions.yaml #{i} ({e.get('q', '?')!r})"
         q = e.get("q")
         if not q:
-            err(f"{where}: no q")
+            problems.append(f"{where}: no q")
             continue
         if q.strip().lower() in seen_q:
-            err(f"{where}: duplicate question")
+            problems.append(f"{where}: duplicate question")
         seen_q.add(q.strip().lower())
         if e.get("answerable", True) is False:
-            kind = e.get("missing")
-            if kind not in missing:
-                err(f"{where}: missing must be 'fact' or 'subject'")
-                continue
-            missing[kind] += 1
-            if kind == "fact":
-                src = e.get("source")
-                if src not in notes:
-                    err(f"{where}: source {src!r} not found")
-                    continue
-                named = set(words(q, 1)) & set(SUBJECT_WORDS.get(src, []))
-                if not named:
-                    err(f"{where}: does not name the subject of {src}")
-            else:
-                if "source" in e:
-                    err(f"{where}: missing: subject must not have a source")
-                shared = sorted(w for w in set(words(q, 5)) - STOP if w in all_note_words)
-                bad = [w for w in shared if w not in ALLOWED_SHARED]
-                if bad:
-                    err(
-                        f"{where}: words also found in the notes: {bad} "
-                        f"(review; add to ALLOWED_SHARED if ordinary)"
-                    )
-                if shared:
-                    overlaps_report.append((q, shared))
-            continue
-        n_ans += 1
-        matched = check_answerable(e, where, notes, units_by_note)
-        if not matched:
-            continue
-        units = units_by_note[e["source"]]
-        idx = [units.index(u) for u in matched]
-        for k in idx:
-            covered.add((e["source"], k))
-        if 0 not in idx:
-            n_not_first += 1
-        if e.get("paraphrased"):
-            n_para += 1
-            ign = SUBJECT_WORDS.get(e["source"], [])
-            qw = content_words(q, ign)
-            sw = set()
-            for u in matched:
-                sw |= content_words(u["text"], ign)
-            common = sorted(qw & sw)
-            if common:
-                err(f"{where}: marked paraphrased but shares {common} with its answer sentence")
+            problems += check_unanswerable(q, e, where, notes, note_words, tally)
+        else:
+            found, warned = check_answerable_question(e, where, units_by_note, notes, tally)
+            problems += found
+            warnings += warned
+    return tally, problems, warnings
 
-    uncovered = [
+
+def uncovered_units(units_by_note, covered):
+    """(note, unit index, unit) of every sentence no question is about."""
+    return [
         (rel, k, u)
-        for rel in sorted(notes)
+        for rel in sorted(units_by_note)
         for k, u in enumerate(units_by_note[rel])
         if (rel, k) not in covered
     ]
-    if n_ans < 130:
-        err(f"only {n_ans} answerable questions (want >= 130)")
-    if n_ans and n_not_first * 3 < n_ans * 2:
-        err(f"only {n_not_first}/{n_ans} questions avoid first sentences (want >= 2/3)")
-    if n_ans and n_para * 2 < n_ans:
-        err(f"only {n_para}/{n_ans} questions marked paraphrased (want >= 1/2)")
-    if missing["fact"] < 18 or missing["subject"] < 18:
-        err(f"unanswerable by kind {missing} (want >= 18 each)")
-    if missing["fact"] + missing["subject"] < 36:
-        err("fewer than 36 unanswerable questions")
-    for rel, k, u in uncovered:
-        err(f"sentence not covered by any question: {rel} L{u['first']}: {u['text']!r}")
 
-    # ---- conversations ---------------------------------------------------
-    with open(os.path.join(HERE, "conversations.yaml"), encoding="utf-8") as fh:
-        convs = yaml.safe_load(fh)
-    if not isinstance(convs, list):
-        err("conversations.yaml must be a YAML list")
-        convs = []
-    n_follow = n_switch = 0
-    backref = re.compile(
-        r"\b(it|its|it's|they|them|their|there|that|those|"
-        r"this|these|she|her|he|him|his|one)\b|^(and|what about|"
-        r"how about)\b"
-    )
+
+def check_question_counts(tally, uncovered):
+    """Enough questions of each kind, mostly about later sentences, half paraphrased, and
+    every sentence covered."""
+    problems = []
+    n_ans, missing = tally.answerable, tally.missing
+    if n_ans < 130:
+        problems.append(f"only {n_ans} answerable questions (want >= 130)")
+    if n_ans and tally.not_first * 3 < n_ans * 2:
+        problems.append(
+            f"only {tally.not_first}/{n_ans} questions avoid first sentences (want >= 2/3)"
+        )
+    if n_ans and tally.paraphrased * 2 < n_ans:
+        problems.append(
+            f"only {tally.paraphrased}/{n_ans} questions marked paraphrased (want >= 1/2)"
+        )
+    if missing["fact"] < 18 or missing["subject"] < 18:
+        problems.append(f"unanswerable by kind {missing} (want >= 18 each)")
+    if missing["fact"] + missing["subject"] < 36:
+        problems.append("fewer than 36 unanswerable questions")
+    for rel, _k, u in uncovered:
+        problems.append(f"sentence not covered by any question: {rel} L{u['first']}: {u['text']!r}")
+    return problems
+
+
+# ---- conversations -----------------------------------------------------
+def second_turn_problems(where, switch, first, second):
+    """A switch changes note and names its subject; a follow-up stays in the note, names no
+    subject and refers back."""
+    q2 = second.get("q", "")
+    names2 = set(words(q2, 1)) & set(SUBJECT_WORDS.get(second.get("source"), []))
+    problems = []
+    if switch:
+        if first.get("source") == second.get("source"):
+            problems.append(f"{where}: switch conversation stays in one note")
+        if not names2:
+            problems.append(f"{where}: switch turn 2 does not name its subject")
+        return problems
+    if first.get("source") != second.get("source"):
+        problems.append(f"{where}: follow-up answer is in a different note")
+    if names2:
+        problems.append(f"{where}: follow-up names its subject {sorted(names2)}")
+    if not BACK_REFERENCE.search(q2.lower()):
+        problems.append(f"{where}: follow-up has no back-reference word")
+    return problems
+
+
+def check_conversations(convs, notes, units_by_note):
+    """Every conversation checked: (counts by kind, problems, warnings)."""
+    kinds = {"conversations": len(convs), "follow-up": 0, "switch": 0}
+    problems, warnings = [], []
     for i, c in enumerate(convs, 1):
         turns = c.get("turns") if isinstance(c, dict) else None
         where = f"conversations.yaml #{i}"
         if not isinstance(turns, list) or len(turns) != 2:
-            err(f"{where}: needs exactly 2 turns")
+            problems.append(f"{where}: needs exactly 2 turns")
             continue
         for t, turn in enumerate(turns, 1):
-            check_answerable(turn, f"{where} turn {t} ({turn.get('q')!r})", notes, units_by_note)
-        a, b = turns
-        q2 = b.get("q", "")
-        names2 = set(words(q2, 1)) & set(SUBJECT_WORDS.get(b.get("source"), []))
-        if c.get("switch"):
-            n_switch += 1
-            if a.get("source") == b.get("source"):
-                err(f"{where}: switch conversation stays in one note")
-            if not names2:
-                err(f"{where}: switch turn 2 does not name its subject")
-        else:
-            n_follow += 1
-            if a.get("source") != b.get("source"):
-                err(f"{where}: follow-up answer is in a different note")
-            if names2:
-                err(f"{where}: follow-up names its subject {sorted(names2)}")
-            if not backref.search(q2.lower()):
-                err(f"{where}: follow-up has no back-reference word")
-    if n_follow < 32:
-        err(f"only {n_follow} follow-up conversations (want >= 32)")
-    if n_switch < 8:
-        err(f"only {n_switch} switch conversations (want >= 8)")
-    if n_follow + n_switch < 40:
-        err("fewer than 40 conversations")
+            turn_where = f"{where} turn {t} ({turn.get('q')!r})"
+            _matched, found, warned = check_answerable(turn, turn_where, notes, units_by_note)
+            problems += found
+            warnings += warned
+        kinds["switch" if c.get("switch") else "follow-up"] += 1
+        problems += second_turn_problems(where, c.get("switch"), *turns)
+    return kinds, problems, warnings
 
-    # ---- report ----------------------------------------------------------
-    if show_overlaps:
-        print("Missing-subject questions sharing (reviewed) words with notes:")
-        for q, shared in overlaps_report:
-            print(f"  {q!r}: {shared}")
-    print(f"notes: {len(notes)}")
+
+def check_conversation_counts(kinds):
+    """Enough conversations of each kind."""
+    problems = []
+    n_follow, n_switch = kinds["follow-up"], kinds["switch"]
+    if n_follow < 32:
+        problems.append(f"only {n_follow} follow-up conversations (want >= 32)")
+    if n_switch < 8:
+        problems.append(f"only {n_switch} switch conversations (want >= 8)")
+    if n_follow + n_switch < 40:
+        problems.append("fewer than 40 conversations")
+    return problems
+
+
+# ---- report ------------------------------------------------------------
+def print_units(units_by_note):
+    """--units: every sentence unit of every note, with its lines."""
+    for rel in sorted(units_by_note):
+        print(f"== {rel}")
+        for n, u in enumerate(units_by_note[rel], 1):
+            print(f"  {n:2d} L{u['first']}-{u['last']}: {u['text']}")
+
+
+def print_overlaps(overlaps):
+    """--overlaps: the reviewed words missing-subject questions share with the notes."""
+    print("Missing-subject questions sharing (reviewed) words with notes:")
+    for q, shared in overlaps:
+        print(f"  {q!r}: {shared}")
+
+
+def print_summary(units_by_note, uncovered, tally, kinds):
+    total_units = sum(len(units) for units in units_by_note.values())
+    n_ans, missing = tally.answerable, tally.missing
+    print(f"notes: {len(units_by_note)}")
     print(f"sentence units: {total_units} (covered {total_units - len(uncovered)})")
     print(f"answerable questions: {n_ans}")
     if n_ans:
-        print(f"  not about a first sentence: {n_not_first} ({n_not_first / n_ans:.0%})")
-        print(f"  paraphrased: {n_para} ({n_para / n_ans:.0%})")
+        print(f"  not about a first sentence: {tally.not_first} ({tally.not_first / n_ans:.0%})")
+        print(f"  paraphrased: {tally.paraphrased} ({tally.paraphrased / n_ans:.0%})")
     print(
         f"unanswerable: {missing['fact'] + missing['subject']} "
         f"(missing fact {missing['fact']}, missing subject "
         f"{missing['subject']})"
     )
-    print(f"conversations: {len(convs)} (follow-up {n_follow}, switch {n_switch})")
+    print(
+        f"conversations: {kinds['conversations']} "
+        f"(follow-up {kinds['follow-up']}, switch {kinds['switch']})"
+    )
+
+
+def print_verdict(errors, warnings):
+    """Print the warnings, then the errors; the exit status: 1 on any error, else 0."""
     for w in warnings:
         print("WARNING:", w)
     if errors:
@@ -478,6 +570,30 @@ def main():
         return 1
     print("OK")
     return 0
+
+
+def main():
+    show_units = "--units" in sys.argv
+    show_overlaps = "--overlaps" in sys.argv
+    notes, errors = load_notes()
+    units_by_note = {rel: note_units(lines) for rel, lines in notes.items()}
+    if show_units:
+        print_units(units_by_note)
+    errors += check_notes(notes, units_by_note)
+
+    questions, found = load_list("questions.yaml")
+    tally, more, warnings = check_questions(questions, notes, units_by_note)
+    uncovered = uncovered_units(units_by_note, tally.covered)
+    errors += found + more + check_question_counts(tally, uncovered)
+
+    convs, found = load_list("conversations.yaml")
+    kinds, more, turn_warnings = check_conversations(convs, notes, units_by_note)
+    errors += found + more + check_conversation_counts(kinds)
+
+    if show_overlaps:
+        print_overlaps(tally.overlaps)
+    print_summary(units_by_note, uncovered, tally, kinds)
+    return print_verdict(errors, warnings + turn_warnings)
 
 
 if __name__ == "__main__":
