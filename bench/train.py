@@ -82,11 +82,20 @@ def measure(tree: Path, knowledge: Path, questions: Path) -> dict:
                 "--json",
             ).stdout
         )
-        info = tinychat(tree, "--knowledge", str(knowledge), "--state", state, "info").stdout
-    steps = next(
-        (line.split()[1] for line in info.splitlines() if line.startswith("training")), "?"
-    )
-    return {"wall_s": wall, "steps": steps, **report}
+        metrics = saved_metrics(Path(state))
+    steps = metrics["steps"]
+    fit = {"s_per_step": metrics["seconds"] / steps, "kchars_s": metrics["chars_per_second"] / 1e3}
+    return {"wall_s": wall, "steps": steps, **fit, **report}
+
+
+def saved_metrics(state: Path) -> dict:
+    """The training metrics the checkpoint records (steps, fit seconds, chars/s); every version
+    writes them in the header attribute of its one weights file (the name changed)."""
+    import h5py
+
+    (path,) = [p for p in state.glob("*.h5") if "progress" not in p.name]
+    with h5py.File(path, "r") as file:
+        return json.loads(file.attrs["tinychat"])["metrics"]
 
 
 def parse_args() -> argparse.Namespace:
@@ -117,8 +126,8 @@ def remove_worktree(path: Path) -> None:
 
 
 def print_header() -> None:
-    print("| set | code | steps | wall s | " + " | ".join(FIGURES) + " |")
-    print("| --- " * (4 + len(FIGURES)) + "|")
+    print("| set | code | steps | wall s | s/step | k chars/s | " + " | ".join(FIGURES) + " |")
+    print("| --- " * (6 + len(FIGURES)) + "|")
 
 
 def table_row(name: str, label: str, result: dict) -> str:
@@ -126,7 +135,10 @@ def table_row(name: str, label: str, result: dict) -> str:
     figures = " | ".join(
         "n/a" if result.get(key) is None else f"{result[key]:.3f}" for key in FIGURES
     )
-    row = f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} |"
+    row = (
+        f"| {name} | {label} | {result['steps']} | {result['wall_s']:.0f} |"
+        f" {result['s_per_step']:.3f} | {result['kchars_s']:.1f} |"
+    )
     return f"{row} {figures} |"
 
 
@@ -143,7 +155,7 @@ def compare_on_set(name: str, trees: dict[str, Path], scratch: Path) -> None:
     if len(walls) == 2:
         before, after = walls.values()
         print(
-            f"| {name} | wall time ratio | | x{after / before:.2f} |" + " |" * len(FIGURES),
+            f"| {name} | wall time ratio | | x{after / before:.2f} | | |" + " |" * len(FIGURES),
             flush=True,
         )
 
