@@ -197,7 +197,7 @@ def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, 
                     "manifest": knowledge.manifest_hashes(),
                 }
             }
-            model = session.model
+            model = session.checkpoint
             checkpoint.save(
                 checkpoint.weights_path(self.config.paths.state), model.config, model.arrays, meta
             )
@@ -206,7 +206,7 @@ def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, 
     monkeypatch.setattr(tinychat.repl, "Trainer", Retrained)
     code, text = drive(session, "/retrain\nwhen does the ferry leave?\n")
     assert code == 0 and "training in the background" in text
-    assert session.model.fingerprint == session.knowledge.fingerprint()  # swapped in
+    assert session.checkpoint.fingerprint == session.knowledge.fingerprint()  # swapped in
     with create_pipe_input() as pipe:
         toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
     assert "re-indexed" not in toolbar and "/retrain" not in toolbar

@@ -86,7 +86,7 @@ class ChatSession:
     def __init__(
         self,
         config: Config,
-        model: Checkpoint | None,
+        checkpoint: Checkpoint | None,
         on_notice: Callable[[str], None] = lambda m: None,
     ):
         self.config = config
@@ -106,14 +106,14 @@ class ChatSession:
         self.stale = ""
         self.lock = threading.RLock()  # a background watcher may sync while an answer is prepared
         self.fallback_said = False  # "searching with tfidf until ..." is said once
-        self.use(model)
+        self.use(checkpoint)
         self.sync()
 
-    def use(self, model: Checkpoint | None) -> None:
+    def use(self, checkpoint: Checkpoint | None) -> None:
         """Switch to new weights (after a training), or to none (answers from the retriever)."""
         with self.lock:  # the watcher may be building an index for the old weights
-            self.model = model
-            self.runtime = Runtime(model.config, model.arrays) if model else None
+            self.checkpoint = checkpoint
+            self.runtime = Runtime(checkpoint.config, checkpoint.arrays) if checkpoint else None
             self.index: Index | None = None
             self.stale_checked = False  # new weights: compare with the knowledge at the next sync
             self.reindexed = ""  # new weights were trained on the knowledge as it is: old news
@@ -121,16 +121,16 @@ class ChatSession:
     @property
     def retriever(self) -> str:
         """The retriever in use: the configured one, or the default while there are no weights."""
-        return self.config.retrieval.retriever if self.model else DEFAULT_RETRIEVER
+        return self.config.retrieval.retriever if self.checkpoint else DEFAULT_RETRIEVER
 
     def stale_notice(self) -> str:
         """'' if the model was trained on the knowledge as it is, else how many files changed
         since."""
-        if self.model is None:
+        if self.checkpoint is None:
             return ""  # the training under way reads the knowledge as it is
-        if self.model.fingerprint == self.knowledge.fingerprint():
+        if self.checkpoint.fingerprint == self.knowledge.fingerprint():
             return ""
-        trained_on = self.model.record.manifest
+        trained_on = self.checkpoint.record.manifest
         if trained_on is None:
             return "model older than knowledge: /retrain"
         count = self.knowledge.changed_since(trained_on)
@@ -156,7 +156,7 @@ class ChatSession:
                     f"retrieval.retriever: {configured} needs the trained model;"
                     f" searching with {self.retriever} until training ends"
                 )
-            table = self.model.arrays["token_embedding"] if self.model else None
+            table = self.checkpoint.arrays["token_embedding"] if self.checkpoint else None
             # The new index is built completely before it replaces the old one.
             self.index = update_index(
                 self.index, changes, self.knowledge, self.retriever, table, self.cache
@@ -194,7 +194,7 @@ class ChatSession:
         assert self.index is not None
         if isinstance(self.index, LexicalIndex):
             return self.index.search_with_evidence(searched, self.top_k, asked=asked)
-        hits = self.retrieve(searched)  # the seed's retrievers: only "nothing matched" is known
+        hits = self.retrieve(searched)  # the original retrievers: only "nothing matched" is known
         return hits, Evidence(hits[0].score, 1.0, 0.0) if hits else None
 
     def prepare(self, query: str) -> Answer:

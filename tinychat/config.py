@@ -97,7 +97,7 @@ class KnowledgeConfig:
 class RetrievalConfig:
     """How chunks are ranked for a query."""
 
-    retriever: str = one_of("tfidf", *RETRIEVERS)  # BM25 by subject then sentence, or the seed's
+    retriever: str = one_of("tfidf", *RETRIEVERS)  # BM25 by subject then sentence, or the original
     top_k: int = ranged(3, *TOP_K_RANGE)  # sentences put in [CONTEXT]
     decline: bool = True  # answer generation.decline_text when the notes do not hold the answer
 

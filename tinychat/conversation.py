@@ -70,6 +70,6 @@ def follows_up(question: str, subject: str, index: object) -> bool:
         not REFERS_BACK.search(question) and len(WORDS.findall(question)) > SHORT + 2
     ):  # + 2 for "how", "is"
         return False
-    # the seed's embedding index knows no subjects
+    # the original embedding index knows no subjects
     names_a_subject = getattr(index, "names_a_subject", None)
     return names_a_subject is None or not names_a_subject(question, besides=subject)

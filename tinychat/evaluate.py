@@ -205,7 +205,7 @@ def token_f1(answer: str, reference: str) -> float:
 def bits_per_char(session: ChatSession, context: list[str], query: str, reference: str) -> float:
     """Bits per character the model needs to write `reference` (and its ending newline) after
     the prompt."""
-    config = session.model.config
+    config = session.checkpoint.config
     prompt = build_prompt(context, query, config.window, session.config.generation.max_answer_chars)
     runtime = session.runtime
     runtime.reset()

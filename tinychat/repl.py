@@ -168,8 +168,8 @@ class Repl:
 
         config = self.session.config
         fingerprint = self.session.knowledge.fingerprint()
-        warm = not fresh and self.session.model is not None
-        base = str(self.session.model.meta.get("trained_at", "")) if warm else ""
+        warm = not fresh and self.session.checkpoint is not None
+        base = resume.base_of(self.session.checkpoint) if warm else ""
         steps = config.train.retrain_steps if warm else config.train.steps
         done = resume.saved_step(
             config.paths.state, resume.run_identity(config, fingerprint, steps, warm, base)
@@ -181,8 +181,8 @@ class Repl:
         # Saved progress is picked up by the same run: a first training by the next start,
         # a retrain by the same /retrain.
         again = "the next /retrain" + (" --fresh" if fresh else "")
-        self.resumed_by = again if self.session.model else "the next start"
-        using = "the current weights" if self.session.model else "the best matching sentence"
+        self.resumed_by = again if self.session.checkpoint else "the next start"
+        using = "the current weights" if self.session.checkpoint else "the best matching sentence"
         start = f"resuming training from step {done} of {steps}" if done else "training"
         self.say(f"{start} in the background; until it ends, answers use {using}")
 
@@ -212,7 +212,8 @@ class Repl:
             self.session.sync()
             self.notices.append("training finished: answers now use the new weights")
         elif trainer.failure():
-            keep = "the previous weights" if self.session.model else "the best matching sentence"
+            weights = self.session.checkpoint
+            keep = "the previous weights" if weights else "the best matching sentence"
             self.notices.append(
                 f"{trainer.failure()}; answers keep using {keep}; /retrain starts it again"
             )
@@ -232,7 +233,7 @@ class Repl:
 
     def run(self) -> int:
         self.say("tinychat: ask about your notes; /help lists commands, Ctrl-D leaves.")
-        if self.session.model is None and self.trainer is None:
+        if self.session.checkpoint is None and self.trainer is None:
             try:
                 self.train(fresh=True)  # the first training: in the background, the prompt now
             except TinychatError as error:

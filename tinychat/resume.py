@@ -46,6 +46,12 @@ def progress_path(state: Path) -> Path:
     return Path(state) / PROGRESS_NAME
 
 
+def base_of(previous: Any) -> str:
+    """The `base` of a warm start from checkpoint `previous`: when it was trained, as saved."""
+    trained_at = previous.record.trained_at
+    return trained_at.isoformat() if trained_at else ""
+
+
 def run_identity(
     config: Any, fingerprint: str, steps: int, warm: bool, base: str
 ) -> dict[str, Any]:

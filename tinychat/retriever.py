@@ -3,7 +3,7 @@
 Three retrievers, chosen by `retrieval.retriever`:
 - `tfidf` (the default, in `lexical.py`): the note the question is about, then the sentence
   its other words match, by term counts weighted by rarity (BM25, a TF-IDF weighting).
-- `embedding` (the seed's): a chunk's vector is the mean of the model's own character
+- `embedding` (the original): a chunk's vector is the mean of the model's own character
   embeddings; chunks are ranked by cosine similarity to the query's vector.
 - `hybrid`: both rankings fused by reciprocal rank (each chunk scores sum 1/(60 + rank)).
 
@@ -68,7 +68,7 @@ def ranked_hits(
 
 
 class EmbeddingIndex:
-    """The seed's retriever: mean of the model's character embeddings, cosine similarity."""
+    """The original retriever: mean of the model's character embeddings, cosine similarity."""
 
     def __init__(
         self, chunks: list[Chunk], embedding_table: np.ndarray, vectors: np.ndarray | None = None

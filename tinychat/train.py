@@ -134,7 +134,7 @@ def _start_from_previous(
     try:
         previous = checkpoint.load(path, expected=config.model)
         set_arrays(model, previous.arrays)
-        return True, str(previous.meta.get("trained_at", ""))
+        return True, resume.base_of(previous)
     except Exception as error:  # noqa: BLE001  any unusable checkpoint just means a fresh start
         on_notice(f"starting from scratch: {error}")
         return False, ""
