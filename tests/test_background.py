@@ -37,7 +37,8 @@ def spawn(folder: Path, said: str = "training in the background"):
     child = terminal(folder, columns=120, encoding="utf-8")
     child.expect("Ctrl-D leaves")
     child.expect(said)
-    child.expect_exact("\x1b[6n")  # where is the cursor? Without an answer no toolbar is drawn
+    # where is the cursor? A terminal answers; without an answer no toolbar is drawn
+    child.expect_exact("\x1b[6n")
     child.send("\x1b[1;1R")
     child.expect(">")
     return child

@@ -22,6 +22,10 @@ QUESTION = "when does the ferry leave?"
 def spawn(folder: Path):
     child = terminal(folder)
     child.expect("Ctrl-D leaves")
+    # Where is the cursor? A terminal answers; unanswered, prompt-toolkit waits a second for
+    # the reply when it leaves.
+    child.expect_exact("\x1b[6n")
+    child.send("\x1b[1;1R")
     child.expect(">")
     return child
 
