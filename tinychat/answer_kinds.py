@@ -125,10 +125,28 @@ KINDS = [  # most specific first
         r"\b(today|tomorrow|tonight|morning|evening|night|weekly|every|each)\b|"
         r"\b\d{1,2}[:.]\d{2}\b",
     ),
+    # A measure: "how high" wants a length, "how heavy" a weight, "how long does it take" a
+    # duration; "how long is it" or "how big" may be any of them.
+    _kind(
+        "length",
+        r"\bhow (high|tall|far|wide|deep|thick)\b|\b(height|length|width|depth|distance)\b",
+        NUMBER + r"[\d,.]*\s?(" + LENGTH_UNITS + r"|storeys?|stories|floors?)\b",
+    ),
+    _kind(
+        "weight",
+        r"\bhow heavy\b|\bhow much does .* weigh\b|\b(weigh|weighs|weight)\b",
+        NUMBER + r"[\d,.]*\s?" + WEIGHT_UNITS + r"\b",
+    ),
+    _kind(
+        "duration",
+        r"\bhow long (does|do|did|will|would|should|can)\b.*\b(take|last|stay|keep|cook|bake|"
+        r"steep|brew|boil|rest|run|wait)\b|\bhow long (for|until)\b|"
+        r"\bhow many (seconds|minutes|hours|days|weeks|months)\b",
+        NUMBER + r"[\d,.]*\s?" + TIME_UNITS + r"\b",
+    ),
     _kind(
         "size",
-        r"\bhow (high|tall|long|far|wide|deep|big|large|thick|heavy|fast|much does .* weigh)\b|"
-        r"\b(height|length|width|depth|distance|size|weigh|weighs|weight|speed|capacity|area)\b",
+        r"\bhow (long|big|large|fast)\b|\b(size|speed|capacity|area)\b",
         NUMBER + r"[\d,.]*\s?(" + LENGTH_UNITS + "|" + WEIGHT_UNITS + "|" + TIME_UNITS
         + r"|%|percent|mph|knots|litres?|liters?|ml|pints?|gallons?|acres?|hectares?|storeys?|"
         r"stories|floors?|degrees?|°)\b",

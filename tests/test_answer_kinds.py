@@ -1,0 +1,37 @@
+"""The kind of answer a question asks for, and whether a sentence holds it (answer_kinds.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tinychat.answer_kinds import holds, kinds_asked
+
+
+@pytest.mark.parametrize(
+    "question, sentence, held",
+    [
+        # a measure: the unit must fit what is asked
+        ("how high is the lighthouse?", "It is 31 metres tall.", 1.0),
+        ("how high is the lighthouse?", "The light flashes every 15 seconds.", 0.0),
+        ("how far is the walk?", "The walk is 11 km and climbs a hill.", 1.0),
+        ("how far is the walk?", "Allow about 4 hours for it.", 0.0),
+        ("how heavy is the anvil?", "It weighs 40 kg.", 1.0),
+        ("how heavy is the anvil?", "It is 2 m long.", 0.0),
+        ("how long does the bread bake for?", "Bake it for 40 minutes.", 1.0),
+        ("how long does the walk take?", "The walk is 11 km.", 0.5),  # a length, not a time
+        ("how long is the crossing?", "It arrives 35 minutes later.", 1.0),  # either
+        ("how long is the crossing?", "The crossing is 4 miles.", 1.0),
+        # other kinds
+        ("what time does the vet open?", "They open at 8:30 on weekdays.", 1.0),
+        ("who winds the clock?", "A volunteer called Dennis Orme winds it.", 1.0),
+        ("how much is a ticket?", "A ticket costs £3.", 1.0),
+        ("what colour is the door?", "The door is painted dark green.", 1.0),
+    ],
+)
+def test_a_sentence_holds_the_kind_of_answer_asked_for(question, sentence, held):
+    assert holds(sentence, kinds_asked(question)) == held
+
+
+def test_a_question_that_asks_no_kind_holds_nothing():
+    assert kinds_asked("tell me about the mill") == []
+    assert holds("The mill grinds flour.", kinds_asked("tell me about the mill")) == 0.0
