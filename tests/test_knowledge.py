@@ -117,12 +117,18 @@ def test_refresh_reports_changes_and_ignores_what_it_should(tmp_path):
     assert (changes.added, changes.removed) == (["renamed.txt"], ["c.txt"])
 
 
-def test_bad_files_warn_once_and_the_rest_is_read(tmp_path):
+def notes_with_bad_files(tmp_path: Path) -> Path:
+    """A notes folder with one good note, one in Latin-1 and one binary file."""
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "good.txt").write_text("Good text.\n")
     (folder / "latin1.txt").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    return folder
+
+
+def test_bad_files_warn_once_and_the_rest_is_read(tmp_path):
+    folder = notes_with_bad_files(tmp_path)
     (folder / "huge.txt").write_text("x" * 3000)
     (folder / "empty.txt").write_text("")
     outside = tmp_path / "secret.txt"
@@ -290,11 +296,7 @@ def test_labelled_and_short_lines_are_facts_of_their_own():
 
 
 def test_warnings_are_not_repeated_on_the_next_start_until_the_file_changes(tmp_path):
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "good.txt").write_text("Good text.\n")
-    (folder / "latin1.txt").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))
-    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    folder = notes_with_bad_files(tmp_path)
     manifest = tmp_path / "state" / "manifest.json"
     manifest.parent.mkdir()
 
