@@ -35,6 +35,26 @@ def test_the_decline_rules():
     assert declines(Evidence(0.6, 0.0, 0.5))  # names no subject, half its words appear nowhere
     assert not declines(Evidence(0.6, 0.4, 0.5))  # a named subject: answered
     assert declines(Evidence(0.2, 0.4, 0.0)) and not declines(Evidence(0.3, 0.4, 0.0))  # the floor
+    assert declines(Evidence(0.9, 0.4, 0.0, stranger="brisby"))  # a look-alike the notes lack
+
+
+def test_a_name_the_notes_never_use_on_a_kind_they_name_is_a_stranger():
+    notes = index()  # two ferries, each named: "The Ostrevane ferry", "The Kelmoor ferry"
+    assert notes.stranger("when does the brisby ferry leave?") == "brisby"
+    assert notes.stranger("how many cars does the brisby ferry carry?") == "brisby"
+    assert notes.search_with_evidence("when does the brisby ferry leave?", 3)[1].stranger
+    # not strangers: a subject the notes have, a typo of one, words that are no names, a kind of
+    # thing the notes never name ("loom": only "the zarnet loom", lower case), a verb
+    for question in (
+        "when does the ostrevane ferry leave?",
+        "when does the ostrevan ferry leave?",
+        "when does the next ferry leave?",
+        "when does the earliest ferry leave?",
+        "which is the cheaper ferry?",
+        "how wide is the brisby loom?",
+        "who runs ostrevane ferry?",
+    ):
+        assert notes.stranger(question) == "", question
 
 
 def test_a_follow_up_refers_back_unless_it_names_a_subject_of_its_own():

@@ -4,6 +4,9 @@ Decided from retrieval, by rules measured on the three question sets (README, "D
 - nothing in the notes shares a word with the question ("???", "what is the capital of france?"
   over notes that never mention France): no sentence scores above 0;
 - the question names no subject of the notes and half its words appear nowhere in them;
+- the question names a look-alike the notes do not have: "the kelby ferry" over notes about two
+  other ferries, a word the notes never use in the place of a name, before a word that names
+  their subjects;
 - the best sentence matches too little of the question (its score is under `FLOOR`).
 Known limit: a question about a subject the notes *do* describe, asking a fact they do not give
 ("who conducts the choir?" when no conductor is named), is mostly still answered: its best
@@ -27,6 +30,7 @@ class Evidence:
     score: float  # the best sentence's score (0 when nothing matched)
     subject: float  # the share of the question's words its note's subject holds
     unknown: float  # the share of the question's words no note holds
+    stranger: str = ""  # a name the notes never use, on a kind of thing they describe ("kelby")
 
 
 def declines(evidence: Evidence | None) -> bool:
@@ -34,5 +38,7 @@ def declines(evidence: Evidence | None) -> bool:
     if evidence is None or evidence.score <= 0:
         return True
     if evidence.subject == 0 and evidence.unknown >= UNKNOWN_SHARE:
+        return True
+    if evidence.stranger:
         return True
     return evidence.score < FLOOR

@@ -50,12 +50,28 @@ AUXILIARIES = frozenset(
     "lies sits stands runs holds".split()
 )
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+NAME_OR_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # Words that shape a question without saying what it is about ("what happens with top-k 0?").
 QUESTION_FILLER = frozenset(
     "happen happens happened mean means meant tell explain describe define know please "
     "thing things something anything kind sort type way ways use used using exactly really "
     "actually i me we us my our you your".split()
 )
+# Words that give a question its shape ("how many", "what's"): never a name.
+QUESTION_SHAPE = frozenset("many much often far long high big what's when's where's who's".split())
+# Words a name follows in a question: "the kelby ferry", "our old boat".
+DETERMINERS = frozenset("the a an this that our my your their his her".split())
+# Words that stand where a name stands without being one ("the next ferry", "the cheapest
+# ferry", "the weekly market"): a question may use them though no note does.
+NOT_NAMES = frozenset(
+    "first second third last next early late main old new big small local usual public private "
+    "weekend weekday daily weekly monthly yearly annual summer winter spring autumn morning "
+    "afternoon evening night".split()
+)
+NOT_NAME_ENDINGS = ("est", "er", "ly")  # cheapest, taller, weekly
+# An unknown word spelled this much like a word of the notes is a typo of it, not a new name
+# (Dice similarity of character 3-grams: "vesholm" and "vessholm" 0.8, "orvington", "orvin" 0.57).
+TYPO_SIMILARITY = 0.7
 
 
 def stem(word: str) -> str:
@@ -147,6 +163,20 @@ class Sections:
         return cls(of_chunk, subjects, names, keys, by_word, by_label)
 
 
+def _named_kinds(sentence: str) -> list[str]:
+    """Stemmed words that follow a name in `sentence` ("The Vessholm ferry", "Millrace Choir is")
+    or come before "of" and a name ("the town of Velmora")."""
+    words = NAME_OR_WORD.findall(normalize(sentence))
+    kinds = []
+    for i in range(1, len(words)):
+        name = words[i - 1][0].isupper() and (i > 1 or words[i][0].isupper())
+        if name and words[i].isalpha():
+            kinds.append(stem(words[i].lower()))
+        if i + 1 < len(words) and words[i] == "of" and words[i + 1][0].isupper():
+            kinds.append(stem(words[i - 1].lower()))
+    return kinds
+
+
 # ---------------------------------------------------------------------------- postings
 
 
@@ -229,6 +259,13 @@ class Part:
     sections: Sections
     hidden: np.ndarray  # (N,) bool: sentences of files edited or removed since this part was built
 
+    @functools.cached_property
+    def named_kinds(self) -> frozenset[str]:
+        """Stemmed words the notes write after a name ("ferry" of "the Vessholm ferry", "town"
+        of "the town of Velmora"): kinds of thing that have names here. Read at the first
+        question that needs them, not at start: most questions never do."""
+        return frozenset(kind for chunk in self.chunks for kind in _named_kinds(chunk.text))
+
 
 # ---------------------------------------------------------------------------- the index
 
@@ -307,15 +344,60 @@ class LexicalIndex:
         words = [
             word for word in content_words(query) if word not in QUESTION_FILLER
         ] or content_words(query)
-        unknown = [
-            word
+        return sum(not self.holds_word(word) for word in words) / max(len(words), 1)
+
+    def holds_word(self, word: str) -> bool:
+        """Whether some note holds `word` (in any of its forms), in a sentence or a subject."""
+        stemmed = stem(word)
+        return any(
+            f"w:{stemmed}" in part.postings.term_ids or stemmed in part.sections.by_word
+            for part in self.parts
+        )
+
+    def stranger(self, query: str) -> str:
+        """A name the notes never use, on a kind of thing they describe, or "" if there is none.
+
+        Over notes about the Vessholm and the Tarrick ferry, "when does the kelby ferry leave?"
+        asks about a third ferry: "kelby" stands where a name stands (after "the", before
+        "ferry", a word naming a subject of the notes) and no note holds it. The same for "the
+        town of quellbrook". "who owns derrow mill?" has no stranger: "owns" follows no "the"."""
+        words = WORD.findall(normalize(query).lower())
+        new = [
+            word not in STOPWORDS
+            and word not in QUESTION_SHAPE
+            and word not in QUESTION_FILLER
+            and not self.holds_word(word)
             for word in words
-            if not any(
-                f"w:{stem(word)}" in part.postings.term_ids or part.sections.by_word.get(stem(word))
-                for part in self.parts
-            )
         ]
-        return len(unknown) / max(len(words), 1)
+        for first, last in _runs(new):
+            before_kind = (
+                first > 0
+                and words[first - 1] in DETERMINERS
+                and last + 1 < len(words)
+                and self._named_kind(words[last + 1])
+            )
+            after_of = (
+                first >= 2 and words[first - 1] == "of" and self._named_kind(words[first - 2])
+            )
+            name = words[first]
+            looks_like_name = name not in NOT_NAMES and not name.endswith(NOT_NAME_ENDINGS)
+            if (before_kind or after_of) and looks_like_name and not self._typo(name):
+                return name
+        return ""
+
+    def _named_kind(self, word: str) -> bool:
+        """Whether the notes give names to things of the kind `word` says ("ferry", "town")."""
+        return word not in STOPWORDS and any(stem(word) in part.named_kinds for part in self.parts)
+
+    def _typo(self, word: str) -> bool:
+        """Whether `word` is spelled much like a subject word of the notes ("vesholm")."""
+        grams = _trigrams(stem(word))
+        return any(
+            2 * len(grams & _trigrams(known)) / (len(grams) + len(_trigrams(known)))
+            >= TYPO_SIMILARITY
+            for part in self.parts
+            for known in part.sections.by_word
+        )
 
     def visible(self) -> int:
         return sum(len(part.chunks) - int(part.hidden.sum()) for part in self.parts)
@@ -332,10 +414,12 @@ class LexicalIndex:
         scores = match.score()
         hits = ranked_hits(self.chunks, scores, k, floor=0.0)
         best = int(np.argmax(scores)) if len(scores) else -1
+        asked = asked if asked is not None else query
         evidence = Evidence(
             float(scores[best]) if hits else 0.0,
             float(match.subject[best]) if hits else 0.0,
-            self.unknown_share(asked if asked is not None else query),
+            self.unknown_share(asked),
+            self.stranger(asked),
         )
         return hits, evidence
 
@@ -409,6 +493,23 @@ def _kind_held(chunks: list[Chunk], base: np.ndarray, kinds: list) -> np.ndarray
 @functools.lru_cache(maxsize=1 << 16)  # training asks about the same sentences thousands of times
 def _holds(text: str, kind_names: tuple[str, ...]) -> float:
     return holds(text, [KINDS_BY_NAME[name] for name in kind_names])
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """(first, last) index of each run of true flags: [F, T, T, F, T] -> [(1, 2), (4, 4)]."""
+    runs: list[tuple[int, int]] = []
+    for i, flag in enumerate(flags):
+        if flag and (not runs or runs[-1][1] != i - 1):
+            runs.append((i, i))
+        elif flag:
+            runs[-1] = (runs[-1][0], i)
+    return runs
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _trigrams(word: str) -> frozenset[str]:
+    padded = f" {word} "
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
 
 
 def _subject_masks(sections: Sections, stems: list[str]) -> np.ndarray:
