@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import with_paths
-from tinychat.abstain import Evidence, declines
+from tinychat.abstain import Evidence, declines, why_declined
 from tinychat.chat import ChatSession
 from tinychat.conversation import Conversation, follows_up
 from tinychat.knowledge import split_chunks
@@ -36,6 +36,9 @@ def test_the_decline_rules():
     assert not declines(Evidence(0.6, 0.4, 0.5))  # a named subject: answered
     assert declines(Evidence(0.2, 0.4, 0.0)) and not declines(Evidence(0.3, 0.4, 0.0))  # the floor
     assert declines(Evidence(0.9, 0.4, 0.0, stranger="brisby"))  # a look-alike the notes lack
+    assert why_declined(Evidence(0.9, 0.4, 0.0, stranger="brisby")) == 'no note mentions "brisby"'
+    assert why_declined(Evidence(0.2, 0.4, 0.0)).startswith("the closest sentence matches too")
+    assert why_declined(Evidence(0.3, 0.4, 0.0)) == ""
 
 
 def test_a_name_the_notes_never_use_on_a_kind_they_name_is_a_stranger():

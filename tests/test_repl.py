@@ -305,6 +305,14 @@ def test_sources_show_whole_sentences_wrapped_with_a_hanging_indent(session, tmp
     assert sentence in " ".join(row.strip() for row in rows)  # whole, and cut only between words
 
 
+def test_sources_after_a_decline_say_why_and_list_the_closest_sentences(session, tmp_path):
+    (tmp_path / "notes" / "kelmoor.txt").write_text("The Kelmoor ferry crosses to Dunmore.\n")
+    _, text = drive(session, "when does the brisby ferry leave?\n/sources\n")
+    assert "The notes don't say." in text
+    assert 'the notes don\'t hold the answer (no note mentions "brisby"); the closest' in text
+    assert "  1. " in text  # the closest sentences are still listed, as not used
+
+
 def test_an_error_is_said_once_not_again_by_the_watcher(session, tmp_path, capsys):
     from tinychat.watcher import Watcher
 

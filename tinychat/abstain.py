@@ -35,10 +35,17 @@ class Evidence:
 
 def declines(evidence: Evidence | None) -> bool:
     """Whether to answer "the notes don't say" (None: the retriever found nothing at all)."""
+    return bool(why_declined(evidence))
+
+
+def why_declined(evidence: Evidence | None) -> str:
+    """Why the notes do not hold the answer, in a few words for `/sources`; "" to answer."""
     if evidence is None or evidence.score <= 0:
-        return True
+        return "nothing in the notes matches the question"
     if evidence.subject == 0 and evidence.unknown >= UNKNOWN_SHARE:
-        return True
+        return "it names no subject of the notes, and most of its words are in none of them"
     if evidence.stranger:
-        return True
-    return evidence.score < FLOOR
+        return f'no note mentions "{evidence.stranger}"'
+    if evidence.score < FLOOR:
+        return "the closest sentence matches too little of it"
+    return ""

@@ -22,7 +22,7 @@ import numpy as np
 from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
-from tinychat.abstain import Evidence, declines
+from tinychat.abstain import Evidence, why_declined
 from tinychat.conversation import Conversation
 from tinychat.knowledge import open_knowledge
 from tinychat.lexical import LexicalIndex
@@ -49,6 +49,7 @@ class Answer:
     distributions: list[np.ndarray] = field(default_factory=list)
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
+    why_declined: str = ""  # when abstained: why, in a few words (abstain.why_declined)
     # what the retriever searched: the query, plus the subject a follow-up refers to
     searched: str = ""
     retrieved_only: bool = False  # no weights yet (still training): `text` is the best sentence
@@ -203,7 +204,8 @@ class ChatSession:
             self._sync()
             searched = self.conversation.searched(query, self.index) if self.follow_up else query
             hits, evidence = self.retrieve_with_evidence(searched, asked=query)
-            declined = self.decline and declines(evidence)
+            why = why_declined(evidence) if self.decline else ""
+            declined = bool(why)
             if hits and not declined:
                 self.conversation.remember(self.subject_of(hits[0].chunk))
         prompt = build_prompt(
@@ -217,6 +219,7 @@ class ChatSession:
             sources=hits if declined else hits[: prompt.context_used],
             prompt=prompt.text,
             abstained=declined,
+            why_declined=why,
             searched=searched,
         )
         if self.runtime is None and not declined:

@@ -344,8 +344,9 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
             )
         )
     if last.abstained:
+        why = f" ({last.why_declined})" if last.why_declined else ""
         repl.say(
-            "the notes don't hold the answer; the closest sentences, not used:"
+            f"the notes don't hold the answer{why}; the closest sentences, not used:"
             if last.sources
             else "nothing in the notes matches the question"
         )
