@@ -272,6 +272,28 @@ def test_the_kind_of_answer_asked_for_breaks_a_tie():
     assert LexicalIndex(notes).search("how heavy is the orrin bell?", 1)[0].chunk.line == 2
 
 
+def test_a_word_that_means_the_same_finds_the_sentence_and_its_own_word_still_wins():
+    from tinychat.knowledge import split_chunks
+    from tinychat.lexical import LexicalIndex, stem
+    from tinychat.related import related
+
+    assert stem("close") in related(stem("shut"), stem)  # the table is read, by stems
+    notes = split_chunks(
+        "library.txt",
+        "The Pellin library is in the old corn exchange.\n"
+        "It closes for a fortnight every August.\n"
+        "It has a reading room with twelve desks.\n",
+        200,
+    )
+    index = LexicalIndex(notes)
+    assert index.search("is the pellin library shut at all?", 1)[0].chunk.line == 2
+    # a question's own word counts for more than a word of the same meaning
+    notes += split_chunks("shed.txt", "The shed door is shut with a padlock.\n", 200)
+    notes += split_chunks("gate.txt", "The gate is closed with a padlock.\n", 200)
+    hits = LexicalIndex(notes).search("what is shut with a padlock?", 2)
+    assert [hit.chunk.path for hit in hits] == ["shed.txt", "gate.txt"]
+
+
 def test_repeated_texts_keep_the_cache_aligned(table):
     """Two chunks with the same text computed in one batch must not shift later rows."""
     cache = FeatureCache()

@@ -33,6 +33,7 @@ import numpy as np
 
 from tinychat.abstain import Evidence
 from tinychat.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
+from tinychat.related import related
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
 from tinychat.sentences import Chunk, subject_of
 from tinychat.vocab import normalize
@@ -40,6 +41,7 @@ from tinychat.vocab import normalize
 # a sentence of the note the question names beats a better-worded one elsewhere
 SUBJECT_WEIGHT = 1.0
 KIND_BONUS = 0.1  # the sentence holds the kind of answer asked for
+RELATED_WEIGHT = 0.5  # a word that means the same ("closes" for "shut") counts this much of one
 # the best sentences whose kind is checked (enough for any top-k a prompt holds)
 KIND_CANDIDATES = 32
 BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants: term-count saturation, length normalisation
@@ -448,9 +450,10 @@ class LexicalIndex:
             for mask in np.unique(in_subject):
                 rest = [word for i, word in enumerate(words) if not (int(mask) >> i) & 1]
                 rows = in_subject == mask
-                part_sentence[rows] = _bm25(
-                    part.postings, sentence_terms(rest), rarity, average_length, full
-                )[rows]
+                terms = _related_terms(rest) | dict.fromkeys(sentence_terms(rest), 1.0)
+                part_sentence[rows] = _bm25(part.postings, terms, rarity, average_length, full)[
+                    rows
+                ]
             part_sentence[part.hidden] = -np.inf
             sentence.append(part_sentence)
             subject.append(_subject_match(in_subject, word_weight))
@@ -531,12 +534,29 @@ def _subject_match(masks: np.ndarray, word_weight: np.ndarray) -> np.ndarray:
     return (bits * word_weight[None, :]).sum(axis=1).astype(np.float32) / total
 
 
+def _related_terms(words: list[str]) -> dict[str, float]:
+    """Word terms for the words that mean the same as `words` ("clos" for "shut"), each weighted
+    RELATED_WEIGHT."""
+    own = {stem(word) for word in words}
+    return {
+        f"w:{other}": RELATED_WEIGHT
+        for word in own
+        for other in related(word, stem)
+        if other not in own
+    }
+
+
 def _bm25(
-    postings: Postings, terms: Counter[str], rarity, average_length: float, best: float
+    postings: Postings, terms: dict[str, float], rarity, average_length: float, best: float
 ) -> np.ndarray:
-    """BM25 of every sentence for `terms`, divided by `best`, the score of a sentence matching the
-    whole question: so the sentence match and the subject match are shares of the same question."""
-    known = [(postings.term_ids[term], rarity(term)) for term in terms if term in postings.term_ids]
+    """BM25 of every sentence for `terms` (each with a weight: 1 for the question's own), divided
+    by `best`, the score of a sentence matching the whole question: so the sentence match and the
+    subject match are shares of the same question."""
+    known = [
+        (postings.term_ids[term], weight * rarity(term))
+        for term, weight in terms.items()
+        if term in postings.term_ids
+    ]
     if not known or best <= 0:
         return np.zeros(len(postings.lengths), np.float32)
     ids = np.array([t for t, _ in known], np.int64)
