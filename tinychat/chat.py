@@ -26,7 +26,7 @@ from tinychat.abstain import Evidence, why_declined
 from tinychat.conversation import Conversation
 from tinychat.knowledge import open_knowledge
 from tinychat.lexical import LexicalIndex
-from tinychat.prompt import build_prompt
+from tinychat.context import context_lines, fit
 from tinychat.indexing import CACHE_NAME, FeatureCache, cache_limit, cached_texts, update_index
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
@@ -50,6 +50,7 @@ class Answer:
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
     why_declined: str = ""  # when abstained: why, in a few words (abstain.why_declined)
+    context: list[str] = field(default_factory=list)  # the [CONTEXT] lines the prompt holds
     # what the retriever searched: the query, plus the subject a follow-up refers to
     searched: str = ""
     retrieved_only: bool = False  # no weights yet (still training): `text` is the best sentence
@@ -208,22 +209,23 @@ class ChatSession:
             declined = bool(why)
             if hits and not declined:
                 self.conversation.remember(self.subject_of(hits[0].chunk))
-        prompt = build_prompt(
-            [hit.chunk.text for hit in hits],
+        prompt, lines = fit(
+            context_lines(hits),
             query,
             self.config.model.window,
             self.config.generation.max_answer_chars,
         )
         self.last = Answer(
             query,
-            sources=hits if declined else hits[: prompt.context_used],
+            sources=hits if declined else [hit for line in lines for hit in line.hits],
             prompt=prompt.text,
+            context=[line.text for line in lines],
             abstained=declined,
             why_declined=why,
             searched=searched,
         )
         if self.runtime is None and not declined:
-            self.last.sources, self.last.retrieved_only = hits[:1], True
+            self.last.sources, self.last.retrieved_only = list(lines[0].hits) if lines else [], True
         return self.last
 
     def subject_of(self, chunk: Chunk) -> str:
@@ -237,7 +239,7 @@ class ChatSession:
         A declined answer is the decline line, and no model runs; without weights the answer is
         the best matching sentence (or the decline line when nothing matched)."""
         if answer.abstained or answer.retrieved_only:
-            best = answer.sources[0].chunk.text if answer.sources and not answer.abstained else ""
+            best = answer.context[0] if answer.context and not answer.abstained else ""
             for char in best or self.config.generation.decline_text:
                 answer.text += char
                 yield char

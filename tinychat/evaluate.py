@@ -359,7 +359,8 @@ def _measure(
     context = [hit.chunk for hit in answer.sources]
     row = retrieval_measures(question, ranked, context)
     # The no-model baseline shares everything but the model: it declines where the chat declines.
-    top_sentence = answer.text if answer.abstained else ranked[0].chunk.text if ranked else ""
+    # It copies the first [CONTEXT] line: the top sentence, or the two that tie (context.py).
+    top_sentence = answer.text if answer.abstained else answer.context[0] if answer.context else ""
     row |= answer_measures(question, answer.text, context, top_sentence)
     row["abstained"] = float(answer.abstained)
     row["looped"] = float(len(answer.text) >= session.config.generation.max_answer_chars)

@@ -19,8 +19,9 @@ from typing import Callable
 import numpy as np
 
 from tinychat.config import Config
+from tinychat.context import Line, context_lines, fit
 from tinychat.prompt import build_prompt
-from tinychat.retriever import STOPWORDS, Index
+from tinychat.retriever import STOPWORDS, Hit, Index
 from tinychat.sentences import Chunk
 from tinychat.vocab import encode
 
@@ -154,20 +155,27 @@ def qa_example(
 ) -> QAExample | None:
     """An example whose answer is `chunk`, or None if the answer line does not fit the window."""
     query = make_question(chunk.text, rng)
-    context = [hit.chunk for hit in index.search(query, config.retrieval.top_k)]
-    if chunk not in context:  # the retriever missed: put the answer in, as its lowest-ranked line
-        context = context[:-1] + [chunk] if context else [chunk]
+    lines = context_lines(index.search(query, config.retrieval.top_k))
+    if not any(chunk in (hit.chunk for hit in line.hits) for line in lines):
+        # the retriever missed: put the answer in, as its lowest-ranked line
+        lines = lines[:-1] + [Line((chunk.text,), (Hit(chunk, 0.0),))]
     for _ in range(int(rng.integers(0, config.train.distractors + 1))):
-        context.append(chunks[int(rng.integers(len(chunks)))])
-    lines, answer = [c.text for c in context], chunk.text
+        lines.append(Line((chunks[int(rng.integers(len(chunks)))].text,)))
     if rng.random() < config.train.swap_share:
-        swapped, answer = swap_names_and_numbers(lines + [query], answer, rng)
-        lines, query = swapped[:-1], swapped[-1]
-    prompt = build_prompt(lines, query, config.model.window, config.generation.max_answer_chars)
-    used = lines[: prompt.context_used]
-    if answer not in used and not (used and answer.startswith(used[0])):
+        sentences = [sentence for line in lines for sentence in line.sentences]
+        swapped, _ = swap_names_and_numbers(sentences + [query], chunk.text, rng)
+        query, swapped = swapped[-1], iter(swapped[:-1])
+        lines = [Line(tuple(next(swapped) for _ in line.sentences), line.hits) for line in lines]
+    prompt, used = fit(lines, query, config.model.window, config.generation.max_answer_chars)
+    # the answer is the line that holds the asked sentence: the sentence, or the tie it is in
+    answer = next((line.text for line in used if _holds(line, chunk)), None)
+    if answer is None:
         return None
     return QAExample(query, prompt.text, answer[: config.model.window - len(prompt.text) - 1])
+
+
+def _holds(line: Line, chunk: Chunk) -> bool:
+    return any(hit.chunk == chunk for hit in line.hits)
 
 
 def synthetic_example(config: Config, rng: np.random.Generator) -> QAExample:

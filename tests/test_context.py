@@ -1,0 +1,94 @@
+"""[CONTEXT] lines: two sentences of one note that tie go on one line, if it fits whole."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.conftest import with_paths
+from tinychat.chat import ChatSession
+from tinychat.config import Config
+from tinychat.context import TIE, Line, context_lines, fit
+from tinychat.examples import qa_example
+from tinychat.knowledge import split_chunks
+from tinychat.lexical import LexicalIndex
+from tinychat.retriever import Hit
+
+HENS = split_chunks(
+    "hens.txt",
+    "Our hens are three Coppernecks.\nThe coop is cleaned out every Sunday.\n"
+    "The bedding is hemp, never straw.\n",
+    200,
+)
+FERRY = split_chunks("ferry.txt", "The ferry leaves at 7.\n", 200)
+
+
+def hits(*scored: tuple[int, float]) -> list[Hit]:
+    chunks = HENS + FERRY
+    return [Hit(chunks[i], score) for i, score in scored]
+
+
+def test_two_sentences_of_one_note_that_tie_are_one_line_best_first():
+    lines = context_lines(hits((1, 0.50), (2, 0.50 - TIE / 2), (3, 0.1)))
+    assert [line.text for line in lines] == [
+        "The coop is cleaned out every Sunday. The bedding is hemp, never straw.",
+        "The ferry leaves at 7.",
+    ]
+    assert [hit.chunk.line for hit in lines[0].hits] == [2, 3]
+
+
+def test_no_tie_across_notes_or_between_clearly_different_scores():
+    assert len(context_lines(hits((1, 0.5), (3, 0.5)))) == 2  # another note: two subjects
+    assert len(context_lines(hits((1, 0.5), (2, 0.5 - 2 * TIE)))) == 2  # one is better
+    assert len(context_lines(hits((1, 0.5)))) == 1
+
+
+def test_a_joined_line_that_would_be_cut_is_split_again():
+    long = Line(("a" * 100 + ".", "b" * 100 + "."))
+    prompt, used = fit([long], "what is it?", window=320, max_answer_chars=160)
+    assert [line.text for line in used] == ["a" * 100 + "."]  # the best alone, whole
+    assert "b" * 100 not in prompt.text
+    short = Line(("Short one.", "Short two."))
+    prompt, used = fit([short], "what is it?", window=320, max_answer_chars=160)
+    assert used == [short] and "Short one. Short two.\n" in prompt.text
+
+
+def test_a_question_no_word_of_which_picks_a_sentence_is_answered_with_the_tie(tmp_path):
+    """Nothing but the subject matches ("sleep" is in no sentence): the answer holds both best
+    sentences, and both are its sources."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "hens.txt").write_text(
+        "The hens live in a coop by the shed.\nThe coop is cleaned out every Sunday.\n"
+    )
+    (notes / "ferry.txt").write_text("The ferry leaves at 7.\n")
+    config = with_paths(Config(), tmp_path)
+    with ChatSession(config, None) as session:  # no weights yet: it answers with the first line
+        answer = session.prepare("what do the hens sleep on?")
+        text = "".join(session.generate(answer))
+    assert text == "The hens live in a coop by the shed. The coop is cleaned out every Sunday."
+    assert [(hit.chunk.path, hit.chunk.line) for hit in answer.sources] == [
+        ("hens.txt", 1),
+        ("hens.txt", 2),
+    ]
+    assert answer.context[0] == text
+
+
+def test_training_answers_a_sentence_in_a_tie_with_the_whole_line():
+    """Questions made from a sentence whose words another sentence of its note shares tie: the
+    answer to learn is then the joined line, as the chat would show it."""
+    chunks = split_chunks(
+        "coop.txt",
+        "The coop stands by the shed.\nThe coop roof is felt.\nThe coop roof is green.\n",
+        200,
+    )
+    index = LexicalIndex(chunks + FERRY)
+    joined = "The coop roof is felt. The coop roof is green."
+    answers = []
+    for seed in range(40):
+        example = qa_example(
+            chunks[1], chunks + FERRY, index, Config(), np.random.default_rng(seed)
+        )
+        if example is not None:
+            assert example.answer in example.prompt.split("\n")  # always one whole context line
+            answers.append(example.answer)
+    assert joined in answers and "The coop roof is felt." in answers  # tied, and not tied

@@ -1,0 +1,71 @@
+"""The [CONTEXT] lines: the retriever's sentences, best first, and two that tie on one line.
+
+The model answers by copying its first context line. When the question's words pick no single
+sentence of a note ("what do the hens sleep on?" over a note where nothing says "sleep"), the
+note's best two sentences score the same, and the first of them is a coin toss. Such a tie is one
+line, so the answer holds both sentences and the reader sees which one answers:
+
+    [CONTEXT]
+    Their coop is cleaned out every Sunday. The bedding is hemp, never straw.
+    A bale of hemp bedding costs £9.
+
+Only sentences of the same note tie (a tie across notes is two subjects, not one answer), and
+only when the joined line fits the window whole; otherwise each stays a line of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinychat.prompt import CONTEXT_MARKER, Prompt, build_prompt, one_line
+from tinychat.retriever import Hit
+
+TIE = 0.02  # scores this close say the same about the question (scores run from 0 to about 1.2)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One [CONTEXT] line: one sentence, or two of one note that tie, and the hits behind it
+    (none for a line made up in training)."""
+
+    sentences: tuple[str, ...]
+    hits: tuple[Hit, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+
+def context_lines(hits: list[Hit]) -> list[Line]:
+    """The hits as context lines, best first: the best two on one line when they tie."""
+    lines = [Line((hit.chunk.text,), (hit,)) for hit in hits]
+    if len(hits) >= 2 and ties(hits[0], hits[1]):
+        lines[:2] = [Line((hits[0].chunk.text, hits[1].chunk.text), (hits[0], hits[1]))]
+    return lines
+
+
+def ties(best: Hit, second: Hit) -> bool:
+    """Whether two sentences of the same note match the question equally well."""
+    return best.chunk.path == second.chunk.path and best.score - second.score <= TIE
+
+
+def fit(
+    lines: list[Line], query: str, window: int, max_answer_chars: int
+) -> tuple[Prompt, list[Line]]:
+    """The prompt for `lines` and the lines it holds. A joined line that would have to be cut to
+    fit is split into its sentences again: half a second sentence helps nobody."""
+    prompt = build_prompt([line.text for line in lines], query, window, max_answer_chars)
+    if lines and len(lines[0].sentences) > 1 and not whole_first_line(prompt, lines[0]):
+        first = lines[0]
+        lines = [
+            Line((sentence,), first.hits[i : i + 1]) for i, sentence in enumerate(first.sentences)
+        ] + lines[1:]
+        prompt = build_prompt([line.text for line in lines], query, window, max_answer_chars)
+    return prompt, lines[: prompt.context_used]
+
+
+def whole_first_line(prompt: Prompt, line: Line) -> bool:
+    """Whether `prompt` holds `line` as its first context line, uncut."""
+    return prompt.context_used > 0 and prompt.text.startswith(
+        CONTEXT_MARKER + one_line(line.text) + "\n"
+    )
