@@ -47,6 +47,9 @@ def test_a_joined_line_that_would_be_cut_is_split_again():
     prompt, used = fit([long], "what is it?", window=320, max_answer_chars=160)
     assert [line.text for line in used] == ["a" * 100 + "."]  # the best alone, whole
     assert "b" * 100 not in prompt.text
+    # a joined line longer than an answer may be: split too (it would be cut as an answer)
+    _, used = fit([Line(("a" * 60 + ".", "b" * 60 + "."))], "q?", window=448, max_answer_chars=100)
+    assert [line.text for line in used] == ["a" * 60 + ".", "b" * 60 + "."]
     short = Line(("Short one.", "Short two."))
     prompt, used = fit([short], "what is it?", window=320, max_answer_chars=160)
     assert used == [short] and "Short one. Short two.\n" in prompt.text

@@ -10,7 +10,8 @@ line, so the answer holds both sentences and the reader sees which one answers:
     A bale of hemp bedding costs £9.
 
 Only sentences of the same note tie (a tie across notes is two subjects, not one answer), and
-only when the joined line fits the window whole; otherwise each stays a line of its own.
+only when the joined line fits the window whole and is no longer than an answer may be
+(`generation.max_answer_chars`); otherwise each stays a line of its own.
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ def fit(
     lines: list[Line], query: str, window: int, max_answer_chars: int
 ) -> tuple[Prompt, list[Line]]:
     """The prompt for `lines` and the lines it holds. A joined line that would have to be cut to
-    fit is split into its sentences again: half a second sentence helps nobody."""
+    fit, or that is longer than an answer may be, is split into its sentences again: half a
+    second sentence helps nobody."""
     prompt = build_prompt([line.text for line in lines], query, window, max_answer_chars)
-    if lines and len(lines[0].sentences) > 1 and not whole_first_line(prompt, lines[0]):
+    joined = lines and len(lines[0].sentences) > 1
+    if joined and (
+        not whole_first_line(prompt, lines[0]) or len(one_line(lines[0].text)) >= max_answer_chars
+    ):
         first = lines[0]
         lines = [
             Line((sentence,), first.hits[i : i + 1]) for i, sentence in enumerate(first.sentences)
