@@ -7,8 +7,8 @@ Each question is answered exactly as the chat answers it. Reported, averaged ove
 - token F1 against the reference answer;
 - bits per character of the reference answer given the retrieved context, no context,
   and a wrong document: how much the model actually reads its context;
-- the same keyword recall and F1 for "answer = the retriever's top sentence verbatim",
-  the baseline the model has to beat.
+- the same keyword recall and F1 for "answer = the first [CONTEXT] line verbatim" (the
+  retriever's top sentence, or the two that tie), the baseline the model has to beat.
 """
 
 from __future__ import annotations
@@ -251,7 +251,8 @@ def retrieval_measures(
 def answer_measures(
     question: Question, answer: str, context: list[Chunk], top_sentence: str
 ) -> dict[str, float | None]:
-    """How good the written answer is, beside the no-model baseline "copy the top sentence"."""
+    """How good the written answer is, beside the no-model baseline "copy the first context
+    line"."""
     has_keywords = bool(question.keywords)
     return {
         "keyword_recall": keyword_recall(answer, question.keywords) if has_keywords else None,
@@ -403,8 +404,8 @@ LABELS = {
     "bpc_context": "bits/char of answer, retrieved context",
     "bpc_no_context": "bits/char of answer, no context",
     "bpc_wrong_document": "bits/char of answer, wrong document",
-    "baseline_keyword_recall": "baseline (top sentence) keyword recall",
-    "baseline_token_f1": "baseline (top sentence) token F1",
+    "baseline_keyword_recall": "baseline (first context line) keyword recall",
+    "baseline_token_f1": "baseline (first context line) token F1",
     "looped": "answers cut at max length",
 }
 
