@@ -36,6 +36,12 @@ def test_two_sentences_of_one_note_that_tie_are_one_line_best_first():
     assert [hit.chunk.line for hit in lines[0].hits] == [2, 3]
 
 
+def test_joined_sentences_each_end_in_a_stop():
+    line = Line(("Library: Tue to Sat 9 to 5", "Pool: 7 to 9 a.m.", "Done!"))
+    assert line.text == "Library: Tue to Sat 9 to 5. Pool: 7 to 9 a.m. Done!"
+    assert Line(("Gate code: 2290",)).text == "Gate code: 2290"  # alone: as written
+
+
 def test_no_tie_across_notes_or_between_clearly_different_scores():
     assert len(context_lines(hits((1, 0.5), (3, 0.5)))) == 2  # another note: two subjects
     assert len(context_lines(hits((1, 0.5), (2, 0.5 - 2 * TIE)))) == 2  # one is better

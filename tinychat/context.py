@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from tinychat.prompt import CONTEXT_MARKER, Prompt, build_prompt, one_line
 from tinychat.retriever import Hit
 
+STOPS = (".", "!", "?")  # how a sentence ends; a joined sentence without one gains a "."
 TIE = 0.02  # scores this close say the same about the question (scores run from 0 to about 1.2)
 
 
@@ -34,7 +35,13 @@ class Line:
 
     @property
     def text(self) -> str:
-        return " ".join(self.sentences)
+        """The sentences joined, each ending in a stop ("Library: Tue to Sat 9 to 5" gains one,
+        so two labelled lines do not run into each other)."""
+        if len(self.sentences) == 1:
+            return self.sentences[0]
+        return " ".join(
+            s if s.rstrip().endswith(STOPS) else s.rstrip() + "." for s in self.sentences
+        )
 
 
 def context_lines(hits: list[Hit]) -> list[Line]:

@@ -346,7 +346,12 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
     if last.abstained:
         why = f" ({last.why_declined})" if last.why_declined else ""
         repl.say(
-            f"the notes don't hold the answer{why}; the closest sentences, not used:"
+            textwrap.fill(
+                f"the notes don't hold the answer{why}; the closest sentences, not used:",
+                width=repl.width(),
+                subsequent_indent="  ",
+                break_long_words=False,
+            )
             if last.sources
             else "nothing in the notes matches the question"
         )
