@@ -5,12 +5,13 @@ Decided from retrieval, by rules measured on the three question sets (README, "D
   over notes that never mention France): no sentence scores above 0;
 - the question names no subject of the notes and half its words appear nowhere in them;
 - the question names a look-alike the notes do not have: "the kelby ferry" over notes about two
-  other ferries, a word the notes never use in the place of a name, before a word that names
-  their subjects;
+  other ferries: a word the notes never use, in the place of a name, before a kind of thing the
+  notes give names to;
 - the best sentence matches too little of the question (its score is under `FLOOR`).
 Known limit: a question about a subject the notes *do* describe, asking a fact they do not give
 ("who conducts the choir?" when no conductor is named), is mostly still answered: its best
-sentence looks like an answer to every signal measured so far.
+sentence looks like an answer to every signal measured so far, and a model taught to write the
+decline line when its context lacks the answer did not learn to tell the two apart (README).
 """
 
 from __future__ import annotations

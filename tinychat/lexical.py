@@ -17,6 +17,11 @@ in two parts:
             what the question asks for (a number for "how many", a date for "when", a name
             for "who")
 
+A question's word also matches the words of the same meaning in `related_words.txt` ("shut"
+finds "closes"), at RELATED_WEIGHT of the word itself. And `stranger` notices a question about
+a look-alike the notes lack ("the kelby ferry" beside the Vessholm and the Tarrick ferry), which
+the chat declines (abstain.py).
+
 Everything that depends on the whole folder (term rarity, the mean sentence length) is computed
 when a question is asked, from counts kept per sentence. So an index updated after an edit
 (`LexicalIndex.updated`) ranks exactly as one built from scratch, and costs only the edited files.
