@@ -35,6 +35,7 @@ SETS = {
     "invented": ("bench/invented/knowledge", "bench/invented/questions.yaml"),
     "natural": ("bench/natural/knowledge", "bench/natural/questions.yaml"),
     "holdout": ("bench/holdout/knowledge", "bench/holdout/questions.yaml"),
+    "blind": ("bench/blind/knowledge", "bench/blind/questions.yaml"),
 }
 
 
@@ -83,7 +84,9 @@ def main() -> None:
     parser.add_argument(
         "--sets",
         default="bundled,invented,natural",
-        help="comma-separated: " + ", ".join(SETS) + " (holdout: measure once, never tune on it)",
+        help="comma-separated: "
+        + ", ".join(SETS)
+        + " (holdout and blind: measure, never tune on them)",
     )
     parser.add_argument("--retriever", default="tfidf")
     parser.add_argument(
