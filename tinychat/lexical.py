@@ -455,7 +455,7 @@ class LexicalIndex:
             for mask in np.unique(in_subject):
                 rest = [word for i, word in enumerate(words) if not (int(mask) >> i) & 1]
                 rows = in_subject == mask
-                terms = _related_terms(rest) | dict.fromkeys(sentence_terms(rest), 1.0)
+                terms = _related_terms(rest, rarity) | dict.fromkeys(sentence_terms(rest), 1.0)
                 part_sentence[rows] = _bm25(part.postings, terms, rarity, average_length, full)[
                     rows
                 ]
@@ -539,16 +539,19 @@ def _subject_match(masks: np.ndarray, word_weight: np.ndarray) -> np.ndarray:
     return (bits * word_weight[None, :]).sum(axis=1).astype(np.float32) / total
 
 
-def _related_terms(words: list[str]) -> dict[str, float]:
+def _related_terms(words: list[str], rarity) -> dict[str, float]:
     """Word terms for the words that mean the same as `words` ("clos" for "shut"), each weighted
-    RELATED_WEIGHT."""
+    so that it earns RELATED_WEIGHT of what the question's own word would earn if the sentence
+    held it (its stem and its character 3-grams), not of its stem alone."""
     own = {stem(word) for word in words}
-    return {
-        f"w:{other}": RELATED_WEIGHT
-        for word in own
-        for other in related(word, stem)
-        if other not in own
-    }
+    terms: dict[str, float] = {}
+    for word in words:
+        earned = RELATED_WEIGHT * sum(rarity(term) for term in sentence_terms([word]))
+        for other in related(stem(word), stem) - own:
+            term = f"w:{other}"
+            if rarity(term) > 0:
+                terms[term] = max(terms.get(term, 0.0), earned / rarity(term))
+    return terms
 
 
 def _bm25(
