@@ -37,6 +37,7 @@ from tinychat.files import FileTooLarge, read_regular
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.terminal import printable, printable_line
 from tinychat.trainer import Trainer
+from tinychat.wrap import WordWrap
 
 HISTORY_NAME = "history"
 MAX_HISTORY_BYTES = 16 << 20  # some 300,000 questions; a larger file is left alone, not loaded
@@ -286,6 +287,8 @@ class Repl:
 
     def stream_answer(self, query: str) -> None:
         self.check_training()  # new weights come in here, between two answers, never during one
+        on_terminal = self.out.isatty()  # a test's StringIO gets the characters as they come
+        screen = WordWrap(self.out, self.width() if on_terminal else None)
         try:
             answer = self.session.prepare(query)
             self.show_notices()  # e.g. "re-indexed: 1 changed", before the answer it affects
@@ -293,8 +296,7 @@ class Repl:
             dim = (answer.abstained or retrieved) and self.colors() and self.out is sys.stdout
             self.out.write("\x1b[2m" if dim else "")  # a declined or retrieved answer is dimmed
             for char in self.session.generate(answer):
-                self.out.write(printable(char))
-                self.out.flush()
+                screen.write(printable(char))
             self.out.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
         except KeyboardInterrupt:
