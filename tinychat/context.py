@@ -22,7 +22,7 @@ from tinychat.prompt import CONTEXT_MARKER, Prompt, build_prompt, one_line
 from tinychat.retriever import Hit
 
 STOPS = (".", "!", "?")  # how a sentence ends; a joined sentence without one gains a "."
-TIE = 0.02  # scores this close say the same about the question (scores run from 0 to about 1.2)
+TIE = 0.02  # scores this close say the same about the question (a sentence scores 0 to about 2)
 
 
 @dataclass(frozen=True)
