@@ -26,6 +26,19 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tinychat", *FOLDER_ARGS, *args]
 
 
+def as_a_shell_starts_it(argv: list[str]) -> list[str]:
+    """`argv` started with Ctrl-C's signals at their defaults, as a shell starts a foreground
+    job. A process started while its parent ignores SIGINT keeps ignoring it (the Unix rule,
+    which Python follows), and a test worker can be ignoring it for a moment: seen as SIGINT
+    and SIGQUIT both in the child's SigIgn, as C's system() leaves them while it waits."""
+    reset = (
+        "import os, signal, sys; "
+        "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGQUIT)]; "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    return [sys.executable, "-c", reset, *argv]
+
+
 def run(
     folder: Path, *args: str, stdin: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_support import command, env, make_folder, run, terminal
+from tests.cli_support import as_a_shell_starts_it, command, env, make_folder, run, terminal
 
 pexpect = pytest.importorskip("pexpect")
 QUESTION = "when does the ferry leave?"
@@ -200,7 +200,7 @@ def test_kill_9_of_the_repl_stops_its_trainer_which_saves_its_progress(tmp_path)
 def test_ctrl_c_during_a_first_run_training_exits_130(tmp_path):
     folder = fresh_folder(tmp_path / "interrupt", steps=300)
     process = subprocess.Popen(
-        command("ask", QUESTION),
+        as_a_shell_starts_it(command("ask", QUESTION)),
         cwd=folder,
         env=env(),
         text=True,
