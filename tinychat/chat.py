@@ -53,7 +53,8 @@ class Answer:
     context: list[str] = field(default_factory=list)  # the [CONTEXT] lines the prompt holds
     # what the retriever searched: the query, plus the subject a follow-up refers to
     searched: str = ""
-    retrieved_only: bool = False  # no weights yet (still training): `text` is the best sentence
+    # no weights yet (still training): `text` is the first context line
+    retrieved_only: bool = False
 
     @property
     def probabilities(self) -> list[float]:
@@ -237,7 +238,8 @@ class ChatSession:
     def generate(self, answer: Answer) -> Iterator[str]:
         """Run the model over the prompt, then yield answer characters until a newline or the limit.
         A declined answer is the decline line, and no model runs; without weights the answer is
-        the best matching sentence (or the decline line when nothing matched)."""
+        the first context line, the best sentence or the two that tie (or the decline line when
+        nothing matched)."""
         if answer.abstained or answer.retrieved_only:
             best = answer.context[0] if answer.context and not answer.abstained else ""
             for char in best or self.config.generation.decline_text:
