@@ -341,3 +341,17 @@ def test_an_updated_index_never_returns_a_hidden_chunk_even_when_k_is_large():
         "Pears and rain, rewritten."
     ]
     assert len(hits) == 3  # two unchanged chunks and the new one; the old f1.txt chunk is gone
+
+
+def test_a_contraction_counts_as_the_stopword_it_contracts():
+    from tinychat.knowledge import split_chunks
+    from tinychat.lexical import LexicalIndex, content_words
+
+    assert content_words("what's the code? it isn't marmalade's") == ["code", "marmalade's"]
+    notes = split_chunks(
+        "codes.txt", "The shed padlock code is 0330.\nThe bike lock code is 1221.\n", 200
+    )
+    index = LexicalIndex(notes)
+    # "what's" neither matches nor dilutes: the match is the one of "the shed code"
+    assert index.scores("what's the shed code?") == pytest.approx(index.scores("the shed code"))
+    assert index.unknown_share("what's the shed code?") == 0.0

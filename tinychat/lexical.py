@@ -76,6 +76,8 @@ NOT_NAMES = frozenset(
     "afternoon evening night".split()
 )
 NOT_NAME_ENDINGS = ("est", "er", "ly")  # cheapest, taller, weekly
+CONTRACTIONS = ("'s", "n't", "'re", "'ll", "'ve", "'d", "'m")
+NOT_BASES = {"ca": "can", "wo": "will", "sha": "shall"}  # can't, won't, shan't
 # An unknown word spelled this much like a word of the notes is a typo of it, not a new name
 # (Dice similarity of character 3-grams: "vesholm" and "vessholm" 0.8, "orvington", "orvin" 0.57).
 TYPO_SIMILARITY = 0.7
@@ -92,9 +94,20 @@ def stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
+def uncontracted(word: str) -> str:
+    """A stopword's contraction as the stopword ("what's" -> what, "isn't" -> is, "can't" -> can),
+    so it is dropped like one; other words as they are ("marmalade's" is a possessive)."""
+    for ending in CONTRACTIONS:
+        base = word.removesuffix(ending)
+        if base != word:
+            base = NOT_BASES.get(base, base) if ending == "n't" else base
+            return base if base in STOPWORDS else word
+    return word
+
+
 def content_words(text: str) -> list[str]:
     """Lower-case words of `text` without stopwords (all words if it has nothing else), in order."""
-    words = WORD.findall(normalize(text).lower())
+    words = [uncontracted(word) for word in WORD.findall(normalize(text).lower())]
     return [w for w in words if w not in STOPWORDS] or words
 
 
