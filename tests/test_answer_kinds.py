@@ -26,6 +26,10 @@ from tinychat.answer_kinds import holds, kinds_asked
         ("who winds the clock?", "A volunteer called Dennis Orme winds it.", 1.0),
         ("how much is a ticket?", "A ticket costs £3.", 1.0),
         ("what colour is the door?", "The door is painted dark green.", 1.0),
+        ("how much money is left in the kitty?", "The kitty holds £42.", 1.0),  # a price
+        ("which days is the gym open?", "It is open on Mondays and Fridays.", 1.0),
+        ("how long does the stew need in the oven?", "Cook it for 2 hours.", 1.0),
+        ("how long does the stew need in the oven?", "Use a 24 cm pot.", 0.5),
     ],
 )
 def test_a_sentence_holds_the_kind_of_answer_asked_for(question, sentence, held):

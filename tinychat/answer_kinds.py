@@ -68,7 +68,7 @@ KINDS = [  # most specific first
     _kind(
         "price",
         r"\bhow much (does|do|is|are|will|would|did) .*(cost|pay|charge)|"
-        r"\b(price|cost|costs|fee|fees|fare|charge|pay|afford)\b|"
+        r"\b(price|cost|costs|fee|fees|fare|charge|pay|afford|money|spend|spent|worth|budget)\b|"
         r"\bhow much (is|are) (it|they|a|an|the)\b",
         r"[£$€¥]\s?\d|\b\d+(\.\d+)?\s?(p|pence|pounds?|dollars?|euros?|quid|cents?)\b|"
         r"\bfree\b|\bcosts?\b|\bcharge",
@@ -118,7 +118,7 @@ KINDS = [  # most specific first
     ),
     _kind(
         "date",
-        r"\bwhen\b|\bwhat (day|date|month)\b|\bwhich (day|date|month|night|evening)\b|"
+        r"\bwhen\b|\bwhat (day|date|month)s?\b|\bwhich (day|date|month|night|evening)s?\b|"
         r"\bwhat night\b|\bwhat season\b",
         r"\b(" + DAYS + "|" + MONTHS + "|" + SEASONS + r")\b|\b\d{1,2}(st|nd|rd|th)\b|"
         r"\b(1[0-9]{3}|20[0-9]{2})\b|"
@@ -140,7 +140,8 @@ KINDS = [  # most specific first
     _kind(
         "duration",
         r"\bhow long (does|do|did|will|would|should|can)\b.*\b(take|last|stay|keep|cook|bake|"
-        r"steep|brew|boil|rest|run|wait)\b|\bhow long (for|until)\b|"
+        r"steep|brew|boil|rest|run|wait|need|needs|simmer|roast|soak|charge)\b|"
+        r"\bhow long (for|until)\b|"
         r"\bhow many (seconds|minutes|hours|days|weeks|months)\b",
         NUMBER + r"[\d,.]*\s?" + TIME_UNITS + r"\b",
     ),
