@@ -60,6 +60,23 @@ def test_a_name_the_notes_never_use_on_a_kind_they_name_is_a_stranger():
         assert notes.stranger(question) == "", question
 
 
+def test_a_label_the_notes_never_write_after_a_title_they_label_is_a_stranger():
+    notes = LexicalIndex(
+        split_chunks(
+            "garden.txt",
+            "Bed 1 has the leeks.\nBed 2 has the beans.\nAunt Verity waters them.\n"
+            "Aunt Rosalind weeds them.\nDr Sethi is the vet.\n",
+            200,
+        )
+    )
+    assert notes.stranger("what is in bed 3?") == "3"  # Beds 1 and 2 only
+    assert notes.stranger("when does aunt beatrice visit?") == "beatrice"
+    # labels the notes write, a typo of one, and a title with one label only ("Dr Sethi")
+    for question in ("what is in bed 2?", "who is aunt verity?", "is aunt veritty here?"):
+        assert notes.stranger(question) == "", question
+    assert notes.stranger("is dr bloggs the vet?") == ""
+
+
 def test_a_follow_up_refers_back_unless_it_names_a_subject_of_its_own():
     notes = index()
     assert follows_up("which family runs it?", "ostrevane ferry", notes)

@@ -6,7 +6,8 @@ Decided from retrieval, by rules measured on the three question sets (README, "D
 - the question names no subject of the notes and half its words appear nowhere in them;
 - the question names a look-alike the notes do not have: "the kelby ferry" over notes about two
   other ferries: a word the notes never use, in the place of a name, before a kind of thing the
-  notes give names to;
+  notes give names to; or a label the notes never write after a word they label ("bed 5" over
+  notes about Beds 1 to 4);
 - the best sentence matches too little of the question (its score is under `FLOOR`).
 Known limit: a question about a subject the notes *do* describe, asking a fact they do not give
 ("who conducts the choir?" when no conductor is named), is mostly still answered: its best

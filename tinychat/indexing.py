@@ -32,7 +32,8 @@ from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, c
 from tinychat.sentences import Chunk
 
 CACHE_NAME = "index-cache.npz"
-CACHE_VERSION = 3  # 2: terms of the sentence alone, stemmed words; 3: contractions ("it's") as their stopword
+# 2: terms of the sentence alone, stemmed words; 3: a contraction ("it's") as its stopword
+CACHE_VERSION = 3
 # past this share of re-read chunks, rebuild the whole index instead of updating it
 LAYER_LIMIT = 0.1
 MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search

@@ -280,6 +280,20 @@ class Part:
     hidden: np.ndarray  # (N,) bool: sentences of files edited or removed since this part was built
 
     @functools.cached_property
+    def labels(self) -> dict[str, frozenset[str]]:
+        """Stemmed word -> the names and numbers the notes write after it, for a word written
+        with a capital before two labels or more ("Bed 1" ... "Bed 4"): {"bed": {"1", ... "4"}}.
+        Read at the first question that needs them."""
+        found: dict[str, set[str]] = {}
+        for chunk in self.chunks:
+            words = NAME_OR_WORD.findall(normalize(chunk.text))
+            for title, label in zip(words, words[1:]):
+                titled = title[0].isupper() and title.isalpha() and title.lower() not in STOPWORDS
+                if titled and (label[0].isupper() or label.isdigit()):
+                    found.setdefault(stem(title.lower()), set()).add(label.lower())
+        return {title: frozenset(labels) for title, labels in found.items() if len(labels) >= 2}
+
+    @functools.cached_property
     def named_kinds(self) -> frozenset[str]:
         """Stemmed words the notes write after a name ("ferry" of "the Vessholm ferry", "town"
         of "the town of Velmora"): kinds of thing that have names here. Read at the first
@@ -380,7 +394,9 @@ class LexicalIndex:
         Over notes about the Vessholm and the Tarrick ferry, "when does the kelby ferry leave?"
         asks about a third ferry: "kelby" stands where a name stands (after "the", before
         "ferry", a word naming a subject of the notes) and no note holds it. The same for "the
-        town of quellbrook". "who owns derrow mill?" has no stranger: "owns" follows no "the"."""
+        town of quellbrook". "who owns derrow mill?" has no stranger: "owns" follows no "the".
+        Likewise a label after a word the notes label with several ("Bed 1" to "Bed 4", "Aunt
+        Verity" and "Aunt Rosalind"): "bed 5", "aunt beatrice"."""
         words = WORD.findall(normalize(query).lower())
         new = [
             word not in STOPWORDS
@@ -403,6 +419,13 @@ class LexicalIndex:
             looks_like_name = name not in NOT_NAMES and not name.endswith(NOT_NAME_ENDINGS)
             if (before_kind or after_of) and looks_like_name and not self._typo(name):
                 return name
+        for title, label in zip(words, words[1:]):
+            # "aunt beatrice" over notes about Aunts Verity and Rosalind, "bed 5" over Beds 1 to 4
+            labels = {known for part in self.parts for known in part.labels.get(stem(title), ())}
+            new_label = label.isdigit() or not self.holds_word(label)
+            if labels and new_label and label not in labels | QUESTION_SHAPE | STOPWORDS:
+                if label.isdigit() or not any(_similar(label, known) for known in labels):
+                    return label
         return ""
 
     def _named_kind(self, word: str) -> bool:
@@ -411,12 +434,8 @@ class LexicalIndex:
 
     def _typo(self, word: str) -> bool:
         """Whether `word` is spelled much like a subject word of the notes ("vesholm")."""
-        grams = _trigrams(stem(word))
         return any(
-            2 * len(grams & _trigrams(known)) / (len(grams) + len(_trigrams(known)))
-            >= TYPO_SIMILARITY
-            for part in self.parts
-            for known in part.sections.by_word
+            _similar(stem(word), known) for part in self.parts for known in part.sections.by_word
         )
 
     def visible(self) -> int:
@@ -525,6 +544,12 @@ def _runs(flags: list[bool]) -> list[tuple[int, int]]:
         elif flag:
             runs[-1] = (runs[-1][0], i)
     return runs
+
+
+def _similar(word: str, known: str) -> bool:
+    """Whether `word` is spelled much like `known`: a typo of it (see TYPO_SIMILARITY)."""
+    grams, known_grams = _trigrams(word), _trigrams(known)
+    return 2 * len(grams & known_grams) / (len(grams) + len(known_grams)) >= TYPO_SIMILARITY
 
 
 @functools.lru_cache(maxsize=1 << 16)
