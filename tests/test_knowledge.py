@@ -293,6 +293,16 @@ def test_labelled_and_short_lines_are_facts_of_their_own():
         6,
         7,
     )  # a wrapped sentence still spans its lines
+    # a long labelled line before a sentence, a label with brackets, "ext." before a number
+    text = (
+        "Annual leave: 27 days plus bank holidays; carry over at most 5 days\n"
+        "Expenses must be claimed within 60 days.\n"
+        "Alarm company (Sentrel Guard) helpline: 0800 600 1100\n"
+        "Wi-Fi name: Pennyfield_Home\n"
+        "IT helpdesk: ext. 4455, or 0800 313 3131 from outside\n"
+    )
+    lines = [(c.line, c.end_line) for c in split_chunks("office.txt", text, 200)]
+    assert lines == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
 
 
 def test_warnings_are_not_repeated_on_the_next_start_until_the_file_changes(tmp_path):

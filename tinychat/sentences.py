@@ -20,13 +20,15 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")  # as editors and `grep -n` count lines (
 # Words that end in a full stop without ending the sentence. Titles and "No." come before a name
 # or a number, so they never end one; the others do only when the next word starts a sentence.
 NEVER_ENDS = frozenset(
-    "dr mr mrs ms st prof no nos mt rev sgt capt gen col lt fr jr sr vs e.g i.e cf".split()
+    "dr mr mrs ms st prof no nos mt rev sgt capt gen col lt fr jr sr vs e.g i.e cf ext tel ref vol"
+    " pp".split()
 )
 ENDS_BEFORE_CAPITAL = frozenset(
     "a.m p.m etc approx inc ltd co ave rd dept est fig ca min max".split()
 )
 MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-LABEL = re.compile(r"^[A-Za-z][\w'&/ -]{0,30}: \S")  # "Front gate: 2290", a labelled value
+# "Front gate: 2290", "Alarm company (Sentrel) helpline: 0800 600 1100": a labelled value
+LABEL = re.compile(r"^[A-Za-z][\w'&/() -]{0,40}: \S")
 # hard-wrapped prose fills its lines; a line shorter than this may be an item of its own
 SHORT_LINE = 50
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -165,16 +167,12 @@ def _ends_a_line_of_its_own(line: str, following: str) -> bool:
     """A short line without a full stop before one that starts like a new item ("Front gate: 2290" /
     "Bike shed padlock: 1112") is a fact of its own, not a sentence wrapped onto the next line."""
     text, after = line.strip(), following.lstrip()
-    if LABEL.match(text) and LABEL.match(
-        after
-    ):  # "Alarm: 4000 then OFF (...)" / "Allotment gate: 7733"
+    if LABEL.match(text) and LABEL.match(after):  # "Alarm: 4000 then OFF" / "Gate: 7733"
         return True
-    return (
-        len(text) < SHORT_LINE
-        and not text.endswith((".", "!", "?", ",", ";", "-", "and", "or", "of", "the"))
-        and bool(after)
-        and (after[0].isupper() or after[0].isdigit())
-    )
+    unfinished = text.endswith((".", "!", "?", ",", ";", "-", "and", "or", "of", "the"))
+    # a labelled line of any length is one fact ("Annual leave: 27 days; carry over 5 days")
+    short = len(text) < SHORT_LINE or bool(LABEL.match(text))
+    return short and not unfinished and bool(after) and (after[0].isupper() or after[0].isdigit())
 
 
 def _pieces(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
