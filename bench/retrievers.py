@@ -36,6 +36,7 @@ SETS = {
     "natural": ("bench/natural/knowledge", "bench/natural/questions.yaml"),
     "holdout": ("bench/holdout/knowledge", "bench/holdout/questions.yaml"),
     "blind": ("bench/blind/knowledge", "bench/blind/questions.yaml"),
+    "blind2": ("bench/blind2/knowledge", "bench/blind2/questions.yaml"),
 }
 
 
@@ -86,7 +87,7 @@ def main() -> None:
         default="bundled,invented,natural",
         help="comma-separated: "
         + ", ".join(SETS)
-        + " (holdout and blind: measure, never tune on them)",
+        + " (holdout, blind and blind2: measure, never tune on them)",
     )
     parser.add_argument("--retriever", default="tfidf")
     parser.add_argument(
