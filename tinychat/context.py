@@ -2,7 +2,7 @@
 
 The model answers by copying its first context line. When the question's words pick no single
 sentence of a note ("what do the hens sleep on?" over a note where nothing says "sleep"), the
-note's best two sentences score the same, and the first of them is a coin toss. Such a tie is one
+note's best two sentences score (nearly) the same, and the first is a coin toss. Such a tie is one
 line, so the answer holds both sentences and the reader sees which one answers:
 
     [CONTEXT]
@@ -22,7 +22,9 @@ from tinychat.prompt import CONTEXT_MARKER, Prompt, build_prompt, one_line
 from tinychat.retriever import Hit
 
 STOPS = (".", "!", "?")  # how a sentence ends; a joined sentence without one gains a "."
-TIE = 0.02  # scores this close say the same about the question (a sentence scores 0 to about 2)
+# Scores this close say the same about the question (a sentence scores 0 to about 2). Measured
+# (README): 0.05 adds keyword recall on every set without costing F1; 0.1 costs invented F1.
+TIE = 0.05
 
 
 @dataclass(frozen=True)
