@@ -169,10 +169,12 @@ def _ends_a_line_of_its_own(line: str, following: str) -> bool:
     text, after = line.strip(), following.lstrip()
     if LABEL.match(text) and LABEL.match(after):  # "Alarm: 4000 then OFF" / "Gate: 7733"
         return True
-    unfinished = text.endswith((".", "!", "?", ",", ";", "-", "and", "or", "of", "the"))
+    # a stop splits the line from the next anyway; a comma, "and" or "the" runs on to it
+    stop_or_run_on = text.endswith((".", "!", "?", ",", ";", "-", "and", "or", "of", "the"))
     # a labelled line of any length is one fact ("Annual leave: 27 days; carry over 5 days")
     short = len(text) < SHORT_LINE or bool(LABEL.match(text))
-    return short and not unfinished and bool(after) and (after[0].isupper() or after[0].isdigit())
+    starts_new = bool(after) and (after[0].isupper() or after[0].isdigit())
+    return short and not stop_or_run_on and starts_new
 
 
 def _pieces(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
