@@ -86,6 +86,22 @@ def test_a_follow_up_refers_back_unless_it_names_a_subject_of_its_own():
     assert not follows_up("how many warp threads does the loom hold?", "ostrevane ferry", notes)
 
 
+def test_an_everyday_word_in_a_file_name_does_not_name_a_subject():
+    notes = {
+        "walks/brindle water.md": "The Brindle Water walk follows the reservoir.\n",
+        "ferry.txt": "The Ostrevane ferry goes to Pellin.\nIt takes on water in storms.\n"
+        "It needs fresh water every day.\nIts water tank holds 90 litres.\n"
+        "Drinking water is free on board.\n",
+    }
+    index = LexicalIndex(
+        [chunk for path, text in notes.items() for chunk in split_chunks(path, text, 200)]
+    )
+    # five sentences say "water": the walk's file name does not make it a name
+    assert follows_up("how much water does it carry?", "ostrevane ferry", index)
+    # "brindle", which no sentence but the walk's holds, still names the walk
+    assert not follows_up("how long is the brindle walk?", "ostrevane ferry", index)
+
+
 def test_the_conversation_adds_the_subject_only_to_a_question_that_refers_back():
     notes, conversation = index(), Conversation()
     assert (

@@ -78,6 +78,9 @@ NOT_NAMES = frozenset(
 NOT_NAME_ENDINGS = ("est", "er", "ly")  # cheapest, taller, weekly
 CONTRACTIONS = ("'s", "n't", "'re", "'ll", "'ve", "'d", "'m")
 NOT_BASES = {"ca": "can", "wo": "will", "sha": "shall"}  # can't, won't, shan't
+# A file-name or heading word held by more sentences than this is an everyday word, not a name
+# (found on bench/blind2's follow-ups: "time", "water", "year"; README)
+NAME_SENTENCES = 3
 # An unknown word spelled this much like a word of the notes is a typo of it, not a new name
 # (Dice similarity of character 3-grams: "vesholm" and "vessholm" 0.8, "orvington", "orvin" 0.57).
 TYPO_SIMILARITY = 0.7
@@ -351,16 +354,19 @@ class LexicalIndex:
 
     def names_a_subject(self, query: str, besides: str = "") -> bool:
         """Whether `query` names a subject of the notes other than `besides`: a word of a file name
-        or heading as written ("vet" of vet.txt; "opened" does not name "opening times.md"), or
-        half the subject words of some section."""
+        or heading as written that few sentences hold ("vet" of vet.txt; "opened" does not name
+        "opening times.md"), or half the subject words of some section."""
         known = {stem(word) for word in content_words(besides)}
         words = [
             word
             for word in content_words(query)
             if word not in QUESTION_FILLER and stem(word) not in known
         ]
+        # "tarrick" of "tarrick ferry.txt" names a subject; "water" of "brindle water.md" or
+        # "times" of "## Opening times" is an everyday word that many sentences hold
+        names = [word for word in words if self._sentences_holding(word) <= NAME_SENTENCES]
         for part in self.parts:
-            if any(part.sections.by_label.get(word.removesuffix("'s")) for word in words):
+            if any(part.sections.by_label.get(word.removesuffix("'s")) for word in names):
                 return True
             named: dict[int, int] = {}
             for stemmed in {stem(word) for word in words}:
@@ -372,6 +378,11 @@ class LexicalIndex:
             ):
                 return True
         return False
+
+    def _sentences_holding(self, word: str) -> int:
+        """How many visible sentences hold `word` (in any of its forms)."""
+        term = f"w:{stem(word)}"
+        return sum(part.postings.frequency(term, part.hidden) for part in self.parts)
 
     def unknown_share(self, query: str) -> float:
         """The share of the question's words that no note holds, in a sentence or a subject."""
