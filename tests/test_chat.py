@@ -143,6 +143,33 @@ def test_a_cache_damaged_while_running_is_rewritten_at_close(trained, tmp_path):
     assert len(FeatureCache(cache).count_rows) == len(session.knowledge.chunks)
 
 
+def test_a_character_outside_the_vocabulary_is_shown_as_the_context_writes_it(
+    session, monkeypatch
+):
+    """The model reads "£" and "°" as one unknown id and writes that id back when it copies
+    them; the answer shows the character it copied, not U+FFFD."""
+    from tinychat.vocab import NEWLINE_ID, UNKNOWN_ID, VOCAB_SIZE, encode
+
+    answer = session.prepare("when does the ferry leave?")
+    assert not answer.abstained
+    answer.prompt = "[CONTEXT]\nA ticket is £4; bake at 170°C.\n[QUERY]\nq\n[ANSWER]\n"
+    prefill = len(encode(answer.prompt)) - 1
+    script = [*encode("A ticket is "), UNKNOWN_ID, *encode("4; 170"), UNKNOWN_ID, NEWLINE_ID]
+    calls = []
+
+    def step(token):
+        calls.append(token)
+        probs = np.full(VOCAB_SIZE, 1e-6)
+        if len(calls) > prefill:
+            probs[script[len(calls) - prefill - 1]] = 1.0
+        return probs / probs.sum()
+
+    monkeypatch.setattr(session.runtime, "step", step)
+    session.temperature = 0.0
+    assert "".join(session.generate(answer)) == "A ticket is £4; 170°"
+    assert answer.text == "A ticket is £4; 170°"
+
+
 def test_unusable_probabilities_are_one_line(session, monkeypatch):
     """Weights that pass the load checks yet overflow still give one line, at any temperature."""
     from tinychat.errors import TinychatError

@@ -29,3 +29,22 @@ def test_every_text_encodes_to_valid_ids(text):
     ids = encode(text)
     assert ((ids >= 0) & (ids < VOCAB_SIZE)).all()
     assert len(decode(ids)) == len(ids)
+
+
+def test_an_unknown_id_is_restored_to_the_character_it_copied():
+    from tinychat.vocab import restore_unknown
+
+    context = "[CONTEXT]\nA bun is £2.40; bake at 170°C.\n"
+    assert restore_unknown(context, "A bun is ") == "£"
+    assert restore_unknown(context, "bake at 170") == "°"  # the longest matching end decides
+    assert restore_unknown(context, "") == "£"  # nothing written yet: the first one
+    assert restore_unknown("All plain ASCII.", "All") == UNKNOWN_CHAR  # nothing to restore
+
+
+@given(st.text(max_size=40), st.text(max_size=10))
+def test_a_restored_character_is_one_character_the_vocabulary_lacks(context, written):
+    from tinychat.vocab import restore_unknown
+
+    char = restore_unknown(context, written)
+    assert len(char) == 1 and (char == UNKNOWN_CHAR or char in normalize(context))
+    assert encode(char)[0] == UNKNOWN_ID

@@ -31,7 +31,7 @@ from tinychat.indexing import CACHE_NAME, FeatureCache, cache_limit, cached_text
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
 from tinychat.sentences import Chunk, subject_of
-from tinychat.vocab import NEWLINE_ID, encode, id_to_char
+from tinychat.vocab import NEWLINE_ID, UNKNOWN_ID, encode, id_to_char, restore_unknown
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
 DEFAULT_RETRIEVER = "tfidf"  # needs no weights
@@ -259,7 +259,11 @@ class ChatSession:
                 token = self._sample(probs)
                 if token == NEWLINE_ID:
                     break
-                answer.text += id_to_char(token)
+                # an unknown id copies a character the vocabulary lacks ("£"): show that one
+                written = id_to_char(token)
+                if token == UNKNOWN_ID:
+                    written = restore_unknown(answer.prompt, answer.text)
+                answer.text += written
                 answer.distributions.append(probs)
                 yield answer.text[-1]
                 if (

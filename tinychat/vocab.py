@@ -3,7 +3,8 @@
 The vocabulary is the newline, the 95 printable ASCII characters (space to '~') and one
 id for every other character. Before encoding, text is folded towards ASCII so that
 accented letters, curly quotes and dashes keep their meaning ("café" -> "cafe");
-what still falls outside becomes the unknown id, shown as U+FFFD when decoded.
+what still falls outside ("£", "€", "°") becomes the unknown id. An answer shows the
+character the model copied there (`restore_unknown`); other decoding shows U+FFFD.
 The prompt markers ([CONTEXT], [QUERY], [ANSWER]) are plain characters, not special ids.
 """
 
@@ -61,6 +62,24 @@ def encode(text: str) -> np.ndarray:
 def decode(ids: "np.ndarray | list[int]") -> str:
     """Text of `ids`; the unknown id becomes U+FFFD."""
     return "".join(id_to_char(int(i)) for i in ids)
+
+
+def restore_unknown(context: str, written: str, longest: int = 16) -> str:
+    """The character the model copied where it wrote the unknown id. The model reads "£", "€" or
+    "°" as one unknown id and can only write that id back; the character it copied is the one
+    that follows, in `context`, the longest end of the answer `written` so far (up to `longest`
+    characters): "at " over "... at £2.40 ..." -> "£". U+FFFD when the context holds no
+    character outside the vocabulary."""
+    text = normalize(context)
+    for size in range(min(longest, len(written)), -1, -1):
+        tail = written[len(written) - size :]
+        start = text.find(tail)
+        while start >= 0:
+            after = start + size
+            if after < len(text) and text[after] not in _ID_OF:
+                return text[after]
+            start = text.find(tail, start + 1)
+    return UNKNOWN_CHAR
 
 
 def id_to_char(token: int) -> str:
