@@ -39,6 +39,9 @@ def test_an_unknown_id_is_restored_to_the_character_it_copied():
     assert restore_unknown(context, "bake at 170") == "°"  # the longest matching end decides
     assert restore_unknown(context, "") == "£"  # nothing written yet: the first one
     assert restore_unknown("All plain ASCII.", "All") == UNKNOWN_CHAR  # nothing to restore
+    # a control character is never written to the terminal: an escape sequence stays inert
+    for control in ("\x1b", "\x9b", "\u202e", "\x07"):
+        assert restore_unknown(f"Code: {control}[2J", "Code: ") == UNKNOWN_CHAR
 
 
 @given(st.text(max_size=40), st.text(max_size=10))
@@ -47,4 +50,5 @@ def test_a_restored_character_is_one_character_the_vocabulary_lacks(context, wri
 
     char = restore_unknown(context, written)
     assert len(char) == 1 and (char == UNKNOWN_CHAR or char in normalize(context))
+    assert char.isprintable()
     assert encode(char)[0] == UNKNOWN_ID

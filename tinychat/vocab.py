@@ -68,8 +68,9 @@ def restore_unknown(context: str, written: str, longest: int = 16) -> str:
     """The character the model copied where it wrote the unknown id. The model reads "£", "€" or
     "°" as one unknown id and can only write that id back; the character it copied is the one
     that follows, in `context`, the longest end of the answer `written` so far (up to `longest`
-    characters): "at " over "... at £2.40 ..." -> "£". U+FFFD when the context holds no
-    character outside the vocabulary."""
+    characters): "at " over "... at £2.40 ..." -> "£". Only a printable character is restored:
+    a control character copied from a note (an escape sequence) stays U+FFFD, so an answer can
+    never drive the terminal. U+FFFD too when the context holds no such character."""
     text = normalize(context)
     for size in range(min(longest, len(written)), -1, -1):
         tail = written[len(written) - size :]
@@ -77,7 +78,7 @@ def restore_unknown(context: str, written: str, longest: int = 16) -> str:
         while start >= 0:
             after = start + size
             if after < len(text) and text[after] not in _ID_OF:
-                return text[after]
+                return text[after] if text[after].isprintable() else UNKNOWN_CHAR
             start = text.find(tail, start + 1)
     return UNKNOWN_CHAR
 
