@@ -69,8 +69,8 @@ def test_a_label_the_notes_never_write_after_a_title_they_label_is_a_stranger():
             200,
         )
     )
-    assert notes.stranger("what is in bed 3?") == "3"  # Beds 1 and 2 only
-    assert notes.stranger("when does aunt beatrice visit?") == "beatrice"
+    assert notes.stranger("what is in bed 3?") == "bed 3"  # Beds 1 and 2 only
+    assert notes.stranger("when does aunt beatrice visit?") == "aunt beatrice"
     # labels the notes write, a typo of one, and a title with one label only ("Dr Sethi")
     for question in ("what is in bed 2?", "who is aunt verity?", "is aunt veritty here?"):
         assert notes.stranger(question) == "", question

@@ -436,7 +436,7 @@ class LexicalIndex:
             new_label = label.isdigit() or not self.holds_word(label)
             if labels and new_label and label not in labels | QUESTION_SHAPE | STOPWORDS:
                 if label.isdigit() or not any(_similar(label, known) for known in labels):
-                    return label
+                    return f"{title} {label}"  # "bed 5": the notes may well say "5" elsewhere
         return ""
 
     def _named_kind(self, word: str) -> bool:
