@@ -33,6 +33,19 @@ WEIGHTS_NAME = "checkpoint.h5"
 # Its name in older state folders: Keras's name for a file of its own layout, which this is not.
 OLD_WEIGHTS_NAME = "model.weights.h5"
 FRESH = "run `tinychat train --fresh` to train a new one"
+
+
+class OtherModelConfig(TinychatError):
+    """The weights were trained for another model config (tinychat.yaml's `model` changed): whole
+    and readable, but not for this model. The REPL trains a new one in the background."""
+
+    def __init__(self, path: Path, changed: str):
+        self.path, self.changed = path, changed
+        super().__init__(
+            f"{path}: weights were trained for another model config ({changed}); {FRESH}"
+        )
+
+
 # Trained weights stay within a few units (README, "Figures behind the code's constants");
 # values this large only come from damage, and they overflow the forward pass into NaN
 # probabilities.
@@ -136,9 +149,7 @@ def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:
             config = _read_config(header, path)
             if expected is not None and config != expected:
                 changed = _diff(config, expected)
-                raise TinychatError(
-                    f"{path}: weights were trained for another model config ({changed}); {FRESH}"
-                )
+                raise OtherModelConfig(path, changed)
             record = _read_record(header, path)
             arrays = _read_arrays(file, config, path)
     except TinychatError:

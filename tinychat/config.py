@@ -53,7 +53,7 @@ class ModelConfig:
     n_heads: int = ranged(2, 1, 64)  # attention heads per layer (must divide d_model)
     d_ff: int = ranged(32, 1, 4096)  # hidden size of each feed-forward layer
     n_layers: int = ranged(2, 1, 32)  # transformer blocks
-    window: int = ranged(320, 8, 4096)  # characters the model sees at once (prompt + answer)
+    window: int = ranged(448, 8, 4096)  # characters the model sees at once (prompt + answer)
     positions: str = one_of("alibi", "alibi", "learned")  # ALiBi distance biases, or a table
     copy: bool = True  # pointer-style copy path: the model may copy a character from its prompt
 

@@ -144,17 +144,28 @@ def load_or_train(config: Config) -> Checkpoint:
 
 def open_session(config: Config, train_missing: bool = True) -> ChatSession:
     """A chat session on the configured knowledge, training first if there are no weights yet;
-    with `train_missing` false, a session without weights (the REPL trains in the background)."""
+    with `train_missing` false, a session without weights (the REPL trains in the background),
+    also when the weights are for another model config (tinychat.yaml's `model` changed)."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise TinychatError(
             f"{config.paths.knowledge}: knowledge folder not found;"
             " create it or pass --knowledge DIR"
         )
+    model = None
     if train_missing or checkpoint.weights_path(config.paths.state).exists():
-        model = load_or_train(config)
-    else:
+        try:
+            model = load_or_train(config)
+        except checkpoint.OtherModelConfig as error:
+            if train_missing:
+                raise
+            # The REPL answers from the notes meanwhile and trains a new model in the background;
+            # the old weights stay on disk until the new ones replace them.
+            notice(
+                f"note: {error.path} holds weights for another model config ({error.changed});"
+                " a new model trains in the background"
+            )
+    if model is None:
         scan_knowledge(config)  # its warnings, and the one-line error for a folder with no notes
-        model = None
     session = ChatSession(config, model, on_notice=notice)
     if session.stale:
         stale = session.stale.replace(": /retrain", "")
