@@ -285,3 +285,42 @@ def test_the_toolbar_ends_with_the_running_training(session):
         repl = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput())
         repl.trainer = trainer
         assert repl.toolbar().endswith(" | training 120/200 loss 1.23 1:05 left")
+
+
+def test_weights_for_another_model_config_are_replaced_in_the_background(trained_folder):
+    """tinychat.yaml's `model` changed since training (an upgrade that changes a default does
+    the same): the REPL says so, answers from the notes at once and trains a new model in the
+    background; the old weights stay until the new ones are saved. A script is told instead."""
+    import yaml
+
+    settings = trained_folder / "tinychat.yaml"
+    changed = yaml.safe_load(settings.read_text())
+    changed["model"]["window"] = 160  # trained at 128
+    settings.write_text(yaml.safe_dump(changed))
+    weights = trained_folder / "state" / "checkpoint.h5"
+    old = weights.read_bytes()
+
+    asked = run(trained_folder, "ask", QUESTION)
+    assert asked.returncode == 1 and "model.window 128 vs 160 now" in asked.stderr
+    assert "Traceback" not in asked.stderr and weights.read_bytes() == old
+
+    child = terminal(trained_folder, columns=200, encoding="utf-8")
+    child.expect_exact("weights for another model config (model.window 128 vs 160 now)")
+    child.expect("Ctrl-D leaves")
+    child.expect("training in the background")
+    child.expect_exact("\x1b[6n")  # the terminal's cursor question, as in `spawn`
+    child.send("\x1b[1;1R")
+    child.expect(">")
+    child.sendline(QUESTION)
+    child.expect_exact("The ferry to Brisk leaves at 7 every morning.")
+    child.expect_exact(MARK)
+    assert weights.read_bytes() == old  # not yet replaced: the training runs
+    pid = trainer_pid(trained_folder)
+    assert wait_until(lambda: gone(pid), 60), "the background training did not end"
+    child.sendline(QUESTION)
+    child.expect("training finished: answers now use the new weights")
+    child.expect(">")
+    leave(child)
+    from tinychat import checkpoint
+
+    assert checkpoint.load(weights).config.window == 160

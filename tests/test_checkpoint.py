@@ -82,7 +82,7 @@ def test_damaged_files_name_the_problem(saved, damage, message):
 
 
 def test_other_config_is_refused_with_the_difference(saved):
-    with pytest.raises(TinychatError, match=r"model.window 64 vs 320 now.*train --fresh"):
+    with pytest.raises(TinychatError, match=r"model.window 64 vs 448 now.*train --fresh"):
         checkpoint.load(saved, expected=ModelConfig())
 
 
