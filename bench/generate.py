@@ -157,7 +157,7 @@ def first_character_seconds(
     config: ModelConfig, arrays: dict, from_checkpoint: bool
 ) -> tuple[int, float]:
     """Prompt length and time to the first character after a 256-character prompt, in the
-    default 320-character window (the checkpoint's window when there is one); best of 5."""
+    default window (the checkpoint's window when there is one); best of 5."""
     from tinychat.model import build_model, get_arrays
 
     first_config = ModelConfig() if not from_checkpoint else config
