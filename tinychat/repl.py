@@ -297,7 +297,7 @@ class Repl:
             self.out.write("\x1b[2m" if dim else "")  # a declined or retrieved answer is dimmed
             for char in self.session.generate(answer):
                 screen.write(printable(char))
-            self.out.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
+            screen.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
         except KeyboardInterrupt:
             self.out.write(" [stopped]\n")
