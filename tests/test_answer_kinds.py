@@ -30,6 +30,9 @@ from tinychat.answer_kinds import holds, kinds_asked
         ("which days is the gym open?", "It is open on Mondays and Fridays.", 1.0),
         ("how long does the stew need in the oven?", "Cook it for 2 hours.", 1.0),
         ("how long does the stew need in the oven?", "Use a 24 cm pot.", 0.5),
+        ("how hot should the oven be?", "Bake at 220°C for 30 minutes.", 1.0),  # a temperature
+        ("how hot should the oven be?", "Use 500 g of flour.", 0.0),
+        ("what make is my bike?", "My bike is a green Corvid Rambler.", 1.0),  # a name
     ],
 )
 def test_a_sentence_holds_the_kind_of_answer_asked_for(question, sentence, held):

@@ -128,6 +128,12 @@ KINDS = [  # most specific first
     # A measure: "how high" wants a length, "how heavy" a weight, "how long does it take" a
     # duration; "how long is it" or "how big" may be any of them.
     _kind(
+        "temperature",
+        r"\bhow (hot|cold|warm)\b|\bwhat (temperature|temp)\b|\bwhich (temperature|setting)\b|"
+        r"\b(temperature|degrees)\b",
+        NUMBER + r"[\d,.]*\s?(°|degrees?\b|deg\b|C\b|F\b)|\bgas mark \d",
+    ),
+    _kind(
         "length",
         r"\bhow (high|tall|far|wide|deep|thick)\b|\b(height|length|width|depth|distance)\b",
         NUMBER + r"[\d,.]*\s?(" + LENGTH_UNITS + r"|storeys?|stories|floors?)\b",
@@ -161,7 +167,7 @@ KINDS = [  # most specific first
         "person",
         r"\bwho\b|\bwhose\b|\bwhom\b|\bwhat('s| is) (the|his|her|their|my|our) (name|surname)\b|"
         r"\b(name of|called) (the|his|her|my|our) \w+\b|"
-        r"\bwhich (person|man|woman|family|firm|company)\b",
+        r"\bwhich (person|man|woman|family|firm|company|make|brand)\b|\bwhat (make|brand)\b",
         r"\b(Dr|Mr|Mrs|Ms|Miss|Prof|Sir|Lady)\b\.?|(?<!^)(?<![.!?] )\b[A-Z][a-z]+|"
         r"(?i:\b(family|firm|company)\b)",
         case_matters=True,
