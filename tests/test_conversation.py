@@ -77,6 +77,20 @@ def test_a_label_the_notes_never_write_after_a_title_they_label_is_a_stranger():
     assert notes.stranger("is dr bloggs the vet?") == ""
 
 
+def test_a_label_removed_by_an_edit_is_a_stranger_again():
+    from tinychat.lexical import chunk_terms
+    from tinychat.retriever import count_terms
+
+    beds = "Bed 1 has the leeks.\nBed 2 has the beans.\nBed 3 has the kale.\n"
+    notes = LexicalIndex(split_chunks("garden.txt", beds, 200))
+    assert notes.stranger("what is in bed 3?") == ""
+    newer = split_chunks("garden.txt", "Bed 1 has the leeks.\nBed 2 has the beans.\n", 200)
+    edited = notes.updated(
+        {"garden.txt"}, newer, count_terms([c.text for c in newer], analyzer=chunk_terms)
+    )
+    assert edited.stranger("what is in bed 3?") == "bed 3"  # as a fresh index would say
+
+
 def test_a_follow_up_refers_back_unless_it_names_a_subject_of_its_own():
     notes = index()
     assert follows_up("which family runs it?", "ostrevane ferry", notes)

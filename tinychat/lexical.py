@@ -282,13 +282,19 @@ class Part:
     sections: Sections
     hidden: np.ndarray  # (N,) bool: sentences of files edited or removed since this part was built
 
+    @property
+    def visible_chunks(self) -> list[Chunk]:
+        """The sentences not hidden by a later edit (a part's `hidden` never changes: an update
+        makes new parts, so what is computed from these may be cached)."""
+        return [chunk for chunk, hidden in zip(self.chunks, self.hidden) if not hidden]
+
     @functools.cached_property
     def labels(self) -> dict[str, frozenset[str]]:
         """Stemmed word -> the names and numbers the notes write after it, for a word written
         with a capital before two labels or more ("Bed 1" ... "Bed 4"): {"bed": {"1", ... "4"}}.
         Read at the first question that needs them."""
         found: dict[str, set[str]] = {}
-        for chunk in self.chunks:
+        for chunk in self.visible_chunks:
             words = NAME_OR_WORD.findall(normalize(chunk.text))
             for title, label in zip(words, words[1:]):
                 titled = title[0].isupper() and title.isalpha() and title.lower() not in STOPWORDS
@@ -301,7 +307,9 @@ class Part:
         """Stemmed words the notes write after a name ("ferry" of "the Vessholm ferry", "town"
         of "the town of Velmora"): kinds of thing that have names here. Read at the first
         question that needs them, not at start: most questions never do."""
-        return frozenset(kind for chunk in self.chunks for kind in _named_kinds(chunk.text))
+        return frozenset(
+            kind for chunk in self.visible_chunks for kind in _named_kinds(chunk.text)
+        )
 
 
 # ---------------------------------------------------------------------------- the index
