@@ -49,6 +49,21 @@ def test_wrapped_paragraph_markdown_and_lists():
     ].searchable == "v Velmora It sits on It sits on the Drisk river."
 
 
+def test_a_title_holds_every_heading_above_the_chunk():
+    text = (
+        "# Hollin Lane Allotments\n\nNotes from the welcome pack.\n\n## Money\n- Rent: £62\n"
+        "### Water\n- Levy: £8\n## Site\n- Gate code: 3300\n# Plot 14\nIt floods.\n"
+    )
+    titles = [(c.text, c.title) for c in split_chunks("rules.md", text, 200)]
+    assert titles == [
+        ("Notes from the welcome pack.", "Hollin Lane Allotments"),
+        ("Rent: £62", "Hollin Lane Allotments / Money"),
+        ("Levy: £8", "Hollin Lane Allotments / Money / Water"),
+        ("Gate code: 3300", "Hollin Lane Allotments / Site"),  # a heading ends the deeper ones
+        ("It floods.", "Plot 14"),
+    ]
+
+
 def test_file_path_words_are_searched_with_each_sentence():
     chunk = split_chunks("towns/north-velmora_notes.md", "It has two bridges.\n", 200)[0]
     assert (

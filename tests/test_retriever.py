@@ -260,6 +260,23 @@ def test_a_pronoun_sentence_inherits_its_notes_subject():
     )  # nothing else asked: the opening
 
 
+def test_a_sentence_under_a_subheading_keeps_the_notes_title_as_its_subject():
+    """ "# Hollin Lane Allotments" titles the whole note: a question naming it finds the price
+    under "## Money", not the one sentence right under the title."""
+    from tinychat.knowledge import split_chunks
+    from tinychat.lexical import LexicalIndex
+
+    notes = split_chunks(
+        "rules.md",
+        "# Hollin Lane Allotments\n\nNotes from the welcome pack.\n\n## Money\n"
+        "- Annual rent: £62 for a full plot\n\n## Site\n- The skip comes in March.\n",
+        200,
+    )
+    notes += split_chunks("cafe.txt", "The Copper Pot cafe sells scones for £3.\n", 200)
+    index = LexicalIndex(notes)
+    assert index.search("how much is a plot at hollin lane?", 1)[0].chunk.line == 6
+
+
 def test_the_kind_of_answer_asked_for_breaks_a_tie():
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex

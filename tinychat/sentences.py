@@ -36,6 +36,7 @@ LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 # found the answering line most often (README, "Figures behind the code's constants").
 SUBJECT_WORDS = 3
 PATH_WORD_BREAK = re.compile(r"[/_\-.\s]+")
+TITLE_JOIN = " / "  # between the headings of a chunk's title
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ class Chunk:
     line: int
     end_line: int
     text: str  # one line of text, whitespace folded, ready for the prompt
-    title: str = ""  # the nearest markdown heading above it: searched, never shown to the model
+    # the markdown headings above it, outermost first ("Allotment Society / Money"): searched,
+    # never shown to the model
+    title: str = ""
 
     @property
     def searchable(self) -> str:
@@ -81,10 +84,12 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
 
     Consecutive non-blank lines form a paragraph, so a sentence hard-wrapped over several
     lines is one chunk spanning them; list items stand alone. A markdown heading is not a
-    chunk (it answers nothing) but the title of the chunks below it. Sentences longer than
-    `max_chars` are cut at a space.
+    chunk (it answers nothing) but the title of the chunks below it, together with the headings
+    it sits under ("# Allotment Society" / "## Money": a sentence under Money is about the
+    society too). Sentences longer than `max_chars` are cut at a space.
     """
     chunks: list[Chunk] = []
+    headings: list[tuple[int, str]] = []  # (level, text) of the headings above, outermost first
     title = ""
     lines = LINE_BREAK.split(text)
     if lines and lines[-1] == "":
@@ -92,7 +97,12 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
     for paragraph in _paragraphs(lines):
         number, first_line = paragraph[0]
         if MARKDOWN_HEADING.match(first_line):
-            title = " ".join(normalize(MARKDOWN_HEADING.sub("", first_line)).split())
+            marks = first_line.lstrip()
+            level = len(marks) - len(marks.lstrip("#"))  # "## Money" is level 2
+            heading = " ".join(normalize(MARKDOWN_HEADING.sub("", first_line)).split())
+            headings = [(above, text) for above, text in headings if above < level]
+            headings.append((level, heading))
+            title = TITLE_JOIN.join(text for _, text in headings if text)
             continue
         # Join the paragraph's lines with spaces, remembering which line each character came from.
         joined, line_of = "", []
