@@ -168,7 +168,9 @@ KINDS = [  # most specific first
         r"\bwho\b|\bwhose\b|\bwhom\b|\bwhat('s| is) (the|his|her|their|my|our) (name|surname)\b|"
         r"\b(name of|called) (the|his|her|my|our) \w+\b|"
         r"\bwhich (person|man|woman|family|firm|company|make|brand)\b|\bwhat (make|brand)\b",
-        r"\b(Dr|Mr|Mrs|Ms|Miss|Prof|Sir|Lady)\b\.?|(?<!^)(?<![.!?] )\b[A-Z][a-z]+|"
+        r"\b(Dr|Mr|Mrs|Ms|Miss|Prof|Sir|Lady)\b\.?|"
+        # a capitalised word inside the sentence, but not a day or a month ("in April")
+        r"(?<!^)(?<![.!?] )\b(?!(?i:" + DAYS + "|" + MONTHS + r")\b)[A-Z][a-z]+|"
         r"(?i:\b(family|firm|company)\b)",
         case_matters=True,
     ),
