@@ -277,6 +277,23 @@ def test_a_sentence_under_a_subheading_keeps_the_notes_title_as_its_subject():
     assert index.search("how much is a plot at hollin lane?", 1)[0].chunk.line == 6
 
 
+def test_the_name_a_note_gives_its_subject_is_part_of_the_subject():
+    """ "called Kittiwake" names the dinghy: "how long is kittiwake?" is about the whole note, and
+    the sentence holding a length answers."""
+    from tinychat.knowledge import split_chunks
+    from tinychat.lexical import LexicalIndex, opening_subject
+
+    assert opening_subject("Her cat is Pilchard, a grey tabby.") == ["cat", "pilchard"]
+    notes = split_chunks(
+        "dinghy.txt",
+        "Our dinghy is a Wayfarer called Kittiwake, sail number 10877.\n"
+        "She is 4.8 metres long and weighs about 170 kg.\n",
+        200,
+    )
+    notes += split_chunks("club.txt", "The sailing club is 2 miles up the lake.\n", 200)
+    assert LexicalIndex(notes).search("how long is kittiwake?", 1)[0].chunk.line == 2
+
+
 def test_the_kind_of_answer_asked_for_breaks_a_tie():
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex

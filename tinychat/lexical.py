@@ -56,6 +56,8 @@ AUXILIARIES = frozenset(
     "is are was were has have had can could will would may might must shall should does do did "
     "lies sits stands runs holds".split()
 )
+# The name a sentence gives its subject: "a Wayfarer called Kittiwake", "Her cat is Pilchard".
+NAME_GIVEN = re.compile(r"\b(?:called|named|nicknamed|known as|is|are) ([A-Z][a-z]+)\b")
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
 NAME_OR_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # Words that shape a question without saying what it is about ("what happens with top-k 0?").
@@ -134,14 +136,16 @@ def chunk_terms(text: str) -> Counter[str]:
 
 
 def opening_subject(sentence: str) -> list[str]:
-    """The words a first sentence opens with, up to its verb: "The zarnet loom is ..." ->
-    zarnet, loom.
+    """The words a first sentence opens with, up to its verb, and the name it gives: "The zarnet
+    loom is ..." -> zarnet, loom; "Our dinghy is a Wayfarer called Kittiwake." -> dinghy,
+    kittiwake (the note goes on to call it by its name).
 
     Without a verb among its first words, its first two content words ("Keras provides ...")."""
     words = WORD.findall(normalize(sentence).lower())[:OPENING_WORDS]
     verb = next((i for i, word in enumerate(words) if word in AUXILIARIES), None)
     opening = words[:verb] if verb else []
-    return [w for w in opening if w not in STOPWORDS] or content_words(sentence)[:2]
+    subject = [w for w in opening if w not in STOPWORDS] or content_words(sentence)[:2]
+    return subject + [name.lower() for name in NAME_GIVEN.findall(normalize(sentence))]
 
 
 @dataclass
