@@ -33,6 +33,8 @@ from tinychat.answer_kinds import holds, kinds_asked
         ("how hot should the oven be?", "Bake at 220°C for 30 minutes.", 1.0),  # a temperature
         ("how hot should the oven be?", "Use 500 g of flour.", 0.0),
         ("what make is my bike?", "My bike is a green Corvid Rambler.", 1.0),  # a name
+        ("what's the number for the dentist?", "Phone: 01422 355 500", 1.0),
+        ("what's the number for the dentist?", "Crown fitted in 2022", 0.0),  # a year is no phone
         # a day or a month is written with a capital but names nobody
         ("who checks the plots?", "Inspections are in May and September.", 0.0),
         ("who checks the plots?", "Bonfires only before 10am on Sundays.", 0.0),

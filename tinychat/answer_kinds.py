@@ -84,7 +84,7 @@ KINDS = [  # most specific first
     _kind(
         "phone",
         r"\b(phone|telephone|mobile|ring|call|dial|number for|contact)\b",
-        r"\d{3,}[\d ]*\d|\b\d{5,}\b",
+        r"\b(\d[ -]?){5,}\d\b",  # six digits or more, spaced or not: never a year
     ),
     _kind(
         "code",
