@@ -37,6 +37,7 @@ SETS = {
     "holdout": ("bench/holdout/knowledge", "bench/holdout/questions.yaml"),
     "blind": ("bench/blind/knowledge", "bench/blind/questions.yaml"),
     "blind2": ("bench/blind2/knowledge", "bench/blind2/questions.yaml"),
+    "blind3": ("bench/blind3/knowledge", "bench/blind3/questions.yaml"),
 }
 
 
