@@ -4,7 +4,8 @@ A chunk is a sentence (or a piece of a long one), the unit the retriever ranks a
 copies answers from. Each chunk keeps its file and the 1-based lines it spans, so every
 answer can cite exactly where it came from. Hard-wrapped sentences are joined, list items
 and labelled lines ("Front gate: 2290") stand alone, markdown headings title the chunks
-below them, and abbreviations ("Dr.", "e.g.") do not end a sentence.
+below them (and a lead-in such as "Ingredients:" the lines right below it), and abbreviations
+("Dr.", "e.g.") do not end a sentence.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ENDS_BEFORE_CAPITAL = frozenset(
     "a.m p.m etc approx inc ltd co ave rd dept est fig ca min max".split()
 )
 MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+RULE = re.compile(r"^\s{0,3}([-*_=])(\s*\1){2,}\s*$")  # "---", "* * *", or "=====" under a title
 # "Front gate: 2290", "Alarm company (Sentrel) helpline: 0800 600 1100": a labelled value
 LABEL = re.compile(r"^[A-Za-z][\w'&/() -]{0,40}: \S")
 # hard-wrapped prose fills its lines; a line shorter than this may be an item of its own
@@ -37,6 +39,8 @@ LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 SUBJECT_WORDS = 3
 PATH_WORD_BREAK = re.compile(r"[/_\-.\s]+")
 TITLE_JOIN = " / "  # between the headings of a chunk's title
+# "Ingredients:", "Vet details:": a line that only introduces the lines right below it
+LEAD_IN = re.compile(r"^[^:.!?]{1,40}:$")
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,18 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
     chunks: list[Chunk] = []
     headings: list[tuple[int, str]] = []  # (level, text) of the headings above, outermost first
     title = ""
+    lead_in, last_line = "", 0  # "Ingredients:" titles the lines below it, up to a blank line
     lines = LINE_BREAK.split(text)
     if lines and lines[-1] == "":
         lines.pop()  # the text's last newline ends the last line; it starts no new one
     for paragraph in _paragraphs(lines):
         number, first_line = paragraph[0]
+        if number != last_line + 1:
+            lead_in = ""  # a blank line ends what a lead-in introduced
+        last_line = paragraph[-1][0]
+        if len(paragraph) == 1 and LEAD_IN.match(first_line.strip()):
+            lead_in = " ".join(normalize(first_line).split())[:-1]
+            continue
         if MARKDOWN_HEADING.match(first_line):
             marks = first_line.lstrip()
             level = len(marks) - len(marks.lstrip("#"))  # "## Money" is level 2
@@ -103,7 +114,9 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
             headings = [(above, text) for above, text in headings if above < level]
             headings.append((level, heading))
             title = TITLE_JOIN.join(text for _, text in headings if text)
+            lead_in = ""
             continue
+        chunk_title = TITLE_JOIN.join(filter(None, (title, lead_in)))
         # Join the paragraph's lines with spaces, remembering which line each character came from.
         joined, line_of = "", []
         for number, line in paragraph:
@@ -121,9 +134,10 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
                     first += 1
                 while last > first and joined[last - 1] == " ":
                     last -= 1
-                if first < last:
+                piece = joined[first:last]
+                if any(char.isalnum() for char in piece):  # not a rule line ("---")
                     chunks.append(
-                        Chunk(path, line_of[first], line_of[last - 1], joined[first:last], title)
+                        Chunk(path, line_of[first], line_of[last - 1], piece, chunk_title)
                     )
             start = match.end() if match else len(joined)
     return chunks
@@ -150,10 +164,21 @@ def sentence_ends(text: str) -> list[re.Match]:
 
 def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
     """Runs of lines that read as one text; headings, list items and short labelled lines stand
-    alone."""
+    alone. A line underlined with "===" or "---" is a heading; a rule line alone is dropped."""
     paragraphs: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):
+        rule = RULE.match(line)
+        if rule and len(current) == 1 and rule.group(1) in "=-":  # "Money" over "-----"
+            level = "#" if rule.group(1) == "=" else "##"
+            paragraphs.append([(current[0][0], f"{level} {current[0][1]}")])
+            current = []
+            continue
+        if rule:  # a rule between parts ("---") ends a paragraph and says nothing
+            if current:
+                paragraphs.append(current)
+            current = []
+            continue
         if current and _ends_a_line_of_its_own(current[-1][1], line):
             paragraphs.append(current)
             current = []
