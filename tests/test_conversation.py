@@ -116,6 +116,20 @@ def test_an_everyday_word_in_a_file_name_does_not_name_a_subject():
     assert not follows_up("how long is the brindle walk?", "ostrevane ferry", index)
 
 
+def test_one_word_of_a_short_heading_does_not_name_its_section():
+    notes = {
+        "times.md": "## Opening times\n- Library: Tue to Sat 9:30 to 5\n",
+        "festival.txt": "The Oswick lantern festival is in November.\n"
+        "Its procession sets off at 6pm.\n",
+    }
+    index = LexicalIndex(
+        [chunk for path, text in notes.items() for chunk in split_chunks(path, text, 200)]
+    )
+    # "time" is one of the two subject words of "## Opening times": not enough to name it
+    assert follows_up("what time does its procession set off?", "oswick lantern festival", index)
+    assert not follows_up("and the opening times?", "oswick lantern festival", index)
+
+
 def test_the_conversation_adds_the_subject_only_to_a_question_that_refers_back():
     notes, conversation = index(), Conversation()
     assert (

@@ -294,6 +294,17 @@ def test_the_name_a_note_gives_its_subject_is_part_of_the_subject():
     assert LexicalIndex(notes).search("how long is kittiwake?", 1)[0].chunk.line == 2
 
 
+def test_under_a_heading_only_a_stated_subject_or_a_leading_name_is_the_sections_subject():
+    from tinychat.lexical import opening_subject
+
+    # a note's first sentence names its subject ...
+    assert opening_subject("Cream the butter and sugar.") == ["cream", "butter"]
+    # ... but under "## Method" the heading does, and "cream" and "butter" are only content
+    assert opening_subject("Cream the butter and sugar.", titled=True) == []
+    assert opening_subject("Glen Rosa campsite, two miles out.", titled=True) == ["glen", "rosa"]
+    assert opening_subject("The campsite is by the river.", titled=True) == ["campsite"]
+
+
 def test_the_kind_of_answer_asked_for_breaks_a_tie():
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex

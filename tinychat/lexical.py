@@ -58,6 +58,8 @@ AUXILIARIES = frozenset(
 )
 # The name a sentence gives its subject: "a Wayfarer called Kittiwake", "Her cat is Pilchard".
 NAME_GIVEN = re.compile(r"\b(?:called|named|nicknamed|known as|is|are) ([A-Z][a-z]+)\b")
+# Two or more capitalised words a sentence opens with: "Glen Rosa campsite", "Dr. Okafor at"
+LEADING_NAME = re.compile(r"(?:[A-Z][\w'.]*\s+)+[A-Z][\w']*")
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
 NAME_OR_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # Words that shape a question without saying what it is about ("what happens with top-k 0?").
@@ -135,17 +137,23 @@ def chunk_terms(text: str) -> Counter[str]:
 # ---------------------------------------------------------------------------- subjects
 
 
-def opening_subject(sentence: str) -> list[str]:
-    """The words a first sentence opens with, up to its verb, and the name it gives: "The zarnet
-    loom is ..." -> zarnet, loom; "Our dinghy is a Wayfarer called Kittiwake." -> dinghy,
-    kittiwake (the note goes on to call it by its name).
+def opening_subject(sentence: str, titled: bool = False) -> list[str]:
+    """The words a section's first sentence opens with, up to its verb, and the name it gives:
+    "The zarnet loom is ..." -> zarnet, loom; "Our dinghy is a Wayfarer called Kittiwake." ->
+    dinghy, kittiwake (the note goes on to call it by its name).
 
-    Without a verb among its first words, its first two content words ("Keras provides ...")."""
+    Without a verb among its first words, its first two content words ("Keras provides ..."), or
+    under a heading (`titled`), which names the section itself, only a name it opens with:
+    "Glen Rosa campsite, two miles ..." -> glen, rosa; "Cream the butter ..." -> nothing."""
     words = WORD.findall(normalize(sentence).lower())[:OPENING_WORDS]
     verb = next((i for i, word in enumerate(words) if word in AUXILIARIES), None)
-    opening = words[:verb] if verb else []
-    subject = [w for w in opening if w not in STOPWORDS] or content_words(sentence)[:2]
-    return subject + [name.lower() for name in NAME_GIVEN.findall(normalize(sentence))]
+    stated = [w for w in words[:verb] if w not in STOPWORDS] if verb else []
+    if titled:
+        leading = LEADING_NAME.match(normalize(sentence))
+        opening = stated + (content_words(leading.group()) if leading else [])
+    else:
+        opening = stated or content_words(sentence)[:2]
+    return opening + [name.lower() for name in NAME_GIVEN.findall(normalize(sentence))]
 
 
 @dataclass
@@ -172,9 +180,8 @@ class Sections:
                 chunk.title,
             ) != previous:  # a new section starts with its first sentence
                 previous = (chunk.path, chunk.title)
-                words = content_words(subject_of(chunk.path) + " " + chunk.title) + opening_subject(
-                    chunk.text
-                )
+                words = content_words(subject_of(chunk.path) + " " + chunk.title)
+                words += opening_subject(chunk.text, titled=bool(chunk.title))
                 subjects.append(frozenset(map(stem, words)))
                 names.append(" ".join(dict.fromkeys(words)))
                 keys[previous] = len(subjects) - 1
@@ -381,11 +388,14 @@ class LexicalIndex:
             if any(part.sections.by_label.get(word.removesuffix("'s")) for word in names):
                 return True
             named: dict[int, int] = {}
-            for stemmed in {stem(word) for word in words}:
+            for stemmed in {stem(word) for word in names}:
                 for section in part.sections.by_word.get(stemmed, []):
                     named[section] = named.get(section, 0) + 1
+            # half its subject words, and two of them unless it has only one ("what time" does
+            # not name "## Opening times")
             if any(
                 2 * count >= len(part.sections.subjects[section])
+                and count >= min(2, len(part.sections.subjects[section]))
                 for section, count in named.items()
             ):
                 return True
