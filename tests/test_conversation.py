@@ -114,6 +114,9 @@ def test_an_everyday_word_in_a_file_name_does_not_name_a_subject():
     assert follows_up("how much water does it carry?", "ostrevane ferry", index)
     # "brindle", which no sentence but the walk's holds, still names the walk
     assert not follows_up("how long is the brindle walk?", "ostrevane ferry", index)
+    # and so does its file's whole name, from a walk of the same first name
+    assert not follows_up("and the brindle water one?", "brindle edge walk", index)
+    assert follows_up("and how long is it?", "brindle edge walk", index)
 
 
 def test_one_word_of_a_short_heading_does_not_name_its_section():

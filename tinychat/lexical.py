@@ -384,6 +384,14 @@ class LexicalIndex:
         # "tarrick" of "tarrick ferry.txt" names a subject; "water" of "brindle water.md" or
         # "times" of "## Opening times" is an everyday word that many sentences hold
         names = [word for word in words if self._sentences_holding(word) <= NAME_SENTENCES]
+        # a file's whole name of two words or more, as a phrase, even of everyday words: "and the
+        # brindle water one?" after the Brindle Edge walk names "brindle water.md"
+        asked = " ".join(stem(word) for word in content_words(query))
+        if any(
+            len(name) >= 2 and f" {' '.join(name)} " in f" {asked} " and not set(name) <= known
+            for name in self._file_names
+        ):
+            return True
         for part in self.parts:
             if any(part.sections.by_label.get(word.removesuffix("'s")) for word in names):
                 return True
@@ -400,6 +408,13 @@ class LexicalIndex:
             ):
                 return True
         return False
+
+    @functools.cached_property
+    def _file_names(self) -> list[tuple[str, ...]]:
+        """The stemmed words of each note's file name ("brindle water.md" -> brindl, water)."""
+        paths = {chunk.path for part in self.parts for chunk in part.visible_chunks}
+        names = (subject_of(path.rsplit("/", 1)[-1]) for path in paths)
+        return [tuple(map(stem, content_words(name))) for name in names]
 
     def _sentences_holding(self, word: str) -> int:
         """How many visible sentences hold `word` (in any of its forms)."""
