@@ -305,6 +305,16 @@ def test_under_a_heading_only_a_stated_subject_or_a_leading_name_is_the_sections
     assert opening_subject("The campsite is by the river.", titled=True) == ["campsite"]
 
 
+def test_a_dotted_name_is_two_words_and_a_decimal_one():
+    from tinychat.knowledge import split_chunks
+    from tinychat.lexical import LexicalIndex, content_words
+
+    assert content_words("calling model.fit on 4.5 kg") == ["calling", "model", "fit", "4.5", "kg"]
+    text = "Keras builds models.\nCalling model.fit in Keras runs the training loop.\n"
+    notes = split_chunks("keras.txt", text, 200)
+    assert LexicalIndex(notes).search("what does fit do in keras?", 1)[0].chunk.line == 2
+
+
 def test_the_kind_of_answer_asked_for_breaks_a_tie():
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex

@@ -32,8 +32,9 @@ from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, c
 from tinychat.sentences import Chunk
 
 CACHE_NAME = "index-cache.npz"
-# 2: terms of the sentence alone, stemmed words; 3: a contraction ("it's") as its stopword
-CACHE_VERSION = 3
+# 2: terms of the sentence alone, stemmed words; 3: a contraction ("it's") as its stopword;
+# 4: "model.fit" is two words
+CACHE_VERSION = 4
 # past this share of re-read chunks, rebuild the whole index instead of updating it
 LAYER_LIMIT = 0.1
 MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search

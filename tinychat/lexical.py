@@ -60,7 +60,8 @@ AUXILIARIES = frozenset(
 NAME_GIVEN = re.compile(r"\b(?:called|named|nicknamed|known as|is|are) ([A-Z][a-z]+)\b")
 # Two or more capitalised words a sentence opens with: "Glen Rosa campsite", "Dr. Okafor at"
 LEADING_NAME = re.compile(r"(?:[A-Z][\w'.]*\s+)+[A-Z][\w']*")
-WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+# a word; a full stop or comma joins digits only ("4.5", "1,248"), so "model.fit" is two words
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+|(?<=[0-9])[.,][0-9]+)*")
 NAME_OR_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # Words that shape a question without saying what it is about ("what happens with top-k 0?").
 QUESTION_FILLER = frozenset(
