@@ -78,8 +78,8 @@ def test_a_label_the_notes_never_write_after_a_title_they_label_is_a_stranger():
 
 
 def test_a_label_removed_by_an_edit_is_a_stranger_again():
-    from tinychat.lexical import chunk_terms
     from tinychat.retriever import count_terms
+    from tinychat.terms import chunk_terms
 
     beds = "Bed 1 has the leeks.\nBed 2 has the beans.\nBed 3 has the kale.\n"
     notes = LexicalIndex(split_chunks("garden.txt", beds, 200))

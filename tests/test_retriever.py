@@ -307,7 +307,8 @@ def test_under_a_heading_only_a_stated_subject_or_a_leading_name_is_the_sections
 
 def test_a_dotted_name_is_two_words_and_a_decimal_one():
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex, content_words
+    from tinychat.lexical import LexicalIndex
+    from tinychat.terms import content_words
 
     assert content_words("calling model.fit on 4.5 kg") == ["calling", "model", "fit", "4.5", "kg"]
     text = "Keras builds models.\nCalling model.fit in Keras runs the training loop.\n"
@@ -329,8 +330,9 @@ def test_the_kind_of_answer_asked_for_breaks_a_tie():
 
 def test_a_word_that_means_the_same_finds_the_sentence_and_its_own_word_still_wins():
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex, stem
+    from tinychat.lexical import LexicalIndex
     from tinychat.related import related
+    from tinychat.terms import stem
 
     assert stem("close") in related(stem("shut"), stem)  # the table is read, by stems
     notes = split_chunks(
@@ -383,8 +385,9 @@ def test_the_sentence_that_opens_with_the_subject_ranks_first(table):
 
 
 def test_an_updated_index_never_returns_a_hidden_chunk_even_when_k_is_large():
-    from tinychat.lexical import LexicalIndex, chunk_terms
+    from tinychat.lexical import LexicalIndex
     from tinychat.retriever import count_terms
+    from tinychat.terms import chunk_terms
 
     main = LexicalIndex(chunks()[:3])
     newer = [Chunk("f1.txt", 1, 1, "Pears and rain, rewritten.")]
@@ -400,7 +403,8 @@ def test_an_updated_index_never_returns_a_hidden_chunk_even_when_k_is_large():
 
 def test_a_contraction_counts_as_the_stopword_it_contracts():
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex, content_words
+    from tinychat.lexical import LexicalIndex
+    from tinychat.terms import content_words
 
     assert content_words("what's the code? it isn't marmalade's") == ["code", "marmalade's"]
     notes = split_chunks(

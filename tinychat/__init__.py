@@ -4,8 +4,9 @@ The flow of one answer, one module each:
 knowledge (files -> chunks, kept current as files change; over scan: which files are notes and
 their text, sentences: text -> chunks with line numbers, manifest: what was read, remembered)
 -> conversation (what to search: the question, plus the subject a follow-up refers to)
--> lexical + answer_kinds (which note, then which sentences; retriever: the original embedding
-retrievers; indexing: builds and updates the indexes, with each chunk's features cached on disk)
+-> lexical + answer_kinds (which note, then which sentences; over terms: words, stems and
+3-grams, and postings: BM25 over them; retriever: the original embedding retrievers; indexing:
+builds and updates the indexes, with each chunk's features cached on disk)
 -> abstain (or: the notes don't say)
 -> prompt ([CONTEXT]/[QUERY]/[ANSWER]) -> runtime (numpy forward pass, one character at a time)
 -> chat (a session) -> repl / cli (views: /why and /probs; watcher: live knowledge;

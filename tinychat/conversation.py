@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tinychat.lexical import content_words, stem
+from tinychat.terms import content_words, stem
 
 REFERS_BACK = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|there|that one|this one|he|him|his|she|her|hers|"

@@ -27,9 +27,10 @@ from tinychat.config import KnowledgeConfig
 from tinychat.errors import TinychatError
 from tinychat.files import read_regular
 from tinychat.knowledge import Changes, Knowledge, hash_text
-from tinychat.lexical import LexicalIndex, chunk_terms
+from tinychat.lexical import LexicalIndex
 from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, count_terms
 from tinychat.sentences import Chunk
+from tinychat.terms import chunk_terms
 
 CACHE_NAME = "index-cache.npz"
 # 2: terms of the sentence alone, stemmed words; 3: a contraction ("it's") as its stopword;

@@ -6,12 +6,13 @@ loom?" finds the first sentence, the only one that says "zarnet loom". So a ques
 in two parts:
 
 1. **The subject.** Each section of a note (a file, or its part under a markdown heading) has
-   subject words: its file name, its heading and the opening of its first sentence, up to the
+   subject words: its file name, its headings and the opening of its first sentence, up to the
    verb ("The zarnet loom | is ..."). `subject match` is the share of the question's words
    (weighted by rarity) that a section's subject holds. Every sentence of the section gets it.
 2. **The sentence.** The question's *other* words, matched against each sentence alone with
-   BM25 over character 3-grams and stemmed words. A sentence that only repeats the subject
-   gains nothing from it, so "It holds 24 warp threads" wins on "warp threads".
+   BM25 (postings.py) over character 3-grams and stemmed words (terms.py). A sentence that only
+   repeats the subject gains nothing from it, so "It holds 24 warp threads" wins on "warp
+   threads".
 
     score = sentence match + SUBJECT_WEIGHT * subject match + KIND_BONUS if the sentence holds
             what the question asks for (a number for "how many", a date for "when", a name
@@ -31,16 +32,17 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tinychat.abstain import Evidence
 from tinychat.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
+from tinychat.postings import Postings, bm25
 from tinychat.related import related
 from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
 from tinychat.sentences import Chunk, subject_of
+from tinychat.terms import WORD, chunk_terms, content_words, sentence_terms, stem
 from tinychat.vocab import normalize
 
 # a sentence of the note the question names beats a better-worded one elsewhere
@@ -49,9 +51,7 @@ KIND_BONUS = 0.1  # the sentence holds the kind of answer asked for
 RELATED_WEIGHT = 0.5  # a word that means the same ("closes" for "shut") counts this much of one
 # the best sentences whose kind is checked (enough for any top-k a prompt holds)
 KIND_CANDIDATES = 32
-BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants: term-count saturation, length normalisation
 OPENING_WORDS = 6  # a first sentence's subject ends at its verb, if one comes this early
-OPENING_TWICE = 2  # content words at a sentence's start that count twice
 AUXILIARIES = frozenset(
     "is are was were has have had can could will would may might must shall should does do did "
     "lies sits stands runs holds".split()
@@ -60,8 +60,6 @@ AUXILIARIES = frozenset(
 NAME_GIVEN = re.compile(r"\b(?:called|named|nicknamed|known as|is|are) ([A-Z][a-z]+)\b")
 # Two or more capitalised words a sentence opens with: "Glen Rosa campsite", "Dr. Okafor at"
 LEADING_NAME = re.compile(r"(?:[A-Z][\w'.]*\s+)+[A-Z][\w']*")
-# a word; a full stop or comma joins digits only ("4.5", "1,248"), so "model.fit" is two words
-WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+|(?<=[0-9])[.,][0-9]+)*")
 NAME_OR_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # Words that shape a question without saying what it is about ("what happens with top-k 0?").
 QUESTION_FILLER = frozenset(
@@ -81,58 +79,12 @@ NOT_NAMES = frozenset(
     "afternoon evening night".split()
 )
 NOT_NAME_ENDINGS = ("est", "er", "ly")  # cheapest, taller, weekly
-CONTRACTIONS = ("'s", "n't", "'re", "'ll", "'ve", "'d", "'m")
-NOT_BASES = {"ca": "can", "wo": "will", "sha": "shall"}  # can't, won't, shan't
 # A file-name or heading word held by more sentences than this is an everyday word, not a name
 # (found on bench/blind2's follow-ups: "time", "water", "year"; README)
 NAME_SENTENCES = 3
 # An unknown word spelled this much like a word of the notes is a typo of it, not a new name
 # (Dice similarity of character 3-grams: "vesholm" and "vessholm" 0.8, "orvington", "orvin" 0.57).
 TYPO_SIMILARITY = 0.7
-
-
-def stem(word: str) -> str:
-    """A crude stem, so word forms meet: painted, paints, painting -> paint; leaves, leave -> leav;
-    pickle's -> pickl."""
-    word = word.removesuffix("'s")
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            word = word[: -len(suffix)]
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 3 else word
-
-
-def uncontracted(word: str) -> str:
-    """A stopword's contraction as the stopword ("what's" -> what, "isn't" -> is, "can't" -> can),
-    so it is dropped like one; other words as they are ("marmalade's" is a possessive)."""
-    for ending in CONTRACTIONS:
-        base = word.removesuffix(ending)
-        if base != word:
-            base = NOT_BASES.get(base, base) if ending == "n't" else base
-            return base if base in STOPWORDS else word
-    return word
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-case words of `text` without stopwords (all words if it has nothing else), in order."""
-    words = [uncontracted(word) for word in WORD.findall(normalize(text).lower())]
-    return [w for w in words if w not in STOPWORDS] or words
-
-
-def sentence_terms(words: list[str]) -> Counter[str]:
-    """What is matched: character 3-grams across the words (spelling-tolerant) and stemmed words."""
-    padded = f" {' '.join(words)} "
-    terms = Counter(padded[i : i + 3] for i in range(len(padded) - 2))
-    terms.update("w:" + stem(word) for word in words)
-    return terms
-
-
-def chunk_terms(text: str) -> Counter[str]:
-    """The terms of one sentence (what the feature cache stores per sentence text). Its first
-    words count twice: a sentence is mostly about what it opens with ("Keras provides ..." is
-    about Keras more than "Calling fit in Keras ...")."""
-    words = content_words(text)
-    return sentence_terms(words) + sentence_terms(words[:OPENING_TWICE])
 
 
 # ---------------------------------------------------------------------------- subjects
@@ -210,66 +162,6 @@ def _named_kinds(sentence: str) -> list[str]:
         if i + 1 < len(words) and words[i] == "of" and words[i + 1][0].isupper():
             kinds.append(stem(words[i - 1].lower()))
     return kinds
-
-
-# ---------------------------------------------------------------------------- postings
-
-
-@dataclass
-class Postings:
-    """Term counts of some sentences, inverted: the sentences holding term t are
-    rows[start[t]:start[t+1]]."""
-
-    term_ids: dict[str, int]
-    document_frequency: np.ndarray  # (terms,) sentences holding each term
-    start: np.ndarray  # (terms + 1,)
-    rows: np.ndarray  # sentence of each posting, grouped by term
-    counts: np.ndarray  # how often the term occurs in that sentence
-    lengths: np.ndarray  # (N,) terms per sentence (BM25's document length)
-
-    @classmethod
-    def of(cls, counts: TermCounts, size: int) -> "Postings":
-        """Postings grouped by term from per-sentence term counts (CSR rows, one per sentence).
-
-        Worked example: two sentences over a cache's terms ["ab", "bc", "zz", "cd"], where
-        "zz" belongs to a sentence no longer here:
-            row_ptr [0, 2, 3], cols [1, 3, 1], counts [1, 2, 1]   (sentence 0: bc, cd; 1: bc)
-            used    [1, 3]        the term ids present, in order
-            cols    [0, 1, 0]     renumbered by searchsorted: bc -> 0, cd -> 1
-            rows    [0, 0, 1]     the sentence of each entry
-            order   [0, 2, 1]     entries grouped by term: bc in 0 and 1, then cd in 0
-            start   [0, 2, 3]     term t's postings are rows[start[t]:start[t + 1]]
-        """
-        # the terms these texts use (a cache holds other terms too) ...
-        used = np.flatnonzero(np.bincount(counts.cols, minlength=len(counts.terms)))
-        # ... renumbered 0..len(used)-1 in the same order
-        cols = np.searchsorted(used, counts.cols)
-        rows = np.repeat(np.arange(size, dtype=np.int64), np.diff(counts.row_ptr))
-        frequency = np.bincount(cols, minlength=len(used))
-        order = np.argsort(cols, kind="stable")
-        return cls(
-            {counts.terms[t]: i for i, t in enumerate(used)},
-            frequency,
-            np.concatenate([[0], np.cumsum(frequency)]),
-            rows[order],
-            counts.counts[order].astype(np.float32),
-            np.bincount(rows, weights=counts.counts, minlength=size).astype(np.float32),
-        )
-
-    def frequency(self, term: str, hidden: np.ndarray) -> int:
-        """Sentences holding `term`, not counting hidden ones."""
-        t = self.term_ids.get(term)
-        if t is None:
-            return 0
-        if not self.any_hidden(hidden):
-            return int(self.document_frequency[t])
-        return int(
-            self.document_frequency[t] - hidden[self.rows[self.start[t] : self.start[t + 1]]].sum()
-        )
-
-    @staticmethod
-    def any_hidden(hidden: np.ndarray) -> bool:
-        return bool(len(hidden)) and bool(hidden.any())
 
 
 @dataclass
@@ -537,7 +429,7 @@ class LexicalIndex:
                 rest = [word for i, word in enumerate(words) if not (int(mask) >> i) & 1]
                 rows = in_subject == mask
                 terms = _related_terms(rest, rarity) | dict.fromkeys(sentence_terms(rest), 1.0)
-                part_sentence[rows] = _bm25(part.postings, terms, rarity, average_length, full)[
+                part_sentence[rows] = bm25(part.postings, terms, rarity, average_length, full)[
                     rows
                 ]
             part_sentence[part.hidden] = -np.inf
@@ -639,36 +531,3 @@ def _related_terms(words: list[str], rarity) -> dict[str, float]:
             if rarity(term) > 0:
                 terms[term] = max(terms.get(term, 0.0), earned / rarity(term))
     return terms
-
-
-def _bm25(
-    postings: Postings, terms: dict[str, float], rarity, average_length: float, best: float
-) -> np.ndarray:
-    """BM25 of every sentence for `terms` (each with a weight: 1 for the question's own), divided
-    by `best`, the score of a sentence matching the whole question: so the sentence match and the
-    subject match are shares of the same question."""
-    known = [
-        (postings.term_ids[term], weight * rarity(term))
-        for term, weight in terms.items()
-        if term in postings.term_ids
-    ]
-    if not known or best <= 0:
-        return np.zeros(len(postings.lengths), np.float32)
-    ids = np.array([t for t, _ in known], np.int64)
-    starts, lengths = postings.start[ids], postings.start[ids + 1] - postings.start[ids]
-    entries = spans(starts, lengths)  # every posting of every term, one array
-    rows, counts = postings.rows[entries], postings.counts[entries]
-    weights = np.repeat(np.array([weight for _, weight in known], np.float32), lengths)
-    norm = BM25_K1 * (1 - BM25_B + BM25_B * postings.lengths[rows] / max(average_length, 1e-9))
-    # BM25's tf (k1 + 1) / (tf + norm), divided by k1 + 1 so 1 is its most
-    saturated = counts / (counts + norm)
-    return (
-        np.bincount(rows, weights=weights * saturated, minlength=len(postings.lengths)) / best
-    ).astype(np.float32)
-
-
-def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The indices start..start+length-1 of each span, concatenated: starts [5, 9], lengths [2, 3]
-    -> [5, 6, 9, 10, 11]."""
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return offsets + np.arange(int(lengths.sum()))

@@ -1,0 +1,65 @@
+"""How text becomes what the retriever matches: words, their stems and character 3-grams.
+
+"Calling model.fit in Keras" -> content words calling, model, fit, keras (stopwords dropped) ->
+terms "w:call", "w:model", ... (stemmed words) and " ca", "cal", "all", ... (3-grams across the
+words, which forgive a misspelling). A sentence's terms are counted once and cached
+(indexing.py); a question's are matched against them (lexical.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from tinychat.retriever import STOPWORDS
+from tinychat.vocab import normalize
+
+# a word; a full stop or comma joins digits only ("4.5", "1,248"), so "model.fit" is two words
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+|(?<=[0-9])[.,][0-9]+)*")
+CONTRACTIONS = ("'s", "n't", "'re", "'ll", "'ve", "'d", "'m")
+NOT_BASES = {"ca": "can", "wo": "will", "sha": "shall"}  # can't, won't, shan't
+OPENING_TWICE = 2  # content words at a sentence's start that count twice
+
+
+def stem(word: str) -> str:
+    """A crude stem, so word forms meet: painted, paints, painting -> paint; leaves, leave -> leav;
+    pickle's -> pickl."""
+    word = word.removesuffix("'s")
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def uncontracted(word: str) -> str:
+    """A stopword's contraction as the stopword ("what's" -> what, "isn't" -> is, "can't" -> can),
+    so it is dropped like one; other words as they are ("marmalade's" is a possessive)."""
+    for ending in CONTRACTIONS:
+        base = word.removesuffix(ending)
+        if base != word:
+            base = NOT_BASES.get(base, base) if ending == "n't" else base
+            return base if base in STOPWORDS else word
+    return word
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-case words of `text` without stopwords (all words if it has nothing else), in order."""
+    words = [uncontracted(word) for word in WORD.findall(normalize(text).lower())]
+    return [w for w in words if w not in STOPWORDS] or words
+
+
+def sentence_terms(words: list[str]) -> Counter[str]:
+    """What is matched: character 3-grams across the words (spelling-tolerant) and stemmed words."""
+    padded = f" {' '.join(words)} "
+    terms = Counter(padded[i : i + 3] for i in range(len(padded) - 2))
+    terms.update("w:" + stem(word) for word in words)
+    return terms
+
+
+def chunk_terms(text: str) -> Counter[str]:
+    """The terms of one sentence (what the feature cache stores per sentence text). Its first
+    words count twice: a sentence is mostly about what it opens with ("Keras provides ..." is
+    about Keras more than "Calling fit in Keras ...")."""
+    words = content_words(text)
+    return sentence_terms(words) + sentence_terms(words[:OPENING_TWICE])
