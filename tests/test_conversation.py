@@ -41,6 +41,12 @@ def test_the_decline_rules():
     assert why_declined(Evidence(0.3, 0.4, 0.0)) == ""
 
 
+def test_a_word_of_the_same_meaning_as_a_notes_word_is_not_unknown():
+    library = LexicalIndex(split_chunks("library.txt", "The library closes at 5.\n", 200))
+    assert library.unknown_share("when does the library shut?") == 0  # "closes" means "shut"
+    assert library.unknown_share("when does the library explode?") == 0.5
+
+
 def test_a_name_the_notes_never_use_on_a_kind_they_name_is_a_stranger():
     notes = index()  # two ferries, each named: "The Ostrevane ferry", "The Kelmoor ferry"
     assert notes.stranger("when does the brisby ferry leave?") == "brisby"

@@ -315,15 +315,22 @@ class LexicalIndex:
         return sum(part.postings.frequency(term, part.hidden) for part in self.parts)
 
     def unknown_share(self, query: str) -> float:
-        """The share of the question's words that no note holds, in a sentence or a subject."""
+        """The share of the question's words that no note holds, in a sentence or a subject, nor
+        a word of the same meaning ("laundry" is known to notes that say "washing")."""
         words = [
             word for word in content_words(query) if word not in QUESTION_FILLER
         ] or content_words(query)
-        return sum(not self.holds_word(word) for word in words) / max(len(words), 1)
+        known = [
+            self.holds_word(word) or any(map(self._holds_stem, related(stem(word), stem)))
+            for word in words
+        ]
+        return known.count(False) / max(len(words), 1)
 
     def holds_word(self, word: str) -> bool:
         """Whether some note holds `word` (in any of its forms), in a sentence or a subject."""
-        stemmed = stem(word)
+        return self._holds_stem(stem(word))
+
+    def _holds_stem(self, stemmed: str) -> bool:
         return any(
             f"w:{stemmed}" in part.postings.term_ids or stemmed in part.sections.by_word
             for part in self.parts
