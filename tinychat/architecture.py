@@ -4,7 +4,7 @@
 `checkpoint.py` stores it. All three read the weights from `weight_shapes`, in its one order, as
 llama2.c's `export.py` writes weights in the order `run.c` reads them. Never imports TensorFlow.
 
-Shapes: D = d_model, F = d_ff, V = vocabulary, W = window, L = copy_match.
+Shapes: D = d_model, F = d_ff, V = vocabulary, W = window, L = MATCH_CAP.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tinychat.vocab import VOCAB_SIZE
 
 LAYER_NORM_EPSILON = 1e-5  # added to the variance before its square root (LayerNorm)
 COPY_FLOOR = 1e-9  # keeps log() finite where the copy mix gives a character probability 0
+MATCH_CAP = 16  # the copy path counts matching characters up to this many (model.match_lengths)
 
 # One transformer block's arrays: checkpoint name under "blocks/<i>/" -> shape. BlockWeights below
 # has one field per row, in this order, named with "_" for "/".
@@ -80,7 +81,7 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
             "copy/w_key": (2 * config.d_model, config.d_model),
             "copy/w_gate": (config.d_model,),
             "copy/b_gate": (),
-            "copy/match_bias": (config.copy_match + 1,),  # (L + 1,)
+            "copy/match_bias": (MATCH_CAP + 1,),
             "copy/gate_match": (),
         }
     return shapes

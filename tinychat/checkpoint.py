@@ -191,11 +191,8 @@ def _read_header(file: Any, path: Path) -> dict[str, Any]:
 
 def _read_config(header: dict[str, Any], path: Path) -> ModelConfig:
     """The model config, with the checks and types of the config file's `model:` section."""
-    model = header.get("model")
-    if isinstance(model, dict) and "copy_match" not in model:
-        model = {**model, "copy_match": 16}  # written before the field: their copy path counted 16
     try:
-        return model_config_from(model, str(path))
+        return model_config_from(header.get("model"), str(path))
     except TinychatError as error:
         detail = str(error).removeprefix(f"{path}: ")
         raise TinychatError(

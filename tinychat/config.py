@@ -56,10 +56,6 @@ class ModelConfig:
     window: int = ranged(448, 8, 4096)  # characters the model sees at once (prompt + answer)
     positions: str = one_of("alibi", "alibi", "learned")  # ALiBi distance biases, or a table
     copy: bool = True  # pointer-style copy path: the model may copy a character from its prompt
-    # the copy path keeps its place by how many characters before a position match the ones just
-    # written, counted up to this many: at 16, "Art Club, 3.15 to 4pm" and "Chess Club, 3.15 to
-    # 4.15pm" matched equally after " Club, 3.15 to 4" and the copy jumped lines (README)
-    copy_match: int = ranged(32, 1, 255)
 
     @property
     def d_head(self) -> int:

@@ -41,6 +41,7 @@ from tinychat.config import ModelConfig  # noqa: E402
 from tinychat.architecture import (  # noqa: E402  shared with the numpy runtime
     COPY_FLOOR,
     LAYER_NORM_EPSILON,
+    MATCH_CAP,
     alibi_slopes,
     weight_shapes,
 )
@@ -160,12 +161,11 @@ class CopyHead(keras.layers.Layer):
         )
         self.w_gate = self.add_weight(shape=(dim,), initializer="zeros", name="w_gate")
         self.b_gate = self.add_weight(shape=(), initializer="zeros", name="b_gate")
-        # A learned bonus per match length (0 .. copy_match characters): starts by favouring long
+        # A learned bonus per match length (0 .. MATCH_CAP characters): starts by favouring long
         # matches.
-        cap = self.config.copy_match
-        ramp = keras.initializers.Constant(np.linspace(0.0, 4.0, cap + 1).astype(np.float32))
+        ramp = keras.initializers.Constant(np.linspace(0.0, 4.0, MATCH_CAP + 1).astype(np.float32))
         self.match_bias = self.add_weight(
-            shape=(cap + 1,), initializer=ramp, name="match_bias"
+            shape=(MATCH_CAP + 1,), initializer=ramp, name="match_bias"
         )
         # How much a long match opens the gate: text that has matched the context for a while is a
         # copy.
@@ -186,7 +186,7 @@ class CopyHead(keras.layers.Layer):
         scores = ops.matmul(query, key_t) / math.sqrt(self.config.d_model)  # (B, T, T)
         # Keeping its place: where the text before s matches the text before t the longest, s+1 is
         # most likely what comes next ("1112" copied from "900111" does not jump back into "111").
-        matched = match_lengths(ids, self.config.copy_match)
+        matched = match_lengths(ids)
         scores = scores + ops.take(self.match_bias, matched)
         # Position t may copy the character after s only if that character is known: s < t.
         positions = ops.arange(length)
@@ -199,7 +199,7 @@ class CopyHead(keras.layers.Layer):
         can_copy = ops.cast(ops.expand_dims(positions > 0, -1), hidden.dtype)  # (T, 1)
         # (B, T, 1): the longest match so far; a long one opens the gate
         longest = ops.max(ops.where(earlier, matched, 0), axis=-1, keepdims=True)
-        longest = ops.cast(longest, hidden.dtype) / self.config.copy_match
+        longest = ops.cast(longest, hidden.dtype) / MATCH_CAP
         gate_logit = (
             ops.matmul(hidden, ops.expand_dims(self.w_gate, -1))
             + self.b_gate
@@ -209,20 +209,20 @@ class CopyHead(keras.layers.Layer):
         return copy_probs, gate, weights
 
 
-def match_lengths(ids, cap: int):
-    """(B, T, T) int: how many characters ending at t equal those ending at s (at most `cap`).
+def match_lengths(ids):
+    """(B, T, T) int: how many characters ending at t equal those ending at s (at most MATCH_CAP).
 
     Row t, column s counts i = 0, 1, ... while ids[t - i] == ids[s - i]; `runtime.py` keeps the
     same numbers one row at a time. Worked example: ids "abcab" -> row 4 ("...b"), column 1
     ("ab"): 2.
     """
     # (B, T, T) in uint8, a quarter of int32's memory traffic: this loop was a quarter of a
-    # training step's time in int32, and counts never pass `cap` (at most 255)
+    # training step's time in int32, and counts never pass MATCH_CAP
     equal = ops.cast(ops.expand_dims(ids, 2) == ops.expand_dims(ids, 1), "uint8")
     run, total = equal, equal
     # static in training: the window
-    length = ids.shape[1] if ids.shape[1] is not None else cap
-    for shift in range(1, min(cap, length)):
+    length = ids.shape[1] if ids.shape[1] is not None else MATCH_CAP
+    for shift in range(1, min(MATCH_CAP, length)):
         # equal[t - shift, s - shift]: the diagonal neighbour `shift` steps back (zero before the
         # start)
         back = ops.pad(equal[:, :-shift, :-shift], ((0, 0), (shift, 0), (shift, 0)))

@@ -16,6 +16,7 @@ import numpy as np
 
 from tinychat.architecture import (
     COPY_FLOOR,
+    MATCH_CAP,
     LAYER_NORM_EPSILON,
     BlockWeights,
     alibi_slopes,
@@ -149,7 +150,7 @@ class Runtime:
         position s"."""
         # model.match_lengths, row pos from row pos-1: one more equal character, or none
         longer = (
-            np.minimum(np.concatenate([[0], self.match[: pos - 1]]) + 1, self.config.copy_match)
+            np.minimum(np.concatenate([[0], self.match[: pos - 1]]) + 1, MATCH_CAP)
             if pos
             else self.match[:0]
         )
@@ -166,8 +167,7 @@ class Runtime:
         weights = softmax(scores + self.w["copy/match_bias"][self.match[:pos]])
         # (V,): each earlier position s votes for the character after it
         copied = np.bincount(self.tokens[1 : pos + 1], weights=weights, minlength=VOCAB_SIZE)
-        # a long match opens the gate
-        longest = float(self.match[:pos].max()) / self.config.copy_match
+        longest = float(self.match[:pos].max()) / MATCH_CAP  # a long match opens the gate
         logit = float(
             hidden @ self.w["copy/w_gate"]
             + self.w["copy/b_gate"]
