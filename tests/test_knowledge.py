@@ -66,16 +66,16 @@ def test_a_title_holds_every_heading_above_the_chunk():
 
 def test_a_lead_in_line_titles_the_lines_below_it_up_to_a_blank_line():
     text = (
-        "## Chutney\nIngredients:\n* 2 onions\n* 400 ml vinegar\n\nSimmer for two hours.\n"
+        "## Chutney:\nIngredients:\n* 2 onions\n* 400 ml vinegar\n\nSimmer for two hours.\n"
         "\n---\nVet details:\nName: Moorside Vets\nPhone: 01422 344 004\n\nCar\n===\nIt is red.\n"
     )
     titles = [(c.text, c.title) for c in split_chunks("chutney.md", text, 200)]
     assert titles == [
-        ("2 onions", "Chutney / Ingredients"),
-        ("400 ml vinegar", "Chutney / Ingredients"),
-        ("Simmer for two hours.", "Chutney"),  # after the blank line
-        ("Name: Moorside Vets", "Chutney / Vet details"),  # "---" is no chunk
-        ("Phone: 01422 344 004", "Chutney / Vet details"),
+        ("2 onions", "Chutney: / Ingredients"),  # a heading ending in ":" is still a heading
+        ("400 ml vinegar", "Chutney: / Ingredients"),
+        ("Simmer for two hours.", "Chutney:"),  # after the blank line
+        ("Name: Moorside Vets", "Chutney: / Vet details"),  # "---" is no chunk
+        ("Phone: 01422 344 004", "Chutney: / Vet details"),
         ("It is red.", "Car"),  # a title underlined with "===" is a heading of level 1
     ]
 

@@ -104,9 +104,6 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
         if number != last_line + 1:
             lead_in = ""  # a blank line ends what a lead-in introduced
         last_line = paragraph[-1][0]
-        if len(paragraph) == 1 and LEAD_IN.match(first_line.strip()):
-            lead_in = " ".join(normalize(first_line).split())[:-1]
-            continue
         if MARKDOWN_HEADING.match(first_line):
             marks = first_line.lstrip()
             level = len(marks) - len(marks.lstrip("#"))  # "## Money" is level 2
@@ -115,6 +112,9 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
             headings.append((level, heading))
             title = TITLE_JOIN.join(text for _, text in headings if text)
             lead_in = ""
+            continue
+        if len(paragraph) == 1 and LEAD_IN.match(first_line.strip()):
+            lead_in = " ".join(normalize(first_line).split())[:-1]
             continue
         chunk_title = TITLE_JOIN.join(filter(None, (title, lead_in)))
         # Join the paragraph's lines with spaces, remembering which line each character came from.
@@ -135,7 +135,7 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
                 while last > first and joined[last - 1] == " ":
                     last -= 1
                 piece = joined[first:last]
-                if any(char.isalnum() for char in piece):  # not a rule line ("---")
+                if any(char.isalnum() for char in piece):  # "..." or "***" says nothing
                     chunks.append(
                         Chunk(path, line_of[first], line_of[last - 1], piece, chunk_title)
                     )
