@@ -80,6 +80,20 @@ def test_a_lead_in_line_titles_the_lines_below_it_up_to_a_blank_line():
     ]
 
 
+def test_a_table_row_is_a_fact_of_its_own_its_cells_named_by_the_header():
+    text = (
+        "| Day | Bin | Out by |\n|-----|:---:|--------|\n| Monday | Black bin | 7am |\n"
+        "| Thursday | Blue recycling | 6.30am |\nCall the council.\n| a | b |\n"
+    )
+    chunks = [(c.line, c.text) for c in split_chunks("bins.md", text, 200)]
+    assert chunks == [
+        (3, "Day: Monday; Bin: Black bin; Out by: 7am"),
+        (4, "Day: Thursday; Bin: Blue recycling; Out by: 6.30am"),
+        (5, "Call the council."),  # not part of the table
+        (6, "a; b"),  # a row without a header row: its cells as they are
+    ]
+
+
 def test_file_path_words_are_searched_with_each_sentence():
     chunk = split_chunks("towns/north-velmora_notes.md", "It has two bridges.\n", 200)[0]
     assert (

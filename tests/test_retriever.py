@@ -316,6 +316,15 @@ def test_a_dotted_name_is_two_words_and_a_decimal_one():
     assert LexicalIndex(notes).search("what does fit do in keras?", 1)[0].chunk.line == 2
 
 
+def test_a_table_row_answers_for_its_cells():
+    from tinychat.knowledge import split_chunks
+    from tinychat.lexical import LexicalIndex
+
+    text = "# Bins\n| Day | Bin |\n|---|---|\n| Monday | Black bin |\n| Thursday | Blue bin |\n"
+    notes = split_chunks("bins.md", text, 200)
+    assert LexicalIndex(notes).search("when does the blue bin go out?", 1)[0].chunk.line == 5
+
+
 def test_the_kind_of_answer_asked_for_breaks_a_tie():
     from tinychat.knowledge import split_chunks
     from tinychat.lexical import LexicalIndex

@@ -28,6 +28,9 @@ ENDS_BEFORE_CAPITAL = frozenset(
     "a.m p.m etc approx inc ltd co ave rd dept est fig ca min max".split()
 )
 MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+# "| Monday | Black bin | 7am |", and the "|---|:--:|" line under a table's header row
+TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+TABLE_RULE = re.compile(r"^\s*\|?(\s*:?-+:?\s*\|)+\s*(:?-+:?\s*)?$")
 RULE = re.compile(r"^\s{0,3}([-*_=])(\s*\1){2,}\s*$")  # "---", "* * *", or "=====" under a title
 # "Front gate: 2290", "Alarm company (Sentrel) helpline: 0800 600 1100": a labelled value
 LABEL = re.compile(r"^[A-Za-z][\w'&/() -]{0,40}: \S")
@@ -163,11 +166,26 @@ def sentence_ends(text: str) -> list[re.Match]:
 
 
 def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
-    """Runs of lines that read as one text; headings, list items and short labelled lines stand
-    alone. A line underlined with "===" or "---" is a heading; a rule line alone is dropped."""
+    """Runs of lines that read as one text; headings, list items, table rows and short labelled
+    lines stand alone. A line underlined with "===" or "---" is a heading; a rule line alone is
+    dropped."""
     paragraphs: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] = []
+    header: list[str] = []  # the cells of the markdown table's header row, while in a table
     for number, line in enumerate(lines, start=1):
+        if TABLE_ROW.match(line):  # each row is a fact of its own, its cells named by the header
+            if current:
+                paragraphs.append(current)
+            current = []
+            following = lines[number] if number < len(lines) else ""
+            if TABLE_RULE.match(line):
+                continue
+            if TABLE_RULE.match(following):
+                header = _cells(line)
+                continue
+            paragraphs.append([(number, _table_row(header, _cells(line)))])
+            continue
+        header = []
         rule = RULE.match(line)
         if rule and len(current) == 1 and rule.group(1) in "=-":  # "Money" over "-----"
             level = "#" if rule.group(1) == "=" else "##"
@@ -196,6 +214,18 @@ def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
     if current:
         paragraphs.append(current)
     return paragraphs
+
+
+def _cells(row: str) -> list[str]:
+    """The cells of a markdown table row: "| Monday | Black bin |" -> Monday, Black bin."""
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _table_row(header: list[str], cells: list[str]) -> str:
+    """A table row as one fact, each cell after its column's name: "Day: Monday; Bin: Black
+    bin" (only the cells without a header row)."""
+    named = [f"{name}: {cell}" if name else cell for name, cell in zip(header, cells) if cell]
+    return "; ".join(named + [cell for cell in cells[len(header) :] if cell])
 
 
 def _ends_a_line_of_its_own(line: str, following: str) -> bool:
