@@ -83,6 +83,14 @@ def test_a_label_the_notes_never_write_after_a_title_they_label_is_a_stranger():
     assert notes.stranger("is dr bloggs the vet?") == ""
 
 
+def test_a_label_line_or_a_table_row_labels_nothing():
+    rows = "| Day | Bin |\n|---|---|\n| Monday | Black bin |\n| Thursday | Blue bin |\n"
+    notes = LexicalIndex(split_chunks("bins.md", rows + "Phone: 0161 555\nPhone: 0800 111\n", 200))
+    # "Bin: Black bin" and "Phone: 0161" are a label and its value, not "Bin Black", "Phone 0161"
+    assert notes.stranger("what bin goes out on monday?") == ""
+    assert notes.stranger("which phone number is it?") == ""
+
+
 def test_a_label_removed_by_an_edit_is_a_stranger_again():
     from tinychat.retriever import count_terms
     from tinychat.terms import chunk_terms

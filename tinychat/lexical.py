@@ -61,6 +61,9 @@ NAME_GIVEN = re.compile(r"\b(?:called|named|nicknamed|known as|is|are) ([A-Z][a-
 # Two or more capitalised words a sentence opens with: "Glen Rosa campsite", "Dr. Okafor at"
 LEADING_NAME = re.compile(r"(?:[A-Z][\w'.]*\s+)+[A-Z][\w']*")
 NAME_OR_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+# A capitalised word and the name or number right after it: "Bed 4", "Aunt Verity"
+# (the label in a lookahead, so that "The Copper Kettle" yields "The Copper" and "Copper Kettle")
+TITLED = re.compile(r"(?<![\w'])([A-Z][a-z]+) (?=([A-Z][A-Za-z0-9]*(?:'[A-Za-z]+)?|\d+)\b)")
 # Words that shape a question without saying what it is about ("what happens with top-k 0?").
 QUESTION_FILLER = frozenset(
     "happen happens happened mean means meant tell explain describe define know please "
@@ -199,10 +202,9 @@ class Part:
         Read at the first question that needs them."""
         found: dict[str, set[str]] = {}
         for chunk in self.visible_chunks:
-            words = NAME_OR_WORD.findall(normalize(chunk.text))
-            for title, label in zip(words, words[1:]):
-                titled = title[0].isupper() and title.isalpha() and title.lower() not in STOPWORDS
-                if titled and (label[0].isupper() or label.isdigit()):
+            # a title and its label with only a space between: "Bin: Black bin" labels nothing
+            for title, label in TITLED.findall(normalize(chunk.text)):
+                if title.lower() not in STOPWORDS:
                     found.setdefault(stem(title.lower()), set()).add(label.lower())
         return {title: frozenset(labels) for title, labels in found.items() if len(labels) >= 2}
 
