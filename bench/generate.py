@@ -5,8 +5,10 @@
 Prints chars/s of (1) the numpy runtime with its key/value cache, (2) the same runtime
 without a cache (the whole sequence recomputed for every character), (3) Keras
 `model.predict` once per character, (4) a `tf.function` over a fixed window, the ratio of
-(1) to each, and the time to the first character after a 256-character prompt. All four
-must produce the same text; the script fails if they do not.
+(1) to each, and the time to the first character after a prompt that nearly fills the default
+window: the prompt fed at once (`Runtime.prefill`, what the chat does) against one character at
+a time (`Runtime.step`), and the ratio. All must produce the same text; the script fails if
+they do not.
 """
 
 from __future__ import annotations
@@ -40,10 +42,8 @@ def cached(runtime: Runtime, ids: np.ndarray, chars: int) -> tuple[list[int], fl
     """Greedy generation with the key/value cache: ids, seconds to the first character, chars/s
     after it."""
     start = time.perf_counter()
-    runtime.reset()
-    for token in ids:
-        probs = runtime.step(int(token))
-    out = [int(np.argmax(probs))]
+    runtime.prefill(ids[:-1])
+    out = [int(np.argmax(runtime.step(int(ids[-1]))))]
     first = time.perf_counter() - start
     for _ in range(chars - 1):
         out.append(int(np.argmax(runtime.step(out[-1]))))
@@ -155,17 +155,30 @@ def time_implementations(
 
 def first_character_seconds(
     config: ModelConfig, arrays: dict, from_checkpoint: bool
-) -> tuple[int, float]:
-    """Prompt length and time to the first character after a 256-character prompt, in the
-    default window (the checkpoint's window when there is one); best of 5."""
+) -> tuple[int, float, float, bool]:
+    """Prompt length, and the time to the first character after a prompt that fills the default
+    window but an answer's room (the checkpoint's window when there is one), the prompt fed at
+    once and one character at a time (best of 5 each), and whether both wrote the same
+    character."""
     from tinychat.model import build_model, get_arrays
 
     first_config = ModelConfig() if not from_checkpoint else config
-    first_runtime = Runtime(
+    runtime = Runtime(
         first_config, arrays if from_checkpoint else get_arrays(build_model(first_config))
     )
-    long_prompt = prompt_ids(min(256, first_config.window - 1))
-    return len(long_prompt), min(cached(first_runtime, long_prompt, 1)[1] for _ in range(5))
+    long_prompt = prompt_ids(first_config.window - 64)
+    at_once, by_step = [], []
+    for _ in range(5):
+        start = time.perf_counter()
+        runtime.prefill(long_prompt[:-1])
+        first = int(np.argmax(runtime.step(int(long_prompt[-1]))))
+        at_once.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        runtime.reset()
+        for token in long_prompt:
+            probs = runtime.step(int(token))
+        by_step.append(time.perf_counter() - start)
+    return len(long_prompt), min(at_once), min(by_step), first == int(np.argmax(probs))
 
 
 def print_rates(config: ModelConfig, prompt: int, chars: int, rates: dict) -> None:
@@ -191,12 +204,18 @@ def main() -> None:
     chars = config.window - len(ids)  # generation fills the window: no sliding
     slow = args.slow_chars
     rates, outputs = time_implementations(runtime, model, ids, chars, slow)
-    long_prompt, first = first_character_seconds(config, arrays, bool(args.checkpoint))
+    long_prompt, at_once, by_step, first_same = first_character_seconds(
+        config, arrays, bool(args.checkpoint)
+    )
 
     fast_out = outputs["cached"]
     same = fast_out[:slow] == outputs["no cache"] == outputs["predict"] == outputs["tf.function"]
+    same = same and first_same
     print_rates(config, len(ids), chars, rates)
-    print(f"first character after a {long_prompt}-char prompt: {first * 1000:.1f} ms")
+    print(
+        f"first character after a {long_prompt}-char prompt: {at_once * 1000:.1f} ms fed at once,"
+        f" {by_step * 1000:.1f} ms a character at a time (x{by_step / at_once:.1f})"
+    )
     print(f"outputs identical: {same}  ({decode(fast_out[:32])!r}...)")
     if not same:
         sys.exit("outputs differ between implementations")

@@ -153,17 +153,16 @@ def test_a_character_outside_the_vocabulary_is_shown_as_the_context_writes_it(
     answer = session.prepare("when does the ferry leave?")
     assert not answer.abstained
     answer.prompt = "[CONTEXT]\nA ticket is £4; bake at 170°C.\n[QUERY]\nq\n[ANSWER]\n"
-    prefill = len(encode(answer.prompt)) - 1
     script = [*encode("A ticket is "), UNKNOWN_ID, *encode("4; 170"), UNKNOWN_ID, NEWLINE_ID]
     calls = []
 
     def step(token):
         calls.append(token)
         probs = np.full(VOCAB_SIZE, 1e-6)
-        if len(calls) > prefill:
-            probs[script[len(calls) - prefill - 1]] = 1.0
+        probs[script[len(calls) - 1]] = 1.0  # the prompt's last character is the first step
         return probs / probs.sum()
 
+    monkeypatch.setattr(session.runtime, "prefill", lambda ids: None)
     monkeypatch.setattr(session.runtime, "step", step)
     session.temperature = 0.0
     assert "".join(session.generate(answer)) == "A ticket is £4; 170°"

@@ -76,6 +76,37 @@ def test_sliding_window_recomputes_the_last_half():
     assert np.abs(np.exp(np.asarray(model(visible))[0, -1]) - probs).max() < 1e-5
 
 
+@pytest.mark.parametrize(
+    "config", VARIANTS, ids=lambda c: f"{c.positions}-copy{c.copy}-h{c.n_heads}"
+)
+def test_prefill_leaves_what_step_leaves(config):
+    """The prompt fed at once gives the next character's probabilities Keras gives, and leaves the
+    cache and the copy path's match lengths as feeding it one character at a time does. The
+    second half repeats the first, so matches reach MATCH_CAP."""
+    model, arrays = keras_model_and_arrays(config)
+    at_once, by_step = Runtime(config, arrays), Runtime(config, arrays)
+    rng = np.random.default_rng(4)
+    for length in (1, 2, 17, config.window - 1, config.window, config.window + 9):
+        ids = rng.integers(0, 4, size=length)
+        ids[length // 2 :] = ids[: length - length // 2]
+        at_once.prefill(ids[:-1])
+        probs = at_once.step(int(ids[-1]))
+        by_step.reset()
+        for token in ids:
+            expected = by_step.step(int(token))
+        assert at_once.position == by_step.position
+        assert np.abs(probs - expected).max() < 1e-5
+        used = by_step.position
+        for cache in ("key_cache", "value_cache"):
+            here, there = getattr(at_once, cache), getattr(by_step, cache)
+            assert np.allclose(here[:, :, :used], there[:, :, :used], atol=1e-5)
+        assert np.allclose(at_once.copy_keys[:used], by_step.copy_keys[:used], atol=1e-5)
+        assert (at_once.match[: used - 1] == by_step.match[: used - 1]).all()
+        if length <= config.window:
+            keras_last = np.exp(np.asarray(model(ids[None].astype(np.int32)))[0, -1])
+            assert np.abs(keras_last - probs).max() < 1e-5
+
+
 def test_parameter_budget():
     assert 7_000 <= parameter_count(ModelConfig()) <= 12_000
     learned = ModelConfig(positions="learned", window=64, copy=False)

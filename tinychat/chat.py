@@ -248,11 +248,9 @@ class ChatSession:
             return
         runtime = self.runtime
         assert runtime is not None  # an answer prepared without weights is retrieved_only
-        runtime.reset()
         prompt = encode(answer.prompt)
         try:
-            for token in prompt[:-1]:  # prefill: the prompt goes through the answer's step
-                runtime.step(int(token))
+            runtime.prefill(prompt[:-1])  # the prompt at once; its last character is a step
             runtime.trace = answer.trace = Trace()  # from the prompt's last character: /why
             probs = runtime.step(int(prompt[-1]))
             for _ in range(self.config.generation.max_answer_chars):

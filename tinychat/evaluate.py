@@ -208,9 +208,9 @@ def bits_per_char(session: ChatSession, context: list[str], query: str, referenc
     config = session.checkpoint.config
     prompt = build_prompt(context, query, config.window, session.config.generation.max_answer_chars)
     runtime = session.runtime
-    runtime.reset()
-    for token in encode(prompt.text):
-        probs = runtime.step(int(token))
+    ids = encode(prompt.text)
+    runtime.prefill(ids[:-1])
+    probs = runtime.step(int(ids[-1]))
     total = 0.0
     targets = [*encode(reference).tolist(), NEWLINE_ID]
     for position, token in enumerate(targets):

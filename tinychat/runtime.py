@@ -2,9 +2,10 @@
 
 The same computation as `model.py`, written llama2.c-style: `step(token)` feeds one character at
 the next position, writes that position's keys and values into a preallocated cache, and returns
-the next character's probabilities. The prompt is fed through the same `step` (prefill), so
-prompt and generation share one path. Read it beside `model.py`: each stage of `step` names the
-Keras class it mirrors, and a test feeds both the same ids and checks they agree to 1e-5.
+the next character's probabilities. `prefill(ids)` feeds a whole prompt at once, as the Keras
+model does: one matrix product per stage over all its positions instead of one per character,
+leaving the cache exactly as `step` would. Read it beside `model.py`: each stage names the Keras
+class it mirrors, and tests check that `step`, `prefill` and Keras agree to 1e-5.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from tinychat.architecture import (
 )
 from tinychat.config import ModelConfig
 from tinychat.vocab import VOCAB_SIZE
+
+
+def layer_norm_rows(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Layer norm of each row of (T, D): `layer_norm` for a whole prompt."""
+    centered = x - x.mean(axis=-1, keepdims=True)
+    variance = (centered * centered).mean(axis=-1, keepdims=True)
+    return centered * (gamma / np.sqrt(variance + LAYER_NORM_EPSILON)) + beta
 
 
 def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -83,6 +91,7 @@ class Runtime:
         # (H, W): ALiBi's bias for a query at pos over keys s = 0..pos is alibi[:, W-1-pos:],
         # that is -slope * (pos - s)
         self.alibi = -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]
+        self.slopes = slopes
         self.position = 0  # where the next character goes
         self.trace: Trace | None = None
 
@@ -124,6 +133,65 @@ class Runtime:
             self.trace.gate.append(gate)
         self.position += 1
         return probs
+
+    def prefill(self, ids: np.ndarray) -> None:
+        """Feed `ids` from a fresh sequence all at once, leaving the cache and the copy path's
+        state as `step` would after each of them (no probabilities: the last prompt character
+        goes through `step`, which returns them). A prompt longer than the window goes through
+        `step`, which slides."""
+        self.reset()
+        count = len(ids)
+        if count > self.config.window:
+            for token in ids:
+                self.step(int(token))
+            return
+        if count == 0:
+            return
+        tokens = np.asarray(ids, np.int64)
+        self.tokens[:count] = tokens
+        x = self.w["token_embedding"][tokens]  # TinyTransformer.token_embedding: (T, D)
+        if self.config.positions == "learned":
+            x = x + self.w["position_embedding"][:count]
+        for layer, block in enumerate(self.blocks):  # Block.call, every position at once
+            x = x + self._attention_rows(
+                layer, block, layer_norm_rows(x, block.norm1_gamma, block.norm1_beta)
+            )
+            x = x + feed_forward(block, layer_norm_rows(x, block.norm2_gamma, block.norm2_beta))
+        hidden = layer_norm_rows(x, self.w["final_norm/gamma"], self.w["final_norm/beta"])
+        if self.config.copy:  # CopyHead's keys: each position's hidden state and the last one's
+            before = np.concatenate([np.zeros_like(hidden[:1]), hidden[:-1]])
+            self.copy_keys[:count] = np.concatenate([hidden, before], axis=1) @ self.w["copy/w_key"]
+            self.previous_hidden = hidden[-1]
+            self.match[: count - 1] = self._match_row(count - 1)
+        self.position = count
+
+    def _attention_rows(self, layer: int, block: BlockWeights, x: np.ndarray) -> np.ndarray:
+        """Attention.call over positions 0..T-1 at once, causal: (T, D) in, (T, D) out."""
+        count, heads, d_head = x.shape[0], self.config.n_heads, self.config.d_head
+        qkv = x @ block.attention_w_qkv + block.attention_b_qkv  # (T, 3D)
+        # (3, H, T, d_head): query, key and value, head-major like the cache
+        query, key, value = qkv.reshape(count, 3, heads, d_head).transpose(1, 2, 0, 3)
+        self.key_cache[layer, :, :count] = key
+        self.value_cache[layer, :, :count] = value
+        scores = query @ key.transpose(0, 2, 1) / math.sqrt(d_head)  # (H, T, T)
+        # ALiBi's bias -slope * (pos - s) for s <= pos; a later position is masked out
+        positions = np.arange(count, dtype=np.float32)
+        distance = positions[:, None] - positions  # pos - s
+        bias = -self.slopes[:, None, None] * distance  # (H, T, T)
+        weights = softmax(np.where(distance >= 0, scores + bias, np.float32(-np.inf)))
+        mixed = (weights @ value).transpose(1, 0, 2).reshape(count, -1)  # (T, D)
+        return mixed @ block.attention_w_out + block.attention_b_out
+
+    def _match_row(self, pos: int) -> np.ndarray:
+        """model.match_lengths, row `pos`: for each s < pos, how many characters up to s equal
+        those up to pos (at most MATCH_CAP), what `_copy` builds one step at a time."""
+        s = np.arange(pos)
+        length = np.zeros(pos, np.int64)
+        still = np.ones(pos, bool)
+        for back in range(MATCH_CAP):
+            still &= (s >= back) & (self.tokens[np.maximum(s - back, 0)] == self.tokens[pos - back])
+            length += still
+        return length
 
     def _attention(
         self, layer: int, block: BlockWeights, x: np.ndarray, pos: int
