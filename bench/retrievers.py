@@ -38,6 +38,7 @@ SETS = {
     "blind": ("bench/blind/knowledge", "bench/blind/questions.yaml"),
     "blind2": ("bench/blind2/knowledge", "bench/blind2/questions.yaml"),
     "blind3": ("bench/blind3/knowledge", "bench/blind3/questions.yaml"),
+    "blind4": ("bench/blind4/knowledge", "bench/blind4/questions.yaml"),
 }
 
 
