@@ -39,6 +39,7 @@ SETS = {
     "blind2": ("bench/blind2/knowledge", "bench/blind2/questions.yaml"),
     "blind3": ("bench/blind3/knowledge", "bench/blind3/questions.yaml"),
     "blind4": ("bench/blind4/knowledge", "bench/blind4/questions.yaml"),
+    "blind5": ("bench/blind5/knowledge", "bench/blind5/questions.yaml"),
 }
 
 
