@@ -82,7 +82,8 @@ def test_damaged_files_name_the_problem(saved, damage, message):
 
 
 def test_other_config_is_refused_with_the_difference(saved):
-    with pytest.raises(TinychatError, match=r"model.window 64 vs 448 now.*train --fresh"):
+    now = ModelConfig().window
+    with pytest.raises(TinychatError, match=rf"model.window 64 vs {now} now.*train --fresh"):
         checkpoint.load(saved, expected=ModelConfig())
 
 

@@ -53,7 +53,7 @@ class ModelConfig:
     n_heads: int = ranged(2, 1, 64)  # attention heads per layer (must divide d_model)
     d_ff: int = ranged(32, 1, 4096)  # hidden size of each feed-forward layer
     n_layers: int = ranged(2, 1, 32)  # transformer blocks
-    window: int = ranged(448, 8, 4096)  # characters the model sees at once (prompt + answer)
+    window: int = ranged(640, 8, 4096)  # characters the model sees at once (prompt + answer)
     positions: str = one_of("alibi", "alibi", "learned")  # ALiBi distance biases, or a table
     copy: bool = True  # pointer-style copy path: the model may copy a character from its prompt
 
@@ -98,7 +98,7 @@ class RetrievalConfig:
     """How chunks are ranked for a query."""
 
     retriever: str = one_of("tfidf", *RETRIEVERS)  # BM25 by subject then sentence, or the original
-    top_k: int = ranged(3, *TOP_K_RANGE)  # sentences put in [CONTEXT]
+    top_k: int = ranged(8, *TOP_K_RANGE)  # sentences put in [CONTEXT]
     decline: bool = True  # answer generation.decline_text when the notes do not hold the answer
 
 
