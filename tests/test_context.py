@@ -48,7 +48,7 @@ def test_tying_sentences_that_share_a_run_of_characters_stay_apart():
     from the first; so such sentences are never joined."""
     clubs = split_chunks(
         "clubs.txt",
-        "Monday: Chess Club, 3.15 to 4.15pm in the library.\n"
+        "Monday: Chess Club in the library, 3.30 to 4.15pm.\n"
         "Thursday: Mini Football with Coach Dean, 3.15 to 4pm.\n"
         "Wednesday: Junior Football with Coach Dean, 3.15 to 4.30pm.\n",
         200,

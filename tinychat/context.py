@@ -29,9 +29,9 @@ STOPS = (".", "!", "?")  # how a sentence ends; a joined sentence without one ga
 # Scores this close say the same about the question (a sentence scores 0 to about 2). Measured
 # (README): 0.05 adds keyword recall on every set without costing F1; 0.1 costs invented F1.
 TIE = 0.05
-# Joined sentences sharing this many characters in a row were miscopied (README): 4 of the 5
-# garbled answers of the blind3 set at window 640 shared 12 or more.
-SHARED_RUN = 12
+# Joined sentences sharing this many characters in a row were miscopied (README): the blind3
+# set's garbled answers at window 640 shared 11 to 36 ("3.15 to 4", " collected ").
+SHARED_RUN = 10
 
 
 @dataclass(frozen=True)
