@@ -255,8 +255,15 @@ def test_the_trainer_reads_the_child_s_lines_and_names_how_it_ended(tmp_path):
         "progress 120 300 1.2345 65.0",
     ):
         trainer._event(line)
-    assert trainer.status() == "training 120/300 loss 1.23 1:05 left"
+    assert trainer.status() == "training 120/300 loss 1.23 at most 1:05 left"  # early stop
     assert trainer.notices == ["resuming training from step 100 of 300"]
+    import dataclasses
+
+    config = tiny_config(tmp_path)
+    no_stop = dataclasses.replace(config.train, early_stop=False)
+    every_step = Trainer(dataclasses.replace(config, train=no_stop), fresh=True)
+    every_step._event("progress 120 300 1.2345 65.0")
+    assert every_step.status() == "training 120/300 loss 1.23 1:05 left"  # runs them all
     trainer.exit_code = -9
     assert trainer.failure() == "training ended by signal 9 (killed?) at step 120"
     trainer._event("error tmp/state: another process is already training here")
@@ -284,7 +291,7 @@ def test_the_toolbar_ends_with_the_running_training(session):
     with create_pipe_input() as pipe:
         repl = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput())
         repl.trainer = trainer
-        assert repl.toolbar().endswith(" | training 120/200 loss 1.23 1:05 left")
+        assert repl.toolbar().endswith(" | training 120/200 loss 1.23 at most 1:05 left")
 
 
 def test_weights_for_another_model_config_are_replaced_in_the_background(trained_folder):

@@ -37,6 +37,16 @@ def test_a_pipe_gets_a_line_every_tenth_of_the_run_and_one_summary():
     )
 
 
+def test_the_time_left_is_a_bound_when_training_may_stop_early():
+    stream = io.StringIO()
+    progress = Progress(100, chars_per_step=1000, stream=stream)
+    progress.start(100)
+    progress.update(10, loss=0.5)
+    assert progress.line(10).endswith(" left") and " at most " not in progress.line(10)
+    progress.at_most = True  # train.py sets it when early stopping is on
+    assert " at most " in progress.line(10) and progress.line(10).endswith(" left")
+
+
 class FakeSession:
     """What the watcher needs of a chat session: sync, and where to say a problem."""
 

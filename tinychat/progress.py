@@ -54,6 +54,7 @@ class Progress:
         self.ended: float | None = None  # when the last step ended: the run's time stops there
         self.loss = math.nan
         self.losses: list[float] = []  # one per step: the live curve
+        self.at_most = False  # early stopping may end the run first: the time left is a bound
 
     def start(self, total: int, first_step: int = 0) -> None:
         self.total, self.started, self.losses, self.ended = total, time.perf_counter(), [], None
@@ -77,7 +78,8 @@ class Progress:
         left = self.seconds_left(step)
         left_text = format_seconds(left) if left == left else "?"
         head = f"{self.label} [{bar}] {step}/{self.total} loss {self.loss:.3f}"
-        tail = f" {rate / 1000:.1f}k chars/s {left_text} left"
+        bound = "at most " if self.at_most else ""
+        tail = f" {rate / 1000:.1f}k chars/s {bound}{left_text} left"
         # A line wider than the terminal wraps, and "\r" can then no longer redraw it in place.
         room = (
             shutil.get_terminal_size().columns - 1 - len(head) - len(tail)

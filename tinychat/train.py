@@ -467,6 +467,7 @@ def train(
 
     measured_on = held_out or chunks  # a folder too small to keep sentences out: what it trained on
     early_stop = config.train.early_stop and not warm and bool(held_out)
+    progress.at_most = early_stop
     fitted = _fit(model, dataset, run, measured_on, index, early_stop, stop or threading.Event())
     result = _measure(model, run, fitted, measured_on, index)
     _summarize(progress, result, held_out)

@@ -99,7 +99,9 @@ class Trainer:
             return ""
         if self.step and self.phase == "training":
             left = format_seconds(self.left) if self.left == self.left else "?"
-            return f"training {self.step}/{self.total} loss {self.loss:.2f} {left} left"
+            # the time to the last step: early stopping usually ends the run well before it
+            bound = "at most " if self.config.train.early_stop else ""
+            return f"training {self.step}/{self.total} loss {self.loss:.2f} {bound}{left} left"
         return f"training: {self.phase}"
 
     def stop(self, timeout: float = STOP_SECONDS) -> int | None:
