@@ -114,6 +114,18 @@ class Repl:
         self.out.write(printable(text) + "\n")
         self.out.flush()
 
+    def say_wrapped(self, text: str, indent: int = 2) -> None:
+        """Say `text` wrapped at whole words to the terminal, later lines indented by `indent`."""
+        self.say(
+            textwrap.fill(
+                text,
+                width=self.width(),
+                subsequent_indent=" " * indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+
     def width(self) -> int:
         return max(20, min(120, self.prompt.output.get_size().columns - 2))
 
@@ -337,26 +349,15 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         repl.say("no answer yet: ask a question first")
         return True
     if last.searched and last.searched != last.query:
-        repl.say(
-            textwrap.fill(
-                f"searched: {last.searched}  (a follow-up; /new forgets the subject)",
-                width=repl.width(),
-                subsequent_indent="  ",
-                break_long_words=False,
-            )
-        )
+        repl.say_wrapped(f"searched: {last.searched}  (a follow-up; /new forgets the subject)")
     if last.abstained:
         why = f" ({last.why_declined})" if last.why_declined else ""
-        repl.say(
-            textwrap.fill(
-                f"the notes don't hold the answer{why}; the closest sentences, not used:",
-                width=repl.width(),
-                subsequent_indent="  ",
-                break_long_words=False,
+        if last.sources:
+            repl.say_wrapped(
+                f"the notes don't hold the answer{why}; the closest sentences, not used:"
             )
-            if last.sources
-            else "nothing in the notes matches the question"
-        )
+        else:
+            repl.say("nothing in the notes matches the question")
     elif not last.sources:
         repl.say("the last answer used no context (nothing matched)")
     for rank, hit in enumerate(last.sources, start=1):
@@ -365,16 +366,7 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
         number = f"  {rank}. "
         path, text = printable_line(chunk.path), printable_line(chunk.text)
         # The whole sentence, wrapped at whole words under its number (a hanging indent).
-        row = f"{number}{path}:{lines}  score {hit.score:.3f}  {text}"
-        repl.say(
-            textwrap.fill(
-                row,
-                width=repl.width(),
-                subsequent_indent=" " * len(number),
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
-        )
+        repl.say_wrapped(f"{number}{path}:{lines}  score {hit.score:.3f}  {text}", len(number))
     if argument == "-v":
         repl.say("prompt the model saw:")
         repl.say(last.prompt + last.text)
