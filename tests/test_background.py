@@ -275,8 +275,8 @@ def test_the_trainer_reads_the_child_s_lines_and_names_how_it_ended(tmp_path):
     assert trainer.failure() == "" and trainer.stopped_at == 130  # we asked it to stop
 
 
-def test_the_toolbar_ends_with_the_running_training(session):
-    """What the child last said, as the toolbar's last part (a real child: the first test)."""
+def test_the_toolbar_starts_with_the_running_training(session):
+    """What the child last said, as the toolbar's first part (a real child: the first test)."""
     import io
 
     from prompt_toolkit.input import create_pipe_input
@@ -291,7 +291,33 @@ def test_the_toolbar_ends_with_the_running_training(session):
     with create_pipe_input() as pipe:
         repl = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput())
         repl.trainer = trainer
-        assert repl.toolbar().endswith(" | training 120/200 loss 1.23 at most 1:05 left")
+        assert repl.toolbar().startswith("training 120/200 loss 1.23 at most 1:05 left | ")
+
+
+def test_the_toolbar_keeps_the_training_whole_on_a_narrow_terminal(session):
+    """On 80 columns the static parts give way to the training's progress, never the reverse;
+    a wide terminal shows them all."""
+    import io
+
+    from prompt_toolkit.data_structures import Size
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from tinychat.repl import Repl
+    from tinychat.trainer import Trainer
+
+    trainer = Trainer(session.config, fresh=True)
+    trainer._event("progress 104 1000 0.0612 493.0")
+    trainer.running = lambda: True
+    for columns, parts in ((80, 2), (200, 5)):
+        output = DummyOutput()
+        output.get_size = lambda columns=columns: Size(rows=24, columns=columns)
+        with create_pipe_input() as pipe:
+            repl = Repl(session, out=io.StringIO(), input=pipe, output=output)
+            repl.trainer = trainer
+            toolbar = repl.toolbar()
+        assert toolbar.startswith("training 104/1000 loss 0.06 at most 8:13 left | ")
+        assert len(toolbar) <= columns and len(toolbar.split(" | ")) == parts, toolbar
 
 
 def test_weights_for_another_model_config_are_replaced_in_the_background(trained_folder):

@@ -154,23 +154,32 @@ class Repl:
         sys.stderr.flush()
 
     def toolbar(self) -> str:
+        """The bottom line: what is changing (a training, notes changed since it) first, then the
+        model, the knowledge, temperature and top-k, as many of them as the terminal's width
+        holds (an 80-column terminal had cut the training's time left)."""
         session = self.session
         model = session.config.model
-        parts = [
+        status = ""
+        if self.trainer and self.trainer.running():
+            status = self.trainer.status()
+        elif self.trainer:
+            ended = self.trainer.exit_code == 0
+            status = "trained: the next question uses it" if ended else "training ended early"
+        elif session.stale:
+            status = session.stale
+        elif session.reindexed:
+            status = session.reindexed
+        parts = [status] if status else []
+        columns = self.prompt.output.get_size().columns
+        for part in (
             f"{parameter_count(model) / 1000:.1f}k params, window {model.window}",
             f"{len(session.knowledge.files)} files, {len(session.knowledge.chunks)} chunks",
             f"temp {session.temperature:g}",
             f"top-k {session.top_k}",
-        ]
-        if self.trainer and self.trainer.running():
-            parts.append(self.trainer.status())
-        elif self.trainer:
-            ended = self.trainer.exit_code == 0
-            parts.append("trained: the next question uses it" if ended else "training ended early")
-        elif session.stale:
-            parts.append(session.stale)
-        elif session.reindexed:
-            parts.append(session.reindexed)
+        ):
+            if parts and len(" | ".join([*parts, part])) > columns:
+                break
+            parts.append(part)
         return printable(" | ".join(parts))
 
     # ------------------------------------------------------------------------ training
