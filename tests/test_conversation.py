@@ -133,6 +133,32 @@ def test_an_everyday_word_in_a_file_name_does_not_name_a_subject():
     assert follows_up("and how long is it?", "brindle edge walk", index)
 
 
+def test_a_short_question_that_points_back_at_nothing_names_a_note_by_any_word():
+    """Found in the REPL: "what is keras?" after a question about parameters was searched with
+    "parameters", because keras.txt's name is a word many sentences hold, and answered about
+    parameters. A question that says "it" keeps the stricter rule."""
+    notes = {
+        "keras.txt": "Keras is a library for neural networks.\nIt runs on TensorFlow.\n",
+        "parameters.txt": "A parameter is one learned number.\nKeras counts them for you.\n"
+        "Keras layers hold weights.\nKeras sums them in summary().\n",
+        "work.txt": "My work is at the library.\nWork starts at 9.\nI walk to work.\n"
+        "Work pays monthly.\n",
+        "tomas.txt": "Tomas is my language partner.\nHe is a nurse.\n",
+    }
+    index = LexicalIndex(
+        [chunk for path, text in notes.items() for chunk in split_chunks(path, text, 200)]
+    )
+    assert not follows_up("what is keras?", "parameters", index)
+    conversation = Conversation()
+    conversation.remember("parameters")
+    assert conversation.searched("what is keras?", index) == "what is keras?"
+    assert index.search("what is keras?", 1)[0].chunk.path == "keras.txt"
+    # no word of the question at all: still a follow-up
+    assert follows_up("how many?", "parameters", index)
+    # "he" points back: "work", said by four sentences, does not take it to work.txt
+    assert follows_up("what does he do for work?", "tomas", index)
+
+
 def test_one_word_of_a_short_heading_does_not_name_its_section():
     notes = {
         "times.md": "## Opening times\n- Library: Tue to Sat 9:30 to 5\n",

@@ -66,10 +66,15 @@ def without(question: str, subject: str) -> str:
 def follows_up(question: str, subject: str, index: object) -> bool:
     """Whether `question` refers back to `subject`: it says "it", "they", "there", "and ..." or is
     a few words long ("how tall?"), and it names no other subject of the notes."""
-    if (
-        not REFERS_BACK.search(question) and len(WORDS.findall(question)) > SHORT + 2
-    ):  # + 2 for "how", "is"
+    refers_back = bool(REFERS_BACK.search(question))
+    if not refers_back and len(WORDS.findall(question)) > SHORT + 2:  # + 2 for "how", "is"
         return False
     # the original embedding index knows no subjects
     names_a_subject = getattr(index, "names_a_subject", None)
-    return names_a_subject is None or not names_a_subject(question, besides=subject)
+    # A short question that points back at nothing ("what is keras?" after a question about
+    # parameters) names a subject with any word of a note's name or heading, even one many
+    # sentences hold; one that says "it" or "and ..." only with a rarer one ("what does he do
+    # for work?" stays with its subject although work.txt is a note).
+    return names_a_subject is None or not names_a_subject(
+        question, besides=subject, loosely=not refers_back
+    )

@@ -266,10 +266,11 @@ class LexicalIndex:
                 return part.sections.names[section]
         return subject_of(chunk.path)
 
-    def names_a_subject(self, query: str, besides: str = "") -> bool:
+    def names_a_subject(self, query: str, besides: str = "", loosely: bool = False) -> bool:
         """Whether `query` names a subject of the notes other than `besides`: a word of a file name
         or heading as written that few sentences hold ("vet" of vet.txt; "opened" does not name
-        "opening times.md"), or half the subject words of some section."""
+        "opening times.md"), or half the subject words of some section. `loosely`: any word of a
+        file name or heading, however many sentences hold it ("keras" of keras.txt)."""
         known = {stem(word) for word in content_words(besides)}
         words = [
             word
@@ -278,7 +279,9 @@ class LexicalIndex:
         ]
         # "tarrick" of "tarrick ferry.txt" names a subject; "water" of "brindle water.md" or
         # "times" of "## Opening times" is an everyday word that many sentences hold
-        names = [word for word in words if self._sentences_holding(word) <= NAME_SENTENCES]
+        names = [
+            word for word in words if loosely or self._sentences_holding(word) <= NAME_SENTENCES
+        ]
         # a file's whole name of two words or more, as a phrase, even of everyday words: "and the
         # brindle water one?" after the Brindle Edge walk names "brindle water.md"
         asked = " ".join(stem(word) for word in content_words(query))
