@@ -226,6 +226,30 @@ def test_a_session_follows_up_only_when_asked_to(session):
     )  # the model sees it as typed
 
 
+def test_a_short_question_followed_up_is_still_declined_when_the_notes_do_not_know_it(
+    trained, tmp_path
+):
+    """Found in the REPL: "who wrote the bible?" after a question about the optimizer was
+    searched with the optimizer (it is short) and answered with an optimizer sentence. Alone it
+    is declined; after another question it must be too, and a follow-up that says "it" is not."""
+    config, _ = trained
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "optimizer.txt").write_text(
+        "The optimizer is Adam, with gradient descent underneath.\n"
+        "Gradient descent moves every parameter a small step against its gradient.\n"
+        "The Adam optimizer keeps running averages of gradients.\n"
+    )
+    (tmp_path / "notes" / "ferry.txt").write_text("The ferry to Brisk leaves at 7.\n")
+    session = ChatSession(with_paths(config, tmp_path), None)  # retrieval decides declining
+    session.follow_up = True
+    assert session.ask("who wrote hamlet?").abstained
+    session.ask("what does the optimizer do?")
+    after = session.ask("who wrote hamlet?")
+    assert after.searched != after.query and after.abstained, after.text
+    session.ask("what does the optimizer do?")
+    assert not session.ask("how does it work?").abstained
+
+
 LINES = st.one_of(
     st.just(b""),
     st.just(b"/new"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -23,7 +23,7 @@ from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.abstain import Evidence, why_declined
-from tinychat.conversation import Conversation
+from tinychat.conversation import Conversation, refers_back
 from tinychat.knowledge import open_knowledge
 from tinychat.lexical import LexicalIndex
 from tinychat.context import context_lines, fit
@@ -196,7 +196,13 @@ class ChatSession:
         `asked`."""
         assert self.index is not None
         if isinstance(self.index, LexicalIndex):
-            return self.index.search_with_evidence(searched, self.top_k, asked=asked)
+            hits, evidence = self.index.search_with_evidence(searched, self.top_k, asked=asked)
+            if searched != asked and not refers_back(asked):
+                # followed up only for being short ("who wrote the bible?" after a question
+                # about the optimizer): whether it names a subject of the notes is judged on
+                # the question as typed, so it is declined as it would be alone
+                evidence = replace(evidence, subject=self.index.subject_share(asked))
+            return hits, evidence
         hits = self.retrieve(searched)  # the original retrievers: only "nothing matched" is known
         return hits, Evidence(hits[0].score, 1.0, 0.0) if hits else None
 

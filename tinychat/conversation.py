@@ -63,11 +63,17 @@ def without(question: str, subject: str) -> str:
     )
 
 
+def refers_back(question: str) -> bool:
+    """Whether `question` points back at what was said before by a word: "it", "they",
+    "there", "and ...", "what about ..."."""
+    return bool(REFERS_BACK.search(question))
+
+
 def follows_up(question: str, subject: str, index: object) -> bool:
     """Whether `question` refers back to `subject`: it says "it", "they", "there", "and ..." or is
     a few words long ("how tall?"), and it names no other subject of the notes."""
-    refers_back = bool(REFERS_BACK.search(question))
-    if not refers_back and len(WORDS.findall(question)) > SHORT + 2:  # + 2 for "how", "is"
+    pointed = refers_back(question)
+    if not pointed and len(WORDS.findall(question)) > SHORT + 2:  # + 2 for "how", "is"
         return False
     # the original embedding index knows no subjects
     names_a_subject = getattr(index, "names_a_subject", None)
@@ -76,5 +82,5 @@ def follows_up(question: str, subject: str, index: object) -> bool:
     # sentences hold; one that says "it" or "and ..." only with a rarer one ("what does he do
     # for work?" stays with its subject although work.txt is a note).
     return names_a_subject is None or not names_a_subject(
-        question, besides=subject, loosely=not refers_back
+        question, besides=subject, loosely=not pointed
     )

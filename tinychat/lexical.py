@@ -415,6 +415,12 @@ class LexicalIndex:
         )
         return hits, evidence
 
+    def subject_share(self, query: str) -> float:
+        """The largest share of `query`'s words that a section's subject holds: 0 when the
+        question names no subject of the notes."""
+        subject = self.match(query).subject
+        return float(subject.max()) if len(subject) else 0.0
+
     def scores(self, query: str) -> np.ndarray:
         """(N,) score of every sentence, hidden ones -inf."""
         return self.match(query).score()
