@@ -159,6 +159,33 @@ def test_a_short_question_that_points_back_at_nothing_names_a_note_by_any_word()
     assert follows_up("what does he do for work?", "tomas", index)
 
 
+def test_a_short_question_finds_its_own_rare_word_unless_the_subject_holds_it_too():
+    """Found in the REPL: "where is the stopcock?" after a question about the cat was searched
+    with the cat and answered with the cat's first sentence. A word few sentences hold finds
+    its sentence alone; when the conversation's note holds the word too ("am I on snacks?" of
+    two book clubs), the follow-up keeps its subject."""
+    notes = {
+        "pets/pickle.txt": "Pickle is our older cat.\nShe weighs 3.9 kg.\nShe turned eleven.\n",
+        "home/boiler.txt": "The boiler is a Norwick Combi 30.\n"
+        "The stopcock is under the kitchen sink.\n",
+        "clubs/crown book club.md": "We meet at the Crown.\nMy turn to bring snacks: no.\n",
+        "clubs/library book club.md": "We meet at the library.\nMy turn to bring snacks: yes.\n",
+    }
+    index = LexicalIndex(
+        [chunk for path, text in notes.items() for chunk in split_chunks(path, text, 200)]
+    )
+    conversation = Conversation()
+    conversation.remember("pickle")
+    searched = conversation.searched("where is the stopcock?", index)
+    assert searched == "where is the stopcock?"
+    assert "stopcock" in index.search(searched, 1)[0].chunk.text
+    assert conversation.searched("how old?", index) == "how old? pickle"  # "old" shapes it
+    conversation.remember("library book club")
+    searched = conversation.searched("am I on snacks?", index)
+    assert searched == "am I on snacks? library book club"
+    assert index.search(searched, 1)[0].chunk.text == "My turn to bring snacks: yes."
+
+
 def test_one_word_of_a_short_heading_does_not_name_its_section():
     notes = {
         "times.md": "## Opening times\n- Library: Tue to Sat 9:30 to 5\n",

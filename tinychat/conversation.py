@@ -37,7 +37,9 @@ class Conversation:
         or with the last question when it asks the same of a new subject ("what about X?")."""
         if not self.subject:
             searched = question
-        elif follows_up(question, self.subject, index):
+        elif follows_up(question, self.subject, index) and not finds_alone(
+            question, self.subject, index
+        ):
             searched = f"{question} {self.subject}"
         elif SAME_QUESTION.search(question) and self.question:
             searched = f"{question} {without(self.question, self.subject)}"
@@ -67,6 +69,20 @@ def refers_back(question: str) -> bool:
     """Whether `question` points back at what was said before by a word: "it", "they",
     "there", "and ...", "what about ..."."""
     return bool(REFERS_BACK.search(question))
+
+
+def finds_alone(question: str, subject: str, index: object) -> bool:
+    """Whether a short `question` that points back at nothing finds its sentence by a word of
+    its own: "where is the stopcock?" after a question about the cat is searched with the cat,
+    whose sentences outscore the one sentence that says "stopcock"; it stands alone when the
+    search with the subject loses every word of the question that few sentences hold."""
+    rare_words = getattr(index, "rare_words", None)  # the original indexes count no words
+    if rare_words is None or refers_back(question):
+        return False
+    rare = {stem(word) for word in rare_words(question)}
+    hits = index.search(f"{question} {subject}", 1)  # type: ignore[attr-defined]
+    held = {stem(word) for word in content_words(hits[0].chunk.text)} if hits else set()
+    return bool(rare) and not rare & held
 
 
 def follows_up(question: str, subject: str, index: object) -> bool:

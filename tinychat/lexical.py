@@ -68,7 +68,7 @@ TITLED = re.compile(r"(?<![\w'])([A-Z][a-z]+) (?=([A-Z][A-Za-z0-9]*(?:'[A-Za-z]+
 QUESTION_FILLER = frozenset(
     "happen happens happened mean means meant tell explain describe define know please "
     "thing things something anything kind sort type way ways use used using exactly really "
-    "actually i me we us my our you your".split()
+    "actually i me we us my our you your supposed".split()
 )
 # Words that give a question its shape ("how many", "what's"): never a name.
 QUESTION_SHAPE = frozenset("many much often far long high big what's when's where's who's".split())
@@ -313,6 +313,17 @@ class LexicalIndex:
         paths = {chunk.path for part in self.parts for chunk in part.visible_chunks}
         names = (subject_of(path.rsplit("/", 1)[-1]) for path in paths)
         return [tuple(map(stem, content_words(name))) for name in names]
+
+    def rare_words(self, query: str) -> list[str]:
+        """The words of `query` that some sentences hold, but few ("stopcock"): not the words
+        that shape a question ("many", "old" of "how old")."""
+        after_how = set(re.findall(r"\bhow (\w+)", normalize(query).lower()))
+        return [
+            word
+            for word in content_words(query)
+            if word not in QUESTION_FILLER | QUESTION_SHAPE | after_how
+            and 0 < self._sentences_holding(word) <= NAME_SENTENCES
+        ]
 
     def _sentences_holding(self, word: str) -> int:
         """How many visible sentences hold `word` (in any of its forms)."""

@@ -18,6 +18,16 @@ from tinychat.vocab import normalize
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+|(?<=[0-9])[.,][0-9]+)*")
 CONTRACTIONS = ("'s", "n't", "'re", "'ll", "'ve", "'d", "'m")
 NOT_BASES = {"ca": "can", "wo": "will", "sha": "shall"}  # can't, won't, shan't
+# A contraction typed without its apostrophe, as people type in a chat ("whats the pressure
+# supposed to be?"): its stopword. Not "wont", "ill", "id" or "well", which are words.
+BARE_CONTRACTIONS = {
+    "whats": "what", "wheres": "where", "whos": "who", "hows": "how", "whens": "when",
+    "thats": "that", "theres": "there", "hes": "he", "shes": "she", "im": "i", "ive": "i",
+    "youre": "you", "theyre": "they", "dont": "do", "doesnt": "does", "didnt": "did",
+    "isnt": "is", "arent": "are", "wasnt": "was", "werent": "were", "cant": "can",
+    "couldnt": "could", "shouldnt": "should", "wouldnt": "would", "hasnt": "has",
+    "havent": "have", "hadnt": "had",
+}  # fmt: skip
 OPENING_TWICE = 2  # content words at a sentence's start that count twice
 
 
@@ -34,7 +44,10 @@ def stem(word: str) -> str:
 
 def uncontracted(word: str) -> str:
     """A stopword's contraction as the stopword ("what's" -> what, "isn't" -> is, "can't" -> can),
-    so it is dropped like one; other words as they are ("marmalade's" is a possessive)."""
+    so it is dropped like one, also typed without its apostrophe ("whats"); other words as they
+    are ("marmalade's" is a possessive)."""
+    if word in BARE_CONTRACTIONS:
+        return BARE_CONTRACTIONS[word]
     for ending in CONTRACTIONS:
         base = word.removesuffix(ending)
         if base != word:
