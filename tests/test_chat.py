@@ -147,13 +147,15 @@ def test_a_character_outside_the_vocabulary_is_shown_as_the_context_writes_it(
     session, monkeypatch
 ):
     """The model reads "£" and "°" as one unknown id and writes that id back when it copies
-    them; the answer shows the character it copied, not U+FFFD."""
+    them, and "Inês" as "Ines"; the answer shows what it copied as the note writes it."""
     from tinychat.vocab import NEWLINE_ID, UNKNOWN_ID, VOCAB_SIZE, encode
 
     answer = session.prepare("when does the ferry leave?")
     assert not answer.abstained
-    answer.prompt = "[CONTEXT]\nA ticket is £4; bake at 170°C.\n[QUERY]\nq\n[ANSWER]\n"
-    script = [*encode("A ticket is "), UNKNOWN_ID, *encode("4; 170"), UNKNOWN_ID, NEWLINE_ID]
+    answer.context = ["A ticket from Inês is £4; bake at 170°C."]
+    answer.prompt = f"[CONTEXT]\n{answer.context[0]}\n[QUERY]\nq\n[ANSWER]\n"
+    script = [*encode("A ticket from Ines is "), UNKNOWN_ID, *encode("4; 170"), UNKNOWN_ID]
+    script.append(NEWLINE_ID)
     calls = []
 
     def step(token):
@@ -165,8 +167,8 @@ def test_a_character_outside_the_vocabulary_is_shown_as_the_context_writes_it(
     monkeypatch.setattr(session.runtime, "prefill", lambda ids: None)
     monkeypatch.setattr(session.runtime, "step", step)
     session.temperature = 0.0
-    assert "".join(session.generate(answer)) == "A ticket is £4; 170°"
-    assert answer.text == "A ticket is £4; 170°"
+    assert "".join(session.generate(answer)) == "A ticket from Inês is £4; 170°"
+    assert answer.text == "A ticket from Inês is £4; 170°"
 
 
 def test_unusable_probabilities_are_one_line(session, monkeypatch):

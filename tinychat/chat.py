@@ -31,7 +31,7 @@ from tinychat.indexing import CACHE_NAME, FeatureCache, cache_limit, cached_text
 from tinychat.retriever import Hit, Index
 from tinychat.runtime import Runtime, Trace, sample
 from tinychat.sentences import Chunk, subject_of
-from tinychat.vocab import NEWLINE_ID, UNKNOWN_ID, encode, id_to_char, restore_unknown
+from tinychat.vocab import NEWLINE_ID, Spelling, encode, id_to_char
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
 DEFAULT_RETRIEVER = "tfidf"  # needs no weights
@@ -255,6 +255,9 @@ class ChatSession:
         runtime = self.runtime
         assert runtime is not None  # an answer prepared without weights is retrieved_only
         prompt = encode(answer.prompt)
+        # the context lines as the notes write them: the prompt holds them folded ("Ines")
+        spelling = Spelling.of("\n".join([*answer.context, answer.query]))
+        copied = ""  # the model's own characters: "Ines" where the note and the answer say "Inês"
         try:
             runtime.prefill(prompt[:-1])  # the prompt at once; its last character is a step
             runtime.trace = answer.trace = Trace()  # from the prompt's last character: /why
@@ -263,17 +266,13 @@ class ChatSession:
                 token = self._sample(probs)
                 if token == NEWLINE_ID:
                     break
-                # an unknown id copies a character the vocabulary lacks ("£"): show that one
-                written = id_to_char(token)
-                if token == UNKNOWN_ID:
-                    written = restore_unknown(answer.prompt, answer.text)
-                answer.text += written
+                # what it copied, as the note writes it: "£" for the unknown id, "ê" for "e"
+                copied += id_to_char(token)
+                shown = spelling.shown(copied)
+                answer.text += shown
                 answer.distributions.append(probs)
-                yield answer.text[-1]
-                if (
-                    len(answer.text) >= 2 * LOOP_LENGTH
-                    and answer.text[-LOOP_LENGTH:] in answer.text[:-1]
-                ):
+                yield shown
+                if len(copied) >= 2 * LOOP_LENGTH and copied[-LOOP_LENGTH:] in copied[:-1]:
                     break  # repeating itself: stop instead of looping to the limit
                 probs = runtime.step(token)
         except OverflowError:  # math.exp in the copy gate: only extreme (damaged) weights reach it

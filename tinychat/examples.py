@@ -20,7 +20,7 @@ import numpy as np
 
 from tinychat.config import Config
 from tinychat.context import Line, context_lines, fit
-from tinychat.prompt import build_prompt
+from tinychat.prompt import build_prompt, one_line
 from tinychat.retriever import STOPWORDS, Hit, Index
 from tinychat.sentences import Chunk
 from tinychat.vocab import encode
@@ -167,8 +167,9 @@ def qa_example(
         query, swapped = swapped[-1], iter(swapped[:-1])
         lines = [Line(tuple(next(swapped) for _ in line.sentences), line.hits) for line in lines]
     prompt, used = fit(lines, query, config.model.window, config.generation.max_answer_chars)
-    # the answer is the line that holds the asked sentence: the sentence, or the tie it is in
-    answer = next((line.text for line in used if _holds(line, chunk)), None)
+    # the answer is the line that holds the asked sentence: the sentence, or the tie it is in,
+    # folded as the model reads and writes it ("Ines", "..."), like the prompt
+    answer = next((one_line(line.text) for line in used if _holds(line, chunk)), None)
     if answer is None:
         return None
     return QAExample(query, prompt.text, answer[: config.model.window - len(prompt.text) - 1])

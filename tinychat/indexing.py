@@ -34,7 +34,8 @@ from tinychat.terms import chunk_terms
 
 CACHE_NAME = "index-cache.npz"
 # 2: terms of the sentence alone, stemmed words; 3: a contraction ("it's") as its stopword;
-# 4: "model.fit" is two words; 5: a contraction typed without its apostrophe ("dont")
+# 4: "model.fit" is two words; 5: a contraction typed without its apostrophe ("dont") and
+# sentences with the note's own characters ("Inês", not "Ines")
 CACHE_VERSION = 5
 # past this share of re-read chunks, rebuild the whole index instead of updating it
 LAYER_LIMIT = 0.1

@@ -23,7 +23,7 @@ from tinychat.config import KnowledgeConfig
 from tinychat.sentences import Chunk
 
 MANIFEST_NAME = "manifest.json"  # in the state folder
-MANIFEST_VERSION = 3
+MANIFEST_VERSION = 4  # 4: sentences keep the note's own characters ("Inês")
 MB = 1 << 20
 MANIFEST_PER_NOTE_BYTE = 8  # per byte of notes: a generous cap on what a manifest takes (README)
 

@@ -123,7 +123,8 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
         # Join the paragraph's lines with spaces, remembering which line each character came from.
         joined, line_of = "", []
         for number, line in paragraph:
-            piece = " ".join(normalize(line).split())
+            # the note's own characters ("Inês", "£"): the prompt folds them, answers show them
+            piece = " ".join(line.split())
             if joined:
                 joined += " "
                 line_of.append(number)

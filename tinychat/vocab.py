@@ -3,14 +3,16 @@
 The vocabulary is the newline, the 95 printable ASCII characters (space to '~') and one
 id for every other character. Before encoding, text is folded towards ASCII so that
 accented letters, curly quotes and dashes keep their meaning ("café" -> "cafe");
-what still falls outside ("£", "€", "°") becomes the unknown id. An answer shows the
-character the model copied there (`restore_unknown`); other decoding shows U+FFFD.
+what still falls outside ("£", "€", "°") becomes the unknown id. An answer shows what the
+model copied as the note writes it (`Spelling`): "Inês" and "£", not "Ines" and the unknown
+id; other decoding shows U+FFFD.
 The prompt markers ([CONTEXT], [QUERY], [ANSWER]) are plain characters, not special ids.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -64,23 +66,53 @@ def decode(ids: "np.ndarray | list[int]") -> str:
     return "".join(id_to_char(int(i)) for i in ids)
 
 
-def restore_unknown(context: str, written: str, longest: int = 16) -> str:
-    """The character the model copied where it wrote the unknown id. The model reads "£", "€" or
-    "°" as one unknown id and can only write that id back; the character it copied is the one
-    that follows, in `context`, the longest end of the answer `written` so far (up to `longest`
-    characters): "at " over "... at £2.40 ..." -> "£". Only a printable character is restored:
-    a control character copied from a note (an escape sequence) stays U+FFFD, so an answer can
-    never drive the terminal. U+FFFD too when the context holds no such character."""
-    text = normalize(context)
-    for size in range(min(longest, len(written)), -1, -1):
-        tail = written[len(written) - size :]
-        start = text.find(tail)
-        while start >= 0:
-            after = start + size
-            if after < len(text) and text[after] not in _ID_OF:
-                return text[after] if text[after].isprintable() else UNKNOWN_CHAR
-            start = text.find(tail, start + 1)
-    return UNKNOWN_CHAR
+# An ordinary character takes the note's spelling only where at least this many characters
+# of the answer, ending with it, stand in the context: a lone "e" could be any "e" (or "ê").
+SURE_MATCH = 3
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """A context as the model reads it, and the note's own characters behind it.
+
+    The model reads "Inês" as "Ines" and "£" as the unknown id, so it can only write those
+    back. `shown` finds where the answer so far stands in the context (its longest end, up to
+    `longest` characters, as a copy would) and gives the character the note has there.
+    """
+
+    folded: str  # normalize(context), with every character outside the vocabulary as U+FFFD
+    origin: tuple[str, ...]  # for each folded character, the note's
+
+    @staticmethod
+    def of(context: str) -> "Spelling":
+        folded: list[str] = []
+        origin: list[str] = []
+        for char in unicodedata.normalize("NFC", context):
+            parts = normalize(char)
+            # one note character a character of the answer: "ae" for "æ" and "..." for "…"
+            # stay as folded, so the answer keeps one character for each one the model wrote
+            for part in parts:
+                folded.append(part if part in _ID_OF else UNKNOWN_CHAR)
+                origin.append(char if len(parts) == 1 else part)
+        return Spelling("".join(folded), tuple(origin))
+
+    def shown(self, copied: str, longest: int = 16) -> str:
+        """How to show the last character of `copied` (what the model wrote so far, U+FFFD for
+        the unknown id). Only a printable character of the note is shown: a control character
+        (an escape sequence) stays U+FFFD, so an answer can never drive the terminal."""
+        last = copied[-1]
+        # an answer's first characters are matched at a line's start, where a copy begins
+        text = copied if len(copied) >= SURE_MATCH else "\n" + copied
+        for size in range(min(longest, len(text)), 0, -1):
+            start = self.folded.find(text[-size:])
+            if start < 0:
+                continue
+            note = self.origin[start + size - 1]
+            if last == UNKNOWN_CHAR:
+                return note if note.isprintable() else UNKNOWN_CHAR
+            sure = size >= min(SURE_MATCH, len(text))
+            return note if sure and note.isprintable() else last
+        return last
 
 
 def id_to_char(token: int) -> str:
