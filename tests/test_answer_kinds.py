@@ -39,6 +39,11 @@ from tinychat.answer_kinds import holds, kinds_asked
         ("who checks the plots?", "Inspections are in May and September.", 0.0),
         ("who checks the plots?", "Bonfires only before 10am on Sundays.", 0.0),
         ("who checks the plots?", "Secretary: Margaret Pell", 1.0),
+        # a day written short, as in a plan: "Thu 15"; "sat" alone is no day
+        ("when do we fly home?", "Thu 15: fly home on AZ 4405.", 1.0),
+        ("which day is the walking tour?", "Sun 11: walking tour from the station.", 1.0),
+        ("when did the cat come?", "The cat sat on the mat.", 0.0),
+        ("who runs the stall?", "Open Tue and Thu.", 0.0),
     ],
 )
 def test_a_sentence_holds_the_kind_of_answer_asked_for(question, sentence, held):

@@ -24,7 +24,10 @@ TIME_UNITS = (
     r"(sec(ond)?s?|min(ute)?s?|hours?|hrs?|days?|nights?|weeks?|fortnights?|months?|years?|"
     r"decades?|centur(y|ies))"
 )
-DAYS = r"(mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?"
+DAYS = (
+    r"(mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|tue|tues|wed|thu|thur|thurs|"
+    r"fri|(mon|sat|sun)(?= \d)"  # "Thu 15", "Sat 10": a day written short
+)
 MONTHS = (
     r"(january|february|march|april|may|june|july|august|september|october|november|december|"
     r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)"
