@@ -317,12 +317,11 @@ class LexicalIndex:
     def rare_words(self, query: str) -> list[str]:
         """The words of `query` that some sentences hold, but few ("stopcock"): not the words
         that shape a question ("many", "old" of "how old")."""
-        after_how = set(re.findall(r"\bhow (\w+)", normalize(query).lower()))
+        shaping = QUESTION_FILLER | QUESTION_SHAPE | set(re.findall(r"\bhow (\w+)", query.lower()))
         return [
             word
             for word in content_words(query)
-            if word not in QUESTION_FILLER | QUESTION_SHAPE | after_how
-            and 0 < self._sentences_holding(word) <= NAME_SENTENCES
+            if word not in shaping and 0 < self._sentences_holding(word) <= NAME_SENTENCES
         ]
 
     def _sentences_holding(self, word: str) -> int:
