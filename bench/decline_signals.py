@@ -3,7 +3,7 @@
     python bench/decline_signals.py                  # every question set
     python bench/decline_signals.py --sets natural,blind5
 
-`abstain.py` declines from these signals. For each set and each kind of unanswerable question
+`tinychat/retrieval/declines.py` declines from these signals. For each set and each kind of unanswerable question
 ("fact": the subject is in the notes, the fact is not; "subject": nothing is), it prints the
 AUC of each signal: the chance that a random answerable question looks more answerable by that
 signal than a random unanswerable one. 0.5 is chance, 1.0 separates them perfectly. To decline
@@ -28,7 +28,7 @@ from bench.retrievers import SETS  # noqa: E402
 from tinychat.chat import ChatSession  # noqa: E402
 from tinychat.config import PathsConfig, load_config  # noqa: E402
 from tinychat.evaluate import load_questions  # noqa: E402
-from tinychat.lexical import LexicalIndex  # noqa: E402
+from tinychat.retrieval.lexical import LexicalIndex  # noqa: E402
 
 # signal: how to read it off the index, and whether a higher value means "answerable"
 SIGNALS = {
@@ -65,7 +65,7 @@ def signals(name: str) -> dict[str, dict[str, list[float]]]:
     }
     with tempfile.TemporaryDirectory() as state:
         config = dataclasses.replace(config, paths=PathsConfig(knowledge=folder, state=Path(state)))
-        index = ChatSession(config, None).index
+        index = ChatSession(config, None).retriever.lexical
         assert isinstance(index, LexicalIndex), "the decline signals are the TF-IDF index's"
         for question in load_questions(questions_file):
             match = index.match(question.q)

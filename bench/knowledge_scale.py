@@ -103,7 +103,7 @@ def measure(args: argparse.Namespace) -> dict:
             "chunks": chunks,
             "restart": restart,
             "recomputed": session.cache.computed,
-            "memory": index_bytes(session.index),  # the full index, before any layering
+            "memory": index_bytes(session.retriever.lexical),  # the full index, before any layering
             "one_file": one_file_changed(session, knowledge),
             "idle_cpu": idle_cpu_share(session, args.idle_seconds),
         }

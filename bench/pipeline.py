@@ -25,7 +25,7 @@ def default_model_and_index(knowledge: Path):
     import tensorflow  # noqa: F401  ahead of tinychat.model: the order the figures were taken with
 
     from tinychat.config import load_config
-    from tinychat.indexing import build_index
+    from tinychat.retrieval import build_retriever
     from tinychat.knowledge import Knowledge
     from tinychat.model import build_model
 
@@ -34,7 +34,7 @@ def default_model_and_index(knowledge: Path):
     knowledge_files.refresh()
     chunks = knowledge_files.chunks
     model = build_model(config.model)
-    index = build_index("tfidf", chunks, np.asarray(model.token_embedding.embeddings.numpy()))
+    index = build_retriever("tfidf", chunks, np.asarray(model.token_embedding.embeddings.numpy()))
 
     import keras  # after tinychat.model, which chooses the backend
 

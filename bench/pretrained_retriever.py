@@ -56,7 +56,7 @@ def measure(encoder, name: str) -> str:
     with tempfile.TemporaryDirectory() as state:
         config = dataclasses.replace(config, paths=PathsConfig(knowledge=folder, state=Path(state)))
         session = ChatSession(config, None)
-        index, chunks = session.index, session.index.chunks
+        index, chunks = session.retriever.lexical, session.retriever.chunks
         # a sentence is encoded with its section's subject, as the lexical index searches it
         started = time.perf_counter()
         sentences = encoder.encode(

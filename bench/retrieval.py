@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synthetic import facts, invented_name  # noqa: E402
 from tinychat.sentences import Chunk  # noqa: E402
-from tinychat.indexing import build_index  # noqa: E402
+from tinychat.retrieval import build_retriever  # noqa: E402
 from tinychat.vocab import VOCAB_SIZE  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     for size in args.sizes:
         chunks, questions = synthetic_chunks(size)
         start = time.perf_counter()
-        index = build_index(args.retriever, chunks, table)
+        index = build_retriever(args.retriever, chunks, table)
         build = time.perf_counter() - start
         latencies = []
         for question in questions:

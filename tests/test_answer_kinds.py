@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinychat.answer_kinds import holds, kinds_asked
+from tinychat.retrieval.answer_kinds import holds, kinds_asked
 
 
 @pytest.mark.parametrize(

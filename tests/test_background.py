@@ -237,7 +237,7 @@ def test_a_session_without_weights_answers_with_the_best_sentence(tmp_path):
     assert [hit.chunk.path for hit in answer.sources] == ["ferry.md"]
     session.ask("how many bicycles does the ferry carry?")
     assert notices == [
-        "retrieval.retriever: hybrid needs the trained model; searching with tfidf"
+        "retrieval.retriever: hybrid needs the trained model; searching by words"
         " until training ends"
     ]
     assert session.stale == ""

@@ -126,7 +126,7 @@ def test_stale_notice_counts_files_changed_since_training(session, tmp_path):
 
 
 def test_a_cache_damaged_while_running_is_rewritten_at_close(trained, tmp_path):
-    from tinychat.indexing import CACHE_NAME, FeatureCache
+    from tinychat.retrieval import CACHE_NAME, FeatureCache
 
     config, model = trained
     shutil.copytree(config.paths.knowledge, tmp_path / "notes")

@@ -17,8 +17,8 @@ from tinychat.context import (
 )
 from tinychat.examples import qa_example
 from tinychat.knowledge import split_chunks
-from tinychat.lexical import LexicalIndex
-from tinychat.retriever import Hit
+from tinychat.retrieval.lexical import LexicalIndex
+from tinychat.retrieval import Hit
 
 HENS = split_chunks(
     "hens.txt",

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import with_paths
-from tinychat.abstain import Evidence, declines, why_declined
+from tinychat.retrieval.declines import Evidence, declines, why_declined
 from tinychat.chat import ChatSession
-from tinychat.conversation import Conversation, follows_up
+from tinychat.retrieval.conversation import Conversation, follows_up
 from tinychat.knowledge import split_chunks
-from tinychat.lexical import LexicalIndex
+from tinychat.retrieval.lexical import LexicalIndex
 
 NOTES = {
     "ferries/ostrevane.txt": "The Ostrevane ferry goes to Pellin.\n"
@@ -92,8 +92,8 @@ def test_a_label_line_or_a_table_row_labels_nothing():
 
 
 def test_a_label_removed_by_an_edit_is_a_stranger_again():
-    from tinychat.retriever import count_terms
-    from tinychat.terms import chunk_terms
+    from tinychat.retrieval.terms import count_terms
+    from tinychat.retrieval.terms import chunk_terms
 
     beds = "Bed 1 has the leeks.\nBed 2 has the beans.\nBed 3 has the kale.\n"
     notes = LexicalIndex(split_chunks("garden.txt", beds, 200))

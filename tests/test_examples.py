@@ -8,7 +8,7 @@ import numpy as np
 from tests.conftest import tiny_config
 from tinychat.examples import make_rows, swap_names_and_numbers
 from tinychat.knowledge import split_chunks
-from tinychat.lexical import LexicalIndex
+from tinychat.retrieval.lexical import LexicalIndex
 from tinychat.vocab import decode
 
 NOTES = (

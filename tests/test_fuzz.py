@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from tinychat import checkpoint
 from tinychat.config import Config, KnowledgeConfig, ModelConfig, load_config
 from tinychat.errors import TinychatError
-from tinychat.indexing import FeatureCache, build_index
+from tinychat.retrieval import FeatureCache, build_retriever
 from tinychat.knowledge import Knowledge
 from tinychat.runtime import weight_shapes
 
@@ -107,7 +107,7 @@ def valid_cache(tmp_path_factory) -> tuple[Path, bytes, list]:
     folder = tmp_path_factory.mktemp("cache")
     knowledge = Knowledge(write(folder / "notes"), KnowledgeConfig())
     knowledge.refresh()
-    build_index("hybrid", knowledge.chunks, TABLE, FeatureCache(folder / "cache.npz"))
+    build_retriever("hybrid", knowledge.chunks, TABLE, FeatureCache(folder / "cache.npz"))
     return folder / "cache.npz", (folder / "cache.npz").read_bytes(), knowledge.chunks
 
 
@@ -123,8 +123,8 @@ def write(folder: Path) -> Path:
 
 def check_cache(path: Path, data: bytes, chunks: list) -> None:
     path.write_bytes(data)
-    index = build_index("hybrid", chunks, TABLE, FeatureCache(path))  # a cache never raises
-    expected = build_index("hybrid", chunks, TABLE)  # features computed afresh, no cache at all
+    index = build_retriever("hybrid", chunks, TABLE, FeatureCache(path))  # a cache never raises
+    expected = build_retriever("hybrid", chunks, TABLE)  # features computed afresh, no cache at all
     for query in ("when does the ferry leave?", "keras", "bicycles"):
         assert index.search(query, 3) == expected.search(query, 3)
 

@@ -455,7 +455,7 @@ def test_text_with_a_byte_order_mark_is_read(tmp_path, encoding):
 
 
 def test_file_names_that_are_not_utf8_are_indexed(tmp_path):
-    from tinychat.indexing import FeatureCache, build_index
+    from tinychat.retrieval import FeatureCache, build_retriever
 
     folder = tmp_path / "notes"
     folder.mkdir()
@@ -466,7 +466,7 @@ def test_file_names_that_are_not_utf8_are_indexed(tmp_path):
     knowledge.refresh()
     assert [c.path for c in knowledge.chunks] == [name] and len(knowledge.fingerprint()) == 64
     cache = FeatureCache(tmp_path / "state" / "index-cache.npz")
-    index = build_index("tfidf", knowledge.chunks, np.zeros((97, 4), np.float32), cache)
+    index = build_retriever("tfidf", knowledge.chunks, np.zeros((97, 4), np.float32), cache)
     assert index.search("when does the cafe open?", 1)[0].chunk.path == name
     knowledge.save_manifest()
     again = Knowledge(folder, KnowledgeConfig(), manifest)

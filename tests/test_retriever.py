@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinychat.indexing import FeatureCache, build_index
+from tinychat.retrieval import FeatureCache, build_retriever
 from tinychat.knowledge import Chunk
 from tinychat.vocab import VOCAB_SIZE
 
@@ -49,7 +49,7 @@ def table():
 
 @pytest.mark.parametrize("kind", ["tfidf", "embedding", "hybrid"])
 def test_planted_sentence_ranks_first(kind, table):
-    index = build_index(kind, chunks(), table)
+    index = build_retriever(kind, chunks(), table)
     query = (
         PLANTED if kind == "embedding" else "how many passengers does the zeppelin quorvax carry?"
     )
@@ -60,7 +60,7 @@ def test_planted_sentence_ranks_first(kind, table):
 
 @pytest.mark.parametrize("kind", ["tfidf", "embedding", "hybrid"])
 def test_k_bounds(kind, table):
-    index = build_index(kind, chunks(), table)
+    index = build_retriever(kind, chunks(), table)
     # tfidf leaves out what shares nothing
     matching = len(DISTRACTORS) if kind == "tfidf" else len(chunks())
     assert len(index.search("garden", 1000)) == matching
@@ -70,16 +70,16 @@ def test_k_bounds(kind, table):
 def test_feature_cache_restart_re_embeds_nothing(tmp_path, table):
     path = tmp_path / "cache.npz"
     first = FeatureCache(path)
-    build_index("hybrid", chunks(), table, first)
+    build_retriever("hybrid", chunks(), table, first)
     assert first.computed == 2 * len(chunks())  # term counts and vectors, each once
     again = FeatureCache(path)
-    index = build_index("hybrid", chunks(), table, again)
+    index = build_retriever("hybrid", chunks(), table, again)
     assert again.computed == 0 and index.search("zeppelin quorvax", 1)[0].chunk.text == PLANTED
     edited = chunks()[:-1] + [Chunk("new.txt", 1, 1, "A brand new sentence about kites.")]
-    build_index("hybrid", edited, table, again)
+    build_retriever("hybrid", edited, table, again)
     assert again.computed == 2  # only the new sentence
     other_table = table + 1.0
-    build_index("embedding", edited, other_table, again)
+    build_retriever("embedding", edited, other_table, again)
     assert again.computed == 2 + len(edited)  # vectors made with other weights are stale
 
 
@@ -125,41 +125,39 @@ DAMAGE = {
 @pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
 def test_damaged_cache_is_ignored_and_rewritten(tmp_path, table, damage):
     path = tmp_path / "cache.npz"
-    build_index("hybrid", chunks(), table, FeatureCache(path))
+    build_retriever("hybrid", chunks(), table, FeatureCache(path))
     damage(path)
     cache = FeatureCache(path)
-    index = build_index("hybrid", chunks(), table, cache)
+    index = build_retriever("hybrid", chunks(), table, cache)
     assert index.search("zeppelin", 1)[0].chunk.text == PLANTED
     assert cache.computed == 2 * len(chunks())  # everything computed again...
     if path.is_dir():
         return  # a folder is the user's: it is not replaced
     again = FeatureCache(path)
-    build_index("hybrid", chunks(), table, again)
+    build_retriever("hybrid", chunks(), table, again)
     assert again.computed == 0  # ...and the file rewritten whole
 
 
 def test_an_updated_index_is_used_for_a_few_changed_files_and_rebuilt_for_many(tmp_path, table):
     from tinychat.config import KnowledgeConfig
-    from tinychat.indexing import update_index
+    from tinychat.retrieval import update_retriever
     from tinychat.knowledge import Knowledge
-    from tinychat.lexical import LexicalIndex
-
     folder = tmp_path / "notes"
     folder.mkdir()
     for i, text in enumerate(DISTRACTORS * 3):  # 60 files: one changed file is well under the limit
         (folder / f"n{i:02d}.txt").write_text(f"{text} Note {i} says hello.\n")
     knowledge = Knowledge(folder, KnowledgeConfig())
     cache = FeatureCache()
-    index = update_index(None, knowledge.refresh(), knowledge, "tfidf", table, cache)
-    assert isinstance(index, LexicalIndex) and len(index.parts) == 1
+    index = update_retriever(None, knowledge.refresh(), knowledge, "tfidf", table, cache)
+    assert len(index.lexical.parts) == 1
     (folder / "n07.txt").write_text(PLANTED + "\n")
-    index = update_index(index, knowledge.refresh(), knowledge, "tfidf", table, cache)
-    assert len(index.parts) == 2 and index.search("zeppelin quorvax", 1)[0].chunk.path == "n07.txt"
+    index = update_retriever(index, knowledge.refresh(), knowledge, "tfidf", table, cache)
+    assert len(index.lexical.parts) == 2
+    assert index.search("zeppelin quorvax", 1)[0].chunk.path == "n07.txt"
     for i in range(20):  # many changes: past the limit the whole index is rebuilt
         (folder / f"n{i:02d}.txt").write_text(f"Rewritten note {i}.\n")
-    assert (
-        len(update_index(index, knowledge.refresh(), knowledge, "tfidf", table, cache).parts) == 1
-    )
+    rebuilt = update_retriever(index, knowledge.refresh(), knowledge, "tfidf", table, cache)
+    assert len(rebuilt.lexical.parts) == 1
 
 
 NOTE_TEXTS = [
@@ -193,14 +191,14 @@ QUERIES = [
 def test_rankings_after_any_edits_equal_a_fresh_build(tmp_path_factory, edits):
     """Issue 14: a note edited while tinychat runs must rank exactly as after a restart."""
     from tinychat.config import KnowledgeConfig
-    from tinychat.indexing import update_index
+    from tinychat.retrieval import update_retriever
     from tinychat.knowledge import Knowledge
 
     folder = tmp_path_factory.mktemp("notes")
     for i in range(40):  # enough files that a few edits update the index instead of rebuilding it
         (folder / f"base{i:02d}.txt").write_text(f"{DISTRACTORS[i % 20]} Base note {i}.\n")
     knowledge, cache = Knowledge(folder, KnowledgeConfig()), FeatureCache()
-    index = update_index(None, knowledge.refresh(), knowledge, "tfidf", None, cache)
+    index = update_retriever(None, knowledge.refresh(), knowledge, "tfidf", None, cache)
     for action, file_number, text_number in edits:
         path = folder / f"note{file_number}.txt"
         if action == "delete":
@@ -209,8 +207,8 @@ def test_rankings_after_any_edits_equal_a_fresh_build(tmp_path_factory, edits):
             path.write_text(
                 NOTE_TEXTS[text_number] + ("\nAn edit." if action == "edit" else "") + "\n"
             )
-        index = update_index(index, knowledge.refresh(), knowledge, "tfidf", None, cache)
-    fresh = build_index(
+        index = update_retriever(index, knowledge.refresh(), knowledge, "tfidf", None, cache)
+    fresh = build_retriever(
         "tfidf", knowledge.chunks, None, FeatureCache()
     )  # a new process, a new cache
     for query in QUERIES:
@@ -222,14 +220,14 @@ def test_rankings_after_any_edits_equal_a_fresh_build(tmp_path_factory, edits):
 def test_scores_do_not_depend_on_what_the_cache_has_seen(tmp_path, table):
     """Issue 14: terms of text that is gone must not change the scores of what is there."""
     seen = FeatureCache(tmp_path / "cache.npz")
-    build_index(
+    build_retriever(
         "tfidf",
         [Chunk("x.txt", 1, 1, "Completely different words: quartz, marmalade, viaduct.")],
         table,
         seen,
     )
-    with_history = build_index("tfidf", chunks(), table, FeatureCache(tmp_path / "cache.npz"))
-    fresh = build_index("tfidf", chunks(), table, FeatureCache())
+    with_history = build_retriever("tfidf", chunks(), table, FeatureCache(tmp_path / "cache.npz"))
+    fresh = build_retriever("tfidf", chunks(), table, FeatureCache())
     query = "how many passengers does the zeppelin quorvax carry over the garden?"
     assert [(h.chunk, round(h.score, 6)) for h in with_history.search(query, 5)] == [
         (h.chunk, round(h.score, 6)) for h in fresh.search(query, 5)
@@ -240,7 +238,7 @@ def test_a_pronoun_sentence_inherits_its_notes_subject():
     """The first sentence names the loom; the answering one says "It": the question's other
     words pick it."""
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex
+    from tinychat.retrieval.lexical import LexicalIndex
 
     notes = split_chunks(
         "loom.txt",
@@ -264,7 +262,7 @@ def test_a_sentence_under_a_subheading_keeps_the_notes_title_as_its_subject():
     """ "# Hollin Lane Allotments" titles the whole note: a question naming it finds the price
     under "## Money", not the one sentence right under the title."""
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex
+    from tinychat.retrieval.lexical import LexicalIndex
 
     notes = split_chunks(
         "rules.md",
@@ -281,7 +279,7 @@ def test_the_name_a_note_gives_its_subject_is_part_of_the_subject():
     """ "called Kittiwake" names the dinghy: "how long is kittiwake?" is about the whole note, and
     the sentence holding a length answers."""
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex, opening_subject
+    from tinychat.retrieval.lexical import LexicalIndex, opening_subject
 
     assert opening_subject("Her cat is Pilchard, a grey tabby.") == ["cat", "pilchard"]
     notes = split_chunks(
@@ -295,7 +293,7 @@ def test_the_name_a_note_gives_its_subject_is_part_of_the_subject():
 
 
 def test_under_a_heading_only_a_stated_subject_or_a_leading_name_is_the_sections_subject():
-    from tinychat.lexical import opening_subject
+    from tinychat.retrieval.lexical import opening_subject
 
     # a note's first sentence names its subject ...
     assert opening_subject("Cream the butter and sugar.") == ["cream", "butter"]
@@ -307,8 +305,8 @@ def test_under_a_heading_only_a_stated_subject_or_a_leading_name_is_the_sections
 
 def test_a_dotted_name_is_two_words_and_a_decimal_one():
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex
-    from tinychat.terms import content_words
+    from tinychat.retrieval.lexical import LexicalIndex
+    from tinychat.retrieval.terms import content_words
 
     assert content_words("calling model.fit on 4.5 kg") == ["calling", "model", "fit", "4.5", "kg"]
     text = "Keras builds models.\nCalling model.fit in Keras runs the training loop.\n"
@@ -318,7 +316,7 @@ def test_a_dotted_name_is_two_words_and_a_decimal_one():
 
 def test_a_table_row_answers_for_its_cells():
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex
+    from tinychat.retrieval.lexical import LexicalIndex
 
     text = "# Bins\n| Day | Bin |\n|---|---|\n| Monday | Black bin |\n| Thursday | Blue bin |\n"
     notes = split_chunks("bins.md", text, 200)
@@ -327,7 +325,7 @@ def test_a_table_row_answers_for_its_cells():
 
 def test_the_kind_of_answer_asked_for_breaks_a_tie():
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex
+    from tinychat.retrieval.lexical import LexicalIndex
 
     notes = split_chunks(
         "bell.txt",
@@ -339,9 +337,9 @@ def test_the_kind_of_answer_asked_for_breaks_a_tie():
 
 def test_a_word_that_means_the_same_finds_the_sentence_and_its_own_word_still_wins():
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex
-    from tinychat.related import related
-    from tinychat.terms import stem
+    from tinychat.retrieval.lexical import LexicalIndex
+    from tinychat.retrieval.related import related
+    from tinychat.retrieval.terms import stem
 
     assert stem("close") in related(stem("shut"), stem)  # the table is read, by stems
     notes = split_chunks(
@@ -364,10 +362,10 @@ def test_repeated_texts_keep_the_cache_aligned(table):
     """Two chunks with the same text computed in one batch must not shift later rows."""
     cache = FeatureCache()
     same = [Chunk("a.txt", 1, 1, "Same sentence."), Chunk("b.txt", 1, 1, "Same sentence.")]
-    build_index("tfidf", same, table, cache)
+    build_retriever("tfidf", same, table, cache)
     later = [Chunk("c.txt", 1, 1, PLANTED)]
     assert (
-        build_index("tfidf", same + later, table, cache).search("zeppelin quorvax", 1)[0].chunk.text
+        build_retriever("tfidf", same + later, table, cache).search("zeppelin quorvax", 1)[0].chunk.text
         == PLANTED
     )
 
@@ -379,7 +377,7 @@ def test_a_file_named_after_the_subject_answers_for_its_pronoun_sentences(table)
         Chunk("orvin.txt", 1, 1, "Orvin has five bridges and a tower."),
         Chunk("orvin.txt", 2, 2, "Its bridges are made of stone."),
     ]
-    hits = build_index("tfidf", notes, table).search("how many bridges does velmora have?", 3)
+    hits = build_retriever("tfidf", notes, table).search("how many bridges does velmora have?", 3)
     assert hits[0].chunk.path == "velmora.txt"
 
 
@@ -389,14 +387,14 @@ def test_the_sentence_that_opens_with_the_subject_ranks_first(table):
         Chunk("tools.txt", 2, 2, "Grapnel provides a small toolkit for weaving ropes by machine."),
         Chunk("tools.txt", 3, 3, "A test compares Grapnel with Knotwork."),
     ]
-    hits = build_index("tfidf", notes, table).search("what is grapnel?", 3)
+    hits = build_retriever("tfidf", notes, table).search("what is grapnel?", 3)
     assert hits[0].chunk.line == 2
 
 
 def test_an_updated_index_never_returns_a_hidden_chunk_even_when_k_is_large():
-    from tinychat.lexical import LexicalIndex
-    from tinychat.retriever import count_terms
-    from tinychat.terms import chunk_terms
+    from tinychat.retrieval.lexical import LexicalIndex
+    from tinychat.retrieval.terms import count_terms
+    from tinychat.retrieval.terms import chunk_terms
 
     main = LexicalIndex(chunks()[:3])
     newer = [Chunk("f1.txt", 1, 1, "Pears and rain, rewritten.")]
@@ -412,8 +410,8 @@ def test_an_updated_index_never_returns_a_hidden_chunk_even_when_k_is_large():
 
 def test_a_contraction_counts_as_the_stopword_it_contracts():
     from tinychat.knowledge import split_chunks
-    from tinychat.lexical import LexicalIndex
-    from tinychat.terms import content_words
+    from tinychat.retrieval.lexical import LexicalIndex
+    from tinychat.retrieval.terms import content_words
 
     assert content_words("what's the code? it isn't marmalade's") == ["code", "marmalade's"]
     notes = split_chunks(

@@ -3,12 +3,10 @@
 The flow of one answer, one module each:
 knowledge (files -> chunks, kept current as files change; over scan: which files are notes and
 their text, sentences: text -> chunks with line numbers, manifest: what was read, remembered)
--> conversation (what to search: the question, plus the subject a follow-up refers to)
--> lexical + answer_kinds (which note, then which sentences; over terms: words, stems and
-3-grams, and postings: BM25 over them; retriever: the original embedding retrievers; indexing:
-builds and updates the indexes, with each chunk's features cached on disk)
--> abstain (or: the notes don't say)
--> prompt ([CONTEXT]/[QUERY]/[ANSWER]) -> runtime (numpy forward pass, one character at a time)
+-> retrieval (one package, one door: which sentences answer the question, what a follow-up
+searches, and whether the notes say at all; its features cached on disk)
+-> context + prompt ([CONTEXT]/[QUERY]/[ANSWER], fitted to the window)
+-> runtime (numpy forward pass, one character at a time)
 -> chat (a session) -> repl / cli (views: /why and /probs; watcher: live knowledge;
 key_bindings: the prompt's keys; locations: where settings, knowledge and state live).
 Training: examples (chunks -> rows) -> model (Keras) -> train (fit) -> checkpoint (HDF5), all

@@ -14,27 +14,31 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
 
 from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
-from tinychat.errors import TinychatError
-from tinychat.abstain import Evidence, why_declined
-from tinychat.conversation import Conversation, refers_back
-from tinychat.knowledge import open_knowledge
-from tinychat.lexical import LexicalIndex
 from tinychat.context import context_lines, fit
-from tinychat.indexing import CACHE_NAME, FeatureCache, cache_limit, cached_texts, update_index
-from tinychat.retriever import Hit, Index
+from tinychat.errors import TinychatError
+from tinychat.knowledge import open_knowledge
+from tinychat.retrieval import (
+    CACHE_NAME,
+    LEXICAL,
+    Conversation,
+    FeatureCache,
+    Hit,
+    Retriever,
+    cache_limit,
+    cached_texts,
+    update_retriever,
+)
 from tinychat.runtime import Runtime, Trace, sample
-from tinychat.sentences import Chunk, subject_of
 from tinychat.vocab import NEWLINE_ID, Spelling, encode, id_to_char
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
-DEFAULT_RETRIEVER = "tfidf"  # needs no weights
 
 
 @dataclass
@@ -49,7 +53,7 @@ class Answer:
     distributions: list[np.ndarray] = field(default_factory=list)
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
-    why_declined: str = ""  # when abstained: why, in a few words (abstain.why_declined)
+    why_declined: str = ""  # when abstained: why, in a few words (retrieval.declines)
     context: list[str] = field(default_factory=list)  # the [CONTEXT] lines the prompt holds
     # what the retriever searched: the query, plus the subject a follow-up refers to
     searched: str = ""
@@ -117,14 +121,9 @@ class ChatSession:
         with self.lock:  # the watcher may be building an index for the old weights
             self.checkpoint = checkpoint
             self.runtime = Runtime(checkpoint.config, checkpoint.arrays) if checkpoint else None
-            self.index: Index | None = None
+            self.retriever: Retriever | None = None  # built at the next sync
             self.stale_checked = False  # new weights: compare with the knowledge at the next sync
             self.reindexed = ""  # new weights were trained on the knowledge as it is: old news
-
-    @property
-    def retriever(self) -> str:
-        """The retriever in use: the configured one, or the default while there are no weights."""
-        return self.config.retrieval.retriever if self.checkpoint else DEFAULT_RETRIEVER
 
     def stale_notice(self) -> str:
         """'' if the model was trained on the knowledge as it is, else how many files changed
@@ -151,18 +150,18 @@ class ChatSession:
             self.on_notice(warning)
         if not self.knowledge.has_text():  # every time: the index may still hold removed files
             raise self.knowledge.no_text()
-        if changes or self.index is None:
-            if self.retriever != self.config.retrieval.retriever and not self.fallback_said:
+        if changes or self.retriever is None:
+            kind = self.config.retrieval.retriever
+            if kind != LEXICAL and self.checkpoint is None and not self.fallback_said:
                 self.fallback_said = True
-                configured = self.config.retrieval.retriever
                 self.on_notice(
-                    f"retrieval.retriever: {configured} needs the trained model;"
-                    f" searching with {self.retriever} until training ends"
+                    f"retrieval.retriever: {kind} needs the trained model;"
+                    " searching by words until training ends"
                 )
             table = self.checkpoint.arrays["token_embedding"] if self.checkpoint else None
             # The new index is built completely before it replaces the old one.
-            self.index = update_index(
-                self.index, changes, self.knowledge, self.retriever, table, self.cache
+            self.retriever = update_retriever(
+                self.retriever, changes, self.knowledge, kind, table, self.cache
             )
         if changes or not self.stale_checked:
             self.stale, self.stale_checked = self.stale_notice(), True
@@ -185,37 +184,21 @@ class ChatSession:
         self.close()
 
     def retrieve(self, query: str) -> list[Hit]:
-        """The top-k chunks for `query` (none when top-k is 0)."""
-        assert self.index is not None
-        return self.index.search(query, self.top_k) if self.top_k > 0 else []
-
-    def retrieve_with_evidence(
-        self, searched: str, asked: str
-    ) -> tuple[list[Hit], Evidence | None]:
-        """The top-k chunks for `searched`, and what they say of whether the notes answer
-        `asked`."""
-        assert self.index is not None
-        if isinstance(self.index, LexicalIndex):
-            hits, evidence = self.index.search_with_evidence(searched, self.top_k, asked=asked)
-            if searched != asked and not refers_back(asked):
-                # followed up only for being short ("who wrote the bible?" after a question
-                # about the optimizer): whether it names a subject of the notes is judged on
-                # the question as typed, so it is declined as it would be alone
-                evidence = replace(evidence, subject=self.index.subject_share(asked))
-            return hits, evidence
-        hits = self.retrieve(searched)  # the original retrievers: only "nothing matched" is known
-        return hits, Evidence(hits[0].score, 1.0, 0.0) if hits else None
+        """The top-k sentences for `query` as typed: no follow-up, no declining."""
+        assert self.retriever is not None
+        return self.retriever.search(query, self.top_k)
 
     def prepare(self, query: str) -> Answer:
         """Sync the knowledge, retrieve and build the prompt; `generate` then writes the answer."""
         with self.lock:
             self._sync()
-            searched = self.conversation.searched(query, self.index) if self.follow_up else query
-            hits, evidence = self.retrieve_with_evidence(searched, asked=query)
-            why = why_declined(evidence) if self.decline else ""
-            declined = bool(why)
-            if hits and not declined:
-                self.conversation.remember(self.subject_of(hits[0].chunk))
+            assert self.retriever is not None
+            conversation = self.conversation if self.follow_up else None
+            found = self.retriever.retrieve(query, self.top_k, conversation)
+            declined = found.declined if self.decline else ""
+            if found.hits and not declined:
+                self.conversation.remember(found.subject)
+        hits = found.hits
         prompt, lines = fit(
             context_lines(hits),
             query,
@@ -227,19 +210,13 @@ class ChatSession:
             sources=hits if declined else [hit for line in lines for hit in line.hits],
             prompt=prompt.text,
             context=[line.text for line in lines],
-            abstained=declined,
-            why_declined=why,
-            searched=searched,
+            abstained=bool(declined),
+            why_declined=declined,
+            searched=found.searched,
         )
         if self.runtime is None and not declined:
             self.last.sources, self.last.retrieved_only = list(lines[0].hits) if lines else [], True
         return self.last
-
-    def subject_of(self, chunk: Chunk) -> str:
-        """The subject of the note `chunk` comes from: what a follow-up question refers back to."""
-        if isinstance(self.index, LexicalIndex):
-            return self.index.subject(chunk)
-        return " ".join(filter(None, (subject_of(chunk.path), chunk.title)))
 
     def generate(self, answer: Answer) -> Iterator[str]:
         """Run the model over the prompt, then yield answer characters until a newline or the limit.

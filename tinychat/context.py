@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from tinychat.prompt import CONTEXT_MARKER, Prompt, build_prompt, one_line
-from tinychat.retriever import Hit
+from tinychat.retrieval import Hit
 
 STOPS = (".", "!", "?")  # how a sentence ends; a joined sentence without one gains a "."
 # Scores this close say the same about the question (a sentence scores 0 to about 2). Measured

@@ -25,7 +25,7 @@ import numpy as np
 from tinychat.chat import ChatSession
 from tinychat.errors import TinychatError
 from tinychat.sentences import Chunk
-from tinychat.retriever import Hit
+from tinychat.retrieval import Hit
 from tinychat.terminal import printable
 from tinychat.prompt import build_prompt
 from tinychat.vocab import NEWLINE_ID, encode

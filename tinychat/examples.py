@@ -21,7 +21,8 @@ import numpy as np
 from tinychat.config import Config
 from tinychat.context import Line, context_lines, fit
 from tinychat.prompt import build_prompt, one_line
-from tinychat.retriever import STOPWORDS, Hit, Index
+from tinychat.retrieval import Hit, Retriever
+from tinychat.retrieval.terms import STOPWORDS
 from tinychat.sentences import Chunk
 from tinychat.vocab import encode
 
@@ -151,7 +152,7 @@ class QAExample:
 
 
 def qa_example(
-    chunk: Chunk, chunks: list[Chunk], index: Index, config: Config, rng: np.random.Generator
+    chunk: Chunk, chunks: list[Chunk], index: Retriever, config: Config, rng: np.random.Generator
 ) -> QAExample | None:
     """An example whose answer is `chunk`, or None if the answer line does not fit the window."""
     query = make_question(chunk.text, rng)
@@ -197,7 +198,7 @@ def synthetic_example(config: Config, rng: np.random.Generator) -> QAExample:
 def make_rows(
     chunks: list[Chunk],
     texts: list[str],
-    index: Index,
+    index: Retriever,
     config: Config,
     count: int,
     seed: int,

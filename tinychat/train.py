@@ -27,12 +27,11 @@ from tinychat import checkpoint  # noqa: E402
 from tinychat.config import Config  # noqa: E402
 from tinychat.errors import TinychatError  # noqa: E402
 from tinychat.examples import make_rows, qa_example  # noqa: E402
-from tinychat.indexing import build_index  # noqa: E402
 from tinychat.knowledge import Knowledge  # noqa: E402
 from tinychat.progress import Progress  # noqa: E402
 from tinychat.prompt import build_prompt  # noqa: E402
 from tinychat import resume  # noqa: E402
-from tinychat.retriever import Index  # noqa: E402
+from tinychat.retrieval import Retriever, build_retriever  # noqa: E402
 from tinychat.sentences import Chunk  # noqa: E402
 from tinychat.vocab import encode  # noqa: E402
 
@@ -95,7 +94,7 @@ def _file_text(knowledge: Knowledge, path: str) -> str:
 
 
 def _training_data(
-    run: _Run, knowledge: Knowledge, trained_on: list[Chunk], index: Index
+    run: _Run, knowledge: Knowledge, trained_on: list[Chunk], index: Retriever
 ) -> tf.data.Dataset:
     """Rows of raw text and of questions as the chat prompts them, in endless shuffled batches."""
     config, batch = run.config, run.config.train.batch_size
@@ -260,7 +259,7 @@ def _fit(
     dataset: tf.data.Dataset,
     run: _Run,
     measured_on: list[Chunk],
-    index: Index,
+    index: Retriever,
     early_stop: bool,
     stop: threading.Event,
 ) -> _Fitted:
@@ -354,7 +353,7 @@ def held_out_examples(
 
 
 def _measure(
-    model, run: _Run, fitted: _Fitted, measured_on: list[Chunk], index: Index
+    model, run: _Run, fitted: _Fitted, measured_on: list[Chunk], index: Retriever
 ) -> TrainResult:
     """Time and speed, the final loss, and held-out bits/char with their context and without."""
     config, progress = run.config, run.progress
@@ -457,7 +456,7 @@ def train(
     run = _Run(config, steps, saved.step if saved else 0, warm, identity, progress)
 
     embedding = np.asarray(model.token_embedding.embeddings.numpy())
-    index = build_index(config.retrieval.retriever, chunks, embedding)
+    index = build_retriever(config.retrieval.retriever, chunks, embedding)
     trained_on, held_out = split_held_out(chunks, config.train.seed)
     dataset = _training_data(run, knowledge, trained_on, index)
     _compile(model, run)

@@ -3,16 +3,28 @@
 "Calling model.fit in Keras" -> content words calling, model, fit, keras (stopwords dropped) ->
 terms "w:call", "w:model", ... (stemmed words) and " ca", "cal", "all", ... (3-grams across the
 words, which forgive a misspelling). A sentence's terms are counted once and cached
-(indexing.py); a question's are matched against them (lexical.py).
+(cache.py); a question's are matched against them (lexical.py).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
 
-from tinychat.retriever import STOPWORDS
+import numpy as np
+
 from tinychat.vocab import normalize
+
+STOPWORDS = frozenset(
+    """a about above after again all also an and any are as at be been before being below between
+    both but by can could did do does doing down during each few for from further had has have
+    having he her here hers him his how i if in into is it its itself just me more most my no nor
+    not now of off on once only or other our out over own same she should so some such than that
+    the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours""".split()
+)
 
 # a word; a full stop or comma joins digits only ("4.5", "1,248"), so "model.fit" is two words
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+|(?<=[0-9])[.,][0-9]+)*")
@@ -76,3 +88,46 @@ def chunk_terms(text: str) -> Counter[str]:
     about Keras more than "Calling fit in Keras ...")."""
     words = content_words(text)
     return sentence_terms(words) + sentence_terms(words[:OPENING_TWICE])
+
+
+# ---------------------------------------------------------------------------- term counts
+
+
+@dataclass
+class TermCounts:
+    """Sparse term counts of texts: row i has terms cols[row_ptr[i]:row_ptr[i+1]] (ids into
+    `terms`)."""
+
+    terms: list[str]
+    row_ptr: np.ndarray  # (N+1,) int64
+    cols: np.ndarray  # (nnz,) int32
+    counts: np.ndarray  # (nnz,) int32
+
+
+def count_terms(
+    texts: list[str],
+    analyzer: Callable[[str], Counter[str]],
+    terms: list[str] | None = None,
+    term_ids: dict[str, int] | None = None,
+) -> TermCounts:
+    """Count each text's terms as `analyzer` finds them. New terms are appended to `terms` and
+    `term_ids` in place when given (a cache's vocabulary grows without being copied or
+    re-hashed), else to new ones."""
+    vocabulary = terms if terms is not None else []
+    if term_ids is None:
+        term_ids = {term: i for i, term in enumerate(vocabulary)}
+    row_ptr, cols, counts = [0], [], []
+    for text in texts:
+        for term, count in analyzer(text).items():
+            if term not in term_ids:
+                term_ids[term] = len(vocabulary)
+                vocabulary.append(term)
+            cols.append(term_ids[term])
+            counts.append(count)
+        row_ptr.append(len(cols))
+    return TermCounts(
+        vocabulary,
+        np.array(row_ptr, np.int64),
+        np.array(cols, np.int32),
+        np.array(counts, np.int32),
+    )

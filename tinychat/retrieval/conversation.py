@@ -12,7 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tinychat.terms import content_words, stem
+from typing import TYPE_CHECKING
+
+from tinychat.retrieval.terms import content_words, stem
+
+if TYPE_CHECKING:  # the lexical index imports nothing of this module's; the hint is all
+    from tinychat.retrieval.lexical import LexicalIndex
 
 REFERS_BACK = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|there|that one|this one|he|him|his|she|her|hers|"
@@ -32,7 +37,7 @@ class Conversation:
     subject: str = ""
     question: str = ""  # the last question searched
 
-    def searched(self, question: str, index: object) -> str:
+    def searched(self, question: str, index: LexicalIndex) -> str:
         """The text to search for `question`: with the conversation's subject when it refers back,
         or with the last question when it asks the same of a new subject ("what about X?")."""
         if not self.subject:
@@ -71,32 +76,27 @@ def refers_back(question: str) -> bool:
     return bool(REFERS_BACK.search(question))
 
 
-def finds_alone(question: str, subject: str, index: object) -> bool:
+def finds_alone(question: str, subject: str, index: LexicalIndex) -> bool:
     """Whether a short `question` that points back at nothing finds its sentence by a word of
     its own: "where is the stopcock?" after a question about the cat is searched with the cat,
     whose sentences outscore the one sentence that says "stopcock"; it stands alone when the
     search with the subject loses every word of the question that few sentences hold."""
-    rare_words = getattr(index, "rare_words", None)  # the original indexes count no words
-    if rare_words is None or refers_back(question):
+    if refers_back(question):
         return False
-    rare = {stem(word) for word in rare_words(question)}
-    hits = index.search(f"{question} {subject}", 1)  # type: ignore[attr-defined]
+    rare = {stem(word) for word in index.rare_words(question)}
+    hits = index.search(f"{question} {subject}", 1)
     held = {stem(word) for word in content_words(hits[0].chunk.text)} if hits else set()
     return bool(rare) and not rare & held
 
 
-def follows_up(question: str, subject: str, index: object) -> bool:
+def follows_up(question: str, subject: str, index: LexicalIndex) -> bool:
     """Whether `question` refers back to `subject`: it says "it", "they", "there", "and ..." or is
     a few words long ("how tall?"), and it names no other subject of the notes."""
     pointed = refers_back(question)
     if not pointed and len(WORDS.findall(question)) > SHORT + 2:  # + 2 for "how", "is"
         return False
-    # the original embedding index knows no subjects
-    names_a_subject = getattr(index, "names_a_subject", None)
     # A short question that points back at nothing ("what is keras?" after a question about
     # parameters) names a subject with any word of a note's name or heading, even one many
     # sentences hold; one that says "it" or "and ..." only with a rarer one ("what does he do
     # for work?" stays with its subject although work.txt is a note).
-    return names_a_subject is None or not names_a_subject(
-        question, besides=subject, loosely=not pointed
-    )
+    return not index.names_a_subject(question, besides=subject, loosely=not pointed)

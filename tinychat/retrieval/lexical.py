@@ -21,7 +21,7 @@ in two parts:
 A question's word also matches the words of the same meaning in `related_words.txt` ("shut"
 finds "closes"), at RELATED_WEIGHT of the word itself. And `stranger` notices a question about
 a look-alike the notes lack ("the kelby ferry" beside the Vessholm and the Tarrick ferry), which
-the chat declines (abstain.py).
+the chat declines (declines.py).
 
 Everything that depends on the whole folder (term rarity, the mean sentence length) is computed
 when a question is asked, from counts kept per sentence. So an index updated after an edit
@@ -36,13 +36,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinychat.abstain import Evidence
-from tinychat.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
-from tinychat.postings import Postings, bm25
-from tinychat.related import related
-from tinychat.retriever import STOPWORDS, Hit, TermCounts, count_terms, ranked_hits
+from tinychat.retrieval.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
+from tinychat.retrieval.declines import Evidence
+from tinychat.retrieval.hits import Hit, ranked_hits
+from tinychat.retrieval.postings import Postings, bm25
+from tinychat.retrieval.related import related
+from tinychat.retrieval.terms import (
+    STOPWORDS,
+    WORD,
+    TermCounts,
+    chunk_terms,
+    content_words,
+    count_terms,
+    sentence_terms,
+    stem,
+)
 from tinychat.sentences import Chunk, subject_of
-from tinychat.terms import WORD, chunk_terms, content_words, sentence_terms, stem
 from tinychat.vocab import normalize
 
 # a sentence of the note the question names beats a better-worded one elsewhere

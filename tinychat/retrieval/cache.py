@@ -1,15 +1,11 @@
-"""Build and update the retriever's indexes, with each chunk's features cached on disk.
+"""The index cache: each sentence's features, kept on disk between runs (`index-cache.npz`).
 
-`build_index` makes the index a retriever searches; `update_index` brings it up to date after
-files changed, in place when few did. Both take features from `FeatureCache`, a file in the
-state folder keyed by a hash of each chunk's text.
-
-A restart, or a re-index after one file changed, computes features only for chunk texts the
-cache has not seen; everything else is one `np.load`. Two kinds of features: TF-IDF term
-counts (independent of the model) and the seed retriever's mean-embedding vectors (valid
-only for the checkpoint whose embedding table made them). Written atomically; read with
-`allow_pickle=False`. A damaged cache is ignored, not fatal: every array is checked before
-use, and a file damaged while tinychat runs is rewritten.
+A restart, or a re-index after one file changed, computes features only for sentences the cache
+has not seen; everything else is one `np.load`. Two kinds of features, keyed by a hash of the
+sentence's text: its term counts (independent of the model) and the seed retriever's
+mean-embedding vector (valid only for the checkpoint whose embedding table made it). Written
+atomically; read with `allow_pickle=False`. A damaged cache is ignored, not fatal: every array is
+checked before use, and a file damaged while tinychat runs is rewritten.
 """
 
 from __future__ import annotations
@@ -26,20 +22,16 @@ from tinychat.atomic import atomic_write
 from tinychat.config import KnowledgeConfig
 from tinychat.errors import TinychatError
 from tinychat.files import read_regular
-from tinychat.knowledge import Changes, Knowledge, hash_text
-from tinychat.lexical import LexicalIndex
-from tinychat.retriever import EmbeddingIndex, HybridIndex, Index, TermCounts, count_terms
+from tinychat.knowledge import hash_text
+from tinychat.retrieval.embedding import EmbeddingIndex
+from tinychat.retrieval.terms import TermCounts, chunk_terms, count_terms
 from tinychat.sentences import Chunk
-from tinychat.terms import chunk_terms
 
 CACHE_NAME = "index-cache.npz"
 # 2: terms of the sentence alone, stemmed words; 3: a contraction ("it's") as its stopword;
 # 4: "model.fit" is two words; 5: a contraction typed without its apostrophe ("dont") and
 # sentences with the note's own characters ("Inês", not "Ines")
 CACHE_VERSION = 5
-# past this share of re-read chunks, rebuild the whole index instead of updating it
-LAYER_LIMIT = 0.1
-MAX_PARTS = 8  # an index updated this many times is rebuilt: each update adds a part to search
 # The cache file worth reading, per byte of notes: several times what a cache was measured to
 # take (README, "Figures behind the code's constants"), so only damage is refused.
 CACHE_PER_NOTE_BYTE = 32
@@ -269,62 +261,3 @@ def cached_texts(chunks: list[Chunk]) -> list[str]:
     """The texts the cache keeps features of: each sentence (its term counts) and the text the
     seed's embedding retriever embeds (the sentence with its file's name, heading and opening)."""
     return [chunk.text for chunk in chunks] + [chunk.searchable for chunk in chunks]
-
-
-def build_index(
-    kind: str, chunks: list[Chunk], embedding_table: np.ndarray, cache: FeatureCache | None = None
-) -> Index:
-    """An index of `chunks` for retriever `kind`, with features from `cache` where it has them."""
-    cache = cache or FeatureCache()
-    texts = [chunk.text for chunk in chunks]
-    lexical = (
-        LexicalIndex(chunks, cache.term_counts(texts)) if kind in ("tfidf", "hybrid") else None
-    )
-    embedding = None
-    searchable = [chunk.searchable for chunk in chunks]
-    if kind in ("embedding", "hybrid"):
-        embedding = EmbeddingIndex(
-            chunks, embedding_table, vectors=np.zeros((0, embedding_table.shape[1]), np.float32)
-        )
-        embedding.vectors = cache.embedding_vectors(searchable, embedding)
-    cache.save(cached_texts(chunks))
-    if lexical is not None and embedding is not None:
-        return HybridIndex(chunks, lexical, embedding)
-    index = lexical or embedding
-    assert index is not None, f"unknown retriever {kind}"  # config validation allows only the three
-    return index
-
-
-def update_index(
-    index: Index | None,
-    changes: Changes,
-    knowledge: Knowledge,
-    kind: str,
-    embedding_table: np.ndarray,
-    cache: FeatureCache,
-) -> Index:
-    """The index for the knowledge as it is now, touching only changed files when that is enough.
-
-    A few changed files of a large lexical index are updated in place of a rebuild (their old
-    sentences hidden, the new ones added as a small part); anything else is a full build, after
-    which the manifest is saved. Both rank the same (tests/test_retriever.py proves it).
-    """
-    if (
-        kind == "tfidf"
-        and isinstance(index, LexicalIndex)
-        and changes
-        and len(index.parts) < MAX_PARTS
-    ):
-        touched = set(changes.added + changes.changed + changes.removed)
-        newer = [
-            chunk
-            for path in sorted(touched)
-            if path in knowledge.files
-            for chunk in knowledge.files[path].chunks
-        ]
-        reread = len(newer) + sum(len(part.chunks) for part in index.parts[1:])
-        if reread <= LAYER_LIMIT * len(index.parts[0].chunks):
-            return index.updated(touched, newer, cache.term_counts([chunk.text for chunk in newer]))
-    rebuilt = build_index(kind, knowledge.chunks, embedding_table, cache)
-    knowledge.save_manifest()
-    return rebuilt
