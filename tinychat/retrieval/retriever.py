@@ -1,4 +1,4 @@
-"""The retrieval stage's one door: a question (and the conversation so far) in, what to answer from out.
+"""The retrieval stage's one door: a question and the conversation in, what to answer from out.
 
     found = retriever.retrieve("how tall is it?", k=8, conversation=conversation)
     found.hits       the k best sentences, best first
@@ -69,7 +69,9 @@ class Retriever:
         """The k best sentences for `text`, as searched: no follow-up, no declining."""
         return self.ranking.search(text, k) if k > 0 else []
 
-    def retrieve(self, question: str, k: int, conversation: Conversation | None = None) -> Retrieved:
+    def retrieve(
+        self, question: str, k: int, conversation: Conversation | None = None
+    ) -> Retrieved:
         """The k best sentences for `question`, searched with the subject the conversation is
         about when the question refers back to it, and whether the notes hold its answer."""
         searched = conversation.searched(question, self.lexical) if conversation else question
