@@ -1,0 +1,48 @@
+"""The named rules of retrieval, each of which can be switched off to measure what it adds.
+
+Every English rule that reads a question or a note is named here with what it does. The code of
+a rule asks `active(name)`; a benchmark runs a question set `without(name)` and compares (see
+`bench/results.py`, which writes the table of what each rule changes to `bench/RESULTS.md`).
+A rule that does not pay on notes it was not written from is deleted, not switched off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+RULES: dict[str, str] = {
+    "subjects": "a note's subject (file name, headings, first sentence) ranks all its sentences",
+    "answer_kinds": "a sentence holding the kind of answer asked for (a time for 'when') ranks up",
+    "related_words": "a question's word also matches words of the same meaning (related_words.txt)",
+    "opening_twice": "a sentence's first content words count twice: it is about what it opens with",
+    "follow_ups": "a question that says 'it' or is short is searched with the last answer's subject",
+    "finds_alone": "a short follow-up stands alone when the subject hides its rare words",
+    "same_question": "'what about X?' asks the last question again, of X",
+    "decline_unknown": "decline when no word saying what the question is about is in the notes",
+    "decline_label": "decline 'bed 5' over notes about beds 1 to 4: a label the notes never write",
+    "ties": "two sentences of one note that score the same share one context line",
+}
+
+_switched_off: set[str] = set()
+
+
+def active(name: str) -> bool:
+    """Whether rule `name` is on (every rule is, except inside `without`)."""
+    assert name in RULES, f"unknown rule {name}"
+    return name not in _switched_off
+
+
+@contextmanager
+def without(*names: str) -> Iterator[None]:
+    """Switch rules off for a measurement, e.g. `with without("related_words"): evaluate(...)`."""
+    unknown = set(names) - set(RULES)
+    if unknown:
+        raise ValueError(f"unknown rules {sorted(unknown)}; known: {', '.join(RULES)}")
+    before = set(_switched_off)
+    _switched_off.update(names)
+    try:
+        yield
+    finally:
+        _switched_off.clear()
+        _switched_off.update(before)
