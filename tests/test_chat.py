@@ -44,7 +44,7 @@ def test_greedy_answer_is_fixed_and_agrees_with_keras(trained, tmp_path):
 
 def test_json_fields_and_sources(session):
     record = session.ask("when does the ferry leave?").to_json()
-    assert set(record) == {"query", "answer", "abstained", "searched", "sources"}
+    assert set(record) == {"query", "answer", "abstained", "weak", "searched", "sources"}
     assert record["abstained"] is False and record["searched"] == "when does the ferry leave?"
     assert record["sources"] and record["sources"][0] == {
         "path": "ferry.md",

@@ -53,7 +53,7 @@ def test_json_lines(trained_folder):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["query"] for r in records] == [QUESTION, "keras"]
     for record in records:
-        assert set(record) == {"query", "answer", "abstained", "searched", "sources"}
+        assert set(record) == {"query", "answer", "abstained", "weak", "searched", "sources"}
         assert isinstance(record["answer"], str)
         for source in record["sources"]:
             assert (

@@ -54,6 +54,7 @@ class Answer:
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
     why_declined: str = ""  # when abstained: why, in a few words (retrieval.declines)
+    weak: str = ""  # why the best sentence may not answer ("" for a good match)
     context: list[str] = field(default_factory=list)  # the [CONTEXT] lines the prompt holds
     # what the retriever searched: the query, plus the subject a follow-up refers to
     searched: str = ""
@@ -68,12 +69,14 @@ class Answer:
         ]
 
     def to_json(self) -> dict:
-        """The `--json` contract: query, answer, abstained, searched, sources (best first, 1-based
-        lines; when the answer was declined, the closest sentences, which were not used)."""
+        """The `--json` contract: query, answer, abstained, weak, searched, sources (best first,
+        1-based lines; when the answer was declined, the closest sentences, which were not used)."""
         return {
             "query": self.query,
             "answer": self.text,
             "abstained": self.abstained,
+            # why the best sentence may not answer ("" for a good match): read the source
+            "weak": self.weak,
             "searched": self.searched or self.query,
             "sources": [
                 {
@@ -212,6 +215,7 @@ class ChatSession:
             context=[line.text for line in lines],
             abstained=bool(declined),
             why_declined=declined,
+            weak="" if declined else found.weak,
             searched=found.searched,
         )
         if self.runtime is None and not declined:

@@ -45,6 +45,7 @@ LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
 LEAVE_HINT = "(Ctrl-D or /quit leaves)"
 BLOCK_QUOTES = '"""'  # opens a question of several lines; a line ending with it closes it
 RETRIEVED_MARK = "(model still training: best matching sentence)"
+WEAK_MARK = "(closest note; it may not answer this)"  # a weak match: /sources says why
 
 
 @dataclass(frozen=True)
@@ -319,6 +320,7 @@ class Repl:
             for char in self.session.generate(answer):
                 screen.write(printable(char))
             screen.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
+            screen.write(f"  {WEAK_MARK}" if answer.weak else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
         except KeyboardInterrupt:
             self.out.write(" [stopped]\n")
@@ -369,6 +371,8 @@ def cmd_sources(repl: Repl, argument: str) -> bool:
             repl.say("nothing in the notes matches the question")
     elif not last.sources:
         repl.say("the last answer used no context (nothing matched)")
+    elif last.weak:
+        repl.say_wrapped(f"a weak match ({last.weak}): check the source")
     for rank, hit in enumerate(last.sources, start=1):
         chunk = hit.chunk
         lines = f"{chunk.line}" + (f"-{chunk.end_line}" if chunk.end_line != chunk.line else "")

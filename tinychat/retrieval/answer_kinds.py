@@ -56,6 +56,17 @@ class Kind:
     question: re.Pattern
     answer: re.Pattern
 
+    @property
+    def noun(self) -> str:
+        """What an answer of this kind is called, for a reader: "phone number", "time"."""
+        return NOUNS.get(self.name, self.name)
+
+
+NOUNS = {
+    "phone": "phone number", "time": "time of day", "frequency": "how often", "count": "number",
+    "person": "name", "date": "date or day",
+}  # fmt: skip
+
 
 def _kind(name: str, question: str, answer: str, case_matters: bool = False) -> Kind:
     """A kind; `case_matters` for answers told by capitals (a name, a place), where word lists

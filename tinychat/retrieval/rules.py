@@ -13,14 +13,19 @@ from contextlib import contextmanager
 
 RULES: dict[str, str] = {
     "subjects": "a note's subject (file name, headings, first sentence) ranks all its sentences",
+    "attributes": "'number', 'code', 'time' say which fact is asked, not which note is meant",
     "answer_kinds": "a sentence holding the kind of answer asked for (a time for 'when') ranks up",
     "related_words": "a question's word also matches words of the same meaning (related_words.txt)",
     "opening_twice": "a sentence's first content words count twice: it is about what it opens with",
-    "follow_ups": "a question that says 'it' or is short is searched with the last answer's subject",
+    "follow_ups": "a question saying 'it', or a short one, is searched with the last subject",
     "finds_alone": "a short follow-up stands alone when the subject hides its rare words",
     "same_question": "'what about X?' asks the last question again, of X",
     "decline_unknown": "decline when no word saying what the question is about is in the notes",
     "decline_label": "decline 'bed 5' over notes about beds 1 to 4: a label the notes never write",
+    "weak_stranger": "weak match: a word in a name's place that no note holds ('the kelby ferry')",
+    "weak_absent": "weak match: half the words saying what the question is about are in no note",
+    "weak_score": "weak match: the best sentence matches little of the question",
+    "weak_kind": "weak match: the best sentence lacks the kind of answer asked for",
     "ties": "two sentences of one note that score the same share one context line",
 }
 
