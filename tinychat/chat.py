@@ -203,7 +203,7 @@ class ChatSession:
                 self.conversation.remember(found.subject)
         hits = found.hits
         prompt, lines = fit(
-            context_lines(hits),
+            context_lines(hits, found.one_thing),
             query,
             self.config.model.window,
             self.config.generation.max_answer_chars,

@@ -3,7 +3,8 @@
 With it a restart reads only the files whose size or modification time changed. It is JSON:
 
     {"version", "folder", "chunk_chars",
-     "files": {path: {"size", "mtime_ns", "sha256", "chunks": [[line, end_line, text, title, lead_in]]}},
+     "files": {path: {"size", "mtime_ns", "sha256",
+               "chunks": [[line, end_line, text, title, lead_in]]}},
      "warned": {path: [size, mtime_ns, problem]}}
 
 One made for another version, folder or chunk size is ignored, and so is a damaged one

@@ -14,6 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from tinychat import rules
 from tinychat.vocab import normalize
 
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a sentence may end at . ! ? and a space
@@ -124,6 +125,7 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
             continue
         # "Babysitter: Freya, 07911 123 456. She charges £12 an hour.": "She" is the babysitter
         label = LABEL.match(first_line.strip()) if len(paragraph) == 1 else None
+        label = label if rules.active("item_labels") else None
         item = label.group().split(":")[0].strip() if label else ""
         # Join the paragraph's lines with spaces, remembering which line each character came from.
         joined, line_of = "", []

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tinychat.retrieval import rules
+from tinychat import rules
 
 # a best score under this is a weak match (a sentence scores 0 to about 2)
 FLOOR = 0.25

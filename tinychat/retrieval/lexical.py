@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinychat.retrieval import rules
+from tinychat import rules
 from tinychat.retrieval.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
 from tinychat.retrieval.declines import Evidence
 from tinychat.retrieval.hits import Hit, ranked_hits
@@ -78,7 +78,7 @@ TITLED = re.compile(r"(?<![\w'])([A-Z][a-z]+) (?=([A-Z][A-Za-z0-9]*(?:'[A-Za-z]+
 QUESTION_FILLER = frozenset(
     "happen happens happened mean means meant tell explain describe define know please "
     "thing things something anything kind sort type way ways use used using exactly really "
-    "actually i me we us my our you your supposed".split()
+    "actually i me we us my our you your supposed thanks thank cheers hi hello hey".split()
 )
 # Words that give a question its shape ("how many", "what's"): never a name.
 QUESTION_SHAPE = frozenset("many much often far long high big what's when's where's who's".split())
@@ -144,7 +144,8 @@ class Sections:
     names: list[str]
     keys: dict[tuple[str, str, str], int]  # (path, heading, lead-in) -> section
     by_word: dict[str, list[int]] = field(default_factory=dict)  # stemmed word -> sections
-    by_label: dict[str, list[int]] = field(default_factory=dict)  # name/heading word -> sections
+    # stemmed word of a file name or heading -> sections ("checkpoint" names checkpoints.txt)
+    by_label: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, chunks: list[Chunk]) -> "Sections":
@@ -181,7 +182,7 @@ class Sections:
         by_label: dict[str, list[int]] = {}
         for (path, title, _), index in keys.items():
             for word in content_words(subject_of(path) + " " + title):
-                by_label.setdefault(word.removesuffix("'s"), []).append(index)
+                by_label.setdefault(stem(word), []).append(index)
         return cls(of_chunk, subjects, names, keys, by_word, by_label)
 
 
@@ -327,6 +328,8 @@ class LexicalIndex:
         "opening times.md"), or half the subject words of some section. `loosely`: any word of a
         file name or heading, however many sentences hold it ("keras" of keras.txt)."""
         known = {stem(word) for word in content_words(besides)}
+        if rules.active("attributes"):  # "the flight number" names no note of "Useful numbers"
+            known |= ATTRIBUTES
         words = [
             word
             for word in content_words(query)
@@ -346,7 +349,7 @@ class LexicalIndex:
         ):
             return True
         for part in self.parts:
-            if any(part.sections.by_label.get(word.removesuffix("'s")) for word in names):
+            if any(part.sections.by_label.get(stem(word)) for word in names):
                 return True
             named: dict[int, int] = {}
             for stemmed in {stem(word) for word in names}:
@@ -477,6 +480,18 @@ class LexicalIndex:
         }
         return any(_similar(stemmed, known) for known in candidates)
 
+    def say_one_thing(self, query: str, best: Chunk, second: Chunk) -> bool:
+        """Whether two sentences answer `query` as one: they share a note's section and its
+        lead-in ("225g flour" of the ingredients is not "This is Mum's recipe" above them), and
+        both hold the kind of answer asked for or neither does."""
+        kinds = tuple(kind.name for kind in kinds_asked(query))
+        same_section = (best.path, best.title, best.lead_in) == (
+            second.path,
+            second.title,
+            second.lead_in,
+        )
+        return same_section and _holds(best.text, kinds) == _holds(second.text, kinds)
+
     def visible(self) -> int:
         return sum(len(part.chunks) - int(part.hidden.sum()) for part in self.parts)
 
@@ -495,7 +510,7 @@ class LexicalIndex:
         asked = asked if asked is not None else query
         about = self.about_words(asked)
         kinds = kinds_asked(query)
-        missing = bool(hits and kinds and rules.active("answer_kinds"))
+        missing = bool(hits and kinds)
         missing = missing and not _holds(self.chunks[best].text, tuple(k.name for k in kinds))
         evidence = Evidence(
             float(scores[best]) if hits else 0.0,
@@ -604,7 +619,8 @@ def _similar(word: str, known: str) -> bool:
     grams, known_grams = _trigrams(word), _trigrams(known)
     if 2 * len(grams & known_grams) / (len(grams) + len(known_grams)) >= TYPO_SIMILARITY:
         return True
-    return min(len(word), len(known)) >= SLIP_LETTERS and _one_slip(word, known)
+    long_enough = min(len(word), len(known)) >= SLIP_LETTERS
+    return long_enough and rules.active("misspellings") and _one_slip(word, known)
 
 
 def _one_slip(word: str, known: str) -> bool:
@@ -633,6 +649,8 @@ def _subject_masks(sections: Sections, stems: list[str]) -> np.ndarray:
     """(sections,) bitmask per section: bit i is set when question word i is among its subject
     words (an attribute word never is: see ATTRIBUTES)."""
     masks = np.zeros(len(sections.subjects), np.int64)
+    if not rules.active("subjects"):
+        return masks
     attributes = ATTRIBUTES if rules.active("attributes") else frozenset()
     for i, word in enumerate(stems[:62]):  # 62 words is more than any question needs
         if word in attributes:

@@ -51,6 +51,7 @@ class Retrieved:
     declined: str = ""  # why the notes do not hold the answer, in a few words; "" to answer
     weak: str = ""  # why the best sentence may not answer, in a few words; "" for a good match
     subject: str = ""  # the subject of the best sentence's note ("" when nothing matched)
+    one_thing: bool = False  # the best two sentences say one thing (they may share a line)
 
 
 class Retriever:
@@ -85,7 +86,13 @@ class Retriever:
             hits = self.search(searched, k)
         verdict = judge(evidence if hits else None)
         subject = self.lexical.subject(hits[0].chunk) if hits else ""
-        return Retrieved(hits, searched, verdict.declined, verdict.weak, subject)
+        one_thing = self.say_one_thing(searched, hits)
+        return Retrieved(hits, searched, verdict.declined, verdict.weak, subject, one_thing)
+
+    def say_one_thing(self, text: str, hits: list[Hit]) -> bool:
+        """Whether the best two of `hits` say one thing about `text`: the same subject, the same
+        kind of answer (two facts of one list do not: "Alarm code: 4618", "Wifi password: ...")."""
+        return len(hits) >= 2 and self.lexical.say_one_thing(text, hits[0].chunk, hits[1].chunk)
 
 
 def build_retriever(
