@@ -40,7 +40,7 @@ RULES |= {
         ("price", "price"), ("colour", "colour"), ("material", "material"),
         ("phone", "phone number"), ("code", "code"), ("time", "time of day"),
         ("frequency", "frequency"), ("year", "year"), ("date", "date or day"),
-        ("temperature", "temperature"), ("length", "length"), ("weight", "weight"),
+        ("temperature", "temperature"), ("length", "length"),
         ("duration", "duration"), ("size", "size"), ("count", "number"), ("person", "name"),
         ("place", "place"),
     )

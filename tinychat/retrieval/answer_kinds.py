@@ -141,8 +141,8 @@ KINDS = [  # most specific first
         r"\b(today|tomorrow|tonight|morning|evening|night|weekly|every|each)\b|"
         r"\b\d{1,2}[:.]\d{2}\b",
     ),
-    # A measure: "how high" wants a length, "how heavy" a weight, "how long does it take" a
-    # duration; "how long is it" or "how big" may be any of them.
+    # A measure: "how high" wants a length, "how long does it take" a duration; "how long is it",
+    # "how big" or "how heavy" may be any size (a weight on its own ranked no set better).
     _kind(
         "temperature",
         r"\bhow (hot|cold|warm)\b|\bwhat (temperature|temp)\b|\bwhich (temperature|setting)\b|"
@@ -155,11 +155,6 @@ KINDS = [  # most specific first
         NUMBER + r"[\d,.]*\s?(" + LENGTH_UNITS + r"|storeys?|stories|floors?)\b",
     ),
     _kind(
-        "weight",
-        r"\bhow heavy\b|\bhow much does .* weigh\b|\b(weigh|weighs|weight)\b",
-        NUMBER + r"[\d,.]*\s?" + WEIGHT_UNITS + r"\b",
-    ),
-    _kind(
         "duration",
         r"\bhow long (does|do|did|will|would|should|can)\b.*\b(take|last|stay|keep|cook|bake|"
         r"steep|brew|boil|rest|run|wait|need|needs|simmer|roast|soak|charge)\b|"
@@ -169,7 +164,7 @@ KINDS = [  # most specific first
     ),
     _kind(
         "size",
-        r"\bhow (long|big|large|fast)\b|\b(size|speed|capacity|area)\b",
+        r"\bhow (long|big|large|fast|heavy)\b|\b(size|speed|capacity|area|weigh|weighs|weight)\b",
         NUMBER + r"[\d,.]*\s?(" + LENGTH_UNITS + "|" + WEIGHT_UNITS + "|" + TIME_UNITS
         + r"|%|percent|mph|knots|litres?|liters?|ml|pints?|gallons?|acres?|hectares?|storeys?|"
         r"stories|floors?|degrees?|°)\b",
