@@ -230,10 +230,10 @@ def test_file_deleted_between_scan_and_read(tmp_path, monkeypatch):
     (folder / "b.txt").write_text("Beta.\n")
     original = knowledge_module.read_regular
 
-    def vanish(path, limit):
+    def vanish(path, limit, **options):
         if path.name == "b.txt":
             path.unlink()
-        return original(path, limit)
+        return original(path, limit, **options)
 
     monkeypatch.setattr(knowledge_module, "read_regular", vanish)
     knowledge = Knowledge(folder, KnowledgeConfig())
@@ -259,8 +259,8 @@ def test_a_file_changing_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     note.write_text("Old text.\n")
     original = knowledge_module.read_regular
 
-    def read_then_edit(path, limit):
-        data = original(path, limit)
+    def read_then_edit(path, limit, **options):
+        data = original(path, limit, **options)
         if path == note and b"Old" in data:  # an editor saves while we read
             os.utime(note, ns=(1, note.stat().st_mtime_ns + 10_000_000))
             note.write_text("New text, saved meanwhile.\n")
@@ -405,10 +405,10 @@ def test_only_regular_files_are_read_and_the_rest_is_said_once(tmp_path, monkeyp
     # A note replaced by a FIFO between the scan and the read: the opened file is checked.
     original = knowledge_module.read_regular
 
-    def swap_then_read(path, limit):
+    def swap_then_read(path, limit, **options):
         path.unlink()
         os.mkfifo(path)
-        return original(path, limit)
+        return original(path, limit, **options)
 
     (folder / "good.txt").write_text("Good text, edited.\n")
     monkeypatch.setattr(knowledge_module, "read_regular", swap_then_read)

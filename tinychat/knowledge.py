@@ -19,7 +19,7 @@ from pathlib import Path
 from tinychat.atomic import atomic_write
 from tinychat.config import Config, KnowledgeConfig
 from tinychat.errors import TinychatError
-from tinychat.files import FileTooLarge, NotRegularFile, read_regular
+from tinychat.files import FileTooLarge, NotRegularFile, OutsideFolder, read_regular
 from tinychat.manifest import (
     MANIFEST_NAME,
     FileState,
@@ -81,6 +81,7 @@ class Knowledge:
         # the manifest so that a restart does not repeat it; only a new version of the file does.
         self._warned: Warned = {}
         self._warned_now: set[str] = set()  # paths warned about (again) by the refresh under way
+        self._root = os.path.realpath(self.folder)  # where every note read must lie
         if manifest is not None:
             self._load_manifest(manifest)
 
@@ -128,6 +129,7 @@ class Knowledge:
             )
         changes = Changes()
         self._warned_now = set()
+        self._root = os.path.realpath(self.folder)  # where every note read must lie
         seen = scan_folder(self.folder, self.config, functools.partial(self._warn, changes))
         for relative in sorted(set(self.files) - set(seen)):
             del self.files[relative]
@@ -160,9 +162,12 @@ class Knowledge:
             self._warn(changes, relative, too_large)
             return None
         try:  # checked again on the opened file: it may have been replaced since the scan
-            data = read_regular(self.folder / relative, limit)
+            data = read_regular(self.folder / relative, limit, inside=self._root)
         except FileTooLarge:
             self._warn(changes, relative, too_large)
+            return None
+        except OutsideFolder:
+            self._warn(changes, relative, "is a link to outside the knowledge folder; skipped")
             return None
         except NotRegularFile as error:
             self._warn(changes, relative, f"{error.strerror}; skipped")

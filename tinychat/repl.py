@@ -33,7 +33,7 @@ from tinychat.chat import ChatSession
 from tinychat.config import GenerationConfig, RetrievalConfig, field_range
 from tinychat.errors import TinychatError
 from tinychat.architecture import parameter_count
-from tinychat.files import FileTooLarge, read_regular
+from tinychat.files import FileTooLarge, open_for_writing, read_regular
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.terminal import printable, printable_line
 from tinychat.trainer import Trainer
@@ -521,7 +521,8 @@ class ChatHistory(History):
     def load_history_strings(self) -> Iterable[str]:
         """The stored questions, newest first (the order prompt-toolkit asks for)."""
         try:
-            data = read_regular(self.path, MAX_HISTORY_BYTES) if os.path.lexists(self.path) else b""
+            exists = os.path.lexists(self.path)  # never through a link: it is written the same way
+            data = read_regular(self.path, MAX_HISTORY_BYTES, follow_links=False) if exists else b""
         except FileTooLarge:
             size = f"{MAX_HISTORY_BYTES >> 20} MB"
             return self._give_up(f"is larger than {size}; move it away to start anew")
@@ -540,14 +541,13 @@ class ChatHistory(History):
         return reversed(questions)
 
     def store_string(self, string: str) -> None:
-        """Append one question; O_NONBLOCK so that a FIFO fails at once instead of waiting."""
+        """Append one question to the file itself: never through a link, never into a FIFO."""
         if self.in_memory:
             return
         lines = "".join(f"+{line}\n" for line in string.split("\n"))
         text = f"\n# {datetime.datetime.now()}\n{lines}"
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         try:
-            descriptor = os.open(self.path, flags, 0o600)
+            descriptor = open_for_writing(self.path, append=True, permissions=0o600)
             try:
                 os.write(descriptor, text.encode("utf-8", errors="replace"))
             finally:

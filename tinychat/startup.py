@@ -8,6 +8,7 @@ inside `run_training`, so loading existing weights stays cheap.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -20,6 +21,7 @@ from tinychat.chat import ChatSession
 from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
+from tinychat.files import NO_FOLLOW
 from tinychat.knowledge import Knowledge, open_knowledge
 from tinychat.resume import PROGRESS_NAME
 from tinychat.terminal import printable_line
@@ -82,11 +84,14 @@ def training_lock(state: Path) -> Iterator[None]:
     path = state / LOCK_NAME
     try:
         state.mkdir(parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        # never through a link: the lock is emptied and written, and would empty its target
+        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | NO_FOLLOW | getattr(os, "O_CLOEXEC", 0)
         descriptor = os.open(path, flags, 0o644)
     except IsADirectoryError:
         raise TinychatError(f"{path}: is a folder, not a lock file; remove it") from None
     except OSError as error:
+        if error.errno == errno.ELOOP and os.path.islink(path):
+            raise TinychatError(f"{path}: is a link, not a lock file; remove it") from None
         problem = error.strerror or error
         raise TinychatError(
             f"{state}: cannot write in the state folder ({problem});"
