@@ -157,3 +157,55 @@ def test_a_note_link_switched_outside_the_notes_after_the_scan_is_not_read(
     changes = knowledge.refresh()
     assert not any("0451" in chunk.text for chunk in knowledge.chunks)
     assert any("flip.txt is a link to outside" in warning for warning in changes.warnings)
+
+
+FULL_DISK = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from pathlib import Path
+    import numpy as np
+    from tinychat import checkpoint
+    from tinychat.config import ModelConfig
+    from tinychat.architecture import weight_shapes
+    from tinychat.errors import TinychatError
+
+    config = ModelConfig(window=64)
+    arrays = {name: np.ones(shape, np.float32) for name, shape in weight_shapes(config).items()}
+    # Writes past 8 KB fail as on a full disk (EFBIG instead of ENOSPC), for this process only.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+    try:
+        checkpoint.save(Path(sys.argv[1]), config, arrays, {})
+    except TinychatError as error:
+        print(error)
+    """
+)
+
+
+def test_a_full_disk_while_saving_the_weights_is_one_line_and_keeps_the_old_ones(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    weights = state / "checkpoint.h5"
+    weights.write_bytes(b"the previous weights")
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(weights)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""
+    assert result.stdout.count("\n") == 1 and "cannot save the weights" in result.stdout
+    assert weights.read_bytes() == b"the previous weights"
+    assert sorted(os.listdir(state)) == ["checkpoint.h5"]  # the temporary file is removed
+
+
+def test_a_progress_file_that_cannot_be_written_does_not_stop_the_training(tmp_path):
+    from tinychat import resume
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / resume.PROGRESS_NAME).mkdir()  # cannot be replaced by a file
+    saved = resume.save_progress(state, {"run": 1}, 100, {"w": np.ones(3, np.float32)}, [])
+    assert saved is False

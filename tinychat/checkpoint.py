@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinychat.atomic import atomic_write
+from tinychat.atomic import atomic_write, hdf5_bytes
 from tinychat.config import ModelConfig, model_config_from
 from tinychat.errors import TinychatError
 from tinychat.architecture import weight_shapes
@@ -111,8 +111,6 @@ def save(
     path: Path, config: ModelConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]
 ) -> None:
     """Write weights and metadata to `path` atomically (temporary file, fsync, rename)."""
-    import h5py
-
     header = {
         "format_version": FORMAT_VERSION,
         "model": dataclasses.asdict(config),
@@ -120,13 +118,12 @@ def save(
         **meta,
     }
 
-    def write(temporary: str) -> None:
-        with h5py.File(temporary, "w") as file:
-            for name, array in arrays.items():
-                file.create_dataset(name, data=np.asarray(array, dtype=np.float32))
-            file.attrs["tinychat"] = json.dumps(header)
+    def fill(file: Any) -> None:
+        for name, array in arrays.items():
+            file.create_dataset(name, data=np.asarray(array, dtype=np.float32))
+        file.attrs["tinychat"] = json.dumps(header)
 
-    atomic_write(path, write, "weights")
+    atomic_write(path, hdf5_bytes(fill), "weights")
 
 
 def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:

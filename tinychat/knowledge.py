@@ -222,11 +222,7 @@ class Knowledge:
             return
         text = format_manifest(self._manifest_header(), self.files, self._warned)
         try:
-            atomic_write(
-                self.manifest,
-                lambda temporary: Path(temporary).write_text(text, encoding="utf-8"),
-                "knowledge manifest",
-            )
+            atomic_write(self.manifest, text.encode("utf-8"), "knowledge manifest")
             self.unsaved = False
         except TinychatError:
             pass  # the manifest only saves time; a read-only state folder must not stop the chat

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from tinychat.atomic import atomic_write
+from tinychat.atomic import atomic_write, hdf5_bytes
+from tinychat.errors import TinychatError
 
 PROGRESS_NAME = "training-progress.h5"
 PROGRESS_VERSION = 1
@@ -80,21 +81,23 @@ def save_progress(
     step: int,
     weights: dict[str, np.ndarray],
     optimizer: list[np.ndarray],
-) -> None:
-    """Write the progress file atomically (a kill mid-save leaves the previous one)."""
-    import h5py
-
+) -> bool:
+    """Write the progress file atomically (a kill mid-save leaves the previous one); False when
+    it cannot be written (a full disk): that costs only the chance to resume, not the training."""
     header = {"version": PROGRESS_VERSION, "step": step, "run": identity}
 
-    def write(temporary: str) -> None:
-        with h5py.File(temporary, "w") as file:
-            for name, array in weights.items():
-                file.create_dataset(f"weights/{name}", data=np.asarray(array))
-            for number, array in enumerate(optimizer):
-                file.create_dataset(f"optimizer/{number}", data=np.asarray(array))
-            file.attrs["tinychat_progress"] = json.dumps(header)
+    def fill(file: Any) -> None:
+        for name, array in weights.items():
+            file.create_dataset(f"weights/{name}", data=np.asarray(array))
+        for number, array in enumerate(optimizer):
+            file.create_dataset(f"optimizer/{number}", data=np.asarray(array))
+        file.attrs["tinychat_progress"] = json.dumps(header)
 
-    atomic_write(progress_path(state), write, "training progress")
+    try:
+        atomic_write(progress_path(state), hdf5_bytes(fill), "training progress")
+    except TinychatError:
+        return False
+    return True
 
 
 def saved_step(state: Path, identity: dict[str, Any]) -> int:

@@ -210,12 +210,10 @@ class FeatureCache:
             "vector_table": np.array(self.vector_table),
         }
 
-        def write(temporary: str) -> None:
-            with open(temporary, "wb") as file:
-                np.savez(file, **arrays)
-
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
         try:
-            atomic_write(Path(self.path), write, "index cache")
+            atomic_write(Path(self.path), buffer.getvalue(), "index cache")
             self.dirty, self.on_disk = False, _identity(Path(self.path))
         except TinychatError:
             pass  # only a cache: a read-only state folder must not stop the chat
