@@ -1,0 +1,172 @@
+"""Files tinychat reads back from its state folder, damaged so that trusting them costs
+gigabytes: every array is checked from its header first, and a damaged cache or saved progress
+is ignored with a notice, never a traceback.
+
+Where a damaged file must not be read, h5py's reads are watched (`watched_reads`): reading an
+array larger than the model could have made fails the test at once, before it allocates.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.conftest import tiny_config, write_notes
+from tinychat import resume
+from tinychat.architecture import parameter_count, weight_shapes
+
+LARGEST_READ = 1 << 20  # elements: every array of the tiny model is far smaller
+
+
+@pytest.fixture
+def watched_reads(monkeypatch):
+    """Fails a test that reads an HDF5 dataset larger than LARGEST_READ elements."""
+    read = h5py.Dataset.__getitem__
+
+    def checked(dataset, selection):
+        assert dataset.size <= LARGEST_READ, f"read {dataset.name} of shape {dataset.shape}"
+        return read(dataset, selection)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", checked)
+
+
+# ---------------------------------------------------------------------------- training progress
+
+
+def saved_progress(tmp_path: Path, step: int = 10, fingerprint: str = "fingerprint"):
+    """(config, identity) with a progress file of this run saved at `step`, as training writes."""
+    config = tiny_config(tmp_path)
+    identity = resume.run_identity(config, fingerprint, config.train.steps, False, "")
+    shapes = weight_shapes(config.model)
+    weights = {name: np.full(shape, 0.5, np.float32) for name, shape in shapes.items()}
+    optimizer = [np.zeros(shape, np.float32) for shape, _ in resume.optimizer_variables(config.model)]
+    optimizer[0] = np.array(step, np.int64)
+    resume.save_progress(config.paths.state, identity, step, weights, optimizer)
+    return config, identity
+
+
+def edit_progress(config, change) -> None:
+    with h5py.File(resume.progress_path(config.paths.state), "r+") as file:
+        change(file)
+
+
+def huge_dataset(name: str):
+    """A dataset declaring 60000 x 60000 float32 (14 GB) in a few KB of gzip."""
+
+    def change(file):
+        del file[name]
+        file.create_dataset(
+            name, shape=(60000, 60000), dtype="f4", chunks=(1000, 1000), compression="gzip"
+        )
+
+    return change
+
+
+def with_step(step):
+    def change(file):
+        header = json.loads(file.attrs["tinychat_progress"])
+        header["step"] = step
+        file.attrs["tinychat_progress"] = json.dumps(header)
+
+    return change
+
+
+def replaced(name: str, array: np.ndarray):
+    def change(file):
+        del file[name]
+        file.create_dataset(name, data=array)
+
+    return change
+
+
+def test_a_progress_file_declaring_a_huge_array_is_ignored_without_reading_it(
+    tmp_path, watched_reads
+):
+    config, identity = saved_progress(tmp_path)
+    edit_progress(config, huge_dataset("optimizer/5"))
+    assert resume.progress_path(config.paths.state).stat().st_size < 200_000
+    notices: list[str] = []
+    assert resume.load_progress(config.paths.state, identity, notices.append) is None
+    assert len(notices) == 1 and "optimizer/5 has shape (60000, 60000)" in notices[0]
+    assert "training starts over" in notices[0]
+
+
+DAMAGED_PROGRESS = {
+    "step as text": with_step("abc"),
+    "no step": with_step(None),
+    "step past the run": with_step(5000),
+    "negative step": with_step(-50),
+    "a weight of another shape": replaced("weights/head/b", np.zeros((3, 3), np.float32)),
+    "an optimizer array of another shape": replaced("optimizer/7", np.zeros(7, np.float32)),
+    "a missing weight": lambda file: file.__delitem__("weights/token_embedding"),
+    "complex numbers": replaced("weights/head/b", np.zeros(97, np.complex64)),
+    "a link to another file": lambda file: (
+        file.__delitem__("weights/head/b"),
+        file.__setitem__("weights/head/b", h5py.ExternalLink("/dev/zero", "/x")),
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_PROGRESS.values(), ids=DAMAGED_PROGRESS.keys())
+def test_damaged_progress_is_ignored_with_a_notice(tmp_path, damage):
+    config, identity = saved_progress(tmp_path)
+    edit_progress(config, damage)
+    notices: list[str] = []
+    assert resume.load_progress(config.paths.state, identity, notices.append) is None
+    assert len(notices) == 1 and "is damaged" in notices[0], notices
+    assert resume.saved_step(config.paths.state, identity) in (0, 10)
+
+
+def test_a_progress_file_larger_than_the_run_could_write_is_not_opened(tmp_path, monkeypatch):
+    config, identity = saved_progress(tmp_path)
+    path = resume.progress_path(config.paths.state)
+    with path.open("ab") as file:
+        file.truncate(resume.progress_limit(config.model) + 1)  # sparse: no disk taken
+    monkeypatch.setattr(h5py, "File", None)  # opening it at all would fail the test
+    notices: list[str] = []
+    assert resume.load_progress(config.paths.state, identity, notices.append) is None
+    assert "more than the" in notices[0]
+
+
+def test_a_training_with_damaged_progress_starts_over_and_finishes(tmp_path, watched_reads):
+    from tinychat.knowledge import open_knowledge
+    from tinychat.progress import Progress
+    from tinychat.train import train
+
+    write_notes(tmp_path / "notes")
+    knowledge = open_knowledge(tiny_config(tmp_path))
+    knowledge.refresh()
+    config, _ = saved_progress(tmp_path, fingerprint=knowledge.fingerprint())
+    edit_progress(config, huge_dataset("optimizer/5"))
+    notices: list[str] = []
+    progress = Progress(config.train.steps, 1, stream=io.StringIO())
+    result = train(config, knowledge, fresh=True, progress=progress, on_notice=notices.append)
+    assert result.steps == config.train.steps
+    assert [notice for notice in notices if "is damaged" in notice], notices
+    assert not any("resuming" in notice for notice in notices)
+
+
+def test_adam_keeps_its_variables_in_the_order_the_progress_file_is_checked_in(tmp_path):
+    import dataclasses
+
+    from tinychat import train as training
+    from tinychat.model import build_model
+
+    config = tiny_config(tmp_path)
+    for model_config in (config.model, dataclasses.replace(config.model, positions="learned")):
+        run = training._Run(
+            dataclasses.replace(config, model=model_config), 30, 0, False, {}, None
+        )
+        model = build_model(model_config)
+        training._compile(model, run)  # Adam as training makes it
+        kept = [(tuple(v.shape), np.dtype(v.dtype).kind) for v in model.optimizer.variables]
+        expected = resume.optimizer_variables(model_config)
+        assert [shape for shape, _ in kept] == [shape for shape, _ in expected]
+        assert all(kind in kinds for (_, kind), (_, kinds) in zip(kept, expected))
+        assert resume.progress_limit(model_config) > 12 * parameter_count(model_config)
