@@ -170,3 +170,94 @@ def test_adam_keeps_its_variables_in_the_order_the_progress_file_is_checked_in(t
         assert [shape for shape, _ in kept] == [shape for shape, _ in expected]
         assert all(kind in kinds for (_, kind), (_, kinds) in zip(kept, expected))
         assert resume.progress_limit(model_config) > 12 * parameter_count(model_config)
+
+
+# ---------------------------------------------------------------------------- index cache
+
+
+@pytest.fixture
+def cache_file(tmp_path):
+    """(path, texts, limit) of an index cache written for a few notes, as a chat session does."""
+    from tinychat.knowledge import Knowledge
+    from tinychat.config import KnowledgeConfig
+    from tinychat.retrieval import FeatureCache, build_retriever, cache_limit, cached_texts
+
+    knowledge = Knowledge(write_notes(tmp_path / "notes"), KnowledgeConfig())
+    knowledge.refresh()
+    texts = cached_texts(knowledge.chunks)
+    limit = cache_limit(texts, 16)
+    path = tmp_path / "index-cache.npz"
+    table = np.random.default_rng(0).normal(size=(97, 16)).astype(np.float32)
+    build_retriever("hybrid", knowledge.chunks, table, FeatureCache(path, limit))
+    return path, knowledge.chunks, limit
+
+
+def npz_with(path: Path, name: str, member: bytes, compression=zipfile.ZIP_STORED) -> None:
+    """`path`'s .npz with member `name` replaced by the bytes `member`."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members[f"{name}.npy"] = member
+    with zipfile.ZipFile(path, "w") as archive:
+        for filename, data in members.items():
+            packed = compression if filename == f"{name}.npy" else zipfile.ZIP_STORED
+            archive.writestr(filename, data, compress_type=packed)
+
+
+def npy_header(dtype: str, shape: tuple[int, ...]) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": dtype, "fortran_order": False, "shape": shape}
+    )
+    return buffer.getvalue()
+
+
+def load_measured(path: Path, limit: int) -> tuple[list[str], int]:
+    """(notices, peak bytes allocated) of reading the cache at `path`."""
+    import tracemalloc
+
+    from tinychat.retrieval import FeatureCache
+
+    notices: list[str] = []
+    tracemalloc.start()
+    try:
+        FeatureCache(path, limit, on_notice=notices.append)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return notices, peak
+
+
+def test_a_cache_member_that_inflates_to_gigabytes_is_refused_without_inflating_it(cache_file):
+    path, _, limit = cache_file
+    count = 25_000_000  # int32 zeros: 100 MB inflated, 100 KB deflated
+    npz_with(path, "cols", npy_header("<i4", (count,)) + bytes(4 * count), zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 1_000_000
+    notices, peak = load_measured(path, limit)
+    assert peak < 20_000_000, f"{peak:,} bytes allocated"
+    assert len(notices) == 1 and "cols is compressed" in notices[0]
+
+
+def test_a_cache_member_declaring_more_than_it_holds_allocates_nothing_for_it(cache_file):
+    path, _, limit = cache_file
+    npz_with(path, "counts", npy_header("<i4", (250_000_000,)) + bytes(64))
+    notices, peak = load_measured(path, limit)
+    assert peak < 20_000_000, f"{peak:,} bytes allocated"
+    assert len(notices) == 1 and "counts declares shape (250000000,)" in notices[0]
+
+
+def test_a_cache_larger_than_the_notes_could_make_is_not_read(cache_file):
+    path, _, limit = cache_file
+    with path.open("ab") as file:
+        file.truncate(limit + 1)
+    notices, peak = load_measured(path, limit)
+    assert peak < 1_000_000 and "larger than the" in notices[0]
+
+
+def test_a_cache_written_for_the_notes_is_read_back_whole(cache_file):
+    from tinychat.retrieval import FeatureCache
+
+    path, chunks, limit = cache_file
+    assert path.stat().st_size < limit
+    cache = FeatureCache(path, limit, on_notice=pytest.fail)
+    cache.term_counts([chunk.text for chunk in chunks])
+    assert cache.computed == 0

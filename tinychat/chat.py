@@ -102,7 +102,7 @@ class ChatSession:
         self.top_k = config.retrieval.top_k
         self.rng = np.random.default_rng(config.generation.seed)
         self.knowledge = open_knowledge(config)
-        self.cache = FeatureCache(config.paths.state / CACHE_NAME, cache_limit(config.knowledge))
+        self.cache: FeatureCache | None = None  # read at the first sync, sized by the notes found
         self.last: Answer | None = None
         self.conversation = Conversation()
         self.follow_up = False  # search a question that refers back with the conversation's subject
@@ -150,6 +150,13 @@ class ChatSession:
             self.on_notice(warning)
         if not self.knowledge.has_text():  # every time: the index may still hold removed files
             raise self.knowledge.no_text()
+        if self.cache is None:  # only now is known how large a cache the notes could make
+            texts = cached_texts(self.knowledge.chunks)
+            self.cache = FeatureCache(
+                self.config.paths.state / CACHE_NAME,
+                cache_limit(texts, self.config.model.d_model),
+                on_notice=lambda text: self.on_notice(text),  # the REPL replaces on_notice
+            )
         if changes or self.retriever is None:
             kind = self.config.retrieval.retriever
             if kind != LEXICAL and self.checkpoint is None and not self.fallback_said:
@@ -174,7 +181,7 @@ class ChatSession:
         cache if it learned something or its file was damaged or removed while we ran."""
         with self.lock:
             self.knowledge.save_manifest()
-            if self.cache.stale():
+            if self.cache is not None and self.cache.stale():
                 self.cache.save(cached_texts(self.knowledge.chunks))
 
     def __enter__(self) -> "ChatSession":

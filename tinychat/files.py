@@ -139,6 +139,8 @@ def read_regular(
         if inside is not None:
             _check_inside(descriptor, path, inside)
         claimed = os.fstat(descriptor).st_size
+        if claimed > limit:  # a regular file's size is known: no need to read past the cap
+            raise FileTooLarge(errno.EFBIG, f"is larger than {limit:,} bytes", str(path))
         pieces, size = [], 0
         while size <= limit:
             piece = os.read(descriptor, min(limit + 1 - size, max(claimed + 1 - size, READ_PIECE)))
