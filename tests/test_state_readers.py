@@ -45,7 +45,8 @@ def saved_progress(tmp_path: Path, step: int = 10, fingerprint: str = "fingerpri
     identity = resume.run_identity(config, fingerprint, config.train.steps, False, "")
     shapes = weight_shapes(config.model)
     weights = {name: np.full(shape, 0.5, np.float32) for name, shape in shapes.items()}
-    optimizer = [np.zeros(shape, np.float32) for shape, _ in resume.optimizer_variables(config.model)]
+    variables = resume.optimizer_variables(config.model)
+    optimizer = [np.zeros(shape, np.float32) for shape, _ in variables]
     optimizer[0] = np.array(step, np.int64)
     resume.save_progress(config.paths.state, identity, step, weights, optimizer)
     return config, identity

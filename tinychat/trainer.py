@@ -8,9 +8,10 @@ its stdin, and reads one line per event from its stdout:
 
 The child's stderr (TensorFlow's chatter, a traceback if it crashed) goes to `trainer.log` in
 the state folder, never over the prompt (nor through a link planted there, nor into a FIFO:
-the messages are then dropped, and that is said). The child runs in its own session, so a Ctrl-C typed
-while an answer streams does not reach it. Exit codes: 0 trained and saved, 1 an error it
-named, EXIT_STOPPED stopped on request with its progress saved, negative killed by a signal.
+the messages are then dropped, and that is said). The child runs in its own session, so a
+Ctrl-C typed while an answer streams does not reach it. Exit codes: 0 trained and saved, 1 an
+error it named, EXIT_STOPPED stopped on request with its progress saved, negative killed by a
+signal.
 
 Stopping: SIGTERM (or SIGINT) sets a flag that training checks after every step; it then saves
 its progress (`resume`) and exits. Before training has begun there is nothing to save, so it
