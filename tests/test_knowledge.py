@@ -538,7 +538,8 @@ def test_a_damaged_manifest_is_ignored_and_rewritten(tmp_path, damage):
     lines = [(c.line, c.text) for c in again.chunks]
     assert lines == [(1, "Alpha is first."), (2, "Beta is second.")]
     again.save_manifest()
-    assert Knowledge(folder, KnowledgeConfig(), manifest).chunks == again.chunks  # rewritten whole
+    reread = Knowledge(folder, KnowledgeConfig(), manifest)
+    assert not reread.refresh() and reread.chunks == again.chunks  # rewritten whole
 
 
 def test_a_fifo_manifest_does_not_hang(tmp_path):

@@ -262,3 +262,32 @@ def test_a_cache_written_for_the_notes_is_read_back_whole(cache_file):
     cache = FeatureCache(path, limit, on_notice=pytest.fail)
     cache.term_counts([chunk.text for chunk in chunks])
     assert cache.computed == 0
+
+
+# ---------------------------------------------------------------------------- manifest
+
+
+def test_a_manifest_far_larger_than_the_notes_is_ignored_without_parsing_it(tmp_path):
+    import tracemalloc
+
+    from tinychat.config import KnowledgeConfig
+    from tinychat.knowledge import Knowledge
+    from tinychat.manifest import manifest_header
+
+    folder = write_notes(tmp_path / "notes")
+    manifest = tmp_path / "state" / "manifest.json"
+    manifest.parent.mkdir()
+    entry = '"g%d.txt": {"size": 1, "mtime_ns": 1, "sha256": "x", "chunks": [[1, 1, "t", "t"]]}'
+    entries = ", ".join(entry % number for number in range(100_000))  # 8 MB of forged entries
+    header = json.dumps(manifest_header(folder, KnowledgeConfig().chunk_chars))[:-1]
+    manifest.write_text(f'{header}, "files": {{{entries}}}, "warned": {{}}}}')
+    tracemalloc.start()
+    try:
+        knowledge = Knowledge(folder, KnowledgeConfig(), manifest)
+        changes = knowledge.refresh()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000, f"{peak:,} bytes allocated"
+    assert sorted(changes.added) == sorted(knowledge.files) and not changes.removed
+    assert any("manifest.json is larger than the notes found" in w for w in changes.warnings)

@@ -10,7 +10,6 @@ re-index before an answer. The folder is only ever read.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -82,8 +81,8 @@ class Knowledge:
         self._warned: Warned = {}
         self._warned_now: set[str] = set()  # paths warned about (again) by the refresh under way
         self._root = os.path.realpath(self.folder)  # where every note read must lie
-        if manifest is not None:
-            self._load_manifest(manifest)
+        # read at the first refresh, once the scan has found how large a manifest could be
+        self._manifest_unread = manifest is not None
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -130,7 +129,14 @@ class Knowledge:
         changes = Changes()
         self._warned_now = set()
         self._root = os.path.realpath(self.folder)  # where every note read must lie
-        seen = scan_folder(self.folder, self.config, functools.partial(self._warn, changes))
+        found: list[tuple[str, str]] = []  # the scan's warnings, said once the manifest is read
+        seen = scan_folder(self.folder, self.config, lambda *warning: found.append(warning))
+        if self._manifest_unread:  # it says which warnings were given before
+            self._manifest_unread = False
+            sizes = [stat.st_size for stat in seen.values()]
+            self._load_manifest(manifest_limit(sizes, len(seen) + len(found)), changes)
+        for relative, problem in found:
+            self._warn(changes, relative, problem)
         for relative in sorted(set(self.files) - set(seen)):
             del self.files[relative]
             changes.removed.append(relative)
@@ -200,11 +206,19 @@ class Knowledge:
 
     # ------------------------------------------------------------------------ the manifest
 
-    def _load_manifest(self, path: Path) -> None:
+    def _load_manifest(self, limit: int, changes: Changes) -> None:
         """Take what the manifest knows if it was made for this folder and every field checks
-        out; a missing, damaged or foreign one is ignored whole, and rewritten after."""
+        out; a missing, damaged or foreign one is ignored whole, and rewritten after. One past
+        `limit` bytes is not read at all, and said."""
+        assert self.manifest is not None
         try:
-            data = read_regular(path, manifest_limit(self.config))
+            data = read_regular(self.manifest, limit)
+        except FileTooLarge:
+            changes.warnings.append(
+                f"note: {self.manifest} is larger than the notes found could make"
+                f" ({limit:,} bytes); it is ignored, and the notes are read again"
+            )
+            return
         except OSError:
             return
         known = parse_manifest(data, self._manifest_header())
@@ -221,6 +235,9 @@ class Knowledge:
         if self.manifest is None or not self.unsaved:
             return
         text = format_manifest(self._manifest_header(), self.files, self._warned)
+        sizes = [state.size for state in self.files.values()]
+        if len(text) > manifest_limit(sizes, len(self.files) + len(self._warned)):
+            return  # past what a reader would take: the notes are read at each start instead
         try:
             atomic_write(self.manifest, text.encode("utf-8"), "knowledge manifest")
             self.unsaved = False
