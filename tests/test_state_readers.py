@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_config, write_notes
+from tests.conftest import finishes, tiny_config, write_notes
 from tinychat import resume
 from tinychat.architecture import parameter_count, weight_shapes
 
@@ -291,3 +291,84 @@ def test_a_manifest_far_larger_than_the_notes_is_ignored_without_parsing_it(tmp_
     assert peak < 4_000_000, f"{peak:,} bytes allocated"
     assert sorted(changes.added) == sorted(knowledge.files) and not changes.removed
     assert any("manifest.json is larger than the notes found" in w for w in changes.warnings)
+
+
+# ---------------------------------------------------------------------------- checkpoint
+
+
+@pytest.fixture
+def saved_checkpoint(tmp_path):
+    """(path, config) of a checkpoint of random weights for the tiny model."""
+    from tinychat import checkpoint
+
+    config = tiny_config(tmp_path).model
+    rng = np.random.default_rng(0)
+    shapes = weight_shapes(config)
+    arrays = {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()}
+    path = tmp_path / "checkpoint.h5"
+    checkpoint.save(path, config, arrays, {"trained_at": "2026-12-01T00:00:00+00:00"})
+    return path, config
+
+
+def test_weights_overwritten_on_disk_are_refused_as_damaged(saved_checkpoint):
+    from tinychat import checkpoint
+    from tinychat.errors import TinychatError
+
+    path, config = saved_checkpoint
+    with h5py.File(path, "r") as file:
+        dataset = file["token_embedding"]
+        offset, size = dataset.id.get_offset(), dataset.size * 4
+    data = bytearray(path.read_bytes())
+    noise = np.random.default_rng(1).uniform(-50, 50, size // 4).astype("<f4")
+    data[offset : offset + size] = noise.tobytes()  # finite, in range: only a checksum tells
+    path.write_bytes(bytes(data))
+    with pytest.raises(TinychatError, match="token_embedding does not match its checksum"):
+        checkpoint.load(path, expected=config)
+
+
+def test_a_checkpoint_saved_before_checksums_still_loads(saved_checkpoint):
+    from tinychat import checkpoint
+
+    path, config = saved_checkpoint
+    with h5py.File(path, "r+") as file:
+        header = json.loads(file.attrs["tinychat"])
+        del header["checksums"]
+        file.attrs["tinychat"] = json.dumps(header)
+    assert checkpoint.load(path, expected=config).record.trained_at is not None
+
+
+def test_checkpoint_metadata_far_larger_than_any_checkpoint_writes_is_refused(saved_checkpoint):
+    from tinychat import checkpoint
+    from tinychat.errors import TinychatError
+
+    path, config = saved_checkpoint
+    with h5py.File(path, "r+", libver="latest") as file:  # dense attributes: any size
+        header = json.loads(file.attrs["tinychat"])
+        header["padding"] = "x" * (2 * checkpoint.METADATA_LIMIT)
+        file.attrs["tinychat"] = json.dumps(header)
+    with pytest.raises(TinychatError, match="bytes besides its arrays"):
+        checkpoint.load(path, expected=config)
+
+
+def test_a_weight_kept_in_an_external_file_is_not_read(saved_checkpoint, tmp_path):
+    import os
+
+    from tinychat import checkpoint
+    from tinychat.errors import TinychatError
+
+    path, config = saved_checkpoint
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # reading it waits for a writer forever
+    with h5py.File(path, "r+") as file:
+        del file["head/b"]
+        file.create_dataset("head/b", shape=(97,), dtype="f4", external=[(str(fifo), 0, 388)])
+    try:
+        with pytest.raises(TinychatError, match="head/b keeps its data outside this file"):
+            finishes(lambda: checkpoint.load(path, expected=config), seconds=10)
+    finally:  # a read stuck on the FIFO gets its bytes and ends
+        try:
+            descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.write(descriptor, bytes(388))
+            os.close(descriptor)
+        except OSError:
+            pass  # no one is reading it
