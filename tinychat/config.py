@@ -215,7 +215,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
         for key, value in overrides.items():
             config = _override(config, key, value, "command line")
         config.check("command line")
-    _check_paths(config.paths)
+    check_paths(config.paths)
     return config
 
 
@@ -254,7 +254,18 @@ def read_yaml(path: Path, limit: int, what: str, hint: str = "") -> Any:
         raise TinychatError(problem) from None
 
 
-def _check_paths(paths: PathsConfig) -> None:
+def expand_home(path: Path, what: str) -> Path:
+    """`path` with a leading ~ or ~user expanded; one line when that user has no home."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # pathlib: "Could not determine home directory"
+        user = str(path).split("/", 1)[0]
+        raise TinychatError(
+            f"{path}: no such user as {user} ({what}); write the folder's full path"
+        ) from None
+
+
+def check_paths(paths: PathsConfig) -> None:
     """The notes folder is only ever read: the state folder may not be it or lie inside it."""
     knowledge, state = os.path.realpath(paths.knowledge), os.path.realpath(paths.state)
     if state == knowledge or state.startswith(knowledge.rstrip(os.sep) + os.sep):
@@ -319,7 +330,7 @@ def _convert(value: Any, kind: Any, key: str, where: str, base: Path) -> Any:
     if kind is float:
         return float(value)
     if kind is Path:
-        path = Path(value).expanduser()
+        path = expand_home(Path(value), key)
         return path if path.is_absolute() else base / path
     if typing.get_origin(kind) is tuple:
         return (value,) if isinstance(value, str) else tuple(value)

@@ -46,11 +46,18 @@ def scan_knowledge(config: Config) -> Knowledge:
     return knowledge
 
 
+def keras_home(state: Path) -> None:
+    """Keras writes its settings (keras.json) into ~/.keras when imported: into the state folder
+    instead, where everything tinychat writes lives, unless the user chose a KERAS_HOME."""
+    os.environ.setdefault("KERAS_HOME", str(Path(state).resolve() / "keras"))
+
+
 def run_training(
     config: Config, fresh: bool, steps: int | None = None, knowledge: Knowledge | None = None
 ) -> Checkpoint:
     """Train (importing TensorFlow only now) and return the new checkpoint."""
     knowledge = knowledge or scan_knowledge(config)
+    keras_home(config.paths.state)
     with training_lock(config.paths.state):
         notice(
             f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks)"

@@ -293,7 +293,7 @@ def _train(
     from tinychat.errors import TinychatError
     from tinychat.knowledge import open_knowledge
     from tinychat.resume import TrainingStopped
-    from tinychat.startup import training_lock
+    from tinychat.startup import keras_home, training_lock
 
     def say(kind: str, text: str) -> None:
         out.write(f"{kind} {' '.join(text.split())}\n")  # one line whatever the text holds
@@ -304,6 +304,7 @@ def _train(
         knowledge.refresh()  # the REPL has shown its warnings already
         if not knowledge.chunks:
             raise TinychatError(f"{config.paths.knowledge}: no .txt or .md text to train on")
+        keras_home(config.paths.state)
         with training_lock(config.paths.state):
             from tinychat.train import train  # TensorFlow: in this process only
 

@@ -1,0 +1,82 @@
+"""The command line's folders and values get the checks the config file's get: the state folder
+outside the notes, a home folder that exists, ranges of the same keys, a training that fits in
+memory, a question of bounded length. Each is one line on stderr and exit code 1, or an
+answer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli_support import call, command, env, make_folder
+from tinychat import locations
+from tinychat.cli import main
+
+
+def one_line_error(capsys, argv: list[str]) -> str:
+    """The error of `tinychat argv`, checked to be one line with exit code 1."""
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1, captured.err
+    return captured.err
+
+
+# ---------------------------------------------------------------------------- folders
+
+
+@pytest.mark.parametrize("state", ["notes", "notes/sub"])
+def test_a_state_folder_given_inside_the_notes_on_the_command_line_is_refused(
+    tmp_path, capsys, state
+):
+    folder = make_folder(tmp_path / "project")
+    os.chdir(folder)
+    error = one_line_error(capsys, ["--knowledge", "notes", "--state", state, "ask", "hi"])
+    assert "the knowledge folder" in error and "pass --state DIR outside it" in error
+    assert sorted(os.listdir(folder / "notes")) == ["ferry.md", "keras.txt", "tensorflow.txt"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--knowledge", "~nosuchuser-tinychat/notes", "--state", "s", "ask", "hi"],
+        ["--knowledge", "notes", "--state", "~nosuchuser-tinychat/x", "ask", "hi"],
+    ],
+)
+def test_a_home_folder_of_no_user_is_one_line(tmp_path, capsys, argv):
+    make_folder(tmp_path)
+    assert "no such user as ~nosuchuser-tinychat" in one_line_error(capsys, argv)
+
+
+def test_a_home_folder_of_no_user_in_the_config_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "c.yaml").write_text('paths:\n  knowledge: "~nosuchuser-tinychat/notes"\n')
+    error = one_line_error(capsys, ["--config", "c.yaml", "ask", "hi"])
+    assert "no such user as ~nosuchuser-tinychat (paths.knowledge)" in error
+
+
+def test_a_relative_xdg_folder_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    environ = {"XDG_STATE_HOME": "relstate", "XDG_CONFIG_HOME": "relconfig"}
+    state = locations.state_for(tmp_path / "notes", environ)
+    assert state.is_relative_to(tmp_path / "home" / ".local" / "state")
+    assert locations.user_config_file(environ).is_relative_to(tmp_path / "home" / ".config")
+
+
+def test_training_writes_no_keras_settings_into_the_home_folder(tmp_path):
+    folder = make_folder(tmp_path / "project")
+    home = tmp_path / "home"
+    home.mkdir()
+    environ = {key: value for key, value in env().items() if key != "KERAS_HOME"}
+    result = subprocess.run(
+        command("train", "--steps", "2"),
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**environ, "HOME": str(home)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list(home.iterdir()) == []
+    assert (folder / "state" / "keras" / "keras.json").is_file()
