@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,22 @@ def test_training_writes_no_keras_settings_into_the_home_folder(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert list(home.iterdir()) == []
     assert (folder / "state" / "keras" / "keras.json").is_file()
+
+
+# ---------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize("steps", ["100000000000000000000000000000", "9223372036854775808", "0"])
+def test_steps_beyond_the_range_of_train_steps_are_one_line(tmp_path, capsys, steps):
+    make_folder(tmp_path)
+    error = one_line_error(capsys, ["train", "--steps", steps])
+    assert f"--steps {steps}: give a whole number from 1 to 10,000,000" in error
+
+
+def test_a_temperature_just_above_zero_answers_like_zero(session):
+    question = "when does the ferry leave?"
+    greedy = session.ask(question).text
+    session.temperature = 1e-310  # within 0 to 10: dividing by it overflowed to NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning would reach the user's terminal
+        assert session.ask(question).text == greedy

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from tinychat import __version__, checkpoint
 from tinychat.chat import ChatSession
-from tinychat.config import Config, load_config
+from tinychat.config import Config, TrainConfig, field_range, load_config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge
 from tinychat.scan import KnowledgeTooLarge
@@ -255,8 +255,9 @@ def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
 
 
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
-    if args.steps is not None and args.steps < 1:
-        raise TinychatError(f"--steps {args.steps}: give a whole number of at least 1")
+    low, high = field_range(TrainConfig, "steps")  # as train.steps
+    if args.steps is not None and not low <= args.steps <= high:
+        raise TinychatError(f"--steps {args.steps}: give a whole number from {low} to {high:,}")
     model = run_training(config, fresh=args.fresh, steps=args.steps)
     how = "continued from the previous weights" if model.record.warm_start else "from scratch"
     # Time and speed were printed once, in the summary that replaced the progress bar.
