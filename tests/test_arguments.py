@@ -100,3 +100,41 @@ def test_a_temperature_just_above_zero_answers_like_zero(session):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy's overflow warning would reach the user's terminal
         assert session.ask(question).text == greedy
+
+
+# ---------------------------------------------------------------------------- training memory
+
+
+@pytest.mark.parametrize("window, batch_size", [(2048, 256), (1024, 256)])
+def test_a_training_too_large_for_the_machine_is_refused_before_it_starts(
+    tmp_path, capsys, monkeypatch, window, batch_size
+):
+    from tinychat import startup
+
+    monkeypatch.setattr(startup, "physical_memory", lambda: 16 << 30)
+    make_folder(tmp_path)
+    settings = f"model:\n  window: {window}\ntrain:\n  batch_size: {batch_size}\n"
+    (tmp_path / "big.yaml").write_text(settings)
+    argv = ["--config", "big.yaml", "--knowledge", "notes", "--state", "state", "train"]
+    error = one_line_error(capsys, [*argv, "--steps", "2"])
+    assert f"model.window={window}" in error and f"train.batch_size={batch_size}" in error
+    assert "GB to train, more than this machine's 16.0 GB" in error or "2^31" in error
+    assert not (tmp_path / "state" / "train.lock").exists()  # refused before anything started
+
+
+def test_a_training_past_tensorflow_s_largest_tensor_is_refused(tmp_path, monkeypatch):
+    from tinychat import startup
+    from tinychat.errors import TinychatError
+    from tests.conftest import tiny_config
+    import dataclasses
+
+    monkeypatch.setattr(startup, "physical_memory", lambda: 1 << 50)  # memory is not the limit
+    config = tiny_config(tmp_path)
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, window=4096),
+        train=dataclasses.replace(config.train, batch_size=256),
+    )
+    with pytest.raises(TinychatError, match="past TensorFlow's 2\\^31 elements"):
+        startup.check_training_fits(config)
+    startup.check_training_fits(tiny_config(tmp_path))  # the tiny one fits anywhere

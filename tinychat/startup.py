@@ -46,6 +46,38 @@ def scan_knowledge(config: Config) -> Knowledge:
     return knowledge
 
 
+def check_training_fits(config: Config) -> None:
+    """One line naming the keys when training this config would not fit in this machine's
+    memory, or would make a tensor past TensorFlow's int32 indexing: said before it starts,
+    not after swapping for minutes."""
+    from tinychat.architecture import LARGEST_TENSOR, largest_training_tensor, training_bytes
+
+    model, batch = config.model, config.train.batch_size
+    keys = (
+        f"model.window={model.window}, model.n_heads={model.n_heads},"
+        f" model.n_layers={model.n_layers} and train.batch_size={batch}"
+    )
+    if largest_training_tensor(model, batch) > LARGEST_TENSOR:
+        raise TinychatError(
+            f"{keys} make an attention tensor past TensorFlow's 2^31 elements;"
+            " lower train.batch_size or model.window"
+        )
+    needed, memory = training_bytes(model, batch), physical_memory()
+    if memory and needed > memory:
+        raise TinychatError(
+            f"{keys} need about {needed / 2**30:.1f} GB to train, more than this machine's"
+            f" {memory / 2**30:.1f} GB; lower train.batch_size or model.window"
+        )
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes, or 0 where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
 def keras_home(state: Path) -> None:
     """Keras writes its settings (keras.json) into ~/.keras when imported: into the state folder
     instead, where everything tinychat writes lives, unless the user chose a KERAS_HOME."""
@@ -56,6 +88,7 @@ def run_training(
     config: Config, fresh: bool, steps: int | None = None, knowledge: Knowledge | None = None
 ) -> Checkpoint:
     """Train (importing TensorFlow only now) and return the new checkpoint."""
+    check_training_fits(config)
     knowledge = knowledge or scan_knowledge(config)
     keras_home(config.paths.state)
     with training_lock(config.paths.state):

@@ -293,13 +293,14 @@ def _train(
     from tinychat.errors import TinychatError
     from tinychat.knowledge import open_knowledge
     from tinychat.resume import TrainingStopped
-    from tinychat.startup import keras_home, training_lock
+    from tinychat.startup import check_training_fits, keras_home, training_lock
 
     def say(kind: str, text: str) -> None:
         out.write(f"{kind} {' '.join(text.split())}\n")  # one line whatever the text holds
         out.flush()
 
     try:
+        check_training_fits(config)
         knowledge = open_knowledge(config)
         knowledge.refresh()  # the REPL has shown its warnings already
         if not knowledge.chunks:
