@@ -36,9 +36,12 @@ from tinychat.retrieval import (
     update_retriever,
 )
 from tinychat.runtime import Runtime, Trace, sample
-from tinychat.vocab import NEWLINE_ID, Spelling, encode, id_to_char
+from tinychat.vocab import NEWLINE_ID, Spelling, encode, id_to_char, without_invisible
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
+# A question is read up to this many characters: the largest window holds no more, and the
+# retriever's cost grows with the question (a 12 MB line took 104 s and 6 GB).
+MAX_QUESTION_CHARS = 4096
 
 
 @dataclass
@@ -196,7 +199,17 @@ class ChatSession:
         return self.retriever.search(query, self.top_k)
 
     def prepare(self, query: str) -> Answer:
-        """Sync the knowledge, retrieve and build the prompt; `generate` then writes the answer."""
+        """Sync the knowledge, retrieve and build the prompt; `generate` then writes the answer.
+
+        Every way of asking comes through here, so the question is made fit here: zero-width
+        characters dropped, and cut to MAX_QUESTION_CHARS with a notice."""
+        query = without_invisible(query)
+        if len(query) > MAX_QUESTION_CHARS:
+            self.on_notice(
+                f"note: the question is {len(query):,} characters long; only its first"
+                f" {MAX_QUESTION_CHARS:,} are read"
+            )
+            query = query[:MAX_QUESTION_CHARS]
         with self.lock:
             self._sync()
             assert self.retriever is not None

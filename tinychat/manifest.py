@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from tinychat.sentences import Chunk
 
 MANIFEST_NAME = "manifest.json"  # in the state folder
-MANIFEST_VERSION = 4  # 4: sentences keep the note's own characters ("Inês")
+MANIFEST_VERSION = 5  # 4: sentences keep the note's own characters ("Inês"); 5: no zero-widths
 # What a manifest takes at most: per byte of the notes it describes (their sentences, titles and
 # JSON escapes) and per file (its path, hash, size and time), several times what was measured
 # (README), so only damage is refused.

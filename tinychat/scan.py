@@ -19,6 +19,7 @@ from pathlib import Path
 from tinychat.config import KnowledgeConfig
 from tinychat.errors import TinychatError
 from tinychat.files import kind_of
+from tinychat.vocab import without_invisible
 
 # Text with a byte-order mark is decoded by it (UTF-32 first: its little-endian mark begins
 # with UTF-16's); without one, UTF-8 is the only encoding tried.
@@ -133,8 +134,14 @@ class _Budget:
 
 
 def decode_note(data: bytes, bad_utf8: str) -> tuple[str | None, str | None]:
-    """(text, problem): UTF-8, or UTF-16/32 by its byte-order mark. No text when the note
-    cannot be used; a problem to say when it was skipped or read with replacement characters."""
+    """(text, problem): UTF-8, or UTF-16/32 by its byte-order mark, without zero-width
+    characters. No text when the note cannot be used; a problem to say when it was skipped or
+    read with replacement characters."""
+    text, problem = _decoded(data, bad_utf8)
+    return (without_invisible(text) if text is not None else None), problem
+
+
+def _decoded(data: bytes, bad_utf8: str) -> tuple[str | None, str | None]:
     for mark, encoding in BYTE_ORDER_MARKS:
         if data.startswith(mark):
             try:
