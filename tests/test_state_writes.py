@@ -209,3 +209,21 @@ def test_a_progress_file_that_cannot_be_written_does_not_stop_the_training(tmp_p
     (state / resume.PROGRESS_NAME).mkdir()  # cannot be replaced by a file
     saved = resume.save_progress(state, {"run": 1}, 100, {"w": np.ones(3, np.float32)}, [])
     assert saved is False
+def test_a_note_deleted_between_the_scan_and_the_read_is_simply_gone(tmp_path, monkeypatch):
+    folder = write_notes(tmp_path / "notes", {"a.txt": "Alpha.\n"})
+    write_notes(folder / "sub", {"b.txt": "Beta.\n"})
+    scan = knowledge_module.scan_folder
+
+    def scan_then_delete(*args, **kwargs):
+        seen = scan(*args, **kwargs)
+        (folder / "sub" / "b.txt").unlink()
+        (folder / "sub").rmdir()
+        return seen
+
+    monkeypatch.setattr(knowledge_module, "scan_folder", scan_then_delete)
+    knowledge = Knowledge(folder, KnowledgeConfig())
+    changes = knowledge.refresh()
+    assert [chunk.text for chunk in knowledge.chunks] == ["Alpha."]
+    assert changes.warnings == []
+
+

@@ -178,6 +178,8 @@ class Knowledge:
         except NotRegularFile as error:
             self._warn(changes, relative, f"{error.strerror}; skipped")
             return None
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # deleted since the scan (its folder too, maybe): simply not there
         except OSError as error:
             self._warn(changes, relative, f"cannot be read ({error.strerror or error}); skipped")
             return None
