@@ -6,7 +6,6 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import re
 import stat
 from pathlib import Path
 

@@ -225,5 +225,3 @@ def test_a_note_deleted_between_the_scan_and_the_read_is_simply_gone(tmp_path, m
     changes = knowledge.refresh()
     assert [chunk.text for chunk in knowledge.chunks] == ["Alpha."]
     assert changes.warnings == []
-
-
