@@ -138,3 +138,25 @@ def test_a_training_past_tensorflow_s_largest_tensor_is_refused(tmp_path, monkey
     with pytest.raises(TinychatError, match="past TensorFlow's 2\\^31 elements"):
         startup.check_training_fits(config)
     startup.check_training_fits(tiny_config(tmp_path))  # the tiny one fits anywhere
+
+
+# ---------------------------------------------------------------------------- knowledge.extensions
+
+
+@pytest.mark.parametrize(
+    "extensions, count", [("[]", "0"), ("[" + ", ".join(f".e{n}" for n in range(101)) + "]", "101")]
+)
+def test_an_empty_or_huge_list_of_extensions_is_one_line(tmp_path, capsys, extensions, count):
+    make_folder(tmp_path)
+    (tmp_path / "c.yaml").write_text(f"knowledge:\n  extensions: {extensions}\n")
+    error = one_line_error(capsys, ["--config", "c.yaml", "ask", "hi"])
+    assert f"knowledge.extensions lists {count} file types; name 1 to 100" in error
+
+
+def test_file_types_are_matched_in_any_case_by_a_set_not_one_by_one(tmp_path):
+    from tinychat.scan import note_names
+
+    extensions = tuple(f".e{n}" for n in range(98)) + (".TXT", ".tar.gz")
+    is_note = note_names(extensions)
+    assert is_note("a.txt") and is_note("B.Tar.GZ") and is_note("c.e97")
+    assert not is_note("a.md") and not is_note("txt") and not is_note("a.gz")

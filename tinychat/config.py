@@ -40,6 +40,7 @@ TEMPERATURE_RANGE = (0.0, 10.0)
 RETRIEVERS = ("tfidf", "embedding", "hybrid")
 SEED = (0, 2**31 - 1)
 BUDGET = (0, 1_000_000_000)  # 0 = no limit
+MAX_EXTENSIONS = 100  # in knowledge.extensions: every file name is matched against each
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,13 @@ def _check_relations(config: Config, where: str) -> None:
     """The rules that tie a field to another, or that a range cannot say."""
     model, generation = config.model, config.generation
     _check_model(model, where)
-    for extension in config.knowledge.extensions:
+    extensions = config.knowledge.extensions
+    if not extensions or len(extensions) > MAX_EXTENSIONS:
+        raise TinychatError(
+            f"{where}: knowledge.extensions lists {len(extensions):,} file types; name 1 to"
+            f" {MAX_EXTENSIONS}, e.g. [.txt, .md]"
+        )
+    for extension in extensions:
         if not extension.startswith(".") or len(extension) < 2:
             raise TinychatError(
                 f"{where}: knowledge.extensions has {extension!r};"
