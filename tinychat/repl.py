@@ -45,6 +45,7 @@ LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
 LEAVE_HINT = "(Ctrl-D or /quit leaves)"
 BLOCK_QUOTES = '"""'  # opens a question of several lines; a line ending with it closes it
 RETRIEVED_MARK = "(model still training: best matching sentence)"
+UNTRAINED_MARK = "(no trained model: best matching sentence)"  # no training under way either
 
 
 @dataclass(frozen=True)
@@ -187,12 +188,19 @@ class Repl:
     def train(self, fresh: bool) -> None:
         """Start a training in the background; chatting goes on with the weights there are."""
         from tinychat import resume
+        from tinychat.startup import training_holder
 
         config = self.session.config
         fingerprint = self.session.knowledge.fingerprint()
         warm = not fresh and self.session.checkpoint is not None
         base = resume.base_of(self.session.checkpoint) if warm else ""
         steps = config.train.retrain_steps if warm else config.train.steps
+        holder = training_holder(config.paths.state)
+        if holder:  # said now, not at the next question as a failed training
+            raise TinychatError(
+                f"{config.paths.state}: {holder} is already training here; wait for it to"
+                " finish, then /retrain"
+            )
         done = resume.saved_step(
             config.paths.state, resume.run_identity(config, fingerprint, steps, warm, base)
         )
@@ -318,7 +326,9 @@ class Repl:
             self.out.write("\x1b[2m" if dim else "")  # a declined or retrieved answer is dimmed
             for char in self.session.generate(answer):
                 screen.write(printable(char))
-            screen.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
+            training = self.trainer is not None and self.trainer.running()
+            mark = RETRIEVED_MARK if training else UNTRAINED_MARK
+            screen.write(f"  {mark}" if retrieved and answer.text else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
         except KeyboardInterrupt:
             self.out.write(" [stopped]\n")

@@ -164,6 +164,27 @@ def training_lock(state: Path) -> Iterator[None]:
             lock.truncate(0)
 
 
+def training_holder(state: Path) -> str | None:
+    """Who trains in `state` now ('tinychat (pid N)'), or None: asked of the lock without
+    taking it, so that a training is not said to start when it could not."""
+    import fcntl
+
+    try:
+        flags = os.O_RDONLY | os.O_NONBLOCK | NO_FOLLOW | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(state / LOCK_NAME, flags)
+    except OSError:
+        return None  # no lock file: no one trains (or training will say what is wrong)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)  # conflicts with a trainer's
+    except BlockingIOError:
+        return os.read(descriptor, 200).decode("utf-8", "replace").strip() or "another process"
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)  # also lets go of the shared lock, if it was taken
+    return None
+
+
 def _check_writable(state: Path) -> None:
     """Create and remove a file where the weights will be written, as saving them will."""
     try:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from tinychat.config import Config
+from tinychat.errors import TinychatError
 from tinychat.files import open_for_writing, read_tail
 from tinychat.progress import Progress, format_seconds
 
@@ -71,7 +72,13 @@ class Trainer:
 
     def start(self) -> "Trainer":
         state = self.config.paths.state
-        state.mkdir(parents=True, exist_ok=True)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # worded as `tinychat train` words it
+            raise TinychatError(
+                f"{state}: cannot write in the state folder ({error.strerror or error});"
+                " pass --state DIR or fix its permissions"
+            ) from None
         package_root = str(Path(__file__).resolve().parent.parent)  # the same tinychat in the child
         path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
         log = self._open_log()
