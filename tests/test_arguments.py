@@ -160,3 +160,23 @@ def test_file_types_are_matched_in_any_case_by_a_set_not_one_by_one(tmp_path):
     is_note = note_names(extensions)
     assert is_note("a.txt") and is_note("B.Tar.GZ") and is_note("c.e97")
     assert not is_note("a.md") and not is_note("txt") and not is_note("a.gz")
+
+
+# ---------------------------------------------------------------------------- wording
+
+
+def test_a_settings_folder_found_without_config_gives_no_config_hint(tmp_path, capsys):
+    make_folder(tmp_path / "project")
+    os.chdir(tmp_path / "project")
+    (tmp_path / "project" / "tinychat.yaml").unlink()
+    (tmp_path / "project" / "tinychat.yaml").mkdir()
+    error = one_line_error(capsys, ["--knowledge", "notes", "--state", "state", "info"])
+    assert "tinychat.yaml: is a folder" in error and "--config" not in error
+    assert "rename or remove it" in error
+
+
+def test_a_knowledge_path_that_is_a_file_is_said_to_be_one(tmp_path, capsys):
+    make_folder(tmp_path)
+    (tmp_path / "afile").write_text("hi\n")
+    error = one_line_error(capsys, ["--knowledge", "afile", "--state", "state", "ask", "hi"])
+    assert "afile: is a file, not a folder; pass --knowledge DIR" in error

@@ -204,11 +204,13 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     raw: dict[str, Any] = {}
     where = "defaults"
     base = Path.cwd()
+    hint = "check the --config path"
     if path is None and os.path.lexists(DEFAULT_CONFIG_NAME):  # a folder of that name is said, too
         path = Path(DEFAULT_CONFIG_NAME)
+        hint = "it is read as this folder's settings: rename or remove it"  # no --config given
     if path is not None:
         where = str(path)
-        loaded = read_yaml(path, MAX_CONFIG_BYTES, "config file", "check the --config path")
+        loaded = read_yaml(path, MAX_CONFIG_BYTES, "config file", hint)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

@@ -123,9 +123,7 @@ class Knowledge:
         Raises KnowledgeTooLarge as soon as the folder is past its budget.
         """
         if not self.folder.is_dir():
-            raise TinychatError(
-                f"{self.folder}: knowledge folder not found; create it or pass --knowledge DIR"
-            )
+            raise no_folder(self.folder)
         changes = Changes()
         self._warned_now = set()
         self._root = os.path.realpath(self.folder)  # where every note read must lie
@@ -248,6 +246,15 @@ class Knowledge:
 
     def _manifest_header(self) -> dict:
         return manifest_header(self.folder, self.config.chunk_chars)
+
+
+def no_folder(folder: Path) -> TinychatError:
+    """The one line for a knowledge folder that is not there, or is a file."""
+    if os.path.exists(folder):
+        return TinychatError(
+            f"{folder}: is a file, not a folder; pass --knowledge DIR, a folder of notes"
+        )
+    return TinychatError(f"{folder}: knowledge folder not found; create it or pass --knowledge DIR")
 
 
 def open_knowledge(config: Config) -> Knowledge:

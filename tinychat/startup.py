@@ -22,7 +22,7 @@ from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.files import NO_FOLLOW
-from tinychat.knowledge import Knowledge, open_knowledge
+from tinychat.knowledge import Knowledge, no_folder, open_knowledge
 from tinychat.resume import PROGRESS_NAME
 from tinychat.terminal import printable_line
 
@@ -213,10 +213,7 @@ def open_session(config: Config, train_missing: bool = True) -> ChatSession:
     with `train_missing` false, a session without weights (the REPL trains in the background),
     also when the weights are for another model config (tinychat.yaml's `model` changed)."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
-        raise TinychatError(
-            f"{config.paths.knowledge}: knowledge folder not found;"
-            " create it or pass --knowledge DIR"
-        )
+        raise no_folder(config.paths.knowledge)
     model = None
     if train_missing or checkpoint.weights_path(config.paths.state).exists():
         try:
