@@ -117,7 +117,8 @@ def checked_dataset(file: Any, name: str, shape: tuple[int, ...], kinds: str = "
     if not isinstance(dataset, h5py.Dataset):
         raise Refused(f"{name} is not an array")
     if dataset.dtype.kind not in kinds or dataset.dtype.itemsize > 8:
-        raise Refused(f"{name} holds {dataset.dtype} values, not real numbers")
+        wanted = "whole numbers" if "f" not in kinds else "real numbers"
+        raise Refused(f"{name} holds {dataset.dtype} values, not {wanted}")
     if dataset.shape != tuple(shape):
         raise Refused(f"{name} has shape {shown(dataset.shape)}, expected {shown(shape)}")
     if dataset.external or dataset.is_virtual:
