@@ -40,7 +40,7 @@ from tinychat.vocab import NEWLINE_ID, Spelling, encode, id_to_char, without_inv
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
 # A question is read up to this many characters: the largest window holds no more, and the
-# retriever's cost grows with the question (a 12 MB line took 104 s and 6 GB).
+# retriever's time and memory grow with the question's length.
 MAX_QUESTION_CHARS = 4096
 
 
