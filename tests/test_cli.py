@@ -338,9 +338,8 @@ def test_a_file_name_that_is_not_utf8_on_every_command(trained_folder):
     )
     piped = run(folder, "--json", stdin="when does the cafe open?\n")
     assert piped.returncode == 0 and "Traceback" not in piped.stderr, piped.stderr
-    assert json.loads(piped.stdout)["sources"][0]["path"] == os.fsdecode(
-        name
-    )  # the same name back
+    # the name as every output shows it, in text any JSON reader takes
+    assert json.loads(piped.stdout)["sources"][0]["path"] == "caf\\xe9 menu.txt"
     for args in (
         ["ask", "when does the cafe open?", "--show-prompt"],
         ["demo"],

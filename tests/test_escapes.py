@@ -121,5 +121,7 @@ def test_printable_forms():
     assert printable(name) == "caf\\xe9\\x1b[2J\n\\t\\u202e\\x9b.txt"  # several lines: newline kept
     assert printable_line(name) == "caf\\xe9\\x1b[2J\\n\\t\\u202e\\x9b.txt"
     line = json_line({"path": name, "text": "café ✓"})
-    assert json.loads(line) == {"path": name, "text": "café ✓"} and "café ✓" in line
+    shown = name.replace("\udce9", "\\xe9")  # the name's byte as every other output shows it
+    assert json.loads(line) == {"path": shown, "text": "café ✓"} and "café ✓" in line
+    assert json.loads(line)["path"].encode("utf-8")  # Unicode any JSON reader can take
     assert not RAW_CONTROL.search(line) and line.encode("utf-8")  # a surrogate would not encode raw

@@ -58,6 +58,8 @@ def test_questions_file_needs_only_q_source_answer(tmp_path, capsys):
         ("- {q: when, source: a.txt}\n", "question 1 has no answer"),
         ("- {q: when, source: a.txt, answer: x, line: 0}\n", "question 1: line must be"),
         ("- {q: when, source: a.txt, answer: x, keywords: {a: 1}}\n", "keywords a list"),
+        ("- {q: when, source: a.txt, answer: x, keywords: 5}\n", "keywords a list"),
+        ("- {q: when, source: a.txt, answer: x, keywords: [yes]}\n", "keywords a list"),
         ("[unclosed\n", "invalid YAML at line 2; fix the syntax of the questions file"),
         ("{}\n", "non-empty YAML list"),
     ],

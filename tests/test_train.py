@@ -12,6 +12,7 @@ import numpy as np
 
 from tests.conftest import tiny_config, write_notes
 from tinychat import checkpoint
+from tinychat.architecture import weight_shapes
 from tinychat.knowledge import open_knowledge
 from tinychat.progress import Progress
 
@@ -196,11 +197,16 @@ def test_progress_of_another_run_is_ignored(tmp_path):
     write_notes(tmp_path / "notes")
     config = tiny_config(tmp_path)
     identity = resume.run_identity(config, "abc", 30, False, "")
-    resume.save_progress(config.paths.state, identity, 10, {"w": np.zeros(2)}, [np.zeros(1)])
+    shapes = weight_shapes(config.model)
+    weights = {name: np.zeros(shape, np.float32) for name, shape in shapes.items()}
+    optimizer = [np.zeros(shape) for shape, _ in resume.optimizer_variables(config.model)]
+    optimizer[0] = np.array(10, np.int64)  # Adam's step count
+    resume.save_progress(config.paths.state, identity, 10, weights, optimizer)
     assert resume.saved_step(config.paths.state, identity) == 10
     assert resume.saved_step(config.paths.state, {**identity, "steps": 40}) == 0
     assert resume.saved_step(config.paths.state, {**identity, "fingerprint": "abd"}) == 0
-    assert resume.load_progress(config.paths.state, identity).weights["w"].shape == (2,)
+    saved = resume.load_progress(config.paths.state, identity)
+    assert saved.weights["token_embedding"].shape == weights["token_embedding"].shape
 
 
 def test_one_time_and_speed_per_run(trained, trained_progress):

@@ -14,7 +14,8 @@ three reading one table of weights (architecture); reached through startup (load
 first) and evaluated by evaluate; resume keeps a stopped run's progress; trainer runs
 the REPL's trainings in a child process.
 Underneath: config (the settings), files (reading a file safely: regular files only, never
-past a size cap), atomic (writing one whole), terminal (text shown escaped), errors.
+past a size cap, never writing through a link), guard (an array file's headers checked before
+its data), atomic (writing one whole), terminal (text shown escaped), errors.
 """
 
 __version__ = "0.1.0"

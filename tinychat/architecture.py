@@ -95,3 +95,26 @@ def parameter_count(config: ModelConfig) -> int:
 def alibi_slopes(n_heads: int) -> np.ndarray:
     """Per-head ALiBi slopes 2^(-8i/H): head i adds -slope * distance to its attention scores."""
     return np.array([2.0 ** (-8.0 * (i + 1) / n_heads) for i in range(n_heads)], dtype=np.float32)
+
+
+# What training one step holds in memory, per element of one attention matrix (batch x window x
+# window): each head of each layer keeps its scores, their softmax and both gradients, and the
+# copy path one more set; measured 66 bytes at 2 heads, 2 layers (README), estimated 80 here.
+ATTENTION_BYTES_PER_HEAD, COPY_ATTENTION_BYTES = 16, 16
+FRAMEWORK_BYTES = 600 << 20  # TensorFlow itself, the examples and the optimizer's bookkeeping
+LARGEST_TENSOR = 2**31 - 1  # elements: TensorFlow's int32 indexing fails past this
+
+
+def training_bytes(config: ModelConfig, batch_size: int) -> int:
+    """About how much memory training this model takes with `batch_size` rows a step."""
+    pairs = batch_size * config.window * config.window  # one attention matrix per row
+    attention = pairs * (ATTENTION_BYTES_PER_HEAD * config.n_heads * config.n_layers)
+    copy = pairs * COPY_ATTENTION_BYTES if config.copy else 0
+    positions = batch_size * config.window * config.n_layers  # each keeps its activations
+    activations = positions * 4 * (8 * config.d_model + 4 * config.d_ff)
+    return FRAMEWORK_BYTES + attention + copy + activations + 16 * parameter_count(config)
+
+
+def largest_training_tensor(config: ModelConfig, batch_size: int) -> int:
+    """Elements of the largest tensor a training step makes: the attention scores of a layer."""
+    return batch_size * config.n_heads * config.window * config.window

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from tinychat.errors import TinychatError
 
 
-def atomic_write(path: Path, write: Callable[[str], None], what: str) -> None:
-    """Call `write(temporary_path)`, flush it to disk, then rename it over `path`.
+def atomic_write(path: Path, data: bytes, what: str) -> None:
+    """Write `data` to a new temporary file beside `path`, flush it to disk, rename it over `path`.
 
-    A failure (full disk, read-only folder) raises TinychatError naming `what` and leaves
-    the previous file untouched; the temporary file is removed.
+    The bytes go through the descriptor that created the temporary file (O_EXCL: never a link
+    planted there) with plain writes, so a full disk is an OSError here and nowhere else. A
+    failure raises TinychatError naming `what` and leaves the previous file untouched; the
+    temporary file is removed.
     """
     path = Path(path)
     try:
@@ -22,21 +25,35 @@ def atomic_write(path: Path, write: Callable[[str], None], what: str) -> None:
         handle, temporary = tempfile.mkstemp(
             prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
         )
-        os.close(handle)
     except OSError as error:
         raise TinychatError(
             f"{path.parent}: cannot write the {what} ({error.strerror or error});"
             " the previous one is kept"
         ) from None
     try:
-        write(temporary)
-        with open(temporary, "rb+") as file:
-            os.fsync(file.fileno())
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(handle, view) :]
+            os.fsync(handle)
+        finally:
+            os.close(handle)
         os.replace(temporary, path)
     except OSError as error:
         raise TinychatError(
             f"{path}: cannot save the {what} ({error.strerror or error}); the previous one is kept"
         ) from None
     finally:
-        if os.path.exists(temporary):
+        if os.path.lexists(temporary):
             os.unlink(temporary)
+
+
+def hdf5_bytes(fill: Callable[[Any], None]) -> bytes:
+    """An HDF5 file made in memory by `fill(file)`: HDF5's own writes never meet a full disk
+    (where they failed with a flood of errors and then a crash), `atomic_write` does."""
+    import h5py
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as file:
+        fill(file)
+    return buffer.getvalue()

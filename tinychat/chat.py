@@ -36,9 +36,12 @@ from tinychat.retrieval import (
     update_retriever,
 )
 from tinychat.runtime import Runtime, Trace, sample
-from tinychat.vocab import NEWLINE_ID, Spelling, encode, id_to_char
+from tinychat.vocab import NEWLINE_ID, Spelling, encode, id_to_char, without_invisible
 
 LOOP_LENGTH = 24  # an answer whose last this-many characters already appeared in it is looping
+# A question is read up to this many characters: the largest window holds no more, and the
+# retriever's time and memory grow with the question's length.
+MAX_QUESTION_CHARS = 4096
 
 
 @dataclass
@@ -105,7 +108,7 @@ class ChatSession:
         self.top_k = config.retrieval.top_k
         self.rng = np.random.default_rng(config.generation.seed)
         self.knowledge = open_knowledge(config)
-        self.cache = FeatureCache(config.paths.state / CACHE_NAME, cache_limit(config.knowledge))
+        self.cache: FeatureCache | None = None  # read at the first sync, sized by the notes found
         self.last: Answer | None = None
         self.conversation = Conversation()
         self.follow_up = False  # search a question that refers back with the conversation's subject
@@ -153,6 +156,13 @@ class ChatSession:
             self.on_notice(warning)
         if not self.knowledge.has_text():  # every time: the index may still hold removed files
             raise self.knowledge.no_text()
+        if self.cache is None:  # only now is known how large a cache the notes could make
+            texts = cached_texts(self.knowledge.chunks)
+            self.cache = FeatureCache(
+                self.config.paths.state / CACHE_NAME,
+                cache_limit(texts, self.config.model.d_model),
+                on_notice=lambda text: self.on_notice(text),  # the REPL replaces on_notice
+            )
         if changes or self.retriever is None:
             kind = self.config.retrieval.retriever
             if kind != LEXICAL and self.checkpoint is None and not self.fallback_said:
@@ -177,7 +187,7 @@ class ChatSession:
         cache if it learned something or its file was damaged or removed while we ran."""
         with self.lock:
             self.knowledge.save_manifest()
-            if self.cache.stale():
+            if self.cache is not None and self.cache.stale():
                 self.cache.save(cached_texts(self.knowledge.chunks))
 
     def __enter__(self) -> "ChatSession":
@@ -192,7 +202,17 @@ class ChatSession:
         return self.retriever.search(query, self.top_k)
 
     def prepare(self, query: str) -> Answer:
-        """Sync the knowledge, retrieve and build the prompt; `generate` then writes the answer."""
+        """Sync the knowledge, retrieve and build the prompt; `generate` then writes the answer.
+
+        Every way of asking comes through here, so the question is made fit here: zero-width
+        characters dropped, and cut to MAX_QUESTION_CHARS with a notice."""
+        query = without_invisible(query)
+        if len(query) > MAX_QUESTION_CHARS:
+            self.on_notice(
+                f"note: the question is {len(query):,} characters long; only its first"
+                f" {MAX_QUESTION_CHARS:,} are read"
+            )
+            query = query[:MAX_QUESTION_CHARS]
         with self.lock:
             self._sync()
             assert self.retriever is not None

@@ -3,15 +3,19 @@
 Layout of `checkpoint.h5`: one dataset per weight, named as in `architecture.weight_shapes`
 (e.g. `blocks/0/attention/w_qkv`), and a root attribute `tinychat` holding JSON metadata:
 format version, model config, vocabulary, the knowledge fingerprint it was trained on and
-training metrics. It is written to a temporary file and renamed into place, so a reader
-never sees half a checkpoint. Everything read is checked before it is used: the metadata
-becomes a typed `TrainingRecord` here, and no array is read before its header (a dataset
-of real numbers, the expected shape) is, so a small file cannot allocate gigabytes.
+training metrics, and a sha256 of each weight. It is written to a temporary file and renamed
+into place, so a reader never sees half a checkpoint. Everything read is checked before it is
+used: the file's bytes besides its arrays bound its metadata, which becomes a typed
+`TrainingRecord` here; no array is read before its header (a dataset of real numbers in this
+file, the expected shape) is, so a small file cannot allocate gigabytes; and each array read
+must match its checksum, so bytes overwritten on disk are not answered with (a checkpoint
+from before checksums is read without them).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -21,14 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from tinychat.atomic import atomic_write
+from tinychat.atomic import atomic_write, hdf5_bytes
 from tinychat.config import ModelConfig, model_config_from
 from tinychat.errors import TinychatError
 from tinychat.architecture import weight_shapes
 from tinychat.files import NotRegularFile, open_regular
+from tinychat.guard import Refused, bytes_besides_datasets, checked_dataset, text_attribute
 from tinychat.vocab import CHARS
 
 FORMAT_VERSION = 1
+# The metadata's bytes at most: its largest part names each note trained on with its hash, about
+# 100 bytes a note; a checkpoint never records more (see `save`).
+METADATA_LIMIT = 16 << 20
 WEIGHTS_NAME = "checkpoint.h5"
 # Its name in older state folders: Keras's name for a file of its own layout, which this is not.
 OLD_WEIGHTS_NAME = "model.weights.h5"
@@ -111,22 +119,23 @@ def save(
     path: Path, config: ModelConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]
 ) -> None:
     """Write weights and metadata to `path` atomically (temporary file, fsync, rename)."""
-    import h5py
-
     header = {
         "format_version": FORMAT_VERSION,
         "model": dataclasses.asdict(config),
         "vocab": CHARS,
         **meta,
+        "checksums": {name: checksum(array) for name, array in arrays.items()},
     }
+    if len(json.dumps(header)) > METADATA_LIMIT // 2:  # notes past counting: only their number
+        knowledge = {k: v for k, v in header.get("knowledge", {}).items() if k != "manifest"}
+        header["knowledge"] = knowledge
 
-    def write(temporary: str) -> None:
-        with h5py.File(temporary, "w") as file:
-            for name, array in arrays.items():
-                file.create_dataset(name, data=np.asarray(array, dtype=np.float32))
-            file.attrs["tinychat"] = json.dumps(header)
+    def fill(file: Any) -> None:
+        for name, array in arrays.items():
+            file.create_dataset(name, data=np.asarray(array, dtype=np.float32))
+        file.attrs["tinychat"] = json.dumps(header)
 
-    atomic_write(path, write, "weights")
+    atomic_write(path, hdf5_bytes(fill), "weights")
 
 
 def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:
@@ -145,15 +154,20 @@ def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:
         raise TinychatError(f"{path}: cannot read the weights ({problem})") from None
     try:
         with os.fdopen(descriptor, "rb") as handle, h5py.File(handle, "r") as file:
+            besides = bytes_besides_datasets(file, os.fstat(handle.fileno()).st_size)
+            if besides > METADATA_LIMIT:
+                raise Refused(f"it holds {besides:,} bytes besides its arrays")
             header = _read_header(file, path)
             config = _read_config(header, path)
             if expected is not None and config != expected:
                 changed = _diff(config, expected)
                 raise OtherModelConfig(path, changed)
             record = _read_record(header, path)
-            arrays = _read_arrays(file, config, path)
+            arrays = _read_arrays(file, config, path, _checksums(header, config, path))
     except TinychatError:
         raise
+    except Refused as refusal:
+        raise TinychatError(f"{path}: the checkpoint is damaged ({refusal}); {FRESH}") from None
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
         raise TinychatError(
             f"{path}: not a readable tinychat checkpoint ({type(error).__name__}); {FRESH}"
@@ -161,13 +175,18 @@ def load(path: Path, expected: ModelConfig | None = None) -> Checkpoint:
     meta = {
         key: value
         for key, value in header.items()
-        if key not in ("format_version", "model", "vocab")
+        if key not in ("format_version", "model", "vocab", "checksums")
     }
     return Checkpoint(config, arrays, meta, record)
 
 
+def checksum(array: np.ndarray) -> str:
+    """sha256 of an array as the checkpoint stores it (float32, little-endian)."""
+    return hashlib.sha256(np.asarray(array, dtype="<f4").tobytes()).hexdigest()
+
+
 def _read_header(file: Any, path: Path) -> dict[str, Any]:
-    text = file.attrs.get("tinychat")
+    text = text_attribute(file, "tinychat", METADATA_LIMIT)
     if text is None:
         raise TinychatError(f"{path}: HDF5 file without tinychat metadata; {FRESH}")
     try:
@@ -276,25 +295,28 @@ def _damaged(path: Path, field: str, value: Any, expected: str) -> TinychatError
 # ---------------------------------------------------------------------------- arrays
 
 
-def _read_arrays(file: Any, config: ModelConfig, path: Path) -> dict[str, np.ndarray]:
-    """Every weight, each checked from its HDF5 header before a byte of it is read."""
-    import h5py
+def _checksums(header: dict[str, Any], config: ModelConfig, path: Path) -> dict[str, str]:
+    """{weight: sha256} as saved: one for every weight, or {} for a checkpoint saved before
+    checksums were (it is read without them)."""
+    saved = header.get("checksums")
+    if saved is None:
+        return {}
+    if not _text_mapping(saved) or set(saved) != set(weight_shapes(config)):
+        raise _damaged(path, "checksums", saved, "a sha256 for each weight")
+    return saved
 
+
+def _read_arrays(
+    file: Any, config: ModelConfig, path: Path, checksums: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """Every weight, each checked from its HDF5 header before a byte of it is read, then against
+    its checksum."""
     arrays = {}
     for name, shape in weight_shapes(config).items():
-        dataset = file.get(name)
-        if dataset is None:
-            raise TinychatError(f"{path}: weight {name} is missing; {FRESH}")
-        if not isinstance(dataset, h5py.Dataset):
-            raise TinychatError(f"{path}: weight {name} is not an array; {FRESH}")
-        if dataset.dtype.kind not in "fiu":  # complex, text, compound or bool: not weights
-            raise TinychatError(
-                f"{path}: weight {name} holds {dataset.dtype} values, not real numbers; {FRESH}"
-            )
-        if dataset.shape != shape:
-            raise TinychatError(
-                f"{path}: weight {name} has shape {dataset.shape}, expected {shape}; {FRESH}"
-            )
+        try:  # complex, text, compound or bool values are not weights, nor data kept elsewhere
+            dataset = checked_dataset(file, name, shape, kinds="fiu")
+        except Refused as refusal:
+            raise TinychatError(f"{path}: weight {refusal}; {FRESH}") from None
         array = np.asarray(dataset[()], dtype=np.float32)
         if not np.all(np.isfinite(array)):
             raise TinychatError(
@@ -305,6 +327,11 @@ def _read_arrays(file: Any, config: ModelConfig, path: Path) -> dict[str, np.nda
             raise TinychatError(
                 f"{path}: weight {name} holds {largest:.3g}, beyond any trained"
                 f" model's (at most {MAX_WEIGHT:g}): it is damaged; {FRESH}"
+            )
+        if name in checksums and checksum(array) != checksums[name]:
+            raise TinychatError(
+                f"{path}: weight {name} does not match its checksum: the file was changed or"
+                f" damaged on disk; {FRESH}"
             )
         arrays[name] = array
     return arrays

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from tinychat import __version__, checkpoint
 from tinychat.chat import ChatSession
-from tinychat.config import Config, load_config
+from tinychat.config import Config, TrainConfig, field_range, load_config
 from tinychat.errors import TinychatError
 from tinychat.knowledge import Knowledge
 from tinychat.scan import KnowledgeTooLarge
@@ -255,8 +257,9 @@ def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
 
 
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
-    if args.steps is not None and args.steps < 1:
-        raise TinychatError(f"--steps {args.steps}: give a whole number of at least 1")
+    low, high = field_range(TrainConfig, "steps")  # as train.steps
+    if args.steps is not None and not low <= args.steps <= high:
+        raise TinychatError(f"--steps {args.steps}: give a whole number from {low} to {high:,}")
     model = run_training(config, fresh=args.fresh, steps=args.steps)
     how = "continued from the previous weights" if model.record.warm_start else "from scratch"
     # Time and speed were printed once, in the summary that replaced the progress bar.
@@ -351,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tinychat` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        check_streams(args.command)
         args.config_file = locations.config_file(getattr(args, "config", None), Path.cwd())
         config = config_from(args, args.config_file)
         state = config.paths.state
@@ -359,7 +363,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file"
             )
         checkpoint.adopt_old_name(state, notice)  # a state folder from an older tinychat
-        return run_command(args, config)
+        code = run_command(args, config)
+        sys.stdout.flush()  # a full disk is said here, not at exit as a traceback
+        return code
     except TinychatError as error:
         print(f"tinychat: {printable_line(str(error))}", file=sys.stderr)
         return 1
@@ -368,6 +374,28 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0  # the reader went away (e.g. `| head`): nothing left to say
+    except OSError as error:
+        if error.filename is not None or error.errno not in OUTPUT_ERRORS:
+            raise  # not the output's: a bug to see whole
+        problem = error.strerror or error
+        sys.stderr.write(f"tinychat: cannot write the output ({problem}); check where it goes\n")
+        return 1
+
+
+# Errors of a write to standard output with no file name: a full disk or quota, a device that
+# fails, a file grown past its limit, a closed descriptor.
+OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EBADF}
+NEEDS_STDIN = {None}  # the chat reads its questions there
+NEEDS_NO_STDOUT = {"train"}  # progress goes to stderr, the weights to the state folder
+
+
+def check_streams(command: str | None) -> None:
+    """One line when the command's standard input or output was closed (`<&-`, `>&-`): Python
+    then has no stream at all, and the first read or write would be a traceback."""
+    if sys.stdout is None and command not in NEEDS_NO_STDOUT:
+        raise TinychatError("standard output is closed; give the answers somewhere to go")
+    if sys.stdin is None and command in NEEDS_STDIN:
+        raise TinychatError("standard input is closed; pipe questions in, or run it on a terminal")
 
 
 def run_command(args: argparse.Namespace, config: Config) -> int:
@@ -383,7 +411,7 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
 
 def confirmed(error: KnowledgeTooLarge) -> bool:
     """Ask on the terminal whether to index a folder past its budget; never on a pipe."""
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+    if sys.stdin is None or not (sys.stdin.isatty() and sys.stderr.isatty()):
         return False
     folder = printable_line(str(error.folder))
     sys.stderr.write(f"tinychat: {folder} holds {error.what}; index it anyway? [y/N] ")
@@ -392,4 +420,18 @@ def confirmed(error: KnowledgeTooLarge) -> bool:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The console script: `main`, with closed standard descriptors held by /dev/null first (the
+    next file opened would take the closed one's number, and a stray write to it land in a
+    checkpoint)."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one
+    code = main()
+    if code and sys.stdout is not None:  # what could not be written must not be tried at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+    sys.exit(code)

@@ -40,6 +40,7 @@ TEMPERATURE_RANGE = (0.0, 10.0)
 RETRIEVERS = ("tfidf", "embedding", "hybrid")
 SEED = (0, 2**31 - 1)
 BUDGET = (0, 1_000_000_000)  # 0 = no limit
+MAX_EXTENSIONS = 100  # in knowledge.extensions: every file name is matched against each
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,13 @@ def _check_relations(config: Config, where: str) -> None:
     """The rules that tie a field to another, or that a range cannot say."""
     model, generation = config.model, config.generation
     _check_model(model, where)
-    for extension in config.knowledge.extensions:
+    extensions = config.knowledge.extensions
+    if not extensions or len(extensions) > MAX_EXTENSIONS:
+        raise TinychatError(
+            f"{where}: knowledge.extensions lists {len(extensions):,} file types; name 1 to"
+            f" {MAX_EXTENSIONS}, e.g. [.txt, .md]"
+        )
+    for extension in extensions:
         if not extension.startswith(".") or len(extension) < 2:
             raise TinychatError(
                 f"{where}: knowledge.extensions has {extension!r};"
@@ -197,11 +204,13 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     raw: dict[str, Any] = {}
     where = "defaults"
     base = Path.cwd()
+    hint = "check the --config path"
     if path is None and os.path.lexists(DEFAULT_CONFIG_NAME):  # a folder of that name is said, too
         path = Path(DEFAULT_CONFIG_NAME)
+        hint = "it is read as this folder's settings: rename or remove it"  # no --config given
     if path is not None:
         where = str(path)
-        loaded = read_yaml(path, MAX_CONFIG_BYTES, "config file", "check the --config path")
+        loaded = read_yaml(path, MAX_CONFIG_BYTES, "config file", hint)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -215,7 +224,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
         for key, value in overrides.items():
             config = _override(config, key, value, "command line")
         config.check("command line")
-    _check_paths(config.paths)
+    check_paths(config.paths)
     return config
 
 
@@ -254,7 +263,18 @@ def read_yaml(path: Path, limit: int, what: str, hint: str = "") -> Any:
         raise TinychatError(problem) from None
 
 
-def _check_paths(paths: PathsConfig) -> None:
+def expand_home(path: Path, what: str) -> Path:
+    """`path` with a leading ~ or ~user expanded; one line when that user has no home."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # pathlib: "Could not determine home directory"
+        user = str(path).split("/", 1)[0]
+        raise TinychatError(
+            f"{path}: no such user as {user} ({what}); write the folder's full path"
+        ) from None
+
+
+def check_paths(paths: PathsConfig) -> None:
     """The notes folder is only ever read: the state folder may not be it or lie inside it."""
     knowledge, state = os.path.realpath(paths.knowledge), os.path.realpath(paths.state)
     if state == knowledge or state.startswith(knowledge.rstrip(os.sep) + os.sep):
@@ -319,7 +339,7 @@ def _convert(value: Any, kind: Any, key: str, where: str, base: Path) -> Any:
     if kind is float:
         return float(value)
     if kind is Path:
-        path = Path(value).expanduser()
+        path = expand_home(Path(value), key)
         return path if path.is_absolute() else base / path
     if typing.get_origin(kind) is tuple:
         return (value,) if isinstance(value, str) else tuple(value)

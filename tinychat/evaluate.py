@@ -126,8 +126,10 @@ def _question(item: Any, where: str, ignored: set[str]) -> Question:
     if missing:
         raise TinychatError(f"{where} has no {', '.join(missing)}; each needs q, source and answer")
     line, keywords = item.get("line"), item.get("keywords", [])
-    if isinstance(keywords, (str, int, float)):
-        keywords = [keywords]  # `keywords: velmora` means one keyword
+    if isinstance(keywords, str):
+        keywords = [keywords]  # `keywords: velmora` means one keyword; `keywords: 5` is refused
+    if isinstance(keywords, list) and any(isinstance(k, bool) for k in keywords):
+        keywords = None  # `yes` read as true: not a word the answer could hold
     if not (line is None or (type(line) is int and line >= 1)) or not isinstance(keywords, list):
         raise TinychatError(f"{where}: line must be a whole number from 1 and keywords a list")
     # Checked before str() is called on them: an alias bomb would expand to billions of items.

@@ -10,7 +10,6 @@ re-index before an answer. The folder is only ever read.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 from tinychat.atomic import atomic_write
 from tinychat.config import Config, KnowledgeConfig
 from tinychat.errors import TinychatError
-from tinychat.files import FileTooLarge, NotRegularFile, read_regular
+from tinychat.files import FileTooLarge, NotRegularFile, OutsideFolder, read_regular
 from tinychat.manifest import (
     MANIFEST_NAME,
     FileState,
@@ -81,8 +80,9 @@ class Knowledge:
         # the manifest so that a restart does not repeat it; only a new version of the file does.
         self._warned: Warned = {}
         self._warned_now: set[str] = set()  # paths warned about (again) by the refresh under way
-        if manifest is not None:
-            self._load_manifest(manifest)
+        self._root = os.path.realpath(self.folder)  # where every note read must lie
+        # read at the first refresh, once the scan has found how large a manifest could be
+        self._manifest_unread = manifest is not None
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -123,12 +123,18 @@ class Knowledge:
         Raises KnowledgeTooLarge as soon as the folder is past its budget.
         """
         if not self.folder.is_dir():
-            raise TinychatError(
-                f"{self.folder}: knowledge folder not found; create it or pass --knowledge DIR"
-            )
+            raise no_folder(self.folder)
         changes = Changes()
         self._warned_now = set()
-        seen = scan_folder(self.folder, self.config, functools.partial(self._warn, changes))
+        self._root = os.path.realpath(self.folder)  # where every note read must lie
+        found: list[tuple[str, str]] = []  # the scan's warnings, said once the manifest is read
+        seen = scan_folder(self.folder, self.config, lambda *warning: found.append(warning))
+        if self._manifest_unread:  # it says which warnings were given before
+            self._manifest_unread = False
+            sizes = [stat.st_size for stat in seen.values()]
+            self._load_manifest(manifest_limit(sizes, len(seen) + len(found)), changes)
+        for relative, problem in found:
+            self._warn(changes, relative, problem)
         for relative in sorted(set(self.files) - set(seen)):
             del self.files[relative]
             changes.removed.append(relative)
@@ -160,13 +166,18 @@ class Knowledge:
             self._warn(changes, relative, too_large)
             return None
         try:  # checked again on the opened file: it may have been replaced since the scan
-            data = read_regular(self.folder / relative, limit)
+            data = read_regular(self.folder / relative, limit, inside=self._root)
         except FileTooLarge:
             self._warn(changes, relative, too_large)
+            return None
+        except OutsideFolder:
+            self._warn(changes, relative, "is a link to outside the knowledge folder; skipped")
             return None
         except NotRegularFile as error:
             self._warn(changes, relative, f"{error.strerror}; skipped")
             return None
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # deleted since the scan (its folder too, maybe): simply not there
         except OSError as error:
             self._warn(changes, relative, f"cannot be read ({error.strerror or error}); skipped")
             return None
@@ -195,11 +206,19 @@ class Knowledge:
 
     # ------------------------------------------------------------------------ the manifest
 
-    def _load_manifest(self, path: Path) -> None:
+    def _load_manifest(self, limit: int, changes: Changes) -> None:
         """Take what the manifest knows if it was made for this folder and every field checks
-        out; a missing, damaged or foreign one is ignored whole, and rewritten after."""
+        out; a missing, damaged or foreign one is ignored whole, and rewritten after. One past
+        `limit` bytes is not read at all, and said."""
+        assert self.manifest is not None
         try:
-            data = read_regular(path, manifest_limit(self.config))
+            data = read_regular(self.manifest, limit)
+        except FileTooLarge:
+            changes.warnings.append(
+                f"note: {self.manifest} is larger than the notes found could make"
+                f" ({limit:,} bytes); it is ignored, and the notes are read again"
+            )
+            return
         except OSError:
             return
         known = parse_manifest(data, self._manifest_header())
@@ -216,18 +235,26 @@ class Knowledge:
         if self.manifest is None or not self.unsaved:
             return
         text = format_manifest(self._manifest_header(), self.files, self._warned)
+        sizes = [state.size for state in self.files.values()]
+        if len(text) > manifest_limit(sizes, len(self.files) + len(self._warned)):
+            return  # past what a reader would take: the notes are read at each start instead
         try:
-            atomic_write(
-                self.manifest,
-                lambda temporary: Path(temporary).write_text(text, encoding="utf-8"),
-                "knowledge manifest",
-            )
+            atomic_write(self.manifest, text.encode("utf-8"), "knowledge manifest")
             self.unsaved = False
         except TinychatError:
             pass  # the manifest only saves time; a read-only state folder must not stop the chat
 
     def _manifest_header(self) -> dict:
         return manifest_header(self.folder, self.config.chunk_chars)
+
+
+def no_folder(folder: Path) -> TinychatError:
+    """The one line for a knowledge folder that is not there, or is a file."""
+    if os.path.exists(folder):
+        return TinychatError(
+            f"{folder}: is a file, not a folder; pass --knowledge DIR, a folder of notes"
+        )
+    return TinychatError(f"{folder}: knowledge folder not found; create it or pass --knowledge DIR")
 
 
 def open_knowledge(config: Config) -> Knowledge:

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from tinychat.config import DEFAULT_CONFIG_NAME, Config, PathsConfig
+from tinychat.config import DEFAULT_CONFIG_NAME, Config, PathsConfig, check_paths, expand_home
 from tinychat.errors import TinychatError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the source checkout, in an editable install
@@ -41,10 +41,16 @@ def is_bundled(folder: Path) -> bool:
 # ---------------------------------------------------------------------------- user folders
 
 
+def xdg_folder(name: str, default: str, environ: Mapping[str, str] = os.environ) -> Path:
+    """`$name`, or ~/`default` when it is unset, empty or relative (the XDG base directory
+    specification says to ignore a relative one: it would follow the current folder)."""
+    base = environ.get(name, "")
+    return Path(base) if os.path.isabs(base) else Path.home() / default
+
+
 def user_config_file(environ: Mapping[str, str] = os.environ) -> Path:
     """`$XDG_CONFIG_HOME/tinychat/tinychat.yaml` (default ~/.config/...), read outside a project."""
-    base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "tinychat" / DEFAULT_CONFIG_NAME
+    return xdg_folder("XDG_CONFIG_HOME", ".config", environ) / "tinychat" / DEFAULT_CONFIG_NAME
 
 
 def state_for(knowledge: Path, environ: Mapping[str, str] = os.environ) -> Path:
@@ -52,10 +58,10 @@ def state_for(knowledge: Path, environ: Mapping[str, str] = os.environ) -> Path:
 
     The hash of the absolute path keeps two folders that share a name ("notes") apart.
     """
-    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    base = xdg_folder("XDG_STATE_HOME", os.path.join(".local", "state"), environ)
     absolute = Path(knowledge).resolve()
     digest = hashlib.sha256(str(absolute).encode("utf-8")).hexdigest()[:8]
-    return Path(base) / "tinychat" / f"{absolute.name or 'root'}-{digest}"
+    return base / "tinychat" / f"{absolute.name or 'root'}-{digest}"
 
 
 # ---------------------------------------------------------------------------- deciding
@@ -93,7 +99,7 @@ def place(
     """
     project = project_folder(cwd)
     configured = configured_knowledge(config, project)
-    chosen = cwd / knowledge.expanduser() if knowledge is not None else configured
+    chosen = cwd / expand_home(knowledge, "--knowledge") if knowledge is not None else configured
     if chosen is None:
         raise TinychatError(
             f"no knowledge folder here (no {DEFAULT_CONFIG_NAME} in {cwd});"
@@ -101,14 +107,16 @@ def place(
         )
     own = configured is not None and chosen.resolve() == configured.resolve()
     if state is not None:
-        where = cwd / state.expanduser()
+        where = cwd / expand_home(state, "--state")
     elif own and config.paths.state.is_absolute():  # set by the config file
         where = config.paths.state
     elif own and project is not None:
         where = project / config.paths.state
     else:
         where = state_for(chosen, environ)
-    return dataclasses.replace(config, paths=PathsConfig(knowledge=chosen, state=where))
+    placed = PathsConfig(knowledge=chosen, state=where)
+    check_paths(placed)  # the command line's folders too, not only the config file's
+    return dataclasses.replace(config, paths=placed)
 
 
 def configured_knowledge(config: Config, project: Path | None) -> Path | None:

@@ -8,25 +8,27 @@ With it a restart reads only the files whose size or modification time changed. 
      "warned": {path: [size, mtime_ns, problem]}}
 
 One made for another version, folder or chunk size is ignored, and so is a damaged one
-(a FIFO, null, a list, a line that is a string): it only means reading every file again.
+(a FIFO, null, a list, a line that is a string, more bytes than the notes found could make):
+it only means reading every file again.
 Reading and writing the file is `Knowledge`'s; this module turns it into values and back.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from tinychat.config import KnowledgeConfig
 from tinychat.sentences import Chunk
 
 MANIFEST_NAME = "manifest.json"  # in the state folder
-MANIFEST_VERSION = 5  # 4: the note's own characters ("Inês"); 5: lead-ins apart from headings
-MB = 1 << 20
-MANIFEST_PER_NOTE_BYTE = 8  # per byte of notes: a generous cap on what a manifest takes (README)
+# 4: the note's own characters ("Inês"); 5: no zero-width characters; 6: lead-ins apart from headings
+MANIFEST_VERSION = 6
+# What a manifest takes at most: per byte of the notes it describes (their sentences, titles and
+# JSON escapes) and per file (its path, hash, size and time), several times what was measured
+# (README), so only damage is refused.
+MANIFEST_PER_NOTE_BYTE, MANIFEST_PER_FILE, MANIFEST_SLACK = 16, 1024, 64 << 10
 
 Warned = dict[str, list]  # {path: [size, mtime_ns, problem]}: which warning, for which version
 
@@ -50,10 +52,11 @@ def manifest_header(folder: Path, chunk_chars: int) -> dict[str, Any]:
     }
 
 
-def manifest_limit(config: KnowledgeConfig) -> int:
-    """The largest manifest worth reading for a knowledge folder within its budget."""
-    total_mb = config.max_total_mb
-    return MANIFEST_PER_NOTE_BYTE * total_mb * MB + 64 * MB if total_mb else sys.maxsize
+def manifest_limit(sizes: Iterable[int], files: int) -> int:
+    """The largest manifest worth reading for notes of these `sizes`, among `files` files found
+    (notes and those warned about): what the notes actually found could make, not what the
+    folder's budget would allow, so a damaged one costs what the notes do."""
+    return MANIFEST_SLACK + MANIFEST_PER_FILE * files + MANIFEST_PER_NOTE_BYTE * sum(sizes)
 
 
 def parse_manifest(

@@ -33,7 +33,7 @@ from tinychat.chat import ChatSession
 from tinychat.config import GenerationConfig, RetrievalConfig, field_range
 from tinychat.errors import TinychatError
 from tinychat.architecture import parameter_count
-from tinychat.files import FileTooLarge, read_regular
+from tinychat.files import FileTooLarge, open_for_writing, read_regular
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.terminal import printable, printable_line
 from tinychat.trainer import Trainer
@@ -45,6 +45,7 @@ LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
 LEAVE_HINT = "(Ctrl-D or /quit leaves)"
 BLOCK_QUOTES = '"""'  # opens a question of several lines; a line ending with it closes it
 RETRIEVED_MARK = "(model still training: best matching sentence)"
+UNTRAINED_MARK = "(no trained model: best matching sentence)"  # no training under way either
 WEAK_MARK = "(closest note; it may not answer this)"  # a weak match: /sources says why
 
 
@@ -188,12 +189,19 @@ class Repl:
     def train(self, fresh: bool) -> None:
         """Start a training in the background; chatting goes on with the weights there are."""
         from tinychat import resume
+        from tinychat.startup import training_holder
 
         config = self.session.config
         fingerprint = self.session.knowledge.fingerprint()
         warm = not fresh and self.session.checkpoint is not None
         base = resume.base_of(self.session.checkpoint) if warm else ""
         steps = config.train.retrain_steps if warm else config.train.steps
+        holder = training_holder(config.paths.state)
+        if holder:  # said now, not at the next question as a failed training
+            raise TinychatError(
+                f"{config.paths.state}: {holder} is already training here; wait for it to"
+                " finish, then /retrain"
+            )
         done = resume.saved_step(
             config.paths.state, resume.run_identity(config, fingerprint, steps, warm, base)
         )
@@ -319,7 +327,9 @@ class Repl:
             self.out.write("\x1b[2m" if dim else "")  # a declined or retrieved answer is dimmed
             for char in self.session.generate(answer):
                 screen.write(printable(char))
-            screen.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
+            training = self.trainer is not None and self.trainer.running()
+            mark = RETRIEVED_MARK if training else UNTRAINED_MARK
+            screen.write(f"  {mark}" if retrieved and answer.text else "")
             screen.write(f"  {WEAK_MARK}" if answer.weak else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
         except KeyboardInterrupt:
@@ -525,7 +535,8 @@ class ChatHistory(History):
     def load_history_strings(self) -> Iterable[str]:
         """The stored questions, newest first (the order prompt-toolkit asks for)."""
         try:
-            data = read_regular(self.path, MAX_HISTORY_BYTES) if os.path.lexists(self.path) else b""
+            exists = os.path.lexists(self.path)  # never through a link: it is written the same way
+            data = read_regular(self.path, MAX_HISTORY_BYTES, follow_links=False) if exists else b""
         except FileTooLarge:
             size = f"{MAX_HISTORY_BYTES >> 20} MB"
             return self._give_up(f"is larger than {size}; move it away to start anew")
@@ -544,14 +555,13 @@ class ChatHistory(History):
         return reversed(questions)
 
     def store_string(self, string: str) -> None:
-        """Append one question; O_NONBLOCK so that a FIFO fails at once instead of waiting."""
+        """Append one question to the file itself: never through a link, never into a FIFO."""
         if self.in_memory:
             return
         lines = "".join(f"+{line}\n" for line in string.split("\n"))
         text = f"\n# {datetime.datetime.now()}\n{lines}"
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         try:
-            descriptor = os.open(self.path, flags, 0o600)
+            descriptor = open_for_writing(self.path, append=True, permissions=0o600)
             try:
                 os.write(descriptor, text.encode("utf-8", errors="replace"))
             finally:

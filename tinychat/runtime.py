@@ -265,5 +265,8 @@ def sample(probs: np.ndarray, temperature: float, rng: np.random.Generator) -> i
     """Pick the next id: argmax at temperature 0, else a draw from probs^(1/temperature)."""
     if temperature <= 0:
         return int(np.argmax(probs))
-    logits = np.log(probs + COPY_FLOOR) / temperature
+    logits = np.log(probs + COPY_FLOOR)
+    # the largest first: divided by a tiny temperature the rest go to -inf, never inf - inf = NaN
+    with np.errstate(over="ignore"):  # -inf is the intended result, not a problem to say
+        logits = (logits - logits.max()) / temperature
     return int(rng.choice(len(probs), p=softmax(logits)))

@@ -19,6 +19,7 @@ from pathlib import Path
 from tinychat.config import KnowledgeConfig
 from tinychat.errors import TinychatError
 from tinychat.files import kind_of
+from tinychat.vocab import without_invisible
 
 # Text with a byte-order mark is decoded by it (UTF-32 first: its little-endian mark begins
 # with UTF-16's); without one, UTF-8 is the only encoding tried.
@@ -50,6 +51,14 @@ def is_ignored(name: str) -> bool:
     return name.startswith(".") or name.endswith("~") or name.endswith((".swp", ".swo", ".tmp"))
 
 
+def note_names(extensions: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a file name ends with one of `extensions`, in any case: a few set look-ups per
+    name, one per length of extension, however many extensions there are."""
+    wanted = {extension.lower() for extension in extensions}
+    lengths = sorted({len(extension) for extension in wanted})
+    return lambda name: any(name[-length:].lower() in wanted for length in lengths)
+
+
 def scan_folder(folder: Path, config: KnowledgeConfig, warn: Warn) -> dict[str, os.stat_result]:
     """Every readable note's path (relative, '/'-separated) and stat. os.scandir, not pathlib:
     at 10,000 files pathlib's object overhead cost more than the stat calls themselves.
@@ -58,6 +67,7 @@ def scan_folder(folder: Path, config: KnowledgeConfig, warn: Warn) -> dict[str, 
     """
     root = os.path.realpath(folder)
     budget = _Budget(folder, config)
+    is_note = note_names(config.extensions)
     seen: dict[str, os.stat_result] = {}
     pending = [("", str(folder))]
     while pending:
@@ -76,7 +86,7 @@ def scan_folder(folder: Path, config: KnowledgeConfig, warn: Warn) -> dict[str, 
                     pending.append((f"{prefix}{entry.name}/", entry.path))
                 continue
             budget.add_file()
-            if is_ignored(entry.name) or not entry.name.lower().endswith(config.extensions):
+            if is_ignored(entry.name) or not is_note(entry.name):
                 continue
             relative = prefix + entry.name
             info = _regular_file(entry, relative, root, warn)
@@ -133,8 +143,14 @@ class _Budget:
 
 
 def decode_note(data: bytes, bad_utf8: str) -> tuple[str | None, str | None]:
-    """(text, problem): UTF-8, or UTF-16/32 by its byte-order mark. No text when the note
-    cannot be used; a problem to say when it was skipped or read with replacement characters."""
+    """(text, problem): UTF-8, or UTF-16/32 by its byte-order mark, without zero-width
+    characters. No text when the note cannot be used; a problem to say when it was skipped or
+    read with replacement characters."""
+    text, problem = _decoded(data, bad_utf8)
+    return (without_invisible(text) if text is not None else None), problem
+
+
+def _decoded(data: bytes, bad_utf8: str) -> tuple[str | None, str | None]:
     for mark, encoding in BYTE_ORDER_MARKS:
         if data.startswith(mark):
             try:

@@ -8,6 +8,7 @@ inside `run_training`, so loading existing weights stays cheap.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -20,7 +21,8 @@ from tinychat.chat import ChatSession
 from tinychat.checkpoint import Checkpoint
 from tinychat.config import Config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Knowledge, open_knowledge
+from tinychat.files import NO_FOLLOW
+from tinychat.knowledge import Knowledge, no_folder, open_knowledge
 from tinychat.resume import PROGRESS_NAME
 from tinychat.terminal import printable_line
 
@@ -44,11 +46,51 @@ def scan_knowledge(config: Config) -> Knowledge:
     return knowledge
 
 
+def check_training_fits(config: Config) -> None:
+    """One line naming the keys when training this config would not fit in this machine's
+    memory, or would make a tensor past TensorFlow's int32 indexing: said before it starts,
+    not after swapping for minutes."""
+    from tinychat.architecture import LARGEST_TENSOR, largest_training_tensor, training_bytes
+
+    model, batch = config.model, config.train.batch_size
+    keys = (
+        f"model.window={model.window}, model.n_heads={model.n_heads},"
+        f" model.n_layers={model.n_layers} and train.batch_size={batch}"
+    )
+    if largest_training_tensor(model, batch) > LARGEST_TENSOR:
+        raise TinychatError(
+            f"{keys} make an attention tensor past TensorFlow's 2^31 elements;"
+            " lower train.batch_size or model.window"
+        )
+    needed, memory = training_bytes(model, batch), physical_memory()
+    if memory and needed > memory:
+        raise TinychatError(
+            f"{keys} need about {needed / 2**30:.1f} GB to train, more than this machine's"
+            f" {memory / 2**30:.1f} GB; lower train.batch_size or model.window"
+        )
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes, or 0 where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def keras_home(state: Path) -> None:
+    """Keras writes its settings (keras.json) into ~/.keras when imported: into the state folder
+    instead, where everything tinychat writes lives, unless the user chose a KERAS_HOME."""
+    os.environ.setdefault("KERAS_HOME", str(Path(state).resolve() / "keras"))
+
+
 def run_training(
     config: Config, fresh: bool, steps: int | None = None, knowledge: Knowledge | None = None
 ) -> Checkpoint:
     """Train (importing TensorFlow only now) and return the new checkpoint."""
+    check_training_fits(config)
     knowledge = knowledge or scan_knowledge(config)
+    keras_home(config.paths.state)
     with training_lock(config.paths.state):
         notice(
             f"training on {len(knowledge.files)} files ({len(knowledge.chunks)} chunks)"
@@ -82,11 +124,14 @@ def training_lock(state: Path) -> Iterator[None]:
     path = state / LOCK_NAME
     try:
         state.mkdir(parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        # never through a link: the lock is emptied and written, and would empty its target
+        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | NO_FOLLOW | getattr(os, "O_CLOEXEC", 0)
         descriptor = os.open(path, flags, 0o644)
     except IsADirectoryError:
         raise TinychatError(f"{path}: is a folder, not a lock file; remove it") from None
     except OSError as error:
+        if error.errno == errno.ELOOP and os.path.islink(path):
+            raise TinychatError(f"{path}: is a link, not a lock file; remove it") from None
         problem = error.strerror or error
         raise TinychatError(
             f"{state}: cannot write in the state folder ({problem});"
@@ -119,6 +164,27 @@ def training_lock(state: Path) -> Iterator[None]:
             lock.truncate(0)
 
 
+def training_holder(state: Path) -> str | None:
+    """Who trains in `state` now ('tinychat (pid N)'), or None: asked of the lock without
+    taking it, so that a training is not said to start when it could not."""
+    import fcntl
+
+    try:
+        flags = os.O_RDONLY | os.O_NONBLOCK | NO_FOLLOW | getattr(os, "O_CLOEXEC", 0)
+        descriptor = os.open(state / LOCK_NAME, flags)
+    except OSError:
+        return None  # no lock file: no one trains (or training will say what is wrong)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)  # conflicts with a trainer's
+    except BlockingIOError:
+        return os.read(descriptor, 200).decode("utf-8", "replace").strip() or "another process"
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)  # also lets go of the shared lock, if it was taken
+    return None
+
+
 def _check_writable(state: Path) -> None:
     """Create and remove a file where the weights will be written, as saving them will."""
     try:
@@ -147,10 +213,7 @@ def open_session(config: Config, train_missing: bool = True) -> ChatSession:
     with `train_missing` false, a session without weights (the REPL trains in the background),
     also when the weights are for another model config (tinychat.yaml's `model` changed)."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
-        raise TinychatError(
-            f"{config.paths.knowledge}: knowledge folder not found;"
-            " create it or pass --knowledge DIR"
-        )
+        raise no_folder(config.paths.knowledge)
     model = None
     if train_missing or checkpoint.weights_path(config.paths.state).exists():
         try:

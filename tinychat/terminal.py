@@ -43,8 +43,16 @@ def json_line(record: Any) -> str:
     """`record` as one line of JSON that any terminal or UTF-8 reader can take.
 
     Non-ASCII text stays readable; what `printable` escapes becomes a JSON escape ('\\u001b'),
-    so the line never holds a raw control character and never fails to encode (a file name
-    that is not UTF-8 comes out as '\\udce9', which Python's json reads back as the same name).
+    so the line never holds a raw control character and never fails to encode. A byte of a
+    file name that is not UTF-8 is written as `printable` shows it, 'caf\\xe9.txt': a lone
+    surrogate ('\\udce9') is not Unicode, and readers other than Python's replace it or fail.
     """
     text = json.dumps(record, ensure_ascii=False)  # json escapes C0 itself; the rest is done here
-    return CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return CONTROL.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's byte: shown as the byte, backslash escaped
+        return f"\\\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"

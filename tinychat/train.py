@@ -450,7 +450,7 @@ def train(
     warm, base = _start_from_previous(model, config, fresh, on_notice)
     steps = steps or (config.train.retrain_steps if warm else config.train.steps)
     identity = resume.run_identity(config, knowledge.fingerprint(), steps, warm, base)
-    saved = resume.load_progress(config.paths.state, identity)
+    saved = resume.load_progress(config.paths.state, identity, on_notice)
     per_step = config.train.batch_size * config.model.window  # characters through the model
     progress = progress or Progress(steps, chars_per_step=per_step)
     run = _Run(config, steps, saved.step if saved else 0, warm, identity, progress)

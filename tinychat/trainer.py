@@ -7,9 +7,11 @@ its stdin, and reads one line per event from its stdout:
     stopped STEP TOTAL                         error TEXT      summary TEXT
 
 The child's stderr (TensorFlow's chatter, a traceback if it crashed) goes to `trainer.log` in
-the state folder, never over the prompt. The child runs in its own session, so a Ctrl-C typed
-while an answer streams does not reach it. Exit codes: 0 trained and saved, 1 an error it
-named, EXIT_STOPPED stopped on request with its progress saved, negative killed by a signal.
+the state folder, never over the prompt (nor through a link planted there, nor into a FIFO:
+the messages are then dropped, and that is said). The child runs in its own session, so a
+Ctrl-C typed while an answer streams does not reach it. Exit codes: 0 trained and saved, 1 an
+error it named, EXIT_STOPPED stopped on request with its progress saved, negative killed by a
+signal.
 
 Stopping: SIGTERM (or SIGINT) sets a flag that training checks after every step; it then saves
 its progress (`resume`) and exits. Before training has begun there is nothing to save, so it
@@ -37,12 +39,15 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from tinychat.config import Config
+from tinychat.errors import TinychatError
+from tinychat.files import open_for_writing, read_tail
 from tinychat.progress import Progress, format_seconds
 
 LOG_NAME = "trainer.log"
 EXIT_STOPPED = 3
 STOP_SECONDS = 10.0  # a clean stop takes one step and a save; past this the child is killed
 LINE_SECONDS = 0.2  # the child reports progress at most this often
+LOG_TAIL = 64 << 10  # bytes of the log read back for its last line: TensorFlow's chatter is long
 
 
 # ---------------------------------------------------------------------------- the REPL's side
@@ -67,10 +72,17 @@ class Trainer:
 
     def start(self) -> "Trainer":
         state = self.config.paths.state
-        state.mkdir(parents=True, exist_ok=True)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # worded as `tinychat train` words it
+            raise TinychatError(
+                f"{state}: cannot write in the state folder ({error.strerror or error});"
+                " pass --state DIR or fix its permissions"
+            ) from None
         package_root = str(Path(__file__).resolve().parent.parent)  # the same tinychat in the child
         path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        with open(state / LOG_NAME, "wb") as log:
+        log = self._open_log()
+        try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tinychat.trainer"],
                 stdin=subprocess.PIPE,
@@ -79,12 +91,27 @@ class Trainer:
                 start_new_session=True,  # Ctrl-C on the terminal is for the REPL, not the trainer
                 env={**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"},
             )
+        finally:
+            if log != subprocess.DEVNULL:
+                os.close(log)  # the child holds its own copy
         assert self.process.stdin is not None
         # The config, then nothing: the open pipe is the child's sign that the REPL lives.
         self.process.stdin.write(pickle.dumps((self.config, self.fresh)))
         self.process.stdin.flush()
         self.reader.start()
         return self
+
+    def _open_log(self) -> int:
+        """A descriptor of the state folder's trainer.log, or DEVNULL (said once) when it is a
+        link, a FIFO or anything else tinychat must not write into."""
+        path = self.config.paths.state / LOG_NAME
+        try:
+            return open_for_writing(path)
+        except OSError as error:
+            self.notices.append(
+                f"note: {path} {error.strerror or error}; the trainer's messages are not kept"
+            )
+            return subprocess.DEVNULL
 
     @property
     def pid(self) -> int:
@@ -164,7 +191,8 @@ class Trainer:
 
     def _last_log_line(self) -> str:
         try:
-            lines = (self.config.paths.state / LOG_NAME).read_text(errors="replace").splitlines()
+            tail = read_tail(self.config.paths.state / LOG_NAME, LOG_TAIL)
+            lines = tail.decode("utf-8", errors="replace").splitlines()
         except OSError:
             lines = []
         last = next((line for line in reversed(lines) if line.strip()), "")
@@ -272,17 +300,19 @@ def _train(
     from tinychat.errors import TinychatError
     from tinychat.knowledge import open_knowledge
     from tinychat.resume import TrainingStopped
-    from tinychat.startup import training_lock
+    from tinychat.startup import check_training_fits, keras_home, training_lock
 
     def say(kind: str, text: str) -> None:
         out.write(f"{kind} {' '.join(text.split())}\n")  # one line whatever the text holds
         out.flush()
 
     try:
+        check_training_fits(config)
         knowledge = open_knowledge(config)
         knowledge.refresh()  # the REPL has shown its warnings already
         if not knowledge.chunks:
             raise TinychatError(f"{config.paths.knowledge}: no .txt or .md text to train on")
+        keras_home(config.paths.state)
         with training_lock(config.paths.state):
             from tinychat.train import train  # TensorFlow: in this process only
 

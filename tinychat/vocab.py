@@ -23,6 +23,16 @@ VOCAB_SIZE = len(CHARS) + 1  # 97
 NEWLINE_ID = 0
 
 _ID_OF = {char: index for index, char in enumerate(CHARS)}
+# Zero-width space, non-joiner, joiner, word joiner and a byte-order mark inside text: common in
+# text pasted from web pages, they split a word for the retriever ("zor\u200bblax") and show as
+# the unknown character in an answer, and they carry no text. Dropped from notes and questions.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def without_invisible(text: str) -> str:
+    """`text` without zero-width characters (see _INVISIBLE); line numbers are unchanged."""
+    return text.translate(_INVISIBLE)
+
 # Characters NFKD cannot fold to ASCII but whose meaning survives as ASCII.
 _FOLD = str.maketrans(
     {
