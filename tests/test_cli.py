@@ -53,11 +53,19 @@ def test_json_lines(trained_folder):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["query"] for r in records] == [QUESTION, "keras"]
     for record in records:
-        assert set(record) == {"query", "answer", "abstained", "searched", "sources"}
+        assert set(record) == {
+            "query",
+            "answer",
+            "abstained",
+            "searched",
+            "sources",
+            "closest",
+            "retrieved_only",
+        }
         assert isinstance(record["answer"], str)
         for source in record["sources"]:
             assert (
-                set(source) == {"path", "line", "end_line", "score"}
+                set(source) == {"path", "line", "end_line", "score", "text"}
                 and source["line"] >= 1
             )
     assert (
