@@ -8,6 +8,7 @@ handler takes the REPL and the words typed after the name, and returns False to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from tinychat.config import GenerationConfig, RetrievalConfig, field_range
@@ -48,9 +49,6 @@ class Command:
         accepted = ", ".join(self.flags)
         return f"{self.name} {argument}: unknown argument; {self.name} accepts {accepted}"
 
-
-
-
 # ---------------------------------------------------------------------------- commands
 
 
@@ -58,9 +56,15 @@ def cmd_help(repl: "Repl", argument: str) -> bool:
     width = max(len(command.usage) for command in COMMANDS)
     for command in COMMANDS:
         also = f" (also {', '.join(command.aliases)})" if command.aliases else ""
-        repl.say(f"  {command.usage:<{width}}  {command.help}{also}")
-    repl.say("  Ctrl-C stops an answer, Ctrl-D leaves; arrow-up recalls earlier questions.")
-    repl.say(f"  Alt-Enter (Esc Enter) starts a new line; {BLOCK_QUOTES} opens and closes a block.")
+        # wrapped between words under its own column, whatever the terminal's width
+        repl.say_wrapped(f"  {command.usage:<{width}}  {command.help}{also}", width + 4)
+    repl.say_wrapped(
+        "  Ctrl-C stops an answer; Ctrl-D, exit or quit leaves; arrow-up recalls earlier"
+        " questions."
+    )
+    repl.say_wrapped(
+        f"  Alt-Enter (Esc Enter) starts a new line; {BLOCK_QUOTES} opens and closes a block."
+    )
     return True
 
 
@@ -139,9 +143,18 @@ def cmd_retrain(repl: "Repl", argument: str) -> bool:
 
 
 def cmd_info(repl: "Repl", argument: str) -> bool:
-    from tinychat.info import describe
+    from tinychat.info import LABEL_WIDTH, describe
 
-    repl.say(describe(repl.session.config, verbose=argument == "-v", config_file=repl.config_file))
+    trainer = repl.trainer
+    text = describe(
+        repl.session.config,
+        verbose=argument == "-v",
+        config_file=repl.config_file,
+        retrain="/retrain",
+        under_way=trainer.status() if trainer and trainer.running() else "",
+    )
+    for line in text.splitlines():  # each wrapped between words under the values' column
+        repl.say_wrapped(line, LABEL_WIDTH)
     return True
 
 
@@ -172,6 +185,69 @@ def cmd_new(repl: "Repl", argument: str) -> bool:
 
 def cmd_quit(repl: "Repl", argument: str) -> bool:
     return False
+
+
+def cmd_open(repl: "Repl", argument: str) -> bool:
+    from tinychat.citation import location
+    from tinychat.editor import chosen_editor, open_at
+
+    hit = _source(repl, argument)
+    if hit is None:
+        return True
+    folder = repl.session.config.paths.knowledge
+    editor = chosen_editor()
+    if not editor:
+        repl.say(f"{location(folder, hit)}  (set $EDITOR to open it there)")
+        return True
+    code = open_at(editor, folder / hit.chunk.path, hit.chunk.line)
+    if code:
+        repl.say(f"the editor ended with exit code {code}")
+    repl.session.sync()  # the note as the editor left it, before the next question
+    repl.show_notices()
+    return True
+
+
+def _source(repl: "Repl", argument: str) -> Any:
+    """The last answer's source number `argument` (1 by default), or None, having said why."""
+    last = repl.session.last
+    if last is None:
+        repl.say("no answer yet: ask a question first")
+        return None
+    count = len(last.sources)
+    if not count:
+        repl.say("the last answer has no source: nothing in the notes matched")
+        return None
+    number = int(argument) if argument.isdigit() else 0 if argument else 1
+    if not 1 <= number <= count:
+        repl.say(f"/open {argument}: give a source number from 1 to {count} (/sources lists them)")
+        return None
+    return last.sources[number - 1]
+
+
+def cmd_files(repl: "Repl", argument: str) -> bool:
+    from tinychat.file_list import file_rows
+
+    session = repl.session
+    session.sync()  # as they are now, not as at the last question
+    trained = session.checkpoint
+    trained_on = trained.record.manifest if trained else None
+    for line in file_rows(session.knowledge, trained is not None, trained_on, argument):
+        repl.say_wrapped(line, 4)
+    return True
+
+
+def cmd_save(repl: "Repl", argument: str) -> bool:
+    from tinychat.transcript import markdown, save
+
+    if not repl.turns:
+        repl.say("nothing to save yet: ask a question first")
+        return True
+    knowledge = repl.session.config.paths.knowledge
+    text = markdown(repl.turns, knowledge, repl.started)
+    path = save(text, argument, knowledge, datetime.now())
+    count, where = len(repl.turns), printable_line(str(path))
+    repl.say(f"saved {count} question{'s' * (count != 1)} and their answers to {where}")
+    return True
 
 
 COMMANDS = [
@@ -209,6 +285,25 @@ COMMANDS = [
         cmd_info,
         flags=("-v",),
     ),
+    Command(
+        "/open",
+        "open the last answer's source N (default 1) in $EDITOR at its line; re-index after",
+        cmd_open,
+        value="N",
+    ),
+    Command(
+        "/files",
+        "the notes indexed, their chunks and whether each changed since training; with a"
+        " word, the notes whose name or heading holds it",
+        cmd_files,
+        value="WORD",
+    ),
+    Command(
+        "/save",
+        "write this conversation (questions, answers, sources) to a Markdown file",
+        cmd_save,
+        value="FILE",
+    ),
     Command("/new", "start a new conversation ('it' no longer means the last subject)", cmd_new),
-    Command("/quit", "leave (so do Ctrl-D, exit and quit)", cmd_quit, aliases=("/exit", "/bye")),
+    Command("/quit", "leave", cmd_quit, aliases=("/exit", "/bye")),
 ]

@@ -29,12 +29,14 @@ from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import History
 from prompt_toolkit.output import ColorDepth
 
-from tinychat.chat import ChatSession
+from tinychat.chat import Answer, ChatSession
+from tinychat.citation import RETRIEVED_MARK, citation
 from tinychat.commands import BLOCK_QUOTES, COMMANDS
 from tinychat.errors import TinychatError
 from tinychat.architecture import parameter_count
 from tinychat.files import FileTooLarge, read_regular
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
+from tinychat.log import AnswerLog
 from tinychat.terminal import printable, printable_line
 from tinychat.trainer import Trainer
 from tinychat.wrap import WordWrap
@@ -43,7 +45,7 @@ HISTORY_NAME = "history"
 MAX_HISTORY_BYTES = 16 << 20  # some 300,000 questions; a larger file is left alone, not loaded
 LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
 LEAVE_HINT = "(Ctrl-D or /quit leaves)"
-RETRIEVED_MARK = "(model still training: best matching sentence)"
+CONTINUATION = "... "  # the prompt of a question's second and later lines
 
 
 class Repl:
@@ -76,8 +78,12 @@ class Repl:
             key_bindings=chat_key_bindings(),
             complete_while_typing=True,
             bottom_toolbar=self.toolbar,
+            prompt_continuation=CONTINUATION,  # the lines after an Alt-Enter, as in a block
             **prompt_options,
         )
+        self.started = datetime.datetime.now()
+        self.turns: list[Answer] = []  # the answers of this REPL run, in order, for /save
+        self.log = AnswerLog(state, self.notices.append)
 
     def say(self, text: str = "") -> None:
         self.out.write(printable(text) + "\n")
@@ -185,7 +191,9 @@ class Repl:
         if trainer is None:
             return
         count = len(trainer.notices)  # the reader thread may be adding more
-        self.notices.extend(trainer.notices[:count])
+        # "resuming training from step N" was said when the training started (`train`)
+        said = [n for n in trainer.notices[:count] if not n.startswith("resuming training from")]
+        self.notices.extend(said)
         del trainer.notices[:count]
         if trainer.exit_code is None:
             return
@@ -271,7 +279,7 @@ class Repl:
         lines, line = [], first
         while not line.rstrip().endswith(BLOCK_QUOTES):
             lines.append(line)
-            line = self.prompt.prompt("... ")
+            line = self.prompt.prompt(CONTINUATION)
         lines.append(line.rstrip()[: -len(BLOCK_QUOTES)])
         return "\n".join(lines)
 
@@ -289,9 +297,21 @@ class Repl:
                 screen.write(printable(char))
             screen.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
+            self.show_source(answer)
+            self.turns.append(answer)
+            self.log.append(answer)
         except KeyboardInterrupt:
             self.out.write(" [stopped]\n")
         self.out.flush()
+
+    def show_source(self, answer: Answer) -> None:
+        """Under an answer, dimmed: the file and line it was copied from, so that a wrong answer
+        can be checked at a glance (`generation.cite: false` leaves answers bare)."""
+        config = self.session.config
+        where = citation(config.paths.knowledge, answer) if config.generation.cite else ""
+        if where:
+            styled = self.colors() and self.out is sys.stdout
+            self.out.write(f"\x1b[2m  {where}\x1b[0m\n" if styled else f"  {where}\n")
 
     def command(self, line: str) -> bool:
         name, _, argument = line.partition(" ")
