@@ -118,5 +118,9 @@ def test_demo_questions_for_the_bundled_notes_and_any_other_folder(tmp_path):
     (tmp_path / "notes" / "zeppelin.md").write_text("# The Quorvax\n\nIt flies.\n")
     other = Knowledge(tmp_path / "notes", KnowledgeConfig())
     other.refresh()
-    expected = ["what about the kv cache?", "what about the north velmora?", "what about the quorvax?"]
+    expected = [
+        "what about the kv cache?",
+        "what about the north velmora?",
+        "what about the quorvax?",
+    ]
     assert demo_questions(other) == expected
