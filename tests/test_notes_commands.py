@@ -105,9 +105,9 @@ def test_files_lists_the_notes_and_what_changed_since_training(session, tmp_path
         "  zeppelin.md     1 chunk  new since training",
         "4 files, 5 chunks (sentences); 2 changed since training: /retrain",
         "  zeppelin.md  1 chunk  new since training  heading: Airships",
-        "1 of 4 files have 'airship' in their name or a heading",
+        "'airship' is in the name or a heading of 1 of the 4 files",
         "  ferry.md  2 chunks  heading: Ferry",
-        "1 of 4 files have 'ferry' in their name or a heading",
+        "'ferry' is in the name or a heading of 1 of the 4 files",
         "no note's name or heading holds 'nothing'; /files lists them all",
     ]
 

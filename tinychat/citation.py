@@ -27,7 +27,12 @@ UNTRAINED_MARK = "(no trained model yet: best matching sentence)"
 
 def shown_path(folder: Path, relative: str, cwd: Path | None = None) -> str:
     """The note `relative` (to the knowledge `folder`) as typed from `cwd`: see the module."""
-    path = Path(os.path.abspath(Path(folder) / relative))
+    return typed(Path(folder) / relative, cwd)
+
+
+def typed(path: Path, cwd: Path | None = None) -> str:
+    """`path` as a person types it from `cwd`: relative below it, else from ~, else in full."""
+    path = Path(os.path.abspath(path))
     cwd = Path(os.path.abspath(cwd or Path.cwd()))
     home = Path(os.path.abspath(Path.home()))
     if path.is_relative_to(cwd):

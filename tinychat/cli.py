@@ -23,6 +23,7 @@ from tinychat.errors import TinychatError
 from tinychat.scan import KnowledgeTooLarge
 from tinychat import locations
 from tinychat.terminal import json_line, printable, printable_line
+from tinychat.wrap import fill_lines, terminal_width
 from tinychat.startup import (
     notice,
     open_session,
@@ -396,9 +397,11 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
-    from tinychat.info import describe, embedding_map
+    from tinychat.info import LABEL_WIDTH, describe, embedding_map
 
-    print(printable(describe(config, verbose=args.verbose, config_file=args.config_file)))
+    text = printable(describe(config, verbose=args.verbose, config_file=args.config_file))
+    width = terminal_width(sys.stdout)  # on a terminal, broken between words, not mid-word
+    print(fill_lines(text, width, LABEL_WIDTH) if width else text)
     if args.embeddings:
         trained = checkpoint.load(
             checkpoint.weights_path(config.paths.state), expected=config.model
@@ -447,7 +450,9 @@ def cmd_log(args: argparse.Namespace, config: Config) -> int:
     elif getattr(args, "json", False):
         print("\n".join(json_line(entry) for entry in entries))
     else:
-        print("\n\n".join(format_entry(entry) for entry in entries))
+        text = "\n\n".join(format_entry(entry) for entry in entries)
+        width = terminal_width(sys.stdout)
+        print(fill_lines(text, width) if width else text)
     return 0
 
 

@@ -59,7 +59,7 @@ def cmd_help(repl: "Repl", argument: str) -> bool:
         # wrapped between words under its own column, whatever the terminal's width
         repl.say_wrapped(f"  {command.usage:<{width}}  {command.help}{also}", width + 4)
     repl.say_wrapped(
-        "  Ctrl-C stops an answer; Ctrl-D, exit or quit leaves; arrow-up recalls earlier"
+        "  Ctrl-C stops an answer; Ctrl-D, exit or quit leave; arrow-up recalls earlier"
         " questions."
     )
     repl.say_wrapped(
@@ -237,6 +237,7 @@ def cmd_files(repl: "Repl", argument: str) -> bool:
 
 
 def cmd_save(repl: "Repl", argument: str) -> bool:
+    from tinychat.citation import typed
     from tinychat.transcript import markdown, save
 
     if not repl.turns:
@@ -245,7 +246,7 @@ def cmd_save(repl: "Repl", argument: str) -> bool:
     knowledge = repl.session.config.paths.knowledge
     text = markdown(repl.turns, knowledge, repl.started)
     path = save(text, argument, knowledge, datetime.now())
-    count, where = len(repl.turns), printable_line(str(path))
+    count, where = len(repl.turns), printable_line(typed(path))
     repl.say(f"saved {count} question{'s' * (count != 1)} and their answers to {where}")
     return True
 

@@ -57,7 +57,7 @@ def _summary(
     if word:
         if not shown:
             return f"no note's name or heading holds {word!r}; /files lists them all"
-        return f"{shown} of {files} files have {word!r} in their name or a heading"
+        return f"{word!r} is in the name or a heading of {shown} of the {files} files"
     total = f"{files} file{'s' * (files != 1)}, {chunks} chunk{'s' * (chunks != 1)} (sentences)"
     if not trained:
         return f"{total}; no trained model yet"

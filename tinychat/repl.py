@@ -181,7 +181,7 @@ class Repl:
         self.resumed_by = again if self.session.checkpoint else "the next start"
         using = "the current weights" if self.session.checkpoint else "the best matching sentence"
         start = f"resuming training from step {done} of {steps}" if done else "training"
-        self.say(f"{start} in the background; until it ends, answers use {using}")
+        self.say_wrapped(f"{start} in the background; until it ends, answers use {using}", 0)
 
     def check_training(self) -> None:
         """Between answers: swap in the weights of a training that ended, or say why it failed."""
