@@ -57,7 +57,7 @@ def _common_options() -> argparse.ArgumentParser:
         "--state",
         type=Path,
         metavar="DIR",
-        help="where weights, index cache and history live (default ./.tinychat in a"
+        help="where weights, index cache, history and log live (default ./.tinychat in a"
         " folder with a tinychat.yaml, else one per knowledge folder in"
         " $XDG_STATE_HOME/tinychat)",
     )
@@ -71,7 +71,7 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument(
         "--yes",
         action="store_true",
-        help="index a knowledge folder past its size budget without asking",
+        help="index a knowledge folder past its size limits without asking",
     )
     return common
 
