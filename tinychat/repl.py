@@ -2,9 +2,10 @@
 
 The slash commands are one table (`commands.COMMANDS`) that feeds the dispatcher, `/help` and
 tab completion.
-Answers are written to stdout a character at a time as the model produces them; Ctrl-C
-stops an answer and returns to the prompt; Ctrl-D, /quit (/exit, /bye), `exit` or `quit`
-leave. A question may span lines (a paste, Alt-Enter, or a block between two lines of three
+Answers are written to stdout a character at a time as the model produces them, each
+followed by the file and line it came from (`citation`) and added to the log (`log`) and to
+this run's turns (for /save); Ctrl-C stops an answer and returns to the prompt; Ctrl-D,
+/quit (/exit, /bye), `exit` or `quit` leave. A question may span lines (a paste, Alt-Enter, or a block between two lines of three
 double quotes, as in ollama); its newlines are folded to spaces before answering.
 
 Training (the first one, and /retrain) runs in a child process (`trainer`) while the chat
