@@ -65,6 +65,7 @@ def test_json_lines(trained_folder):
             "query",
             "answer",
             "abstained",
+            "weak",
             "searched",
             "sources",
             "closest",

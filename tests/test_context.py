@@ -18,7 +18,7 @@ from tinychat.context import (
 from tinychat.examples import qa_example
 from tinychat.knowledge import split_chunks
 from tinychat.retrieval.lexical import LexicalIndex
-from tinychat.retrieval import Hit
+from tinychat.retrieval import Hit, Retriever
 
 HENS = split_chunks(
     "hens.txt",
@@ -115,7 +115,7 @@ def test_training_answers_a_sentence_in_a_tie_with_the_whole_line():
         "The coop stands by the shed.\nThe coop roof is felt.\nGreen paint covers the coop roof.\n",
         200,
     )
-    index = LexicalIndex(chunks + FERRY)
+    index = Retriever("tfidf", LexicalIndex(chunks + FERRY))
     answers = []
     for seed in range(40):
         example = qa_example(
@@ -127,3 +127,20 @@ def test_training_answers_a_sentence_in_a_tie_with_the_whole_line():
     alone = "The coop roof is felt."
     assert alone in answers  # not tied
     assert any(alone in answer and answer != alone for answer in answers)  # tied: joined
+
+
+def test_two_tied_sentences_share_a_line_only_when_they_say_one_thing():
+    from tinychat.knowledge import split_chunks
+
+    text = "Ingredients:\n- 225g flour\n- 100g butter\n\nThis is Mum's recipe; it keeps 4 days.\n"
+    bread = LexicalIndex(split_chunks("bread.md", text, 200))
+    flour, butter, recipe = bread.chunks
+    assert bread.say_one_thing("how much flour?", flour, butter)  # one list, both amounts
+    assert not bread.say_one_thing("how much flour?", flour, recipe)  # a list item, then prose
+    hens = split_chunks("hens.txt", "Their coop is cleaned on Sundays.\nThe bed is hemp.\n", 200)
+    assert LexicalIndex(hens).say_one_thing("what do the hens sleep on?", *hens)
+    pool = split_chunks("pool.txt", "The pool opens at 7am.\nThe pool is heated.\n", 200)
+    # a time is asked for: the sentence holding one answers alone
+    assert not LexicalIndex(pool).say_one_thing("what time does the pool open?", *pool)
+    two = [Hit(flour, 0.5), Hit(recipe, 0.5)]
+    assert len(context_lines(two, one_thing=False)) == 2 and len(context_lines(two)) == 1

@@ -9,6 +9,7 @@ from tests.conftest import tiny_config
 from tinychat.examples import make_rows, swap_names_and_numbers
 from tinychat.knowledge import split_chunks
 from tinychat.retrieval.lexical import LexicalIndex
+from tinychat.retrieval import Retriever
 from tinychat.vocab import decode
 
 NOTES = (
@@ -34,7 +35,13 @@ def test_rows_learn_only_the_answer_and_report_progress(tmp_path):
     chunks = split_chunks("brasko.txt", NOTES, 200)
     reported: list[int] = []
     rows = make_rows(
-        chunks, [NOTES], LexicalIndex(chunks), config, 600, seed=0, on_rows=reported.append
+        chunks,
+        [NOTES],
+        Retriever("tfidf", LexicalIndex(chunks)),
+        config,
+        600,
+        seed=0,
+        on_rows=reported.append,
     )
     assert reported == [0, 256, 512]
     answered = [

@@ -69,14 +69,25 @@ def test_a_lead_in_line_titles_the_lines_below_it_up_to_a_blank_line():
         "## Chutney:\nIngredients:\n* 2 onions\n* 400 ml vinegar\n\nSimmer for two hours.\n"
         "\n---\nVet details:\nName: Moorside Vets\nPhone: 01422 344 004\n\nCar\n===\nIt is red.\n"
     )
-    titles = [(c.text, c.title) for c in split_chunks("chutney.md", text, 200)]
+    titles = [(c.text, c.title, c.lead_in) for c in split_chunks("chutney.md", text, 200)]
     assert titles == [
-        ("2 onions", "Chutney: / Ingredients"),  # a heading ending in ":" is still a heading
-        ("400 ml vinegar", "Chutney: / Ingredients"),
-        ("Simmer for two hours.", "Chutney:"),  # after the blank line
-        ("Name: Moorside Vets", "Chutney: / Vet details"),  # "---" is no chunk
-        ("Phone: 01422 344 004", "Chutney: / Vet details"),
-        ("It is red.", "Car"),  # a title underlined with "===" is a heading of level 1
+        ("2 onions", "Chutney:", "Ingredients"),  # a heading ending in ":" is still a heading
+        ("400 ml vinegar", "Chutney:", "Ingredients"),
+        ("Simmer for two hours.", "Chutney:", ""),  # after the blank line
+        ("Name: Moorside Vets", "Chutney:", "Vet details"),  # "---" is no chunk
+        ("Phone: 01422 344 004", "Chutney:", "Vet details"),
+        ("It is red.", "Car", ""),  # a title underlined with "===" is a heading of level 1
+    ]
+
+
+def test_a_list_items_label_introduces_its_later_sentences():
+    text = "- Babysitter: Freya, 07911 123 456. She charges £12 an hour.\nIt ends here. Or not.\n"
+    chunks = [(c.text, c.lead_in) for c in split_chunks("contacts.md", text, 200)]
+    assert chunks == [
+        ("Babysitter: Freya, 07911 123 456.", ""),
+        ("She charges £12 an hour.", "Babysitter"),  # "She" is the babysitter
+        ("It ends here.", ""),  # a line that is no labelled item introduces nothing
+        ("Or not.", ""),
     ]
 
 

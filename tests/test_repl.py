@@ -335,10 +335,21 @@ def test_sources_show_whole_sentences_wrapped_with_a_hanging_indent(session, tmp
 
 def test_sources_after_a_decline_say_why_and_list_the_closest_sentences(session, tmp_path):
     (tmp_path / "notes" / "kelmoor.txt").write_text("The Kelmoor ferry crosses to Dunmore.\n")
-    _, text = drive(session, "when does the brisby ferry leave?\n/sources\n")
+    _, text = drive(session, "when does the brisby kelmoor leave?\n/sources\n")
+    assert "The notes don't say." not in text  # the notes know the Kelmoor: a weak match
+    _, text = drive(session, "who wrote the brisby chronicles?\n/sources\n")
     assert "The notes don't say." in text
-    assert 'the notes don\'t hold the answer (no note mentions "brisby"); the closest' in text
+    assert "the notes don't hold the answer (no note mentions" in text
     assert "  1. " in text  # the closest sentences are still listed, as not used
+
+
+def test_a_weak_match_is_answered_marked_and_sources_say_why(session, tmp_path):
+    (tmp_path / "notes" / "kelmoor.txt").write_text("The Kelmoor ferry crosses to Dunmore.\n")
+    _, text = drive(session, "when does the brisby ferry leave?\n/sources\n")
+    answer = text.splitlines()[1]
+    assert answer.startswith("The ferry to Brisk leaves")  # the closest sentence, answered ...
+    assert "(closest note; it may not answer this)" in " ".join(text.split())  # ... and marked
+    assert 'a weak match (no note mentions "brisby"): check the source' in text
 
 
 def test_an_error_is_said_once_not_again_by_the_watcher(session, tmp_path, capsys):

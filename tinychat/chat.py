@@ -54,6 +54,7 @@ class Answer:
     trace: Trace | None = None  # attention while writing the answer (for /why)
     abstained: bool = False  # the notes do not hold the answer: `text` is the decline line
     why_declined: str = ""  # when abstained: why, in a few words (retrieval.declines)
+    weak: str = ""  # why the best sentence may not answer ("" for a good match)
     context: list[str] = field(default_factory=list)  # the [CONTEXT] lines the prompt holds
     # what the retriever searched: the query, plus the subject a follow-up refers to
     searched: str = ""
@@ -71,15 +72,17 @@ class Answer:
         ]
 
     def to_json(self) -> dict:
-        """The `--json` contract: query, answer, abstained, searched, sources (the sentences the
-        context held, best first: path, 1-based lines, score and text), closest (when the answer
-        was declined, the closest sentences, not used; `sources` is then empty) and
+        """The `--json` contract: query, answer, abstained, weak, searched, sources (the sentences
+        the context held, best first: path, 1-based lines, score and text), closest (when the
+        answer was declined, the closest sentences, not used; `sources` is then empty) and
         retrieved_only (no trained model yet: the answer is the best matching sentence)."""
         used, closest = ([], self.sources) if self.abstained else (self.sources, [])
         return {
             "query": self.query,
             "answer": self.text,
             "abstained": self.abstained,
+            # why the best sentence may not answer ("" for a good match): read the source
+            "weak": self.weak,
             "searched": self.searched or self.query,
             "sources": [_source_json(hit) for hit in used],
             "closest": [_source_json(hit) for hit in closest],
@@ -212,7 +215,7 @@ class ChatSession:
                 self.conversation.remember(found.subject)
         hits = found.hits
         prompt, lines = fit(
-            context_lines(hits),
+            context_lines(hits, found.one_thing),
             query,
             self.config.model.window,
             self.config.generation.max_answer_chars,
@@ -224,6 +227,7 @@ class ChatSession:
             context=[line.text for line in lines],
             abstained=bool(declined),
             why_declined=declined,
+            weak="" if declined else found.weak,
             searched=found.searched,
             cited=list(lines[0].hits) if lines and not declined else [],
         )

@@ -23,6 +23,7 @@ from tinychat.terminal import printable_line
 # training runs (in the REPL, or in another process on the same folder), or with --no-train.
 RETRIEVED_MARK = "(model still training: best matching sentence)"
 UNTRAINED_MARK = "(no trained model yet: best matching sentence)"
+WEAK_MARK = "(closest note; it may not answer this)"  # a weak match: /sources says why
 
 
 def shown_path(folder: Path, relative: str, cwd: Path | None = None) -> str:

@@ -312,6 +312,7 @@ def answer_lines(
                 "query": query,
                 "answer": "",
                 "abstained": False,
+                "weak": "",
                 "searched": query,
                 "sources": [],
                 "closest": [],

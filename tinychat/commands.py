@@ -85,6 +85,8 @@ def cmd_sources(repl: "Repl", argument: str) -> bool:
             repl.say("nothing in the notes matches the question")
     elif not last.sources:
         repl.say("the last answer used no context (nothing matched)")
+    elif last.weak:
+        repl.say_wrapped(f"a weak match ({last.weak}): check the source")
     for rank, hit in enumerate(last.sources, start=1):
         chunk = hit.chunk
         lines = f"{chunk.line}" + (f"-{chunk.end_line}" if chunk.end_line != chunk.line else "")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from tinychat import rules
 from tinychat.prompt import CONTEXT_MARKER, Prompt, build_prompt, one_line
 from tinychat.retrieval import Hit
 
@@ -53,10 +54,11 @@ class Line:
         )
 
 
-def context_lines(hits: list[Hit]) -> list[Line]:
-    """The hits as context lines, best first: the best two on one line when they tie."""
+def context_lines(hits: list[Hit], one_thing: bool = True) -> list[Line]:
+    """The hits as context lines, best first: the best two on one line when they tie and say
+    one thing (`one_thing`, which retrieval judges: the same subject, the same kind of answer)."""
     lines = [Line((hit.chunk.text,), (hit,)) for hit in hits]
-    if len(hits) >= 2 and ties(hits[0], hits[1]):
+    if len(hits) >= 2 and one_thing and rules.active("ties") and ties(hits[0], hits[1]):
         lines[:2] = [Line((hits[0].chunk.text, hits[1].chunk.text), (hits[0], hits[1]))]
     return lines
 

@@ -268,6 +268,14 @@ def answer_measures(
     }
 
 
+def holds_answer(question: Question, answer: Answer) -> bool:
+    """Whether `answer` holds the answer: every keyword, or without keywords the answering line
+    among its sources."""
+    if question.keywords:
+        return keyword_recall(answer.text, question.keywords) == 1.0
+    return any(answers_line(hit.chunk, question) for hit in answer.sources[:2])
+
+
 def exact_numbers(answer: str, context: str) -> float | None:
     """1.0 when every number or code in `answer` stands, character for character, in `context`;
     None when the answer holds no number (a copy slip such as 1112 -> 112 is a number absent
@@ -301,13 +309,13 @@ def evaluate(
             per_question.append(question_record(question, answer))
     summary = _average(rows)
     for kind in MISSING_KINDS:
-        declined = []
-        for question in questions:
-            if not question.answerable and question.missing == kind:
-                answer = session.ask(question.q)
-                declined.append(float(answer.abstained))
-                per_question.append(question_record(question, answer))
+        unanswerable = [q for q in questions if not q.answerable and q.missing == kind]
+        answers = [session.ask(q.q) for q in unanswerable]
+        per_question += [question_record(q, a) for q, a in zip(unanswerable, answers)]
+        declined = [float(answer.abstained) for answer in answers]
+        marked = [float(bool(answer.weak)) for answer in answers]
         summary[f"abstained_{kind}"] = round(float(np.mean(declined)), 4) if declined else None
+        summary[f"weak_{kind}"] = round(float(np.mean(marked)), 4) if marked else None
     conversations = [item for item in items if isinstance(item, Conversation)]
     if conversations:
         summary |= follow_up_measures(session, conversations, files, per_question)
@@ -418,6 +426,9 @@ def _measure(
     top_sentence = answer.text if answer.abstained else answer.context[0] if answer.context else ""
     row |= answer_measures(question, answer.text, context, top_sentence)
     row["abstained"] = float(answer.abstained)
+    # the weak-match marker, and whether the answers it marked held the answer all the same
+    row["weak"] = float(bool(answer.weak))
+    row["weak_right"] = float(holds_answer(question, answer)) if answer.weak else None
     row["looped"] = float(len(answer.text) >= session.config.generation.max_answer_chars)
     if bits:
         wrong_file = files[(files.index(question.source) + 1) % len(files)]
@@ -451,6 +462,10 @@ LABELS = {
     "abstained": "false abstention (answerable, declined)",
     "abstained_fact": "abstention: subject in notes, fact not",
     "abstained_subject": "abstention: subject not in notes",
+    "weak": "answerable, marked as a weak match",
+    "weak_right": "of those, answers that held the answer",
+    "weak_fact": "unanswerable (fact), marked as a weak match",
+    "weak_subject": "unanswerable (subject), marked as a weak match",
     "follow_up_line_hit1": "follow-up, last turn line hit@1",
     "follow_up_keyword_recall": "follow-up, last turn keyword recall",
     "alone_line_hit1": "same turn asked alone: line hit@1",

@@ -156,7 +156,8 @@ def qa_example(
 ) -> QAExample | None:
     """An example whose answer is `chunk`, or None if the answer line does not fit the window."""
     query = make_question(chunk.text, rng)
-    lines = context_lines(index.search(query, config.retrieval.top_k))
+    hits = index.search(query, config.retrieval.top_k)
+    lines = context_lines(hits, index.say_one_thing(query, hits))
     if not any(chunk in (hit.chunk for hit in line.hits) for line in lines):
         # the retriever missed: put the answer in, as its lowest-ranked line
         lines = lines[:-1] + [Line((chunk.text,), (Hit(chunk, 0.0),))]

@@ -3,7 +3,8 @@
 With it a restart reads only the files whose size or modification time changed. It is JSON:
 
     {"version", "folder", "chunk_chars",
-     "files": {path: {"size", "mtime_ns", "sha256", "chunks": [[line, end_line, text, title]]}},
+     "files": {path: {"size", "mtime_ns", "sha256",
+               "chunks": [[line, end_line, text, title, lead_in]]}},
      "warned": {path: [size, mtime_ns, problem]}}
 
 One made for another version, folder or chunk size is ignored, and so is a damaged one
@@ -23,7 +24,7 @@ from tinychat.config import KnowledgeConfig
 from tinychat.sentences import Chunk
 
 MANIFEST_NAME = "manifest.json"  # in the state folder
-MANIFEST_VERSION = 4  # 4: sentences keep the note's own characters ("Inês")
+MANIFEST_VERSION = 5  # 4: the note's own characters ("Inês"); 5: lead-ins apart from headings
 MB = 1 << 20
 MANIFEST_PER_NOTE_BYTE = 8  # per byte of notes: a generous cap on what a manifest takes (README)
 
@@ -85,7 +86,7 @@ def format_manifest(header: dict[str, Any], files: dict[str, FileState], warned:
             "size": state.size,
             "mtime_ns": state.mtime_ns,
             "sha256": state.sha256,
-            "chunks": [[c.line, c.end_line, c.text, c.title] for c in state.chunks],
+            "chunks": [[c.line, c.end_line, c.text, c.title, c.lead_in] for c in state.chunks],
         }
         for relative, state in sorted(files.items())
     }
@@ -101,18 +102,19 @@ def _file_state(relative: str, entry: Any) -> FileState:
         raise ValueError(relative)
     chunks = []
     for row in rows:
-        if not isinstance(row, list) or len(row) != 4:
+        if not isinstance(row, list) or len(row) != 5:
             raise ValueError(relative)
-        line, end_line, text, title = row
+        line, end_line, text, title, lead_in = row
         if not (
             _whole(line)
             and _whole(end_line)
             and 1 <= line <= end_line
             and isinstance(text, str)
             and isinstance(title, str)
+            and isinstance(lead_in, str)
         ):
             raise ValueError(relative)
-        chunks.append(Chunk(relative, line, end_line, text, title))
+        chunks.append(Chunk(relative, line, end_line, text, title, lead_in))
     return FileState(size, mtime_ns, sha256, tuple(chunks))
 
 

@@ -1,12 +1,12 @@
 """The interactive chat: a prompt-toolkit prompt, streamed answers and slash commands.
 
 The slash commands are one table (`commands.COMMANDS`) that feeds the dispatcher, `/help` and
-tab completion.
-Answers are written to stdout a character at a time as the model produces them, each
-followed by the file and line it came from (`citation`) and added to the log (`log`) and to
-this run's turns (for /save); Ctrl-C stops an answer and returns to the prompt; Ctrl-D,
-/quit (/exit, /bye), `exit` or `quit` leave. A question may span lines (a paste, Alt-Enter, or a block between two lines of three
-double quotes, as in ollama); its newlines are folded to spaces before answering.
+tab completion. Answers are written to stdout a character at a time as the model produces
+them, each followed by the file and line it came from (`citation`) and added to the log
+(`log`) and to this run's turns (for /save); Ctrl-C stops an answer and returns to the
+prompt; Ctrl-D, /quit (/exit, /bye), `exit` or `quit` leave. A question may span lines (a
+paste, Alt-Enter, or a block between two lines of three double quotes, as in ollama); its
+newlines are folded to spaces before answering.
 
 Training (the first one, and /retrain) runs in a child process (`trainer`) while the chat
 goes on; the toolbar shows its progress, and its weights are swapped in between two answers.
@@ -31,7 +31,7 @@ from prompt_toolkit.history import History
 from prompt_toolkit.output import ColorDepth
 
 from tinychat.chat import Answer, ChatSession
-from tinychat.citation import RETRIEVED_MARK, citation
+from tinychat.citation import RETRIEVED_MARK, WEAK_MARK, citation
 from tinychat.commands import BLOCK_QUOTES, COMMANDS
 from tinychat.errors import TinychatError
 from tinychat.architecture import parameter_count
@@ -297,6 +297,7 @@ class Repl:
             for char in self.session.generate(answer):
                 screen.write(printable(char))
             screen.write(f"  {RETRIEVED_MARK}" if retrieved and answer.text else "")
+            screen.write(f"  {WEAK_MARK}" if answer.weak else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
             self.show_source(answer)
             self.turns.append(answer)

@@ -14,6 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from tinychat import rules
 from tinychat.vocab import normalize
 
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a sentence may end at . ! ? and a space
@@ -57,6 +58,10 @@ class Chunk:
     # the markdown headings above it, outermost first ("Allotment Society / Money"): searched,
     # never shown to the model
     title: str = ""
+    # what introduces it within its section: a lead-in line ("Ingredients:") over a list, or the
+    # label of the list item it ends ("Babysitter: Freya. She charges £12 an hour."). Searched
+    # with it, but not the subject of the note a follow-up question carries on with.
+    lead_in: str = ""
 
     @property
     def searchable(self) -> str:
@@ -67,9 +72,8 @@ class Chunk:
         with its subject ("Keras provides ..." is about Keras more than "Calling fit in Keras ...").
         """
         opening = " ".join(self.text.split(maxsplit=SUBJECT_WORDS)[:SUBJECT_WORDS])
-        return " ".join(
-            part for part in (subject_of(self.path), self.title, opening, self.text) if part
-        )
+        parts = (subject_of(self.path), self.title, self.lead_in, opening, self.text)
+        return " ".join(part for part in parts if part)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # asked once per chunk, the same for a file's chunks
@@ -119,7 +123,10 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
         if len(paragraph) == 1 and LEAD_IN.match(first_line.strip()):
             lead_in = " ".join(normalize(first_line).split())[:-1]
             continue
-        chunk_title = TITLE_JOIN.join(filter(None, (title, lead_in)))
+        # "Babysitter: Freya, 07911 123 456. She charges £12 an hour.": "She" is the babysitter
+        label = LABEL.match(first_line.strip()) if len(paragraph) == 1 else None
+        label = label if rules.active("item_labels") else None
+        item = label.group().split(":")[0].strip() if label else ""
         # Join the paragraph's lines with spaces, remembering which line each character came from.
         joined, line_of = "", []
         for number, line in paragraph:
@@ -140,8 +147,9 @@ def split_chunks(path: str, text: str, max_chars: int) -> list[Chunk]:
                     last -= 1
                 piece = joined[first:last]
                 if any(char.isalnum() for char in piece):  # "..." or "***" says nothing
+                    introduced = TITLE_JOIN.join(filter(None, (lead_in, item if start else "")))
                     chunks.append(
-                        Chunk(path, line_of[first], line_of[last - 1], piece, chunk_title)
+                        Chunk(path, line_of[first], line_of[last - 1], piece, title, introduced)
                     )
             start = match.end() if match else len(joined)
     return chunks

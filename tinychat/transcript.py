@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tinychat.chat import Answer
-from tinychat.citation import RETRIEVED_MARK, citation, shown_path
+from tinychat.citation import RETRIEVED_MARK, WEAK_MARK, citation, shown_path
 from tinychat.errors import TinychatError
 from tinychat.terminal import printable_line
 
@@ -38,6 +38,7 @@ def markdown(turns: list[Answer], knowledge: Path, started: datetime) -> str:
     ]
     for answer in turns:
         mark = f" {RETRIEVED_MARK}" if answer.retrieved_only and answer.text else ""
+        mark += f" {WEAK_MARK}" if answer.weak else ""
         if answer.abstained:
             why = f": {answer.why_declined}" if answer.why_declined else ""
             source = f"Source: none (the notes don't hold the answer{escaped(why)})"

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tinychat import rules
+
 NUMBER = (
     r"(\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
     r"fifty|hundred|thousand|dozen|half|a few|several)\b)"
@@ -55,6 +57,17 @@ class Kind:
     name: str
     question: re.Pattern
     answer: re.Pattern
+
+    @property
+    def noun(self) -> str:
+        """What an answer of this kind is called, for a reader: "phone number", "time"."""
+        return NOUNS.get(self.name, self.name)
+
+
+NOUNS = {
+    "phone": "phone number", "time": "time of day", "frequency": "how often", "count": "number",
+    "person": "name", "date": "date or day",
+}  # fmt: skip
 
 
 def _kind(name: str, question: str, answer: str, case_matters: bool = False) -> Kind:
@@ -194,7 +207,11 @@ KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
 
 def kinds_asked(question: str) -> list[Kind]:
     """Every kind of answer `question` asks for, most specific first ("how tall" -> size, count)."""
-    return [kind for kind in KINDS if kind.question.search(question)]
+    return [
+        kind
+        for kind in KINDS
+        if rules.active(f"kind_{kind.name}") and kind.question.search(question)
+    ]
 
 
 def holds(sentence: str, kinds: list[Kind]) -> float:

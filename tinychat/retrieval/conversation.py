@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
+from tinychat import rules
 from tinychat.retrieval.terms import content_words, stem
 
 if TYPE_CHECKING:  # the lexical index imports nothing of this module's; the hint is all
@@ -40,13 +41,13 @@ class Conversation:
     def searched(self, question: str, index: LexicalIndex) -> str:
         """The text to search for `question`: with the conversation's subject when it refers back,
         or with the last question when it asks the same of a new subject ("what about X?")."""
-        if not self.subject:
+        if not self.subject or not rules.active("follow_ups"):
             searched = question
         elif follows_up(question, self.subject, index) and not finds_alone(
             question, self.subject, index
         ):
             searched = f"{question} {self.subject}"
-        elif SAME_QUESTION.search(question) and self.question:
+        elif SAME_QUESTION.search(question) and self.question and rules.active("same_question"):
             searched = f"{question} {without(self.question, self.subject)}"
         else:
             searched = question
@@ -81,7 +82,7 @@ def finds_alone(question: str, subject: str, index: LexicalIndex) -> bool:
     its own: "where is the stopcock?" after a question about the cat is searched with the cat,
     whose sentences outscore the one sentence that says "stopcock"; it stands alone when the
     search with the subject loses every word of the question that few sentences hold."""
-    if refers_back(question):
+    if refers_back(question) or not rules.active("finds_alone"):
         return False
     rare = {stem(word) for word in index.rare_words(question)}
     hits = index.search(f"{question} {subject}", 1)
@@ -93,7 +94,8 @@ def follows_up(question: str, subject: str, index: LexicalIndex) -> bool:
     """Whether `question` refers back to `subject`: it says "it", "they", "there", "and ..." or is
     a few words long ("how tall?"), and it names no other subject of the notes."""
     pointed = refers_back(question)
-    if not pointed and len(WORDS.findall(question)) > SHORT + 2:  # + 2 for "how", "is"
+    short = len(WORDS.findall(question)) <= SHORT + 2  # + 2 for "how", "is"
+    if not pointed and not (short and rules.active("short_follow_ups")):
         return False
     # A short question that points back at nothing ("what is keras?" after a question about
     # parameters) names a subject with any word of a note's name or heading, even one many

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinychat import rules
 from tinychat.retrieval.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
 from tinychat.retrieval.declines import Evidence
 from tinychat.retrieval.hits import Hit, ranked_hits
@@ -77,10 +78,18 @@ TITLED = re.compile(r"(?<![\w'])([A-Z][a-z]+) (?=([A-Z][A-Za-z0-9]*(?:'[A-Za-z]+
 QUESTION_FILLER = frozenset(
     "happen happens happened mean means meant tell explain describe define know please "
     "thing things something anything kind sort type way ways use used using exactly really "
-    "actually i me we us my our you your supposed".split()
+    "actually i me we us my our you your supposed thanks thank cheers hi hello hey".split()
 )
 # Words that give a question its shape ("how many", "what's"): never a name.
 QUESTION_SHAPE = frozenset("many much often far long high big what's when's where's who's".split())
+# Words that say which fact of a subject is asked ("the landlord's number", "the wifi password"),
+# not which subject: a heading made of them ("Useful numbers", "Codes and passwords") lists facts
+# of many subjects, so a question's attribute word ranks no section by its subject.
+ATTRIBUTES = frozenset(
+    stem(word)
+    for word in "number code password pin phone name address email date time day price cost fee "
+    "detail info contact".split()
+)
 # Words a name follows in a question: "the kelby ferry", "our old boat".
 DETERMINERS = frozenset("the a an this that our my your their his her".split())
 # Words that stand where a name stands without being one ("the next ferry", "the cheapest
@@ -97,6 +106,7 @@ NAME_SENTENCES = 3
 # An unknown word spelled this much like a word of the notes is a typo of it, not a new name
 # (Dice similarity of character 3-grams: "vesholm" and "vessholm" 0.8, "orvington", "orvin" 0.57).
 TYPO_SIMILARITY = 0.7
+SLIP_LETTERS = 5  # a word this long, one slip from a word of the notes, is that word misspelt
 
 
 # ---------------------------------------------------------------------------- subjects
@@ -123,42 +133,56 @@ def opening_subject(sentence: str, titled: bool = False) -> list[str]:
 
 @dataclass
 class Sections:
-    """The sections of some notes: a file, or its part under one markdown heading."""
+    """The sections of some notes: a file, or its part under one markdown heading; and within
+    one, the sentences a lead-in introduces ("Ingredients:" over a list), each group its own
+    section for ranking, with the lead-in's words added to the section's subject."""
 
     of_chunk: np.ndarray  # (N,) section index of each chunk
     subjects: list[frozenset[str]]  # stemmed subject words of each section
-    names: list[str]  # the same words as written, e.g. "loom zarnet": what a follow-up adds
-    keys: dict[tuple[str, str], int]  # (path, heading) -> section
+    # the note's subject as written, e.g. "loom zarnet", without any lead-in: what a follow-up
+    # question carries on with
+    names: list[str]
+    keys: dict[tuple[str, str, str], int]  # (path, heading, lead-in) -> section
     by_word: dict[str, list[int]] = field(default_factory=dict)  # stemmed word -> sections
-    by_label: dict[str, list[int]] = field(default_factory=dict)  # name/heading word -> sections
+    # stemmed word of a file name or heading -> sections ("checkpoint" names checkpoints.txt)
+    by_label: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, chunks: list[Chunk]) -> "Sections":
+        # A section's subject comes from its first sentence that no lead-in introduces: the one
+        # that says what the section is about, wherever a list sits.
+        first: dict[tuple[str, str], Chunk] = {}
+        for chunk in chunks:
+            if not chunk.lead_in:
+                first.setdefault((chunk.path, chunk.title), chunk)
+        opening: dict[tuple[str, str], list[str]] = {}
+        for chunk in chunks:
+            if (chunk.path, chunk.title) not in opening:
+                words = content_words(subject_of(chunk.path) + " " + chunk.title)
+                prose = first.get((chunk.path, chunk.title))
+                if prose is not None:
+                    words += opening_subject(prose.text, titled=bool(chunk.title))
+                opening[chunk.path, chunk.title] = words
         of_chunk = np.zeros(len(chunks), np.int64)
         subjects: list[frozenset[str]] = []
         names: list[str] = []
-        keys: dict[tuple[str, str], int] = {}
-        previous: tuple[str, str] | None = None
+        keys: dict[tuple[str, str, str], int] = {}
         for i, chunk in enumerate(chunks):
-            if (
-                chunk.path,
-                chunk.title,
-            ) != previous:  # a new section starts with its first sentence
-                previous = (chunk.path, chunk.title)
-                words = content_words(subject_of(chunk.path) + " " + chunk.title)
-                words += opening_subject(chunk.text, titled=bool(chunk.title))
-                subjects.append(frozenset(map(stem, words)))
+            key = (chunk.path, chunk.title, chunk.lead_in)
+            if key not in keys:
+                words = opening[chunk.path, chunk.title]
+                subjects.append(frozenset(map(stem, words + content_words(chunk.lead_in))))
                 names.append(" ".join(dict.fromkeys(words)))
-                keys[previous] = len(subjects) - 1
-            of_chunk[i] = len(subjects) - 1
+                keys[key] = len(subjects) - 1
+            of_chunk[i] = keys[key]
         by_word: dict[str, list[int]] = {}
         for index, words in enumerate(subjects):
             for word in words:
                 by_word.setdefault(word, []).append(index)
         by_label: dict[str, list[int]] = {}
-        for (path, title), index in keys.items():
+        for (path, title, _), index in keys.items():
             for word in content_words(subject_of(path) + " " + title):
-                by_label.setdefault(word.removesuffix("'s"), []).append(index)
+                by_label.setdefault(stem(word), []).append(index)
         return cls(of_chunk, subjects, names, keys, by_word, by_label)
 
 
@@ -208,14 +232,37 @@ class Part:
     def labels(self) -> dict[str, frozenset[str]]:
         """Stemmed word -> the names and numbers the notes write after it, for a word written
         with a capital before two labels or more ("Bed 1" ... "Bed 4"): {"bed": {"1", ... "4"}}.
-        Read at the first question that needs them."""
+        Only a word the notes use as a title in half the sentences that hold it or more: "New"
+        of "New York" and "New Zealand" is mostly "a new roof". Read at the first question that
+        needs them."""
         found: dict[str, set[str]] = {}
+        titled: dict[str, int] = {}  # title -> sentences using it as one
         for chunk in self.visible_chunks:
             # a title and its label with only a space between: "Bin: Black bin" labels nothing
+            used = set()
             for title, label in TITLED.findall(normalize(chunk.text)):
                 if title.lower() not in STOPWORDS:
                     found.setdefault(stem(title.lower()), set()).add(label.lower())
-        return {title: frozenset(labels) for title, labels in found.items() if len(labels) >= 2}
+                    used.add(stem(title.lower()))
+            for title in used:
+                titled[title] = titled.get(title, 0) + 1
+        return {
+            title: frozenset(labels)
+            for title, labels in found.items()
+            if len(labels) >= 2
+            and 2 * titled[title] >= self.postings.frequency(f"w:{title}", self.hidden)
+        }
+
+    @functools.cached_property
+    def words_with(self) -> dict[str, list[str]]:
+        """Character 3-gram -> the stemmed words of these sentences that hold it: where to look
+        for the word a misspelling means. Built at the first question that needs it."""
+        found: dict[str, list[str]] = {}
+        for term in self.postings.term_ids:
+            if term.startswith("w:"):
+                for gram in _trigrams(term[2:]):
+                    found.setdefault(gram, []).append(term[2:])
+        return found
 
     @functools.cached_property
     def named_kinds(self) -> frozenset[str]:
@@ -270,7 +317,7 @@ class LexicalIndex:
     def subject(self, chunk: Chunk) -> str:
         """The subject words of the section `chunk` belongs to ("zarnet loom"), as written."""
         for part in reversed(self.parts):  # the newest part holds the file's current sentences
-            section = part.sections.keys.get((chunk.path, chunk.title))
+            section = part.sections.keys.get((chunk.path, chunk.title, chunk.lead_in))
             if section is not None:
                 return part.sections.names[section]
         return subject_of(chunk.path)
@@ -281,6 +328,8 @@ class LexicalIndex:
         "opening times.md"), or half the subject words of some section. `loosely`: any word of a
         file name or heading, however many sentences hold it ("keras" of keras.txt)."""
         known = {stem(word) for word in content_words(besides)}
+        if rules.active("attributes"):  # "the flight number" names no note of "Useful numbers"
+            known |= ATTRIBUTES
         words = [
             word
             for word in content_words(query)
@@ -300,7 +349,7 @@ class LexicalIndex:
         ):
             return True
         for part in self.parts:
-            if any(part.sections.by_label.get(word.removesuffix("'s")) for word in names):
+            if any(part.sections.by_label.get(stem(word)) for word in names):
                 return True
             named: dict[int, int] = {}
             for stemmed in {stem(word) for word in names}:
@@ -338,18 +387,6 @@ class LexicalIndex:
         term = f"w:{stem(word)}"
         return sum(part.postings.frequency(term, part.hidden) for part in self.parts)
 
-    def unknown_share(self, query: str) -> float:
-        """The share of the question's words that no note holds, in a sentence or a subject, nor
-        a word of the same meaning ("laundry" is known to notes that say "washing")."""
-        words = [
-            word for word in content_words(query) if word not in QUESTION_FILLER
-        ] or content_words(query)
-        known = [
-            self.holds_word(word) or any(map(self._holds_stem, related(stem(word), stem)))
-            for word in words
-        ]
-        return known.count(False) / max(len(words), 1)
-
     def holds_word(self, word: str) -> bool:
         """Whether some note holds `word` (in any of its forms), in a sentence or a subject."""
         return self._holds_stem(stem(word))
@@ -361,14 +398,12 @@ class LexicalIndex:
         )
 
     def stranger(self, query: str) -> str:
-        """A name the notes never use, on a kind of thing they describe, or "" if there is none.
+        """A word in a name's place that no note holds, on a kind of thing the notes name, or "".
 
         Over notes about the Vessholm and the Tarrick ferry, "when does the kelby ferry leave?"
         asks about a third ferry: "kelby" stands where a name stands (after "the", before
         "ferry", a word naming a subject of the notes) and no note holds it. The same for "the
-        town of quellbrook". "who owns derrow mill?" has no stranger: "owns" follows no "the".
-        Likewise a label after a word the notes label with several ("Bed 1" to "Bed 4", "Aunt
-        Verity" and "Aunt Rosalind"): "bed 5", "aunt beatrice"."""
+        town of quellbrook". "who owns derrow mill?" has no stranger: "owns" follows no "the"."""
         words = WORD.findall(normalize(query).lower())
         new = [
             word not in STOPWORDS
@@ -391,14 +426,39 @@ class LexicalIndex:
             looks_like_name = name not in NOT_NAMES and not name.endswith(NOT_NAME_ENDINGS)
             if (before_kind or after_of) and looks_like_name and not self._typo(name):
                 return name
+        return ""
+
+    def new_label(self, query: str) -> str:
+        """A label the notes never write after a word they label with several, or "": "bed 5"
+        over notes about Beds 1 to 4, "aunt beatrice" over Aunts Verity and Rosalind."""
+        words = WORD.findall(normalize(query).lower())
         for title, label in zip(words, words[1:]):
-            # "aunt beatrice" over notes about Aunts Verity and Rosalind, "bed 5" over Beds 1 to 4
             labels = {known for part in self.parts for known in part.labels.get(stem(title), ())}
             new_label = label.isdigit() or not self.holds_word(label)
             if labels and new_label and label not in labels | QUESTION_SHAPE | STOPWORDS:
                 if label.isdigit() or not any(_similar(label, known) for known in labels):
                     return f"{title} {label}"  # "bed 5": the notes may well say "5" elsewhere
         return ""
+
+    def about_words(self, query: str) -> list[str]:
+        """The words of `query` that say what it is about: not those that shape a question ("how
+        many", "what's"), chatter ("please") or name an attribute of a subject ("number")."""
+        shaping = QUESTION_FILLER | QUESTION_SHAPE | set(re.findall(r"\bhow (\w+)", query.lower()))
+        return [
+            word
+            for word in dict.fromkeys(content_words(query))
+            if word not in shaping and word not in STOPWORDS and stem(word) not in ATTRIBUTES
+        ]
+
+    def absent(self, word: str) -> bool:
+        """Whether no note holds `word` in any form, nor a word of the same meaning, nor a word
+        it misspells ("pasword")."""
+        stemmed = stem(word)
+        return not (
+            self._holds_stem(stemmed)
+            or any(map(self._holds_stem, related(stemmed, stem)))
+            or self._misspells(stemmed)
+        )
 
     def _named_kind(self, word: str) -> bool:
         """Whether the notes give names to things of the kind `word` says ("ferry", "town")."""
@@ -409,6 +469,28 @@ class LexicalIndex:
         return any(
             _similar(stem(word), known) for part in self.parts for known in part.sections.by_word
         )
+
+    def _misspells(self, stemmed: str) -> bool:
+        """Whether `stemmed` is spelled much like a word some note holds ("pasword")."""
+        candidates = {
+            known
+            for part in self.parts
+            for gram in _trigrams(stemmed)
+            for known in part.words_with.get(gram, ())
+        }
+        return any(_similar(stemmed, known) for known in candidates)
+
+    def say_one_thing(self, query: str, best: Chunk, second: Chunk) -> bool:
+        """Whether two sentences answer `query` as one: they share a note's section and its
+        lead-in ("225g flour" of the ingredients is not "This is Mum's recipe" above them), and
+        both hold the kind of answer asked for or neither does."""
+        kinds = tuple(kind.name for kind in kinds_asked(query))
+        same_section = (best.path, best.title, best.lead_in) == (
+            second.path,
+            second.title,
+            second.lead_in,
+        )
+        return same_section and _holds(best.text, kinds) == _holds(second.text, kinds)
 
     def visible(self) -> int:
         return sum(len(part.chunks) - int(part.hidden.sum()) for part in self.parts)
@@ -424,13 +506,20 @@ class LexicalIndex:
         match = self.match(query)
         scores = match.score()
         hits = ranked_hits(self.chunks, scores, k, floor=0.0)
-        best = int(np.argmax(scores)) if len(scores) else -1
+        best = int(np.argmax(scores)) if hits else -1
         asked = asked if asked is not None else query
+        about = self.about_words(asked)
+        kinds = kinds_asked(query)
+        missing = bool(hits and kinds)
+        missing = missing and not _holds(self.chunks[best].text, tuple(k.name for k in kinds))
         evidence = Evidence(
             float(scores[best]) if hits else 0.0,
             float(match.subject[best]) if hits else 0.0,
-            self.unknown_share(asked),
+            tuple(about),
+            tuple(word for word in about if self.absent(word)),
+            self.new_label(asked),
             self.stranger(asked),
+            kinds[0].noun if missing else "",
         )
         return hits, evidence
 
@@ -525,9 +614,29 @@ def _runs(flags: list[bool]) -> list[tuple[int, int]]:
 
 
 def _similar(word: str, known: str) -> bool:
-    """Whether `word` is spelled much like `known`: a typo of it (see TYPO_SIMILARITY)."""
+    """Whether `word` is spelled much like `known`: a typo of it (see TYPO_SIMILARITY), or one
+    slip away in a long word ("kristiva", "univeristy")."""
     grams, known_grams = _trigrams(word), _trigrams(known)
-    return 2 * len(grams & known_grams) / (len(grams) + len(known_grams)) >= TYPO_SIMILARITY
+    if 2 * len(grams & known_grams) / (len(grams) + len(known_grams)) >= TYPO_SIMILARITY:
+        return True
+    long_enough = min(len(word), len(known)) >= SLIP_LETTERS
+    return long_enough and rules.active("misspellings") and _one_slip(word, known)
+
+
+def _one_slip(word: str, known: str) -> bool:
+    """Whether one letter added, dropped, changed, or two swapped, turns `word` into `known`."""
+    if abs(len(word) - len(known)) > 1 or word == known:
+        return False
+    start = next(
+        (i for i, (a, b) in enumerate(zip(word, known)) if a != b), min(len(word), len(known))
+    )
+    if len(word) == len(known):
+        swapped = word[start + 1 : start + 2] + word[start : start + 1] == known[start : start + 2]
+        return word[start + 1 :] == known[start + 1 :] or (
+            swapped and word[start + 2 :] == known[start + 2 :]
+        )
+    shorter, longer = sorted((word, known), key=len)
+    return shorter[start:] == longer[start + 1 :]
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -538,9 +647,14 @@ def _trigrams(word: str) -> frozenset[str]:
 
 def _subject_masks(sections: Sections, stems: list[str]) -> np.ndarray:
     """(sections,) bitmask per section: bit i is set when question word i is among its subject
-    words."""
+    words (an attribute word never is: see ATTRIBUTES)."""
     masks = np.zeros(len(sections.subjects), np.int64)
+    if not rules.active("subjects"):
+        return masks
+    attributes = ATTRIBUTES if rules.active("attributes") else frozenset()
     for i, word in enumerate(stems[:62]):  # 62 words is more than any question needs
+        if word in attributes:
+            continue
         for section in sections.by_word.get(word, []):
             masks[section] |= 1 << i
     return masks

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from tinychat import rules
+
 TABLE = Path(__file__).with_name("related_words.txt")
 
 
@@ -33,4 +35,6 @@ def groups_by_word(stem) -> dict[str, frozenset[str]]:
 
 def related(stemmed: str, stem) -> frozenset[str]:
     """The stems that mean the same as `stemmed` ("shut" -> {"clos"}); empty if none."""
+    if not rules.active("related_words"):
+        return frozenset()
     return groups_by_word(stem).get(stemmed, frozenset())

@@ -4,6 +4,7 @@
     found.hits       the k best sentences, best first
     found.searched   what was searched: the question, plus the subject a follow-up refers to
     found.declined   why the notes do not hold the answer ("" to answer)
+    found.weak       why the best sentence may not answer ("" for a good match)
     found.subject    the subject of the best sentence's note, for the next follow-up
 
 Every way of ranking sentences (`retrieval.retriever`: the lexical default, the seed's
@@ -15,7 +16,7 @@ it holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from tinychat.knowledge import Changes, Knowledge
 from tinychat.retrieval.cache import FeatureCache, cached_texts
 from tinychat.retrieval.conversation import Conversation, refers_back
-from tinychat.retrieval.declines import why_declined
+from tinychat.retrieval.declines import judge
 from tinychat.retrieval.embedding import EmbeddingIndex, HybridIndex
 from tinychat.retrieval.hits import Hit
 from tinychat.retrieval.lexical import LexicalIndex
@@ -48,7 +49,9 @@ class Retrieved:
     hits: list[Hit]  # the k best sentences, best first
     searched: str  # the question, plus the subject a follow-up refers back to
     declined: str = ""  # why the notes do not hold the answer, in a few words; "" to answer
+    weak: str = ""  # why the best sentence may not answer, in a few words; "" for a good match
     subject: str = ""  # the subject of the best sentence's note ("" when nothing matched)
+    one_thing: bool = False  # the best two sentences say one thing (they may share a line)
 
 
 class Retriever:
@@ -75,18 +78,21 @@ class Retriever:
         """The k best sentences for `question`, searched with the subject the conversation is
         about when the question refers back to it, and whether the notes hold its answer."""
         searched = conversation.searched(question, self.lexical) if conversation else question
-        hits, evidence = self.lexical.search_with_evidence(searched, k, asked=question)
+        # "how does it work?" is about the subject "it" points back to; a question followed up
+        # only for being short ("who wrote hamlet?") is judged as typed, as it would be alone
+        asked = searched if refers_back(question) else question
+        hits, evidence = self.lexical.search_with_evidence(searched, k, asked=asked)
         if self.ranking is not self.lexical:
             hits = self.search(searched, k)
-        if searched != question and not refers_back(question):
-            # followed up only for being short ("who wrote the bible?" after a question about the
-            # optimizer): whether it names a subject of the notes is judged on the question as
-            # typed, so it is declined as it would be alone
-            evidence = replace(evidence, subject=self.lexical.subject_share(question))
-        if not hits:
-            evidence = None
+        verdict = judge(evidence if hits else None)
         subject = self.lexical.subject(hits[0].chunk) if hits else ""
-        return Retrieved(hits[:k], searched, why_declined(evidence), subject)
+        one_thing = self.say_one_thing(searched, hits)
+        return Retrieved(hits, searched, verdict.declined, verdict.weak, subject, one_thing)
+
+    def say_one_thing(self, text: str, hits: list[Hit]) -> bool:
+        """Whether the best two of `hits` say one thing about `text`: the same subject, the same
+        kind of answer (two facts of one list do not: "Alarm code: 4618", "Wifi password: ...")."""
+        return len(hits) >= 2 and self.lexical.say_one_thing(text, hits[0].chunk, hits[1].chunk)
 
 
 def build_retriever(

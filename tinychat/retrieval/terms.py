@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from tinychat import rules
 from tinychat.vocab import normalize
 
 STOPWORDS = frozenset(
@@ -87,7 +88,8 @@ def chunk_terms(text: str) -> Counter[str]:
     words count twice: a sentence is mostly about what it opens with ("Keras provides ..." is
     about Keras more than "Calling fit in Keras ...")."""
     words = content_words(text)
-    return sentence_terms(words) + sentence_terms(words[:OPENING_TWICE])
+    opening = words[:OPENING_TWICE] if rules.active("opening_twice") else []
+    return sentence_terms(words) + sentence_terms(opening)
 
 
 # ---------------------------------------------------------------------------- term counts
