@@ -233,7 +233,8 @@ def _completion_command(commands: Any, common: argparse.ArgumentParser) -> None:
         " tinychat completion bash > ~/.local/share/bash-completion/completions/tinychat;"
         " zsh: tinychat completion zsh > ~/.zfunc/_tinychat (with fpath+=(~/.zfunc) before"
         " compinit in ~/.zshrc); fish: tinychat completion fish >"
-        " ~/.config/fish/completions/tinychat.fish. Then start a new shell.",
+        " ~/.config/fish/completions/tinychat.fish (make the folder first if it is missing)."
+        " Then start a new shell.",
     )
     completion.add_argument("shell", choices=SHELLS, help="the shell: " + ", ".join(SHELLS))
 

@@ -221,7 +221,11 @@ def _source(repl: "Repl", argument: str) -> Any:
         return None
     number = int(argument) if argument.isdigit() else 0 if argument else 1
     if not 1 <= number <= count:
-        repl.say(f"/open {argument}: give a source number from 1 to {count} (/sources lists them)")
+        if count == 1:
+            repl.say(f"/open {argument}: the last answer has one source; /open opens it")
+        else:
+            numbers = f"from 1 to {count} (/sources lists them)"
+            repl.say(f"/open {argument}: give a source number {numbers}")
         return None
     return last.sources[number - 1]
 
