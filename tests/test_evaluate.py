@@ -114,6 +114,7 @@ def test_report_from_a_trained_session(session):
     table = format_table(report)
     assert "retrieval hit@1 (file)" in table and "1.000" in table
     measures, note = table.split("\n\n")
+    assert all(len(line) <= 78 for line in note.splitlines())
     assert len(measures.splitlines()) == 1 + sum(key in report for key in LABELS)
     assert note.startswith("bits/char: how hard the reference answer was")
     assert report["in_context"] == 1.0 and report["abstained"] == 0.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -479,6 +480,7 @@ LABELS = {
 }
 
 
+NOTE_WIDTH = 78  # the note under the table fits an 80-column terminal
 BITS_NOTE = (
     "bits/char: how hard the reference answer was for the model to write, in yes-or-no guesses"
     " per character (0.1 = it gave each character 93% on average, 1 = 50%); the gap between"
@@ -487,17 +489,20 @@ BITS_NOTE = (
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """The report as an aligned two-column table (measures the report lacks are left out)."""
+    """The report as an aligned two-column table (measures the report lacks are left out), then
+    what bits/char means when the report has them."""
+    keys = [key for key in LABELS if key in report]
+    width = max([len("questions"), *(len(LABELS[key]) for key in keys)])  # the longest label
     lines = [
-        f"{'questions':<42} {report['questions']} answerable, {report.get('unanswerable', 0)} not"
+        f"{'questions':<{width}} {report['questions']} answerable,"
+        f" {report.get('unanswerable', 0)} not"
     ]
     lines += [
-        f"{LABELS[key]:<42} " + ("n/a" if report[key] is None else f"{report[key]:.3f}")
-        for key in LABELS
-        if key in report
+        f"{LABELS[key]:<{width}} " + ("n/a" if report[key] is None else f"{report[key]:.3f}")
+        for key in keys
     ]
     if any(key.startswith("bpc_") for key in report):
-        lines += ["", BITS_NOTE]
+        lines += ["", textwrap.fill(BITS_NOTE, width=NOTE_WIDTH)]
     return "\n".join(lines)
 
 
