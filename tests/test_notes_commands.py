@@ -74,9 +74,13 @@ def test_open_starts_the_editor_at_the_answer_s_line_and_re_indexes_after(traine
 def test_open_without_an_editor_prints_the_path_and_line(session, monkeypatch):
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.delenv("EDITOR", raising=False)
-    code, text = drive(session, f"/open\n{QUESTION}\n/open\n/open 0\n")
+    typed = f"/open\n{QUESTION}\n/open\n/open 0\nwhat is the capital of france?\n/open\n/open 1\n"
+    code, text = drive(session, typed)
     lines = text.splitlines()
     assert code == 0 and "no answer yet: ask a question first" in lines
+    declined = "the last answer was declined and cites nothing; /open N opens the closest"
+    assert " ".join(text.split()).count(declined) == 1  # /open 1 opens the closest sentence
+    assert re.fullmatch(r"notes/\S+:\d+  \(set \$EDITOR to open it there\)", lines[-1])
     assert "notes/ferry.md:3  (set $EDITOR to open it there)" in lines
     refusal = r"/open 0: (give a source number from 1 to \d+ \(/sources lists them\)|the last"
     refusal += r" answer has one source; /open opens it)"

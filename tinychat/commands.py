@@ -219,6 +219,13 @@ def _source(repl: "Repl", argument: str) -> Any:
     if not count:
         repl.say("the last answer has no source: nothing in the notes matched")
         return None
+    if last.abstained and not argument:  # it cites nothing; its closest sentences were not used
+        repl.say_wrapped(
+            "the last answer was declined and cites nothing; /open N opens the closest"
+            " sentence N of those /sources lists",
+            0,
+        )
+        return None
     number = int(argument) if argument.isdigit() else 0 if argument else 1
     if not 1 <= number <= count:
         if count == 1:
