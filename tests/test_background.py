@@ -22,7 +22,7 @@ from tests.cli_support import as_a_shell_starts_it, command, env, make_folder, r
 pexpect = pytest.importorskip("pexpect")
 QUESTION = "when does the ferry leave?"
 MARK = "(model still training: best matching sentence)"
-UNTRAINED = "(no trained model: best matching sentence)"
+UNTRAINED = "(no trained model yet: best matching sentence)"
 LONG = 1000  # steps: long enough for a test to act while they run (5-60 s, by machine and load)
 
 

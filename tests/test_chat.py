@@ -44,16 +44,37 @@ def test_greedy_answer_is_fixed_and_agrees_with_keras(trained, tmp_path):
 
 def test_json_fields_and_sources(session):
     record = session.ask("when does the ferry leave?").to_json()
-    assert set(record) == {"query", "answer", "abstained", "weak", "searched", "sources"}
+    assert set(record) == {
+        "query",
+        "answer",
+        "abstained",
+        "weak",
+        "searched",
+        "sources",
+        "closest",
+        "retrieved_only",
+    }
     assert record["abstained"] is False and record["searched"] == "when does the ferry leave?"
     assert record["sources"] and record["sources"][0] == {
         "path": "ferry.md",
         "line": 3,
         "end_line": 3,
         "score": record["sources"][0]["score"],
+        "text": "The ferry to Brisk leaves at 7 every morning.",
     }
+    assert record["closest"] == [] and record["retrieved_only"] is False
     scores = [s["score"] for s in record["sources"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_a_declined_answer_s_closest_sentences_are_apart_from_its_sources(session):
+    """A program reading `sources` must not take sentences that were not used for ones that were."""
+    answer = session.ask("what is the capital of france?")
+    record = answer.to_json()
+    assert record["abstained"] is True and record["sources"] == []
+    assert record["closest"] and all(set(s) >= {"path", "line", "text"} for s in record["closest"])
+    assert [s["text"] for s in record["closest"]] == [hit.chunk.text for hit in answer.sources]
+    assert answer.cited == []  # a declined answer cites nothing
 
 
 def test_top_k_zero_uses_no_context(session):
@@ -265,8 +286,11 @@ def test_a_pipe_outlives_a_moment_without_the_notes_folder(session, tmp_path, ca
             "query": "how many bicycles does the ferry carry?",
             "answer": "",
             "abstained": False,
+            "weak": "",
             "searched": "how many bicycles does the ferry carry?",
             "sources": [],
+            "closest": [],
+            "retrieved_only": False,
             "error": error,
         }
         assert "error" not in records[0] and "error" not in records[2] and records[2]["sources"]

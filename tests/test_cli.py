@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,13 @@ def test_first_pipe_run_trains_then_answers_one_line_each(first_run, fresh):
     )  # blank and whitespace-only lines are skipped
     assert (fresh / "state" / "checkpoint.h5").is_file()
     assert "Traceback" not in first_run.stderr
+    # how long it will take, said before it starts, and how to answer without waiting
+    estimate = re.search(
+        r"training first \(once\), about [\d a-z]+ here \(30 steps over 5 sentences\);"
+        r" --no-train answers at once with the best matching sentence\n",
+        first_run.stderr,
+    )
+    assert estimate and estimate.start() < first_run.stderr.index("training [")
 
 
 def test_json_lines(trained_folder):
@@ -53,11 +61,20 @@ def test_json_lines(trained_folder):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["query"] for r in records] == [QUESTION, "keras"]
     for record in records:
-        assert set(record) == {"query", "answer", "abstained", "weak", "searched", "sources"}
+        assert set(record) == {
+            "query",
+            "answer",
+            "abstained",
+            "weak",
+            "searched",
+            "sources",
+            "closest",
+            "retrieved_only",
+        }
         assert isinstance(record["answer"], str)
         for source in record["sources"]:
             assert (
-                set(source) == {"path", "line", "end_line", "score"}
+                set(source) == {"path", "line", "end_line", "score", "text"}
                 and source["line"] >= 1
             )
     assert (

@@ -70,17 +70,41 @@ def test_info_fits_a_screen_and_lists_the_weights_with_v(folder, capsys):
     assert "token_embedding" in full and "blocks/0/" in full and len(full.splitlines()) > len(short)
 
 
-def test_demo_asks_what_a_newcomer_would(folder, capsys):
+def test_demo_asks_as_a_person_would(folder, capsys):
     assert main([*folder, "demo"]) == 0
     out = capsys.readouterr().out
     queries = [block.split("\n[ANSWER]\n")[0] for block in out.split("[QUERY]\n")[1:]]
-    # ferry.md's heading, then the other files' names
-    assert queries == ["what is ferry?", "what is keras?", "what is tensorflow?"]
+    # ferry.md's heading, then the other files' names, which the notes write as names
+    assert queries == ["what about the ferry?", "what is Keras?", "what is TensorFlow?"]
+
+
+def test_demo_questions_read_as_a_person_asks_them(tmp_path):
+    """Plurals, names, possessives and a heading's aside, as notes are written."""
+    from tinychat.config import KnowledgeConfig
+    from tinychat.demo import demo_questions
+    from tinychat.knowledge import Knowledge
+
+    notes = {
+        "allotment.txt": "The allotment is plot 14 on Ferris Lane.\n",
+        "banana.md": "# Mum's banana bread\n\nHeat the oven to 180C.\n",
+        "contacts.md": "# Useful numbers\n\n- Plumber: Dave Kerrigan, 07700 900 482.\n",
+        "lisbon-trip.md": "# Lisbon trip, October\n\nWe fly to Lisbon on Friday.\n",
+    }
+    for name, text in notes.items():
+        (tmp_path / name).write_text(text)
+    knowledge = Knowledge(tmp_path, KnowledgeConfig())
+    knowledge.refresh()
+    assert demo_questions(knowledge, count=4) == [
+        "what about the allotment?",
+        "what about mum's banana bread?",
+        "what are the useful numbers?",
+        "what about the Lisbon trip?",
+    ]
 
 
 def test_demo_questions_for_the_bundled_notes_and_any_other_folder(tmp_path):
     from tests.cli_support import ROOT
-    from tinychat.cli import BUNDLED_QUESTIONS, demo_questions
+    from tinychat.demo import BUNDLED_QUESTIONS, demo_questions
     from tinychat.config import KnowledgeConfig
     from tinychat.knowledge import Knowledge
 
@@ -94,5 +118,9 @@ def test_demo_questions_for_the_bundled_notes_and_any_other_folder(tmp_path):
     (tmp_path / "notes" / "zeppelin.md").write_text("# The Quorvax\n\nIt flies.\n")
     other = Knowledge(tmp_path / "notes", KnowledgeConfig())
     other.refresh()
-    expected = ["what is kv cache?", "what is north velmora?", "what is the quorvax?"]
+    expected = [
+        "what about the kv cache?",
+        "what about the north velmora?",
+        "what about the quorvax?",
+    ]
     assert demo_questions(other) == expected

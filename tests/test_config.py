@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("train:\n  steps: -5\n", "train.steps"),
         ("train:\n  learning_rate: .nan\n", "train.learning_rate"),
         ("generation:\n  temperature: -0.5\n", "generation.temperature"),
+        ("generation:\n  cite: sometimes\n", "generation.cite"),
         ("retrieval:\n  retriever: bm99\n", "retrieval.retriever"),
         ("retrieval:\n  top_k: 1000\n", "retrieval.top_k"),
         ("retrieval:\n  top_k: 0\n", "retrieval.top_k"),  # never trained to answer without context

@@ -115,8 +115,64 @@ def test_report_from_a_trained_session(session):
     assert all(report[key] > 0 for key in ("bpc_context", "bpc_no_context", "bpc_wrong_document"))
     table = format_table(report)
     assert "retrieval hit@1 (file)" in table and "1.000" in table
-    assert len(table.splitlines()) == 1 + sum(key in report for key in LABELS)
+    measures, note = table.split("\n\n")
+    assert all(len(line) <= 78 for line in note.splitlines())
+    assert len(measures.splitlines()) == 1 + sum(key in report for key in LABELS)
+    assert note.startswith("bits/char: how hard the reference answer was")
     assert report["in_context"] == 1.0 and report["abstained"] == 0.0
+    assert [record["q"] for record in report["per_question"]] == [q.q for q in questions]
+    assert report["per_question"][0] == {
+        "q": "when does the ferry to brisk leave?",
+        "answer": session.ask("when does the ferry to brisk leave?").text,
+        "answerable": True,
+        "source": "ferry.md",
+        "line": 3,
+        "top_source": "ferry.md",
+        "top_line": 3,
+        "abstained": False,
+        "missed": report["per_question"][0]["missed"],
+    }
+
+
+def test_each_question_that_missed_is_listed_with_its_expected_and_top_source(session):
+    """eval --show-failures: a question whose answer comes from another line, one declined, and
+    an unanswerable one answered, each with the question, the answer and both sources."""
+    from tinychat.evaluate import Conversation, format_failures
+
+    items = [
+        Question("when does the ferry to brisk leave?", "ferry.md", "at 7", 4),  # line 3 says it
+        Question("what is the capital of france?", "ferry.md", "at 7", 3),  # declined
+        Question("what is keras?", "keras.txt", "an API", 1),  # a hit: not listed
+        Question("how many cars does the ferry carry?", answerable=False, missing="fact"),
+        Conversation(
+            (
+                Question("what does keras provide?", "keras.txt", "an API", 1),
+                Question("how many backends?", "tensorflow.txt", "several", 1),
+            )
+        ),
+    ]
+    report = evaluate(session, items, bits=False)
+    shown = format_failures(report)
+    missed = [record for record in report["per_question"] if record["missed"]]
+    assert [record["q"] for record in missed] == [
+        "when does the ferry to brisk leave?",
+        "what is the capital of france?",
+        "how many cars does the ferry carry?",
+        "how many backends?",
+    ]
+    assert shown.splitlines()[:8] == [
+        "missed 4 of 5 questions",
+        "",
+        "  when does the ferry to brisk leave?",
+        f"    answer    {missed[0]['answer']}",
+        "    expected  ferry.md:4",
+        "    top       ferry.md:3",
+        "    missed    answered from another line",
+        "",
+    ]
+    assert "    missed    declined" in shown and "    expected  none" in shown
+    assert "    missed    answered, but the notes do not hold the answer" in shown
+    assert "    after     what does keras provide?" in shown
 
 
 def test_a_source_not_in_the_folder_is_refused(session):

@@ -103,5 +103,6 @@ def test_info_says_where_everything_is(notes_with_weights, elsewhere, capsys):
     lines = capsys.readouterr().out.splitlines()
     user_config = Path(os.environ["XDG_CONFIG_HOME"]) / "tinychat" / "tinychat.yaml"
     assert f"config       {user_config}" in lines
-    assert f"state        {state_for(notes_with_weights)} (weights, index cache, history)" in lines
+    state = state_for(notes_with_weights)
+    assert f"state        {state} (weights, index cache, history, log)" in lines
     assert any(line.startswith(f"knowledge    {notes_with_weights}: 3 files") for line in lines)

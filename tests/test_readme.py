@@ -22,8 +22,26 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_slash_command_table_lists_every_command_and_no_other():
-    in_readme = set(re.findall(r"^\| `(/[a-z]+)", README, flags=re.MULTILINE))
-    assert in_readme == {command.name for command in COMMANDS}
+    """In the table's order, each row opening with what `/help` shows as the command's usage."""
+    in_readme = re.findall(r"^\| `(/[^`]+)` \|", README, flags=re.MULTILINE)
+    assert in_readme == [command.usage for command in COMMANDS]
+
+
+def test_the_commands_table_has_a_row_for_every_subcommand():
+    from tinychat.completion import read_parser
+    from tinychat.cli import build_parser
+
+    in_readme = set(re.findall(r"^\| `tinychat ([a-z]+)", README, flags=re.MULTILINE))
+    subcommands = {command.name for command in read_parser(build_parser()).subcommands}
+    assert in_readme == subcommands
+
+
+def test_the_first_command_leaves_tinychat_runnable_as_typed_and_ci_runs_the_second():
+    """After the first command `tinychat` runs as every later example types it (the venv is
+    active in the shell), and .ci/run runs the README's test command exactly."""
+    first, second = re.findall(r"^```sh\n(.+)\n```", README, flags=re.MULTILINE)[:2]
+    assert ". .venv/bin/activate && " in first and first.endswith("&& tinychat")
+    assert (ROOT / ".ci" / "run").read_text().splitlines()[-1] == second
 
 
 def test_tinychat_yaml_documents_every_setting_and_no_other():

@@ -47,8 +47,9 @@ def test_slash_commands_and_a_question(session):
 def test_help_lists_every_command_and_sources_before_any_answer(session):
     code, text = drive(session, "/help\n/sources\n/probs\n/why\n")
     assert code == 0
+    unwrapped = " ".join(text.split())
     for command in COMMANDS:
-        assert f"  {command.usage}" in text and command.help in text
+        assert f"  {command.usage}" in text and command.help in unwrapped
     assert text.count("no answer yet: ask a question first") == 3
 
 
@@ -152,8 +153,35 @@ def test_unknown_arguments_are_refused_and_name_what_is_accepted(session, monkey
 def test_help_aligns_every_description(session):
     _, text = drive(session, "/help\n")
     rows = [line for line in text.splitlines() if line.startswith("  /")]
-    starts = {line.index(command.help) for line, command in zip(rows, COMMANDS)}
+    starts = {
+        line.index(command.help.split()[0], 2 + len(command.usage))
+        for line, command in zip(rows, COMMANDS)
+    }
     assert len(rows) == len(COMMANDS) and len(starts) == 1
+
+
+@pytest.mark.parametrize("columns", [40, 80])
+def test_help_and_info_wrap_between_words_at_any_width(session, columns):
+    """A line longer than the terminal would be broken by it mid-word ("every weight arr|ay")."""
+    from prompt_toolkit.data_structures import Size
+
+    class Narrow(DummyOutput):
+        def get_size(self) -> Size:
+            return Size(rows=30, columns=columns)
+
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=Narrow()):
+        pipe.send_text("/help\n/info\n\x04")
+        Repl(session, out=out, input=pipe, output=Narrow()).run()
+    lines = out.getvalue().splitlines()[1:]  # after the greeting
+    # Only a word longer than a line (a path in tmp) may stick out; it is never cut.
+    limit = columns - 2
+    too_long = [line for line in lines if len(line) > limit]
+    assert all(max(map(len, line.split())) > limit - 13 for line in too_long), too_long
+    said = " ".join(out.getvalue().split())
+    for command in COMMANDS:  # every description whole, its words in order
+        assert command.help in said
+    assert "learned numbers in" in said and "changed since: tinychat train" not in said
 
 
 def test_completion_of_a_command_s_arguments():
@@ -405,3 +433,44 @@ def test_the_history_file_is_prompt_toolkits_format(tmp_path):
         ours.store_string(question)
     assert list(ChatHistory(tmp_path / "theirs", print).load_history_strings()) == questions[::-1]
     assert list(FileHistory(str(tmp_path / "ours")).load_history_strings()) == questions[::-1]
+
+
+def test_info_in_the_repl_speaks_of_retrain_and_of_the_training_under_way(
+    session, trained, tmp_path
+):
+    """Inside the REPL the way to update the weights is /retrain, and a training running in the
+    background is part of what the model is doing."""
+    import shutil
+
+    from tinychat.trainer import Trainer
+
+    shutil.copytree(trained[0].paths.state, session.config.paths.state, dirs_exist_ok=True)
+    (tmp_path / "notes" / "keras.txt").write_text("Keras is a library.\n")
+    trainer = Trainer(session.config, fresh=False)
+    trainer._event("progress 120 400 0.6123 110.0")
+    trainer.running = lambda: True  # no child was started; the line above is what one sends
+    out = io.StringIO()
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("/info\n\x04")
+        repl = Repl(session, out=out, input=pipe, output=DummyOutput())
+        repl.trainer = trainer
+        repl.stop_training = lambda: None
+        repl.run()
+    said = " ".join(out.getvalue().split())
+    assert "(1 file changed since: /retrain)" in said and "tinychat train" not in said
+    assert "under way training 120/400 loss 0.61 at most 1:50 left (in the background)" in said
+
+
+def test_a_resumed_training_is_announced_once(session):
+    """The REPL says "resuming training from step N" when it starts the training; the same line
+    from the trainer child is not said again later (after an /info, say)."""
+
+    class Child:
+        notices = ["resuming training from step 115 of 1000", "training: 1 file skipped"]
+        exit_code = None
+
+    with create_pipe_input() as pipe:
+        repl = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput())
+        repl.trainer = Child()
+        repl.check_training()
+    assert repl.notices == ["training: 1 file skipped"] and Child.notices == []

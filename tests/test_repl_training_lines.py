@@ -39,5 +39,5 @@ def test_a_state_folder_under_a_file_is_said_as_train_says_it_and_answers_are_no
     session = ChatSession(dataclasses.replace(config, paths=paths), None)
     code, text = drive(session, "when does the ferry leave?\n")
     assert "sub: cannot write in the state folder (Not a directory)" in text
-    assert "(no trained model: best matching sentence)" in text
+    assert "(no trained model yet: best matching sentence)" in text
     assert "still training" not in text

@@ -85,6 +85,20 @@ def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(
     assert child.exitstatus == 0
 
 
+def test_a_second_line_of_a_question_has_its_own_prompt(trained_folder):
+    """Alt-Enter (Esc, Enter) starts a new line of the same question, shown after '... ' as the
+    lines of a \"\"\" block are."""
+    child = spawn(trained_folder)
+    child.send("when does the\x1b\r")
+    child.expect_exact("when does the")
+    child.expect_exact("\n\x1b[0m...")  # the next line's prompt (its space: a cursor move)
+    child.send("ferry leave?\r")
+    child.expect_exact("notes/ferry.md:3")
+    child.expect(">")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+
+
 def test_arrow_up_recalls_history_across_restarts(trained_folder):
     folder = trained_folder
     child = spawn(folder)

@@ -223,7 +223,10 @@ def test_one_time_and_speed_per_run(trained, trained_progress):
     speed = f"{metrics['chars_per_second'] / 1000:.1f}k chars/s"
     assert bar.startswith("training [################] 30/30") and speed in bar, (bar, speed)
     assert f"30 steps in {format_seconds(metrics['seconds'])}, {speed}" in summary
-    named = r"new questions about the trained sentences \(too few to keep any out\): \d+\.\d\d bits"
+    named = (
+        r"new questions about the trained sentences \(too few to keep any out\): the model gave"
+        r" each answer character \d+(\.\d)?% on average with the notes in its context"
+    )
     assert re.search(named, trained_progress)
 
 

@@ -7,8 +7,11 @@ their text, sentences: text -> chunks with line numbers, manifest: what was read
 searches, and whether the notes say at all; its features cached on disk)
 -> context + prompt ([CONTEXT]/[QUERY]/[ANSWER], fitted to the window)
 -> runtime (numpy forward pass, one character at a time)
--> chat (a session) -> repl / cli (views: /why and /probs; watcher: live knowledge;
-key_bindings: the prompt's keys; locations: where settings, knowledge and state live).
+-> chat (a session) -> repl / cli (commands: the slash commands; views: /why and /probs;
+watcher: live knowledge; key_bindings: the prompt's keys; locations: where settings, knowledge
+and state live; citation: where an answer came from, as a path to type; editor: /open;
+file_list: /files; transcript: /save; log: every answer, for `tinychat log`; completion: shell
+completion scripts from the parser).
 Training: examples (chunks -> rows) -> model (Keras) -> train (fit) -> checkpoint (HDF5), all
 three reading one table of weights (architecture); reached through startup (load, or train
 first) and evaluated by evaluate; resume keeps a stopped run's progress; trainer runs

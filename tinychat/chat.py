@@ -63,6 +63,9 @@ class Answer:
     searched: str = ""
     # no weights yet (still training): `text` is the first context line
     retrieved_only: bool = False
+    # the sentences of the first [CONTEXT] line, which the answer copies: what it cites
+    # (none when declined)
+    cited: list[Hit] = field(default_factory=list)
 
     @property
     def probabilities(self) -> list[float]:
@@ -72,8 +75,11 @@ class Answer:
         ]
 
     def to_json(self) -> dict:
-        """The `--json` contract: query, answer, abstained, weak, searched, sources (best first,
-        1-based lines; when the answer was declined, the closest sentences, which were not used)."""
+        """The `--json` contract: query, answer, abstained, weak, searched, sources (the sentences
+        the context held, best first: path, 1-based lines, score and text), closest (when the
+        answer was declined, the closest sentences, not used; `sources` is then empty) and
+        retrieved_only (no trained model yet: the answer is the best matching sentence)."""
+        used, closest = ([], self.sources) if self.abstained else (self.sources, [])
         return {
             "query": self.query,
             "answer": self.text,
@@ -81,16 +87,22 @@ class Answer:
             # why the best sentence may not answer ("" for a good match): read the source
             "weak": self.weak,
             "searched": self.searched or self.query,
-            "sources": [
-                {
-                    "path": h.chunk.path,
-                    "line": h.chunk.line,
-                    "end_line": h.chunk.end_line,
-                    "score": round(h.score, 4),
-                }
-                for h in self.sources
-            ],
+            "sources": [_source_json(hit) for hit in used],
+            "closest": [_source_json(hit) for hit in closest],
+            "retrieved_only": self.retrieved_only,
         }
+
+
+def _source_json(hit: Hit) -> dict:
+    """One sentence of the notes as `--json` gives it."""
+    chunk = hit.chunk
+    return {
+        "path": chunk.path,
+        "line": chunk.line,
+        "end_line": chunk.end_line,
+        "score": round(hit.score, 4),
+        "text": chunk.text,
+    }
 
 
 class ChatSession:
@@ -237,9 +249,10 @@ class ChatSession:
             why_declined=declined,
             weak="" if declined else found.weak,
             searched=found.searched,
+            cited=list(lines[0].hits) if lines and not declined else [],
         )
         if self.runtime is None and not declined:
-            self.last.sources, self.last.retrieved_only = list(lines[0].hits) if lines else [], True
+            self.last.sources, self.last.retrieved_only = list(self.last.cited), True
         return self.last
 
     def generate(self, answer: Answer) -> Iterator[str]:

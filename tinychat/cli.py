@@ -1,4 +1,5 @@
-"""Command line: `tinychat [ask|train|demo|info|eval] [options]`. Never imports TensorFlow itself.
+"""Command line: `tinychat [ask|train|demo|info|eval|log|completion] [options]`.
+Never imports TensorFlow itself.
 
 With no subcommand tinychat chats: a REPL on a terminal, one answer per stdin line on a
 pipe. Problems the user can fix arrive as TinychatError and leave as one line on stderr
@@ -18,15 +19,20 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tinychat import __version__, checkpoint
-from tinychat.chat import ChatSession
+from tinychat.chat import Answer, ChatSession
 from tinychat.config import Config, TrainConfig, field_range, load_config
 from tinychat.errors import TinychatError
-from tinychat.knowledge import Knowledge
 from tinychat.scan import KnowledgeTooLarge
-from tinychat.sentences import subject_of
 from tinychat import locations
 from tinychat.terminal import json_line, printable, printable_line
-from tinychat.startup import notice, open_session, run_training
+from tinychat.wrap import fill_lines, terminal_width
+from tinychat.startup import (
+    notice,
+    open_session,
+    pick_up_weights,
+    run_training,
+    training_elsewhere,
+)
 
 
 # ---------------------------------------------------------------------------- options
@@ -53,7 +59,7 @@ def _common_options() -> argparse.ArgumentParser:
         "--state",
         type=Path,
         metavar="DIR",
-        help="where weights, index cache and history live (default ./.tinychat in a"
+        help="where weights, index cache, history and log live (default ./.tinychat in a"
         " folder with a tinychat.yaml, else one per knowledge folder in"
         " $XDG_STATE_HOME/tinychat)",
     )
@@ -67,7 +73,7 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument(
         "--yes",
         action="store_true",
-        help="index a knowledge folder past its size budget without asking",
+        help="index a knowledge folder past its size limits without asking",
     )
     return common
 
@@ -104,10 +110,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="pipe mode: stdin is one conversation (a line /new starts another), so 'how tall"
         " is it?' is searched with the subject of the answer before",
     )
+    _answer_options(parser, "pipe mode: ")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_command in (_ask_command, _train_command, _demo_command, _info_command, _eval_command):
+    for add_command in (
+        _ask_command,
+        _train_command,
+        _demo_command,
+        _info_command,
+        _eval_command,
+        _log_command,
+        _completion_command,
+    ):
         add_command(commands, common)
     return parser
+
+
+def _answer_options(parser: argparse.ArgumentParser, mode: str = "") -> None:
+    """The options of commands that print answers (the pipe and `ask`)."""
+    # SUPPRESS: `tinychat --cite ask ...` keeps the --cite given before the subcommand.
+    parser.add_argument(
+        "--cite",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=f"{mode}after each plain answer, the file and line it came from: [notes/ferry.md:3]",
+    )
+    parser.add_argument(
+        "--no-train",
+        action="store_true",
+        dest="no_train",
+        default=argparse.SUPPRESS,
+        help=f"{mode}with no trained model yet, answer at once with the best matching sentence"
+        " instead of training first",
+    )
 
 
 def _ask_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -121,6 +155,7 @@ def _ask_command(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the whole [CONTEXT]/[QUERY]/[ANSWER] block",
     )
+    _answer_options(ask)
 
 
 def _train_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -137,7 +172,9 @@ def _demo_command(commands: Any, common: argparse.ArgumentParser) -> None:
     demo = commands.add_parser(
         "demo", parents=[common], help="train if needed, then show a few full prompts"
     )
-    demo.add_argument("questions", nargs="*", help="questions (default: three a newcomer asks)")
+    demo.add_argument(
+        "questions", nargs="*", help="questions (default: three about subjects of the notes)"
+    )
 
 
 def _info_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -162,8 +199,46 @@ def _eval_command(commands: Any, common: argparse.ArgumentParser) -> None:
         " {turns}",
     )
     evaluate.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON object, with each question's outcome in per_question",
     )
+    evaluate.add_argument(
+        "--show-failures",
+        action="store_true",
+        dest="show_failures",
+        help="after the table, each question that missed: its answer, the source and line"
+        " expected and the top one",
+    )
+
+
+def _log_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    log = commands.add_parser(
+        "log", parents=[common], help="the last questions and answers (from the log)"
+    )
+    log.add_argument(
+        "-n", type=int, default=10, metavar="N", dest="count", help="how many (default 10)"
+    )
+    log.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object each"
+    )
+
+
+def _completion_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    from tinychat.completion import SHELLS
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print the completion script for a shell. Install it with, for bash:"
+        " tinychat completion bash > ~/.local/share/bash-completion/completions/tinychat;"
+        " zsh: tinychat completion zsh > ~/.zfunc/_tinychat (with fpath+=(~/.zfunc) before"
+        " compinit in ~/.zshrc); fish: tinychat completion fish >"
+        " ~/.config/fish/completions/tinychat.fish (make the folder first if it is missing)."
+        " Then start a new shell.",
+    )
+    completion.add_argument("shell", choices=SHELLS, help="the shell: " + ", ".join(SHELLS))
 
 
 def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
@@ -186,23 +261,40 @@ def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
     interactive = sys.stdin.isatty() and not getattr(args, "json", False)
-    # The REPL opens at once and trains in the background; a pipe trains first, as scripts expect.
-    with open_session(config, train_missing=not interactive) as session:
+    # The REPL opens at once and trains in the background; a pipe trains first, as scripts
+    # expect, unless told not to (--no-train).
+    train_first = not interactive and not getattr(args, "no_train", False)
+    with open_session(config, train_missing=train_first, hint=NO_TRAIN_HINT) as session:
         if interactive:
             from tinychat.repl import run_repl
 
             return run_repl(session, args.config_file)
         session.follow_up = getattr(args, "follow_up", False)
-        return answer_lines(session, sys.stdin.buffer, sys.stdout, getattr(args, "json", False))
+        return answer_lines(
+            session,
+            sys.stdin.buffer,
+            sys.stdout,
+            getattr(args, "json", False),
+            cite=getattr(args, "cite", False),
+        )
 
 
-def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> int:
+NO_TRAIN_HINT = "--no-train answers at once with the best matching sentence"
+
+
+def answer_lines(
+    session: ChatSession, lines: Any, out: Any, as_json: bool, cite: bool = False
+) -> int:
     """Pipe mode: each non-empty input line is a question; one answer line each, flushed at once.
 
     A question that meets a problem (the notes folder renamed for a moment) still gets its line:
     an empty answer, or with --json an object with an "error" field; the problem goes to stderr
     and the next question is answered as usual. The exit code is 1 if any question failed.
+    With `cite`, a plain answer ends with the file and line it came from. Each answer is logged.
     """
+    from tinychat.log import AnswerLog
+
+    log = AnswerLog(session.config.paths.state, notice)
     failed = False
     for raw in lines:
         query = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
@@ -213,34 +305,64 @@ def answer_lines(session: ChatSession, lines: Any, out: Any, as_json: bool) -> i
             session.conversation.reset()  # the next question starts a new conversation
             continue
         try:
-            record = session.ask(query).to_json()
+            pick_up_weights(session)  # a training elsewhere (a REPL's) may have finished
+            answer = session.ask(query)
+            log.append(answer)
+            record, text = answer.to_json(), plain_answer(session, answer, cite)
         except TinychatError as error:
             notice(f"tinychat: {error}")
             record = {
                 "query": query,
                 "answer": "",
                 "abstained": False,
+                "weak": "",
                 "searched": query,
                 "sources": [],
+                "closest": [],
+                "retrieved_only": False,
                 "error": str(error),
             }
+            text = ""
             failed = True
-        out.write((json_line(record) if as_json else printable_line(record["answer"])) + "\n")
+        out.write((json_line(record) if as_json else text) + "\n")
         out.flush()
     return int(failed)
+
+
+def plain_answer(session: ChatSession, answer: Answer, cite: bool) -> str:
+    """The answer as one line of text, then what `answer_tail` adds."""
+    return printable_line(answer.text) + answer_tail(session, answer, cite)
+
+
+def answer_tail(session: ChatSession, answer: Answer, cite: bool) -> str:
+    """What follows a plain answer: a mark when it is the best matching sentence (no model yet),
+    and with `cite` where it came from, ' [notes/ferry.md:3]'."""
+    from tinychat.citation import RETRIEVED_MARK, UNTRAINED_MARK, citation
+
+    tail = ""
+    if answer.retrieved_only and answer.text:
+        training = training_elsewhere(session.config.paths.state)
+        tail += f"  {RETRIEVED_MARK if training else UNTRAINED_MARK}"
+    where = citation(session.config.paths.knowledge, answer) if cite else ""
+    return f"{tail} [{where}]" if where else tail
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     args.question = " ".join(args.question)  # `tinychat ask what is keras`: its words, joined
     if not args.question.strip():
         raise TinychatError('ask: the question is empty; try tinychat ask "what is keras?"')
-    with open_session(config) as session:
+    train_first = not getattr(args, "no_train", False)
+    with open_session(config, train_missing=train_first, hint=NO_TRAIN_HINT) as session:
         return ask_one(args, session)
 
 
 def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
+    from tinychat.log import AnswerLog
+
+    log = AnswerLog(session.config.paths.state, notice)
     if getattr(args, "json", False):
         answer = session.ask(args.question)
+        log.append(answer)
         record = answer.to_json()
         if args.show_prompt:
             record["prompt"] = answer.prompt
@@ -252,7 +374,8 @@ def ask_one(args: argparse.Namespace, session: ChatSession) -> int:
     for char in session.generate(answer):
         sys.stdout.write(printable(char))
         sys.stdout.flush()
-    sys.stdout.write("\n")
+    sys.stdout.write(answer_tail(session, answer, getattr(args, "cite", False)) + "\n")
+    log.append(answer)
     return 0
 
 
@@ -268,6 +391,8 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from tinychat.demo import demo_questions
+
     with open_session(config) as session:
         questions = args.questions or demo_questions(session.knowledge)
         for number, question in enumerate(questions):
@@ -276,38 +401,12 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-# What a newcomer asks of the bundled notes (each answered by the sentence it names).
-BUNDLED_QUESTIONS = (
-    "what is keras?",
-    "how many attention heads does tinychat use?",
-    "what does temperature 0 mean?",
-)
-SUBJECT_WORDS = 4  # at most this many words in a heading used as a demo question's subject
-
-
-def demo_questions(knowledge: Knowledge, count: int = 3) -> list[str]:
-    """Natural questions for the demo: a fixed few for the bundled notes, else "what is <subject>?"
-    for subjects spread over the folder, each a file's heading or else its name."""
-    from tinychat.locations import is_bundled
-
-    if is_bundled(knowledge.folder):
-        return list(BUNDLED_QUESTIONS[:count])
-    subjects: list[str] = []
-    for path, state in sorted(knowledge.files.items()):
-        title = next((chunk.title for chunk in state.chunks if chunk.title), "")
-        if len(title.split()) > SUBJECT_WORDS:  # a heading that is a sentence names no subject
-            title = ""
-        subject = (title or subject_of(path.rsplit("/", 1)[-1])).lower()
-        if subject and subject not in subjects:
-            subjects.append(subject)
-    step = max(1, len(subjects) // count)  # spread over the folder, not its first few names
-    return [f"what is {subject}?" for subject in subjects[::step][:count]]
-
-
 def cmd_info(args: argparse.Namespace, config: Config) -> int:
-    from tinychat.info import describe, embedding_map
+    from tinychat.info import LABEL_WIDTH, describe, embedding_map
 
-    print(printable(describe(config, verbose=args.verbose, config_file=args.config_file)))
+    text = printable(describe(config, verbose=args.verbose, config_file=args.config_file))
+    width = terminal_width(sys.stdout)  # on a terminal, broken between words, not mid-word
+    print(fill_lines(text, width, LABEL_WIDTH) if width else text)
     if args.embeddings:
         trained = checkpoint.load(
             checkpoint.weights_path(config.paths.state), expected=config.model
@@ -331,12 +430,41 @@ def print_fragments(lines: list[list[tuple[str, str]]]) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    from tinychat.evaluate import evaluate, format_table, load_items
+    from tinychat.evaluate import evaluate, format_failures, format_table, load_items
 
     questions = [item for path in args.questions for item in load_items(path)]
     with open_session(config) as session:
         report = evaluate(session, questions)
-    print(json.dumps(report) if getattr(args, "json", False) else format_table(report))
+    if getattr(args, "json", False):
+        print(json.dumps(report))
+        return 0
+    print(format_table(report))
+    if args.show_failures:
+        print("\n" + format_failures(report))
+    return 0
+
+
+def cmd_log(args: argparse.Namespace, config: Config) -> int:
+    from tinychat.log import LOG_NAME, format_entry, last_entries
+
+    if args.count < 1:
+        raise TinychatError(f"log -n {args.count}: give a whole number of at least 1")
+    entries = last_entries(config.paths.state, args.count)
+    if not entries:
+        notice(f"no questions logged yet in {config.paths.state / LOG_NAME}")
+    elif getattr(args, "json", False):
+        print("\n".join(json_line(entry) for entry in entries))
+    else:
+        text = "\n\n".join(format_entry(entry) for entry in entries)
+        width = terminal_width(sys.stdout)
+        print(fill_lines(text, width) if width else text)
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from tinychat.completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
     return 0
 
 
@@ -347,12 +475,15 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace, Config], int]] = {
     "demo": cmd_demo,
     "info": cmd_info,
     "eval": cmd_eval,
+    "log": cmd_log,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tinychat` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "completion":  # needs no settings: a broken tinychat.yaml must not stop it
+        return cmd_completion(args)
     try:
         check_streams(args.command)
         args.config_file = locations.config_file(getattr(args, "config", None), Path.cwd())
@@ -363,6 +494,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{state}: the state folder is a file; pass --state DIR (a folder) or move the file"
             )
         checkpoint.adopt_old_name(state, notice)  # a state folder from an older tinychat
+        given = getattr(args, "knowledge", None)
+        if given is not None and args.command != "log" and not config.paths.knowledge.is_dir():
+            # this person passed --knowledge: say so, not "create it or pass --knowledge DIR"
+            there = config.paths.knowledge.exists()
+            problem = "is a file, not a folder" if there else "knowledge folder not found"
+            raise TinychatError(f"{given}: {problem}; check the --knowledge path")
         code = run_command(args, config)
         sys.stdout.flush()  # a full disk is said here, not at exit as a traceback
         return code

@@ -111,6 +111,7 @@ class GenerationConfig:
     max_answer_chars: int = ranged(160, 1, 4096)  # an answer stops here if no newline came first
     seed: int = ranged(0, *SEED)  # sampling seed, so a temperature > 0 session can be replayed
     decline_text: str = "The notes don't say."  # the answer when the notes do not hold one
+    cite: bool = True  # the REPL shows the file and line under each answer; false: bare answers
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -302,32 +303,84 @@ def evaluate(
     questions = resolve_sources(
         [item for item in items if isinstance(item, Question)], files, session.knowledge.folder
     )
-    rows = [
-        _measure(session, question, files, bits) for question in questions if question.answerable
-    ]
+    per_question: list[dict[str, Any]] = []
+    rows = []
+    for question in questions:
+        if question.answerable:
+            row, answer = _measure(session, question, files, bits)
+            rows.append(row)
+            per_question.append(question_record(question, answer))
     summary = _average(rows)
     for kind in MISSING_KINDS:
-        answers = [session.ask(q.q) for q in questions if not q.answerable and q.missing == kind]
+        unanswerable = [q for q in questions if not q.answerable and q.missing == kind]
+        answers = [session.ask(q.q) for q in unanswerable]
+        per_question += [question_record(q, a) for q, a in zip(unanswerable, answers)]
         declined = [float(answer.abstained) for answer in answers]
         marked = [float(bool(answer.weak)) for answer in answers]
         summary[f"abstained_{kind}"] = round(float(np.mean(declined)), 4) if declined else None
         summary[f"weak_{kind}"] = round(float(np.mean(marked)), 4) if marked else None
     conversations = [item for item in items if isinstance(item, Conversation)]
     if conversations:
-        summary |= follow_up_measures(session, conversations, files)
+        summary |= follow_up_measures(session, conversations, files, per_question)
     return {
         "questions": len(rows),
         "unanswerable": sum(not q.answerable for q in questions),
         "conversations": len(conversations),
         **summary,
+        "per_question": per_question,
     }
 
 
+def question_record(
+    question: Question, answer: Answer, earlier: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """One question's outcome for `eval --json` and `--show-failures`: what was asked, the
+    answer, the source and line expected, the top source and line, and whether (and why) it
+    missed. `earlier` holds the questions asked before it in a conversation."""
+    top = answer.sources[0].chunk if answer.sources else None
+    record: dict[str, Any] = {
+        "q": question.q,
+        "answer": answer.text,
+        "answerable": question.answerable,
+        "source": question.source,
+        "line": question.line,
+        "top_source": top.path if top else None,
+        "top_line": top.line if top else None,
+        "abstained": answer.abstained,
+    }
+    if earlier:
+        record["after"] = list(earlier)
+    record["missed"] = why_missed(question, answer, top)
+    return record
+
+
+def why_missed(question: Question, answer: Answer, top: Chunk | None) -> str:
+    """Why the answer misses ('' when it does not): declined, answered though the notes do not
+    say, from the wrong file or line, or without a keyword."""
+    if not question.answerable:
+        return "" if answer.abstained else "answered, but the notes do not hold the answer"
+    if answer.abstained:
+        return "declined"
+    if top is None or top.path != question.source:
+        return "answered from another file"
+    if question.line is not None and not answers_line(top, question):
+        return "answered from another line"
+    if keyword_recall(answer.text, question.keywords) < 1.0:
+        found = set(tokens(answer.text))
+        lacking = [k for k in question.keywords if not all(p in found for p in tokens(k))]
+        return f"the answer lacks {', '.join(lacking)}"
+    return ""
+
+
 def follow_up_measures(
-    session: ChatSession, conversations: list[Conversation], files: list[str]
+    session: ChatSession,
+    conversations: list[Conversation],
+    files: list[str],
+    per_question: list[dict[str, Any]] | None = None,
 ) -> dict:
     """The last turn of each conversation, answered after the earlier ones (as the REPL follows a
-    conversation) and alone: its line hit@1 and keyword recall both ways."""
+    conversation) and alone: its line hit@1 and keyword recall both ways. Each last turn asked
+    after the earlier ones is added to `per_question`."""
     rows = {"follow": [], "alone": []}
     follow_up = session.follow_up
     try:
@@ -341,6 +394,9 @@ def follow_up_measures(
                 last = turns[-1]
                 answer = session.ask(last.q)
                 top = answer.sources[0].chunk if answer.sources and not answer.abstained else None
+                if mode == "follow" and per_question is not None:
+                    earlier = tuple(turn.q for turn in turns[:-1])
+                    per_question.append(question_record(last, answer, earlier))
                 rows[mode].append(
                     {
                         "line_hit1": float(answers_line(top, last)) if last.line else None,
@@ -363,7 +419,7 @@ def follow_up_measures(
 
 def _measure(
     session: ChatSession, question: Question, files: list[str], bits: bool
-) -> dict[str, float | None]:
+) -> tuple[dict[str, float | None], Answer]:
     answer = session.ask(question.q)
     ranked = session.retrieve(question.q)
     context = [hit.chunk for hit in answer.sources]
@@ -386,7 +442,7 @@ def _measure(
         row["bpc_context"] = bits_per_char(session, texts, question.q, question.answer)
         row["bpc_no_context"] = bits_per_char(session, [], question.q, question.answer)
         row["bpc_wrong_document"] = bits_per_char(session, wrong, question.q, question.answer)
-    return row
+    return row, answer
 
 
 def _average(rows: list[dict[str, float | None]]) -> dict[str, float | None]:
@@ -426,14 +482,53 @@ LABELS = {
 }
 
 
+NOTE_WIDTH = 78  # the note under the table fits an 80-column terminal
+BITS_NOTE = (
+    "bits/char: how hard the reference answer was for the model to write, in yes-or-no guesses"
+    " per character (0.1 = it gave each character 93% on average, 1 = 50%); the gap between"
+    " the retrieved context and none is how much the model reads its context."
+)
+
+
 def format_table(report: dict[str, Any]) -> str:
-    """The report as an aligned two-column table (measures the report lacks are left out)."""
+    """The report as an aligned two-column table (measures the report lacks are left out), then
+    what bits/char means when the report has them."""
+    keys = [key for key in LABELS if key in report]
+    width = max([len("questions"), *(len(LABELS[key]) for key in keys)])  # the longest label
     lines = [
-        f"{'questions':<42} {report['questions']} answerable, {report.get('unanswerable', 0)} not"
+        f"{'questions':<{width}} {report['questions']} answerable,"
+        f" {report.get('unanswerable', 0)} not"
     ]
     lines += [
-        f"{LABELS[key]:<42} " + ("n/a" if report[key] is None else f"{report[key]:.3f}")
-        for key in LABELS
-        if key in report
+        f"{LABELS[key]:<{width}} " + ("n/a" if report[key] is None else f"{report[key]:.3f}")
+        for key in keys
     ]
+    if any(key.startswith("bpc_") for key in report):
+        lines += ["", textwrap.fill(BITS_NOTE, width=NOTE_WIDTH)]
     return "\n".join(lines)
+
+
+def format_failures(report: dict[str, Any]) -> str:
+    """Each question that missed: the question, its answer, the source and line expected, the
+    top source and line, and why it missed."""
+    missed = [record for record in report.get("per_question", []) if record["missed"]]
+    lines = [f"missed {len(missed)} of {len(report.get('per_question', []))} questions"]
+    for record in missed:
+        expected = _where(record["source"], record["line"]) if record["answerable"] else "none"
+        top = _where(record["top_source"], record["top_line"])
+        lines += [
+            "",
+            f"  {printable(record['q'])}",
+            *(f"    after     {printable(q)}" for q in record.get("after", [])),
+            f"    answer    {printable(record['answer'])}",
+            f"    expected  {expected}",
+            f"    top       {top}",
+            f"    missed    {record['missed']}",
+        ]
+    return "\n".join(lines)
+
+
+def _where(path: str | None, line: int | None) -> str:
+    if not path:
+        return "none"
+    return printable(f"{path}:{line}" if line is not None else path)

@@ -23,6 +23,14 @@ from tinychat.vocab import VOCAB_SIZE
 
 
 PARAMETER_BUDGET = 10_000  # "about 10,000 parameters": the size tinychat is designed around
+LABEL_WIDTH = 13  # "checkpoint   ": the column where each line's value starts
+RETRIEVERS = {  # retrieval.retriever, for -v: how the sentences of an answer's context are found
+    "tfidf": "a note by its subject words, then its sentences, by the words and three-letter"
+    " pieces they share with the question, the rarer the more (BM25, a TF-IDF weighting)",
+    "embedding": "sentences by the cosine of their mean character embedding (the model's own)"
+    " with the question's",
+    "hybrid": "both the word ranking (tfidf) and the embedding one, their ranks fused",
+}
 
 
 def weight_table(model: ModelConfig) -> list[str]:
@@ -33,26 +41,35 @@ def weight_table(model: ModelConfig) -> list[str]:
         size = math.prod(shape)
         rows.append(f"  {name:<34} {' x '.join(map(str, shape)) or 'scalar':>9} {size:>11,}")
     total = parameter_count(model)
-    share = f"{total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget"
+    share = f"{total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} tinychat is built around"
     rows.append(f"  {'total':<34} {'':>9} {total:>11,}  ({share})")
     return rows
 
 
 def parameter_line(model: ModelConfig) -> str:
-    """The parameter count against the budget, in one line (the table is behind -v)."""
+    """The parameter count in one line (the table of weights is behind -v)."""
     total, arrays = parameter_count(model), len(weight_shapes(model))
-    share = f"{total / PARAMETER_BUDGET:.0%} of the ~{PARAMETER_BUDGET:,} budget"
-    return f"parameters   {total:,} in {arrays} weight arrays ({share}; -v lists them)"
+    return f"parameters   {total:,} learned numbers in {arrays} weight arrays (-v lists them)"
 
 
-def describe(config: Config, verbose: bool = False, config_file: Path | None = None) -> str:
+def describe(
+    config: Config,
+    verbose: bool = False,
+    config_file: Path | None = None,
+    retrain: str = "tinychat train",
+    under_way: str = "",
+) -> str:
     """Where everything is (settings file, state folder), the model and its size (`verbose`: a
-    table of its weights), the vocabulary, the knowledge and the checkpoint."""
+    table of its weights, and how sentences are found), the vocabulary, the knowledge and the
+    checkpoint. `retrain` is what updates the weights where this is read (`/retrain` in the
+    REPL); `under_way` the progress of a training running now, if any."""
     knowledge = open_knowledge(config)
     lines = [
         *_model_lines(config, verbose, config_file),
         _knowledge_line(config, knowledge),
-        *_checkpoint_lines(config, knowledge),
+        *([_retrieval_line(config.retrieval.retriever)] if verbose else []),
+        *_checkpoint_lines(config, knowledge, retrain, bool(under_way)),
+        *([f"under way    {under_way} (in the background)"] if under_way else []),
     ]
     return "\n".join(lines)
 
@@ -68,7 +85,7 @@ def _model_lines(config: Config, verbose: bool, config_file: Path | None) -> lis
     settings = config_file or f"none: defaults (no tinychat.yaml here, nor {user_config_file()})"
     return [
         f"config       {settings}",
-        f"state        {config.paths.state} (weights, index cache, history)",
+        f"state        {config.paths.state} (weights, index cache, history, log)",
         (
             f"model        {model.n_layers} layers, {model.n_heads} heads, d_model {model.d_model},"
             f" d_ff {model.d_ff}, copy path {'on' if model.copy else 'off'}"
@@ -87,17 +104,27 @@ def _knowledge_line(config: Config, knowledge: Knowledge) -> str:
         return f"knowledge    {printable_line(str(error))}"
     return (
         f"knowledge    {printable_line(str(config.paths.knowledge))}: {len(knowledge.files)} files,"
-        f" {len(knowledge.chunks)} chunks indexed by the {config.retrieval.retriever}"
-        f" retriever (top-k {config.retrieval.top_k})"
+        f" {len(knowledge.chunks)} chunks (sentences), the best {config.retrieval.top_k} of them"
+        " in each answer's context (top-k)"
     )
 
 
-def _checkpoint_lines(config: Config, knowledge: Knowledge) -> list[str]:
+def _retrieval_line(kind: str) -> str:
+    """How the sentences of an answer's context are found, for the curious (-v)."""
+    return f"retrieval    {kind} (retrieval.retriever) finds {RETRIEVERS[kind]}"
+
+
+def _checkpoint_lines(
+    config: Config, knowledge: Knowledge, retrain: str, training: bool
+) -> list[str]:
     """The checkpoint: its size and age, its training, and the knowledge it was trained on."""
     path = checkpoint.weights_path(config.paths.state)
     if not path.exists():
         state = printable_line(str(config.paths.state))
-        return [f"checkpoint   none yet in {state}; `tinychat` or `tinychat train` trains one"]
+        how = "training now" if training else f"{retrain} trains one"
+        if retrain == "tinychat train" and not training:
+            how = "`tinychat` or `tinychat train` trains one"
+        return [f"checkpoint   none yet in {state}; {how}"]
     try:
         trained = checkpoint.load(path, expected=config.model)
     except TinychatError as error:
@@ -111,18 +138,18 @@ def _checkpoint_lines(config: Config, knowledge: Knowledge) -> list[str]:
     return [
         f"checkpoint   {printable_line(str(path))} ({size}), trained {_age(record.trained_at)}",
         f"training     {steps}, final loss {_known(record.final_loss, '.3f')}",
-        f"trained on   {data} ({_since(trained, knowledge)})",
+        f"trained on   {data} ({_since(trained, knowledge, retrain)})",
     ]
 
 
-def _since(trained: checkpoint.Checkpoint, knowledge: Knowledge) -> str:
+def _since(trained: checkpoint.Checkpoint, knowledge: Knowledge, retrain: str) -> str:
     """The knowledge the weights were trained on, against the folder now."""
     if trained.fingerprint == knowledge.fingerprint():
         return "same as now"
     if trained.record.manifest is None:
-        return "the knowledge has changed since: tinychat train"
+        return f"the knowledge has changed since: {retrain}"
     count = knowledge.changed_since(trained.record.manifest)
-    return f"{count} file{'s' * (count != 1)} changed since: tinychat train"
+    return f"{count} file{'s' * (count != 1)} changed since: {retrain}"
 
 
 def _known(value: float | None, style: str = "") -> str:

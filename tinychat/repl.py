@@ -1,10 +1,12 @@
 """The interactive chat: a prompt-toolkit prompt, streamed answers and slash commands.
 
-One table of slash commands (`COMMANDS`) feeds the dispatcher, `/help` and tab completion.
-Answers are written to stdout a character at a time as the model produces them; Ctrl-C
-stops an answer and returns to the prompt; Ctrl-D, /quit (/exit, /bye), `exit` or `quit`
-leave. A question may span lines (a paste, Alt-Enter, or a block between two lines of three
-double quotes, as in ollama); its newlines are folded to spaces before answering.
+The slash commands are one table (`commands.COMMANDS`) that feeds the dispatcher, `/help` and
+tab completion. Answers are written to stdout a character at a time as the model produces
+them, each followed by the file and line it came from (`citation`) and added to the log
+(`log`) and to this run's turns (for /save); Ctrl-C stops an answer and returns to the
+prompt; Ctrl-D, /quit (/exit, /bye), `exit` or `quit` leave. A question may span lines (a
+paste, Alt-Enter, or a block between two lines of three double quotes, as in ollama); its
+newlines are folded to spaces before answering.
 
 Training (the first one, and /retrain) runs in a child process (`trainer`) while the chat
 goes on; the toolbar shows its progress, and its weights are swapped in between two answers.
@@ -17,7 +19,6 @@ import datetime
 import os
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
@@ -29,12 +30,14 @@ from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import History
 from prompt_toolkit.output import ColorDepth
 
-from tinychat.chat import ChatSession
-from tinychat.config import GenerationConfig, RetrievalConfig, field_range
+from tinychat.chat import Answer, ChatSession
+from tinychat.citation import RETRIEVED_MARK, UNTRAINED_MARK, WEAK_MARK, citation
+from tinychat.commands import BLOCK_QUOTES, COMMANDS
 from tinychat.errors import TinychatError
 from tinychat.architecture import parameter_count
 from tinychat.files import FileTooLarge, open_for_writing, read_regular
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
+from tinychat.log import AnswerLog
 from tinychat.terminal import printable, printable_line
 from tinychat.trainer import Trainer
 from tinychat.wrap import WordWrap
@@ -43,40 +46,7 @@ HISTORY_NAME = "history"
 MAX_HISTORY_BYTES = 16 << 20  # some 300,000 questions; a larger file is left alone, not loaded
 LEAVE_WORDS = ("exit", "quit")  # typed alone they leave, as in psql and ollama
 LEAVE_HINT = "(Ctrl-D or /quit leaves)"
-BLOCK_QUOTES = '"""'  # opens a question of several lines; a line ending with it closes it
-RETRIEVED_MARK = "(model still training: best matching sentence)"
-UNTRAINED_MARK = "(no trained model: best matching sentence)"  # no training under way either
-WEAK_MARK = "(closest note; it may not answer this)"  # a weak match: /sources says why
-
-
-@dataclass(frozen=True)
-class Command:
-    """One slash command: its name, what may follow it, its help line and its handler.
-
-    What a command accepts is written here once: `/help`, completion and the check made
-    before the handler runs all read it.
-    """
-
-    name: str
-    help: str
-    run: Callable[["Repl", str], bool]  # returns False to leave the REPL
-    flags: tuple[str, ...] = ()  # the words accepted after the name, e.g. ("--fresh",)
-    value: str = ""  # the name of a value accepted after the name, e.g. "T"; the handler checks it
-    aliases: tuple[str, ...] = ()  # other names habit brings, e.g. "/exit"
-
-    @property
-    def usage(self) -> str:
-        accepted = "|".join(self.flags) or self.value
-        return f"{self.name} [{accepted}]" if accepted else self.name
-
-    def refusal(self, argument: str) -> str | None:
-        """One line saying why `argument` is not accepted here, or None when it is."""
-        if not argument or self.value or argument in self.flags:
-            return None
-        if not self.flags:
-            return f"{self.name} {argument}: {self.name} takes no arguments"
-        accepted = ", ".join(self.flags)
-        return f"{self.name} {argument}: unknown argument; {self.name} accepts {accepted}"
+CONTINUATION = "... "  # the prompt of a question's second and later lines
 
 
 class Repl:
@@ -109,8 +79,12 @@ class Repl:
             key_bindings=chat_key_bindings(),
             complete_while_typing=True,
             bottom_toolbar=self.toolbar,
+            prompt_continuation=CONTINUATION,  # the lines after an Alt-Enter, as in a block
             **prompt_options,
         )
+        self.started = datetime.datetime.now()
+        self.turns: list[Answer] = []  # the answers of this REPL run, in order, for /save
+        self.log = AnswerLog(state, self.notices.append)
 
     def say(self, text: str = "") -> None:
         self.out.write(printable(text) + "\n")
@@ -215,7 +189,7 @@ class Repl:
         self.resumed_by = again if self.session.checkpoint else "the next start"
         using = "the current weights" if self.session.checkpoint else "the best matching sentence"
         start = f"resuming training from step {done} of {steps}" if done else "training"
-        self.say(f"{start} in the background; until it ends, answers use {using}")
+        self.say_wrapped(f"{start} in the background; until it ends, answers use {using}", 0)
 
     def check_training(self) -> None:
         """Between answers: swap in the weights of a training that ended, or say why it failed."""
@@ -225,7 +199,9 @@ class Repl:
         if trainer is None:
             return
         count = len(trainer.notices)  # the reader thread may be adding more
-        self.notices.extend(trainer.notices[:count])
+        # "resuming training from step N" was said when the training started (`train`)
+        said = [n for n in trainer.notices[:count] if not n.startswith("resuming training from")]
+        self.notices.extend(said)
         del trainer.notices[:count]
         if trainer.exit_code is None:
             return
@@ -311,7 +287,7 @@ class Repl:
         lines, line = [], first
         while not line.rstrip().endswith(BLOCK_QUOTES):
             lines.append(line)
-            line = self.prompt.prompt("... ")
+            line = self.prompt.prompt(CONTINUATION)
         lines.append(line.rstrip()[: -len(BLOCK_QUOTES)])
         return "\n".join(lines)
 
@@ -332,9 +308,21 @@ class Repl:
             screen.write(f"  {mark}" if retrieved and answer.text else "")
             screen.write(f"  {WEAK_MARK}" if answer.weak else "")
             self.out.write("\x1b[0m\n" if dim else "\n")
+            self.show_source(answer)
+            self.turns.append(answer)
+            self.log.append(answer)
         except KeyboardInterrupt:
             self.out.write(" [stopped]\n")
         self.out.flush()
+
+    def show_source(self, answer: Answer) -> None:
+        """Under an answer, dimmed: the file and line it was copied from, so that a wrong answer
+        can be checked at a glance (`generation.cite: false` leaves answers bare)."""
+        config = self.session.config
+        where = citation(config.paths.knowledge, answer) if config.generation.cite else ""
+        if where:
+            styled = self.colors() and self.out is sys.stdout
+            self.out.write(f"\x1b[2m  {where}\x1b[0m\n" if styled else f"  {where}\n")
 
     def command(self, line: str) -> bool:
         name, _, argument = line.partition(" ")
@@ -349,171 +337,6 @@ class Repl:
         hint = f"; did you mean {close[0]}?" if close else ""
         self.say(f"unknown command {name}{hint} (/help lists them)")
         return True
-
-
-# ---------------------------------------------------------------------------- commands
-
-
-def cmd_help(repl: Repl, argument: str) -> bool:
-    width = max(len(command.usage) for command in COMMANDS)
-    for command in COMMANDS:
-        also = f" (also {', '.join(command.aliases)})" if command.aliases else ""
-        repl.say(f"  {command.usage:<{width}}  {command.help}{also}")
-    repl.say("  Ctrl-C stops an answer, Ctrl-D leaves; arrow-up recalls earlier questions.")
-    repl.say(f"  Alt-Enter (Esc Enter) starts a new line; {BLOCK_QUOTES} opens and closes a block.")
-    return True
-
-
-def cmd_sources(repl: Repl, argument: str) -> bool:
-    last = repl.session.last
-    if last is None:
-        repl.say("no answer yet: ask a question first")
-        return True
-    if last.searched and last.searched != last.query:
-        repl.say_wrapped(f"searched: {last.searched}  (a follow-up; /new forgets the subject)")
-    if last.abstained:
-        why = f" ({last.why_declined})" if last.why_declined else ""
-        if last.sources:
-            repl.say_wrapped(
-                f"the notes don't hold the answer{why}; the closest sentences, not used:"
-            )
-        else:
-            repl.say("nothing in the notes matches the question")
-    elif not last.sources:
-        repl.say("the last answer used no context (nothing matched)")
-    elif last.weak:
-        repl.say_wrapped(f"a weak match ({last.weak}): check the source")
-    for rank, hit in enumerate(last.sources, start=1):
-        chunk = hit.chunk
-        lines = f"{chunk.line}" + (f"-{chunk.end_line}" if chunk.end_line != chunk.line else "")
-        number = f"  {rank}. "
-        path, text = printable_line(chunk.path), printable_line(chunk.text)
-        # The whole sentence, wrapped at whole words under its number (a hanging indent).
-        repl.say_wrapped(f"{number}{path}:{lines}  score {hit.score:.3f}  {text}", len(number))
-    if argument == "-v":
-        repl.say("prompt the model saw:")
-        repl.say(last.prompt + last.text)
-    return True
-
-
-def cmd_temp(repl: Repl, argument: str) -> bool:
-    if argument:
-        try:
-            value = float(argument)
-        except ValueError:
-            value = -1.0
-        low, high = field_range(GenerationConfig, "temperature")  # as generation.temperature
-        if not low <= value <= high:
-            repl.say(f"/temp {argument}: give a number from {low:g} (greedy) to {high:g}")
-            return True
-        repl.session.temperature = value
-    repl.say(
-        f"temperature {repl.session.temperature:g}"
-        + (" (greedy)" if repl.session.temperature == 0 else "")
-    )
-    return True
-
-
-def cmd_topk(repl: Repl, argument: str) -> bool:
-    low, high = field_range(RetrievalConfig, "top_k")  # as retrieval.top_k
-    if argument:
-        if not argument.isdigit() or not low <= int(argument) <= high:
-            repl.say(f"/topk {argument}: give a whole number from {low} to {high}")
-            return True
-        repl.session.top_k = int(argument)
-    repl.say(f"top-k {repl.session.top_k}")
-    return True
-
-
-def cmd_retrain(repl: Repl, argument: str) -> bool:
-    trainer = repl.trainer
-    if trainer and trainer.running():
-        where = f" (step {trainer.step} of {trainer.total})" if trainer.step else ""
-        repl.say(
-            f"/retrain: a training is already running{where}; its weights come in when it ends"
-        )
-        return True
-    repl.check_training()  # a training that just ended: its weights first
-    repl.show_notices()
-    repl.session.sync()
-    repl.train(fresh=argument == "--fresh")
-    return True
-
-
-def cmd_info(repl: Repl, argument: str) -> bool:
-    from tinychat.info import describe
-
-    repl.say(describe(repl.session.config, verbose=argument == "-v", config_file=repl.config_file))
-    return True
-
-
-def cmd_probs(repl: Repl, argument: str) -> bool:
-    from tinychat.views import probability_view
-
-    return show_last_answer(repl, probability_view)
-
-
-def cmd_why(repl: Repl, argument: str) -> bool:
-    from tinychat.views import attention_view
-
-    return show_last_answer(repl, attention_view)
-
-
-def show_last_answer(repl: Repl, view: Callable[..., Any]) -> bool:
-    """A look-inside view of the last answer, fitted to the terminal (or "no answer yet")."""
-    last = repl.session.last
-    repl.show(view(last, width=repl.width(), color=repl.colors()) if last else None)
-    return True
-
-
-def cmd_new(repl: Repl, argument: str) -> bool:
-    repl.session.conversation.reset()
-    repl.say("new conversation: questions no longer refer back to earlier answers")
-    return True
-
-
-def cmd_quit(repl: Repl, argument: str) -> bool:
-    return False
-
-
-COMMANDS = [
-    Command("/help", "list these commands", cmd_help),
-    Command(
-        "/sources",
-        "files and lines the last answer drew on; -v adds the full prompt",
-        cmd_sources,
-        flags=("-v",),
-    ),
-    Command(
-        "/temp", "show or set the temperature (0 = greedy, deterministic)", cmd_temp, value="T"
-    ),
-    Command(
-        "/topk",
-        "show or set how many sentences go into the context (at least 1)",
-        cmd_topk,
-        value="K",
-    ),
-    Command(
-        "/retrain",
-        "train on the current knowledge in the background; chat goes on meanwhile",
-        cmd_retrain,
-        flags=("--fresh",),
-    ),
-    Command(
-        "/why", "what each attention head and the copy path looked at for the last answer", cmd_why
-    ),
-    Command(
-        "/probs", "the last answer coloured by how sure the model was of each character", cmd_probs
-    ),
-    Command(
-        "/info",
-        "model, checkpoint and knowledge; -v lists every weight array",
-        cmd_info,
-        flags=("-v",),
-    ),
-    Command("/new", "start a new conversation ('it' no longer means the last subject)", cmd_new),
-    Command("/quit", "leave (so do Ctrl-D, exit and quit)", cmd_quit, aliases=("/exit", "/bye")),
-]
 
 
 # ---------------------------------------------------------------------------- history and keys

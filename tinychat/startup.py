@@ -199,33 +199,122 @@ def _check_writable(state: Path) -> None:
         ) from None
 
 
-def load_or_train(config: Config) -> Checkpoint:
-    """The trained checkpoint; trains first when there is none yet."""
+def load_or_train(config: Config, hint: str = "") -> Checkpoint:
+    """The trained checkpoint; trains first when there is none yet, saying first how long that
+    takes (and `hint`, another way, if there is one)."""
     path = checkpoint.weights_path(config.paths.state)
     if not path.exists():
-        notice(f"no trained weights in {config.paths.state}: training first (once)")
-        return run_training(config, fresh=True)
+        knowledge = scan_knowledge(config)  # a folder with no notes is said before any training
+        also = f"; {hint}" if hint else ""
+        notice(
+            f"no trained weights in {config.paths.state}: training first (once),"
+            f" {training_estimate(config, len(knowledge.chunks))}{also}"
+        )
+        return run_training(config, fresh=True, knowledge=knowledge)
     return checkpoint.load(path, expected=config.model)
 
 
-def open_session(config: Config, train_missing: bool = True) -> ChatSession:
+# Seconds per character through the model in training (0.5 s a step of the default 32 x 640),
+# and the seconds around the steps (loading TensorFlow, making examples, measuring at the end),
+# measured on an idle 2-core machine; on a busy one the training shares the cores.
+SECONDS_PER_CHAR = 0.5 / (32 * 640)
+SECONDS_AROUND = 40
+TYPICAL_STEPS = (200, 300)  # where early stopping usually ends a first training
+
+
+def training_estimate(config: Config, chunks: int) -> str:
+    """How long a first training takes, in words: 'about 2 to 3 minutes here (200 to 300 steps
+    over 179 sentences)'. A guess from the model's size and how busy the machine is now."""
+    train = config.train
+    low, high = (min(steps, train.steps) for steps in TYPICAL_STEPS)
+    if not train.early_stop:
+        low = high = train.steps
+    cores = os.cpu_count() or 1
+    try:  # the processes already running share the cores with the training
+        busy = (os.getloadavg()[0] + cores) / cores
+    except OSError:  # no load average on this system
+        busy = 1.0
+    per_step = SECONDS_PER_CHAR * train.batch_size * config.model.window * busy
+    fewest, most = (SECONDS_AROUND + steps * per_step for steps in (low, high))
+    steps = f"{low} steps" if low == high else f"{low} to {high} steps"
+    return f"{_duration(fewest, most)} here ({steps} over {chunks} sentences)"
+
+
+def _duration(fewest: float, most: float) -> str:
+    if most < 90:
+        return f"about {max(10, round(most / 10) * 10)} seconds"
+    low, high = max(1, round(fewest / 60)), max(1, round(most / 60))
+    if low == high:
+        return f"about {low} minute{'s' * (low != 1)}"
+    return f"about {low} to {high} minutes"
+
+
+def training_elsewhere(state: Path) -> str:
+    """Who holds the training lock of `state` ("tinychat (pid 42)"), or '' when no one trains."""
+    import fcntl
+
+    try:
+        descriptor = os.open(state / LOCK_NAME, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return ""  # no lock file: no one has trained here
+    with os.fdopen(descriptor) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return lock.read(200).strip() or "another process"
+        except OSError:
+            return ""
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return ""
+
+
+def pick_up_weights(session: ChatSession) -> None:
+    """A session answering without weights takes the weights a training elsewhere (another
+    process) has finished since, between two answers."""
+    path = checkpoint.weights_path(session.config.paths.state)
+    if session.checkpoint is not None or not path.exists():
+        return
+    if training_elsewhere(session.config.paths.state):
+        return  # still training (a retrain of weights for another model config)
+    try:
+        trained = checkpoint.load(path, expected=session.config.model)
+    except TinychatError:
+        return  # weights for another model config: the best matching sentence goes on answering
+    session.use(trained)
+    session.sync()
+    notice("training finished: answers now use the new weights")
+
+
+def open_session(config: Config, train_missing: bool = True, hint: str = "") -> ChatSession:
     """A chat session on the configured knowledge, training first if there are no weights yet;
     with `train_missing` false, a session without weights (the REPL trains in the background),
-    also when the weights are for another model config (tinychat.yaml's `model` changed)."""
+    also when the weights are for another model config (tinychat.yaml's `model` changed).
+
+    While another process trains these notes (a REPL), a session without weights is opened
+    instead of waiting for its lock: answers are the best matching sentence until it ends.
+    `hint` follows the notice that training comes first."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise no_folder(config.paths.knowledge)
+    weights = checkpoint.weights_path(config.paths.state)
+    holder = "" if weights.exists() else training_elsewhere(config.paths.state)
+    if train_missing and holder:
+        notice(
+            f"{holder} is training a model for these notes; until it finishes, answers are"
+            " the best matching sentence"
+        )
+        train_missing = False
     model = None
-    if train_missing or checkpoint.weights_path(config.paths.state).exists():
+    if train_missing or weights.exists():
         try:
-            model = load_or_train(config)
+            model = load_or_train(config, hint)
         except checkpoint.OtherModelConfig as error:
             if train_missing:
                 raise
-            # The REPL answers from the notes meanwhile and trains a new model in the background;
+            # Answers come from the notes until a new model is trained (the REPL starts one);
             # the old weights stay on disk until the new ones replace them.
             notice(
                 f"note: {error.path} holds weights for another model config ({error.changed});"
-                " a new model trains in the background"
+                " answers are the best matching sentence until a new model is trained"
             )
     if model is None:
         scan_knowledge(config)  # its warnings, and the one-line error for a folder with no notes

@@ -390,12 +390,21 @@ def _summarize(progress: Progress, result: TrainResult, held_out: list[Chunk]) -
         result.chars_per_second,
         [
             (
-                f"new questions about {about}: {result.heldout_bpc_context:.2f} bits/char per"
-                f" answer character with their context, {result.heldout_bpc_no_context:.2f}"
-                " without (the gap is how much the model reads its context)"
+                f"new questions about {about}: the model gave each answer character"
+                f" {_sure(result.heldout_bpc_context)} on average with the notes in its context,"
+                f" {_sure(result.heldout_bpc_no_context)} without (the gap is how much it reads"
+                " the notes)"
             ),
         ],
     )
+
+
+def _sure(bits: float) -> str:
+    """Bits per character as the probability they mean: 0.02 bits is '99%', 7.7 bits '0.5%'."""
+    probability = 2.0**-bits if bits == bits else math.nan
+    if probability != probability:
+        return "?"
+    return f"{probability:.0%}" if probability >= 0.1 else f"{probability:.1%}"
 
 
 # ---------------------------------------------------------------------------- save

@@ -9,6 +9,8 @@ screen sees the breaks (the answer's text keeps its spaces).
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from typing import TextIO
 
 ERASE_BACK = "\x1b[{}D\x1b[K"  # cursor back n columns, then clear to the end of the line
@@ -51,3 +53,28 @@ class WordWrap:
         self.out.write(char)
         self.column += 1
         self.word += char
+
+
+def fill_lines(text: str, width: int, indent: int = 0) -> str:
+    """Each line of `text` broken between words at `width` columns, its later lines indented by
+    `indent` spaces; a word longer than the line (a path) is kept whole. For text printed all at
+    once (`tinychat info`, `tinychat log`) on a terminal, which would break it mid-word."""
+    return "\n".join(
+        textwrap.fill(
+            line,
+            width=width,
+            subsequent_indent=" " * indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        if line.strip()
+        else line
+        for line in text.splitlines()
+    )
+
+
+def terminal_width(out: TextIO) -> int | None:
+    """The width to wrap `out` at, or None when it is not a terminal (a pipe gets no breaks)."""
+    if not out.isatty():
+        return None
+    return max(20, shutil.get_terminal_size().columns - 1)
