@@ -16,7 +16,7 @@ from tinychat.retrieval.answer_kinds import holds, kinds_asked
         ("how far is the walk?", "The walk is 11 km and climbs a hill.", 1.0),
         ("how far is the walk?", "Allow about 4 hours for it.", 0.0),
         ("how heavy is the anvil?", "It weighs 40 kg.", 1.0),
-        ("how heavy is the anvil?", "It is 2 m long.", 1.0),  # any size: a weight alone paid nowhere
+        ("how heavy is the anvil?", "It is 2 m long.", 1.0),  # any size (a weight paid nowhere)
         ("how long does the bread bake for?", "Bake it for 40 minutes.", 1.0),
         ("how long does the walk take?", "The walk is 11 km.", 0.5),  # a length, not a time
         ("how long is the crossing?", "It arrives 35 minutes later.", 1.0),  # either

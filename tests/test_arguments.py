@@ -179,4 +179,4 @@ def test_a_knowledge_path_that_is_a_file_is_said_to_be_one(tmp_path, capsys):
     make_folder(tmp_path)
     (tmp_path / "afile").write_text("hi\n")
     error = one_line_error(capsys, ["--knowledge", "afile", "--state", "state", "ask", "hi"])
-    assert "afile: is a file, not a folder; pass --knowledge DIR" in error
+    assert "afile: is a file, not a folder; check the --knowledge path" in error

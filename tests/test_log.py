@@ -87,3 +87,16 @@ def test_a_log_that_cannot_be_written_is_said_once(session, tmp_path):
     log.append(answer)
     log.append(answer)
     assert len(said) == 1 and said[0].startswith("note: the log ") and "not logging" in said[0]
+
+
+def test_the_log_is_never_written_through_a_link(tmp_path):
+    from tinychat.chat import Answer
+    from tinychat.log import LOG_NAME, AnswerLog
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep\n")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / LOG_NAME).symlink_to(victim)
+    notes: list[str] = []
+    AnswerLog(tmp_path / "state", notes.append).append(Answer("q", text="a"))
+    assert victim.read_text() == "keep\n" and len(notes) == 1 and "not logging" in notes[0]

@@ -18,7 +18,7 @@ from typing import Callable
 from tinychat.atomic import atomic_write
 from tinychat.chat import Answer
 from tinychat.errors import TinychatError
-from tinychat.files import FileTooLarge, read_regular
+from tinychat.files import open_for_writing, FileTooLarge, read_regular
 from tinychat.terminal import json_line, printable_line
 
 LOG_NAME = "log.jsonl"
@@ -57,10 +57,10 @@ class AnswerLog:
         if self.broken:
             return
         line = (json_line(entry(answer)) + "\n").encode("utf-8", errors="replace")
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(self.path, flags, 0o600)  # O_NONBLOCK: a FIFO fails at once
+            # never through a link planted in the state folder, never a FIFO
+            descriptor = open_for_writing(self.path, append=True, permissions=0o600)
             try:
                 os.write(descriptor, line)
                 size = os.fstat(descriptor).st_size
@@ -77,7 +77,7 @@ class AnswerLog:
         data = read_regular(self.path, READ_LIMIT)
         lines = data.split(b"\n")
         kept = b"\n".join(lines[len(lines) // 2 :])
-        atomic_write(self.path, lambda temporary: Path(temporary).write_bytes(kept), "log")
+        atomic_write(self.path, kept, "log")
 
 
 def last_entries(state: Path, count: int) -> list[dict]:

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from tinychat.sentences import Chunk
 
 MANIFEST_NAME = "manifest.json"  # in the state folder
-# 4: the note's own characters ("Inês"); 5: no zero-width characters; 6: lead-ins apart from headings
+# 4: the note's own characters ("Inês"); 5: no zero-width characters; 6: lead-ins kept apart
 MANIFEST_VERSION = 6
 # What a manifest takes at most: per byte of the notes it describes (their sentences, titles and
 # JSON escapes) and per file (its path, hash, size and time), several times what was measured
