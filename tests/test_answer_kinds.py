@@ -53,3 +53,13 @@ def test_a_sentence_holds_the_kind_of_answer_asked_for(question, sentence, held)
 def test_a_question_that_asks_no_kind_holds_nothing():
     assert kinds_asked("tell me about the mill") == []
     assert holds("The mill grinds flour.", kinds_asked("tell me about the mill")) == 0.0
+
+
+def test_a_question_that_only_names_a_kind_does_not_ask_for_it():
+    from tinychat.retrieval.answer_kinds import KINDS_BY_NAME, demands
+
+    temperature, phone, price = (KINDS_BY_NAME[name] for name in ("temperature", "phone", "price"))
+    assert not demands(temperature, "what does temperature 0 mean?")  # it asks what it means
+    assert demands(temperature, "what temperature do I bake it at?")
+    assert demands(phone, "what's the gym's phone number?")
+    assert demands(price, "what is the price of a ticket?")

@@ -18,7 +18,7 @@ from typing import Callable
 from tinychat.atomic import atomic_write
 from tinychat.chat import Answer
 from tinychat.errors import TinychatError
-from tinychat.files import open_for_writing, FileTooLarge, read_regular
+from tinychat.files import FileTooLarge, open_for_writing, read_regular
 from tinychat.terminal import json_line, printable_line
 
 LOG_NAME = "log.jsonl"

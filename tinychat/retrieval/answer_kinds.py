@@ -198,6 +198,8 @@ KINDS = [  # most specific first
 
 
 KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
+QUESTION_WORDS = frozenset("what what's which when where who whose whom how".split())
+WHAT_IS = re.compile(r"\bwhat(?:'s| is| are| was| were) (?:the |a |an |my |our |your |their )?$")
 
 
 def kinds_asked(question: str) -> list[Kind]:
@@ -207,6 +209,20 @@ def kinds_asked(question: str) -> list[Kind]:
         for kind in KINDS
         if rules.active(f"kind_{kind.name}") and kind.question.search(question)
     ]
+
+
+def demands(kind: Kind, question: str) -> bool:
+    """Whether `question` asks for an answer of `kind`, rather than only naming it: the phrase
+    that asks starts with a question word ("what temperature ...", "how much does ... cost"),
+    follows "what is the" ("what's the price of a ticket?") or ends the question but for a word
+    ("what's the gym's phone number?"), where "what does temperature 0 mean?" only names one."""
+    asked = question.lower().strip().rstrip("?!. ")
+    return any(
+        match.group().split(" ", 1)[0] in QUESTION_WORDS
+        or WHAT_IS.search(asked[: match.start()])
+        or len(asked[match.end() :].split()) <= 1
+        for match in kind.question.finditer(asked)
+    )
 
 
 def holds(sentence: str, kinds: list[Kind]) -> float:

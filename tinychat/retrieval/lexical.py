@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinychat import rules
-from tinychat.retrieval.answer_kinds import KINDS_BY_NAME, holds, kinds_asked
+from tinychat.retrieval.answer_kinds import KINDS_BY_NAME, demands, holds, kinds_asked
 from tinychat.retrieval.declines import Evidence
 from tinychat.retrieval.hits import Hit, ranked_hits
 from tinychat.retrieval.postings import Postings, bm25
@@ -509,8 +509,10 @@ class LexicalIndex:
         best = int(np.argmax(scores)) if hits else -1
         asked = asked if asked is not None else query
         about = self.about_words(asked)
+        # the kind of answer `asked` asks for, if the best sentence holds none of those asked
         kinds = kinds_asked(query)
-        missing = bool(hits and kinds)
+        demanded = [kind for kind in kinds_asked(asked) if demands(kind, asked)]
+        missing = bool(hits and demanded)
         missing = missing and not _holds(self.chunks[best].text, tuple(k.name for k in kinds))
         evidence = Evidence(
             float(scores[best]) if hits else 0.0,
@@ -519,7 +521,7 @@ class LexicalIndex:
             tuple(word for word in about if self.absent(word)),
             self.new_label(asked),
             self.stranger(asked),
-            kinds[0].noun if missing else "",
+            demanded[0].noun if missing else "",
         )
         return hits, evidence
 
