@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinychat.model import build_model, get_arrays, set_arrays  # first: imports TensorFlow quietly
+# first: imports TensorFlow quietly
+from tinychat.model import AnswerRows, build_model, get_arrays, set_arrays
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -110,14 +111,29 @@ def _training_data(
         config.train.seed,
         on_rows=lambda done: run.progress.phase(f"making training examples {done:,}/{count:,}"),
     )
+    asked = answer_rows(rows.weights)
+    targets, weights = (np.take_along_axis(a, asked, axis=1) for a in (rows.targets, rows.weights))
     return (
-        tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
+        tf.data.Dataset.from_tensor_slices(((rows.inputs, asked), targets, weights))
         .shuffle(len(rows.inputs), seed=config.train.seed)
         .repeat()
         .batch(batch, drop_remainder=True)
         .skip(run.first_step)  # a resumed run sees the batches an unbroken one would have seen next
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def answer_rows(weights: np.ndarray) -> np.ndarray:
+    """(N, R) int32: the positions each row learns from, the R ending at its last weighted one;
+    R is the longest weighted span of any row. With the loss on answers only, R is an answer's
+    length, a quarter of the window: the copy path's (T, T) work shrinks to (R, T)."""
+    weighted = weights > 0
+    count, window = weights.shape
+    first = np.where(weighted.any(axis=1), weighted.argmax(axis=1), 0)
+    end = np.where(weighted.any(axis=1), window - weighted[:, ::-1].argmax(axis=1), 1)
+    span = max(1, int((end - first).max()))
+    start = np.clip(end - span, 0, window - span)
+    return (start[:, None] + np.arange(span)).astype(np.int32)
 
 
 # ---------------------------------------------------------------------------- model
@@ -140,7 +156,7 @@ def _start_from_previous(
         return False, ""
 
 
-def _compile(model, run: _Run) -> None:
+def _compile(learner: AnswerRows, run: _Run) -> None:
     """Adam with a warmup and a cosine decay; a warm start learns at 0.3 times the rate."""
     learning_rate = run.config.train.learning_rate * (0.3 if run.warm else 1.0)
     warmup = max(1, min(100, run.steps // 10))
@@ -151,7 +167,7 @@ def _compile(model, run: _Run) -> None:
         warmup_steps=warmup,
         alpha=0.1,
     )
-    model.compile(
+    learner.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
         # Outputs are log-probabilities; the mean is over weighted characters only, so the loss
         # shown is per character (Keras's default divides by padding and prompt positions too).
@@ -162,16 +178,17 @@ def _compile(model, run: _Run) -> None:
     )
     # Adam's variables made now, not inside fit's first step: a tf.function that creates
     # variables is traced a second time, which was a third of a short training.
-    model.optimizer.build(model.trainable_variables)
+    learner.optimizer.build(learner.trainable_variables)
 
 
 # ---------------------------------------------------------------------------- resume
 
 
-def _restore(model, saved: resume.SavedProgress) -> None:
+def _restore(learner: AnswerRows, saved: resume.SavedProgress) -> None:
     """Weights and optimizer state (Adam's moments, its step count) as they were saved."""
-    set_arrays(model, saved.weights)  # the optimizer's variables exist: _compile built them
-    variables = model.optimizer.variables
+    # the optimizer's variables exist: _compile built them
+    set_arrays(learner.transformer, saved.weights)
+    variables = learner.optimizer.variables
     if len(variables) != len(saved.optimizer):
         raise TinychatError(
             "saved training progress does not match this optimizer; delete"
@@ -256,7 +273,7 @@ class _Fitted:
 
 
 def _fit(
-    model,
+    learner: AnswerRows,
     dataset: tf.data.Dataset,
     run: _Run,
     measured_on: list[Chunk],
@@ -269,8 +286,9 @@ def _fit(
     config, progress = run.config, run.progress
 
     def save_progress(step: int) -> None:
-        optimizer = [np.asarray(variable.numpy()) for variable in model.optimizer.variables]
-        resume.save_progress(config.paths.state, run.identity, step, get_arrays(model), optimizer)
+        optimizer = [np.asarray(variable.numpy()) for variable in learner.optimizer.variables]
+        weights = get_arrays(learner.transformer)
+        resume.save_progress(config.paths.state, run.identity, step, weights, optimizer)
 
     remaining = run.steps - run.first_step
     steps_per_epoch = _largest_divisor_at_most(remaining, REPORT_EVERY)
@@ -283,7 +301,7 @@ def _fit(
         enabled=early_stop,
         progress=progress,
     )
-    history = model.fit(
+    history = learner.fit(
         dataset,
         epochs=remaining // steps_per_epoch,
         steps_per_epoch=steps_per_epoch,
@@ -327,12 +345,15 @@ class _Examples:
             mask[row, len(encode(prompt)) - 1 : length] = True  # from the last prompt character on
         return cls(inputs, targets, mask)
 
-    def bits(self, model) -> float:
+    def bits(self, learner: AnswerRows) -> float:
         """Bits per answer character the model needs (predict_on_batch: compiled, unlike
-        model(x))."""
-        log_probs = np.asarray(model.predict_on_batch(self.inputs))  # (N, T, V), natural log
-        picked = np.take_along_axis(log_probs, self.targets[..., None], axis=-1)[..., 0]
-        return float(-picked[self.mask].mean() / math.log(2))
+        model(x)), asked at the answers' positions only."""
+        asked = answer_rows(self.mask)
+        # (N, R, V), natural log
+        log_probs = np.asarray(learner.predict_on_batch((self.inputs, asked)))
+        targets = np.take_along_axis(self.targets, asked, axis=1)
+        picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+        return float(-picked[np.take_along_axis(self.mask, asked, axis=1)].mean() / math.log(2))
 
 
 def held_out_examples(
@@ -354,7 +375,7 @@ def held_out_examples(
 
 
 def _measure(
-    model, run: _Run, fitted: _Fitted, measured_on: list[Chunk], index: Index
+    learner: AnswerRows, run: _Run, fitted: _Fitted, measured_on: list[Chunk], index: Index
 ) -> TrainResult:
     """Time and speed, the final loss, and held-out bits/char with their context and without."""
     config, progress = run.config, run.progress
@@ -366,7 +387,7 @@ def _measure(
     progress.phase("measuring answers without their context")  # a few seconds with the bar at 0:00
     bare = held_out_examples(measured_on, index, config, without_context=True)
     with_context = fitted.bits[-1] if fitted.bits else math.nan
-    without_context = bare.bits(model) if bare is not None else math.nan
+    without_context = bare.bits(learner) if bare is not None else math.nan
     return TrainResult(
         fitted.steps,
         seconds,
@@ -460,16 +481,17 @@ def train(
     index = build_index(config.retrieval.retriever, chunks, embedding)
     trained_on, held_out = split_held_out(chunks, config.train.seed)
     dataset = _training_data(run, knowledge, trained_on, index)
-    _compile(model, run)
+    learner = AnswerRows(model)
+    _compile(learner, run)
     if saved:
-        _restore(model, saved)
+        _restore(learner, saved)
         on_notice(f"resuming training from step {saved.step} of {steps}")
 
     measured_on = held_out or chunks  # a folder too small to keep sentences out: what it trained on
     early_stop = config.train.early_stop and not warm and bool(held_out)
     progress.at_most = early_stop
-    fitted = _fit(model, dataset, run, measured_on, index, early_stop, stop or threading.Event())
-    result = _measure(model, run, fitted, measured_on, index)
+    fitted = _fit(learner, dataset, run, measured_on, index, early_stop, stop or threading.Event())
+    result = _measure(learner, run, fitted, measured_on, index)
     _summarize(progress, result, held_out)
     _save(model, config, knowledge, result)
     return result
