@@ -36,7 +36,7 @@ from tinychat.architecture import parameter_count
 from tinychat.files import FileTooLarge, read_regular
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.terminal import printable, printable_line
-from tinychat.trainer import Trainer
+from tinychat.trainer import Trainer, expected_seconds, length
 from tinychat.wrap import WordWrap
 
 HISTORY_NAME = "history"
@@ -196,8 +196,10 @@ class Repl:
         done = resume.saved_step(
             config.paths.state, resume.run_identity(config, fingerprint, steps, warm, base)
         )
+        weights = self.session.checkpoint  # their training's pace says how long this one takes
+        expected = expected_seconds(weights.record if weights else None, steps - done)
         try:
-            self.trainer = Trainer(config, fresh, on_change=self.redraw).start()
+            self.trainer = Trainer(config, fresh, self.redraw, expected=expected).start()
         except OSError as error:  # no process could be started (out of memory, no python)
             raise TinychatError(f"cannot start training in the background: {error}") from None
         # Saved progress is picked up by the same run: a first training by the next start,
@@ -206,7 +208,9 @@ class Repl:
         self.resumed_by = again if self.session.checkpoint else "the next start"
         using = "the current weights" if self.session.checkpoint else "the best matching sentence"
         start = f"resuming training from step {done} of {steps}" if done else "training"
-        self.say(f"{start} in the background; until it ends, answers use {using}")
+        pace = length(config, expected)
+        pace = f", {steps - done} steps: {pace} at the last training's pace" if pace else ""
+        self.say(f"{start} in the background{pace}; until it ends, answers use {using}")
 
     def check_training(self) -> None:
         """Between answers: swap in the weights of a training that ended, or say why it failed."""

@@ -45,7 +45,7 @@ REPORT_EVERY = 50  # steps between loss reports and held-out checks (Keras's "ep
 HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = 0.1, 24, 20
 # stop when a check lowers the held-out answers' bits/char by less than a quarter ...
 STOP_GAIN = 0.25
-MIN_STEPS = 150  # ... but never before this many steps
+MIN_STEPS = 150  # ... but a new model never before this many steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +234,8 @@ class _ProgressCallback(keras.callbacks.Callback):
 class _EarlyStop(keras.callbacks.Callback):
     """Every REPORT_EVERY steps, bits/char of answers about sentences kept out of training; stops
     when they no longer fall by STOP_GAIN: the model copies what it has never seen, it has
-    learned."""
+    learned. A warm start has learned already: its bits before the first step are the mark the
+    first check must beat, and it may stop there (MIN_STEPS guards a new model's first steps)."""
 
     def __init__(
         self,
@@ -243,11 +244,17 @@ class _EarlyStop(keras.callbacks.Callback):
         first_step: int = 0,
         enabled: bool = True,
         progress: "Progress | None" = None,
+        warm: bool = False,
     ):
         super().__init__()
         self.held_out, self.steps_per_epoch, self.first_step = held_out, steps_per_epoch, first_step
-        self.enabled, self.progress = enabled, progress
+        self.enabled, self.progress, self.warm = enabled, progress, warm
+        self.min_steps = 0 if warm else MIN_STEPS
         self.bits: list[float] = []
+
+    def on_train_begin(self, logs=None):
+        if self.warm and self.enabled and self.held_out is not None:
+            self.bits.append(self.held_out.bits(self.model))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.held_out is None or not (self.enabled or epoch + 1 == self.params.get("epochs")):
@@ -255,7 +262,7 @@ class _EarlyStop(keras.callbacks.Callback):
         self.bits.append(self.held_out.bits(self.model))
         steps = self.first_step + (epoch + 1) * self.steps_per_epoch
         learned = len(self.bits) >= 2 and self.bits[-1] > (1 - STOP_GAIN) * self.bits[-2]
-        if self.enabled and steps >= MIN_STEPS and learned:
+        if self.enabled and steps >= self.min_steps and learned:
             self.model.stop_training = True
             if self.progress is not None:
                 self.progress.phase(
@@ -300,6 +307,7 @@ def _fit(
         run.first_step,
         enabled=early_stop,
         progress=progress,
+        warm=run.warm,
     )
     history = learner.fit(
         dataset,
@@ -456,7 +464,7 @@ def train(
 ) -> TrainResult:
     """Train on `knowledge` and save the checkpoint in the state folder.
 
-    Continues from the current weights (`train.retrain_steps`, lower learning rate) when a
+    Continues from the current weights (at most `train.retrain_steps`, lower learning rate) when a
     checkpoint of the same model config exists and `fresh` is false; else starts from scratch.
     Saved progress of the same run (`resume`) is picked up where it stopped. Setting `stop`
     saves progress and raises `resume.TrainingStopped`; Ctrl-C raises KeyboardInterrupt. Either
@@ -488,7 +496,7 @@ def train(
         on_notice(f"resuming training from step {saved.step} of {steps}")
 
     measured_on = held_out or chunks  # a folder too small to keep sentences out: what it trained on
-    early_stop = config.train.early_stop and not warm and bool(held_out)
+    early_stop = config.train.early_stop and bool(held_out)
     progress.at_most = early_stop
     fitted = _fit(learner, dataset, run, measured_on, index, early_stop, stop or threading.Event())
     result = _measure(learner, run, fitted, measured_on, index)
