@@ -215,8 +215,11 @@ class CopyHead(keras.layers.Layer):
 
 def gather_rows(x, rows):
     """(B, T) or (B, T, D) -> (B, R) or (B, R, D): each sequence's entries at its positions
-    `rows` (B, R)."""
-    return ops.take_along_axis(x, rows if len(x.shape) == 2 else ops.expand_dims(rows, -1), axis=1)
+    `rows` (B, R). One `take` from the batch laid end to end: Keras's take_along_axis broadcasts
+    int64 indices, which oneDNN logs an error about on CPUs without AVX-512."""
+    batch, length = ops.shape(x)[0], ops.shape(x)[1]
+    flat = ops.reshape(x, (-1, *x.shape[2:]))  # (B * T, ...)
+    return ops.take(flat, rows + ops.expand_dims(ops.arange(batch) * length, 1), axis=0)
 
 
 def match_lengths(ids, rows=None):
