@@ -219,7 +219,8 @@ def trained_checkpoint(path: Path | None, state: Path):
     knowledge = open_knowledge(config)
     knowledge.refresh()
     print("training briefly for the per-question figures ...", file=sys.stderr, flush=True)
-    train(config, knowledge, fresh=True, progress=Progress(60, 1, stream=sys.stderr))
+    per_step = short.batch_size * config.model.window
+    train(config, knowledge, fresh=True, progress=Progress(60, per_step, stream=sys.stderr))
     return checkpoint.load(checkpoint.weights_path(state))
 
 
