@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -136,6 +138,20 @@ def test_answer_rows_hold_every_weighted_position():
     assert (np.diff(rows, axis=1) == 1).all() and rows.min() >= 0 and rows.max() < 20
     picked = np.take_along_axis(weights, rows, axis=1)
     assert (picked.sum(axis=1) == weights.sum(axis=1)).all()
+
+
+def test_numpy_multiplies_on_one_thread_in_tinychat():
+    """OpenBLAS's threads wait on each other over matrices this small: a prompt's prefill took
+    ten times longer with them on a busy machine. The setting must come before numpy loads."""
+    import subprocess
+    import sys
+
+    shown = "import tinychat, numpy, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run(
+        [sys.executable, "-c", shown], capture_output=True, text=True, env=environment
+    )
+    assert done.stdout.strip() == "1", done.stderr
 
 
 def test_parameter_budget():
