@@ -70,7 +70,7 @@ def test_a_retrain_stops_once_its_answers_stop_improving(tmp_path):
     }
     write_notes(tmp_path / "notes", rooms)
     config = tiny_config(tmp_path)
-    slow = dataclasses.replace(config.train, retrain_steps=100, learning_rate=1e-6)
+    slow = dataclasses.replace(config.train, retrain_steps=100, batch_size=4, learning_rate=1e-6)
     config = dataclasses.replace(config, train=slow)
     run(config)
     second, _ = run(config, fresh=False)
