@@ -128,7 +128,7 @@ def answer_rows(weights: np.ndarray) -> np.ndarray:
     R is the longest weighted span of any row. With the loss on answers only, R is an answer's
     length, a quarter of the window: the copy path's (T, T) work shrinks to (R, T)."""
     weighted = weights > 0
-    count, window = weights.shape
+    window = weights.shape[1]
     first = np.where(weighted.any(axis=1), weighted.argmax(axis=1), 0)
     end = np.where(weighted.any(axis=1), window - weighted[:, ::-1].argmax(axis=1), 1)
     span = max(1, int((end - first).max()))
