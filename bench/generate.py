@@ -1,6 +1,7 @@
 """Generation speed: the cached numpy runtime against three baselines, same weights, greedy.
 
     python bench/generate.py [--window 256] [--slow-chars 40] [--checkpoint CHECKPOINT]
+                             [--questions 24]
 
 Prints chars/s of (1) the numpy runtime with its key/value cache, (2) the same runtime
 without a cache (the whole sequence recomputed for every character), (3) Keras
@@ -9,20 +10,31 @@ without a cache (the whole sequence recomputed for every character), (3) Keras
 window: the prompt fed at once (`Runtime.prefill`, what the chat does) against one character at
 a time (`Runtime.step`), and the ratio. All must produce the same text; the script fails if
 they do not.
+
+Then whole questions through `ChatSession` (retrieval, prompt, prefill, answer) on the bundled
+knowledge with the default settings and trained weights: the checkpoint's, or a short training's
+(a minute; its answers are shorter and rougher than a full training's). Per question: the chat
+as it is, against the prompt fed one character at a time, and against a one-sentence context
+(top-k 1), the same questions in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import tinychat  # noqa: E402, F401  first: it sets numpy's BLAS to one thread before numpy loads
+import numpy as np  # noqa: E402
 
-from tinychat.config import ModelConfig  # noqa: E402
+from tinychat.config import Config, ModelConfig, PathsConfig, load_config  # noqa: E402
 from tinychat.runtime import Runtime  # noqa: E402
 from tinychat.vocab import decode, encode  # noqa: E402
 
@@ -107,7 +119,13 @@ def parse_args() -> argparse.Namespace:
         "--slow-chars", type=int, default=40, help="characters for the slow baselines"
     )
     parser.add_argument(
-        "--checkpoint", type=Path, help="trained weights to use (default: fresh random weights)"
+        "--checkpoint",
+        type=Path,
+        help="trained weights to use (default: fresh random weights, and a short training for"
+        " the per-question figures)",
+    )
+    parser.add_argument(
+        "--questions", type=int, default=24, help="questions for the per-question figures"
     )
     return parser.parse_args()
 
@@ -181,6 +199,94 @@ def first_character_seconds(
     return len(long_prompt), min(at_once), min(by_step), first == int(np.argmax(probs))
 
 
+# ---------------------------------------------------------------------------- whole questions
+
+
+def trained_checkpoint(path: Path | None, state: Path):
+    """The checkpoint at `path`, or one trained briefly on the bundled knowledge with the default
+    model (into `state`)."""
+    from tinychat import checkpoint
+
+    if path:
+        return checkpoint.load(path)
+    from tinychat.knowledge import open_knowledge
+    from tinychat.progress import Progress
+    from tinychat.train import train
+
+    config = bench_config(ModelConfig(), state)
+    short = dataclasses.replace(config.train, steps=60, batch_size=16, early_stop=False)
+    config = dataclasses.replace(config, train=short)
+    knowledge = open_knowledge(config)
+    knowledge.refresh()
+    print("training briefly for the per-question figures ...", file=sys.stderr, flush=True)
+    per_step = short.batch_size * config.model.window
+    train(config, knowledge, fresh=True, progress=Progress(60, per_step, stream=sys.stderr))
+    return checkpoint.load(checkpoint.weights_path(state))
+
+
+def bench_config(model: ModelConfig, state: Path) -> Config:
+    """The default settings with `model`, reading the bundled knowledge, writing into `state`."""
+    config = load_config(ROOT / "tinychat.yaml")
+    paths = PathsConfig(knowledge=ROOT / "knowledge", state=state)
+    return dataclasses.replace(config, model=model, paths=paths)
+
+
+def step_by_step(runtime: Runtime):
+    """A stand-in for `runtime.prefill` that feeds the prompt one character at a time."""
+
+    def prefill(ids: np.ndarray) -> None:
+        runtime.reset()
+        for token in ids:
+            runtime.step(int(token))
+
+    return prefill
+
+
+def per_question(session, questions: list[str]) -> tuple[float, list[str]]:
+    """Median seconds a whole question takes (after one to warm up), and the answers."""
+    session.ask(questions[0])
+    seconds, answers = [], []
+    for question in questions:
+        start = time.perf_counter()
+        answers.append(session.ask(question).text)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), answers
+
+
+def whole_questions(checkpoint_path: Path | None, count: int) -> dict:
+    """Per-question medians of the chat as it is, the prompt fed step by step, and top-k 1."""
+    from tinychat.chat import ChatSession
+    from tinychat.evaluate import load_questions
+
+    questions = [q.q for q in load_questions(ROOT / "tests/data/knowledge_questions.yaml")][:count]
+    with tempfile.TemporaryDirectory() as state:
+        trained = trained_checkpoint(checkpoint_path, Path(state))
+        session = ChatSession(bench_config(trained.config, Path(state)), trained)
+        figures = {}
+        figures["chat"], answers = per_question(session, questions)
+        prefill = session.runtime.prefill
+        session.runtime.prefill = step_by_step(session.runtime)
+        figures["step by step"], by_step = per_question(session, questions)
+        session.runtime.prefill = prefill
+        session.top_k = 1
+        figures["top-k 1"], _ = per_question(session, questions)
+        top_k = session.config.retrieval.top_k
+    figures["same"] = answers == by_step
+    figures["answer chars"] = statistics.mean(len(answer) for answer in answers)
+    figures["label"] = f"{len(questions)} questions, top-k {top_k}, window {trained.config.window}"
+    return figures
+
+
+def print_questions(figures: dict) -> None:
+    chat, by_step, one = figures["chat"], figures["step by step"], figures["top-k 1"]
+    print(
+        f"per question ({figures['label']}, answers of {figures['answer chars']:.0f} chars on"
+        f" average): {chat * 1000:.1f} ms; prompt fed a character at a time {by_step * 1000:.1f} ms"
+        f" (x{by_step / chat:.1f}); one-sentence context (top-k 1) {one * 1000:.1f} ms"
+        f" (the chat takes x{chat / one:.2f} as long)"
+    )
+
+
 def print_rates(config: ModelConfig, prompt: int, chars: int, rates: dict) -> None:
     """The model, then chars/s of each implementation and how many times faster cached is."""
     fast, nocache = rates["cached"], rates["no cache"]
@@ -219,6 +325,10 @@ def main() -> None:
     print(f"outputs identical: {same}  ({decode(fast_out[:32])!r}...)")
     if not same:
         sys.exit("outputs differ between implementations")
+    figures = whole_questions(args.checkpoint, args.questions)
+    print_questions(figures)
+    if not figures["same"]:
+        sys.exit("answers differ between the prompt fed at once and step by step")
 
 
 if __name__ == "__main__":

@@ -254,6 +254,11 @@ def test_the_trainer_reads_the_child_s_lines_and_names_how_it_ended(tmp_path):
 
     trainer = Trainer(tiny_config(tmp_path), fresh=True)
     assert trainer.status() == "training: starting"
+    # how long its steps take, when the weights it starts from say how long theirs took
+    paced = Trainer(tiny_config(tmp_path), fresh=False, expected=75.0)
+    assert paced.status() == "training: starting (at most 1:15)"
+    paced._event("progress 120 300 1.2345 65.0")
+    assert paced.status() == "training 120/300 loss 1.23 at most 1:05 left"
     for line in (
         "phase preparing examples from 4 sentences",
         "notice resuming training from step 100 of 300",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,51 @@ def test_prefill_leaves_what_step_leaves(config):
         if length <= config.window:
             keras_last = np.exp(np.asarray(model(ids[None].astype(np.int32)))[0, -1])
             assert np.abs(keras_last - probs).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "config", VARIANTS, ids=lambda c: f"{c.positions}-copy{c.copy}-h{c.n_heads}"
+)
+def test_asking_at_some_rows_gives_what_those_rows_give_when_all_are_asked(config):
+    """Training asks only at the answers' positions: the same numbers as the whole window's
+    output at those positions, the copy path's match lengths included (repeats make them long)."""
+    model, _ = keras_model_and_arrays(config)
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 4, size=(3, config.window)).astype(np.int32)
+    ids[:, config.window // 2 :] = ids[:, : config.window - config.window // 2]
+    rows = np.sort(rng.choice(config.window, size=(3, 9)), axis=1).astype(np.int32)
+    rows[0, 0] = 0  # where nothing can be copied yet
+    every = np.asarray(model(ids))
+    asked = np.asarray(model(ids, rows=rows))
+    assert np.abs(asked - np.take_along_axis(every, rows[..., None], axis=1)).max() < 1e-5
+
+
+def test_answer_rows_hold_every_weighted_position():
+    from tinychat.train import answer_rows
+
+    weights = np.zeros((4, 20), np.float32)
+    weights[0, 3:9] = 1.0  # six positions, the longest span
+    weights[1, 15:20] = 1.0  # ends at the window's end
+    weights[2, 0:2] = 1.0  # starts at the window's start
+    rows = answer_rows(weights)  # row 3 has no weights: any six positions
+    assert rows.shape == (4, 6)
+    assert (np.diff(rows, axis=1) == 1).all() and rows.min() >= 0 and rows.max() < 20
+    picked = np.take_along_axis(weights, rows, axis=1)
+    assert (picked.sum(axis=1) == weights.sum(axis=1)).all()
+
+
+def test_numpy_multiplies_on_one_thread_in_tinychat():
+    """OpenBLAS's threads wait on each other over matrices this small: a prompt's prefill took
+    ten times longer with them on a busy machine. The setting must come before numpy loads."""
+    import subprocess
+    import sys
+
+    shown = "import tinychat, numpy, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run(
+        [sys.executable, "-c", shown], capture_output=True, text=True, env=environment
+    )
+    assert done.stdout.strip() == "1", done.stderr
 
 
 def test_parameter_budget():

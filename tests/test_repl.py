@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 
 import pytest
 from prompt_toolkit.application import create_app_session
@@ -196,7 +197,7 @@ def test_completion_of_a_command_s_arguments():
 class FinishedTrainer:
     """Stands in for the trainer child: a training that has already ended."""
 
-    def __init__(self, config, fresh, on_change=None):
+    def __init__(self, config, fresh, on_change=None, expected=None):
         self.config, self.notices, self.exit_code, self.step = config, [], None, 0
 
     def start(self):
@@ -234,6 +235,9 @@ def test_retrain_clears_the_re_indexed_note_from_the_toolbar(session, tmp_path, 
     monkeypatch.setattr(tinychat.repl, "Trainer", Retrained)
     code, text = drive(session, "/retrain\nwhen does the ferry leave?\n")
     assert code == 0 and "training in the background" in text
+    # how long, at the pace of the training that made the weights
+    paced = r"in the background, 10 steps: at most \d:\d\d at the last training's pace;"
+    assert re.search(paced, text)
     assert session.checkpoint.fingerprint == session.knowledge.fingerprint()  # swapped in
     with create_pipe_input() as pipe:
         toolbar = Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()

@@ -65,7 +65,10 @@ def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(
     answer = expected_answer(folder)
     child = spawn(folder)
     child.sendline("/retrain")
-    child.expect("training in the background; until it ends, answers use the current weights")
+    child.expect(  # how long it takes, at the pace of the training that made the weights
+        r"training in the background, 10 steps: at most \d+:\d\d at the last training's pace;"
+        " until it ends, answers use the current weights"
+    )
     child.expect(">")
     child.sendline(QUESTION)
     child.expect_exact(answer[:20])  # the old weights, while the new ones train

@@ -56,6 +56,28 @@ def test_continuing_starts_from_the_current_weights(trained, tmp_path):
     assert model.fingerprint == knowledge.fingerprint() and len(model.fingerprint) == 64
 
 
+def test_a_retrain_stops_once_its_answers_stop_improving(tmp_path):
+    """A retrain from the current weights stops early as the first training does, measured from
+    where those weights start: at a learning rate too small to change them, its first check
+    (step 50) gains nothing on them, and it stops there rather than running retrain_steps."""
+    import dataclasses
+
+    rooms = {  # 24 sentences: enough to keep some out of training and check on them
+        f"floor{floor}.txt": "".join(
+            f"Room {floor}{room} has locker code {1000 + 37 * (4 * floor + room)}.\n"
+            for room in range(4)
+        )
+        for floor in range(6)
+    }
+    write_notes(tmp_path / "notes", rooms)
+    config = tiny_config(tmp_path)
+    slow = dataclasses.replace(config.train, retrain_steps=100, batch_size=4, learning_rate=1e-6)
+    config = dataclasses.replace(config, train=slow)
+    run(config)
+    second, _ = run(config, fresh=False)
+    assert second.warm_start and second.steps == 50
+
+
 def test_training_stops_when_answers_about_unseen_sentences_stop_improving():
     from tinychat.train import MIN_STEPS, _EarlyStop
 

@@ -21,4 +21,11 @@ past a size cap, never writing through a link), guard (an array file's headers c
 its data), atomic (writing one whole), terminal (text shown escaped), errors.
 """
 
+import os
+
+# The model's matrices are tiny (d_model 16): OpenBLAS's threads would wait longer for each other
+# than they multiply, ten times longer than one thread on a busy two-core machine. numpy reads
+# this once, when it loads, and every entry point imports this package before numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 __version__ = "0.1.0"

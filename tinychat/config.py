@@ -75,7 +75,7 @@ class TrainConfig:
     swap_share: float = ranged(0.5, 0.0, 1.0)  # share of examples with names and numbers swapped
     synthetic_share: float = ranged(0.0, 0.0, 1.0)  # share about invented strings (copy practice)
     loss_on: str = one_of("answer", "answer", "all")  # learn the answers' characters, or all
-    retrain_steps: int = ranged(400, 1, 10_000_000)  # steps of a /retrain from the current weights
+    retrain_steps: int = ranged(400, 1, 10_000_000)  # the most steps of a /retrain (see early_stop)
     seed: int = ranged(0, *SEED)  # fixes examples, initial weights and order
     early_stop: bool = True  # stop once answers about sentences kept out stop improving
 

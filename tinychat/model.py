@@ -94,7 +94,8 @@ class Attention(keras.layers.Layer):
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, H, T, d_head)
         query, key, value = qkv[0], qkv[1], qkv[2]
         key_t = ops.transpose(key, (0, 1, 3, 2))  # (B, H, d_head, T)
-        scores = ops.matmul(query, key_t) / math.sqrt(d_head)  # (B, H, T, T)
+        # scaled before the product: (B, H, T, d_head) is 80 times smaller than (B, H, T, T)
+        scores = ops.matmul(query / math.sqrt(d_head), key_t)  # (B, H, T, T)
         weights = ops.softmax(scores + bias, axis=-1)  # row t: how much t looks at each s <= t
         mixed = ops.matmul(weights, value)  # (B, H, T, d_head)
         mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (batch, length, heads * d_head))
@@ -173,31 +174,34 @@ class CopyHead(keras.layers.Layer):
             shape=(), initializer=keras.initializers.Constant(2.0), name="gate_match"
         )
 
-    def call(self, hidden, ids):
-        """hidden: (B, T, D); ids: (B, T). Returns copy probabilities (B, T, V), gate (B, T, 1),
-        weights."""
+    def call(self, hidden, ids, rows=None):
+        """hidden: (B, T, D); ids: (B, T); rows: (B, R) the positions to predict at, or None for
+        all (R = T). Returns copy probabilities (B, R, V), gate (B, R, 1), weights (B, R, T)."""
         length = ops.shape(ids)[1]
         # (B, T, D): the hidden state at t-1 (zeros at t = 0)
         previous = ops.concatenate([ops.zeros_like(hidden[:, :1]), hidden[:, :-1]], axis=1)
         pair = ops.concatenate([hidden, previous], axis=-1)  # (B, T, 2D)
-        query = ops.matmul(pair, self.w_query)
-        key = ops.matmul(pair, self.w_key)
+        key = ops.matmul(pair, self.w_key)  # every position may be copied from
+        positions = ops.arange(length)
+        if rows is not None:
+            pair, hidden = gather_rows(pair, rows), gather_rows(hidden, rows)  # (B, R, .)
+        query = ops.matmul(pair, self.w_query) / math.sqrt(self.config.d_model)
         key_t = ops.transpose(key, (0, 2, 1))  # (B, D, T)
-        scores = ops.matmul(query, key_t) / math.sqrt(self.config.d_model)  # (B, T, T)
+        scores = ops.matmul(query, key_t)  # (B, R, T)
         # Keeping its place: where the text before s matches the text before t the longest, s+1 is
         # most likely what comes next ("1112" copied from "900111" does not jump back into "111").
-        matched = match_lengths(ids)
+        matched = match_lengths(ids, rows)
         scores = scores + ops.take(self.match_bias, matched)
+        asking = ops.expand_dims(positions, 0) if rows is None else rows  # (B or 1, R)
         # Position t may copy the character after s only if that character is known: s < t.
-        positions = ops.arange(length)
-        earlier = ops.expand_dims(positions, 1) > ops.expand_dims(positions, 0)  # (T, T)
+        earlier = ops.expand_dims(asking, -1) > positions  # (B or 1, R, T)
         weights = ops.softmax(ops.where(earlier, scores, MASKED), axis=-1)
         # (B, T): the character after each s (each earlier position votes for it)
         next_ids = ops.concatenate([ids[:, 1:], ops.zeros_like(ids[:, :1])], axis=1)
-        copy_probs = ops.matmul(weights, ops.one_hot(next_ids, VOCAB_SIZE))  # (B, T, V)
+        copy_probs = ops.matmul(weights, ops.one_hot(next_ids, VOCAB_SIZE))  # (B, R, V)
         # At t = 0 nothing can be copied, so the gate is forced shut there.
-        can_copy = ops.cast(ops.expand_dims(positions > 0, -1), hidden.dtype)  # (T, 1)
-        # (B, T, 1): the longest match so far; a long one opens the gate
+        can_copy = ops.cast(ops.expand_dims(asking > 0, -1), hidden.dtype)  # (B or 1, R, 1)
+        # (B, R, 1): the longest match so far; a long one opens the gate
         longest = ops.max(ops.where(earlier, matched, 0), axis=-1, keepdims=True)
         longest = ops.cast(longest, hidden.dtype) / MATCH_CAP
         gate_logit = (
@@ -209,25 +213,35 @@ class CopyHead(keras.layers.Layer):
         return copy_probs, gate, weights
 
 
-def match_lengths(ids):
-    """(B, T, T) int: how many characters ending at t equal those ending at s (at most MATCH_CAP).
+def gather_rows(x, rows):
+    """(B, T) or (B, T, D) -> (B, R) or (B, R, D): each sequence's entries at its positions
+    `rows` (B, R). One `take` from the batch laid end to end: Keras's take_along_axis broadcasts
+    int64 indices, which oneDNN logs an error about on CPUs without AVX-512."""
+    batch, length = ops.shape(x)[0], ops.shape(x)[1]
+    flat = ops.reshape(x, (-1, *x.shape[2:]))  # (B * T, ...)
+    return ops.take(flat, rows + ops.expand_dims(ops.arange(batch) * length, 1), axis=0)
+
+
+def match_lengths(ids, rows=None):
+    """(B, R, T) int: how many characters ending at t = rows[b, r] equal those ending at s (at most
+    MATCH_CAP); `rows` (B, R) are the positions that ask, None for all of them (R = T).
 
     Row t, column s counts i = 0, 1, ... while ids[t - i] == ids[s - i]; `runtime.py` keeps the
     same numbers one row at a time. Worked example: ids "abcab" -> row 4 ("...b"), column 1
     ("ab"): 2.
     """
-    # (B, T, T) in uint8, a quarter of int32's memory traffic: this loop was a quarter of a
-    # training step's time in int32, and counts never pass MATCH_CAP
-    equal = ops.cast(ops.expand_dims(ids, 2) == ops.expand_dims(ids, 1), "uint8")
-    run, total = equal, equal
-    # static in training: the window
-    length = ids.shape[1] if ids.shape[1] is not None else MATCH_CAP
-    for shift in range(1, min(MATCH_CAP, length)):
-        # equal[t - shift, s - shift]: the diagonal neighbour `shift` steps back (zero before the
-        # start)
-        back = ops.pad(equal[:, :-shift, :-shift], ((0, 0), (shift, 0), (shift, 0)))
-        run = run * back
-        total = total + run
+    length = ids.shape[1] or MATCH_CAP  # static in training: the window
+    run = total = None
+    # uint8 counts, a quarter of int32's memory traffic: they never pass MATCH_CAP
+    for shift in range(min(MATCH_CAP, length)):
+        # ids[t - shift] and ids[s - shift]; before the start, two fills that never match
+        kept = ids[:, : ops.shape(ids)[1] - shift]
+        back = ops.pad(kept, ((0, 0), (shift, 0)), constant_values=-1)
+        asked = ops.pad(kept, ((0, 0), (shift, 0)), constant_values=-2)
+        asked = asked if rows is None else gather_rows(asked, rows)
+        equal = ops.cast(ops.expand_dims(asked, 2) == ops.expand_dims(back, 1), "uint8")
+        run = equal if run is None else run * equal  # every character from t - shift to t matched
+        total = run if total is None else total + run
     return ops.cast(total, "int32")
 
 
@@ -270,7 +284,10 @@ class TinyTransformer(keras.Model):
         bias = -ops.reshape(ops.convert_to_tensor(self.slopes), (-1, 1, 1)) * distance
         return ops.where(distance < 0, MASKED, bias)
 
-    def call(self, ids, return_attention: bool = False):
+    def call(self, ids, rows=None, return_attention: bool = False):
+        """ids: (B, T); rows: (B, R) the positions whose next character is wanted, or None for
+        all of them. Training asks only at the answers' positions: the blocks still read every
+        position, but the head and the copy path, a (B, T, T) computation, run on R rows."""
         length = ops.shape(ids)[1]
         x = self.token_embedding(ids)  # (B, T, D)
         if self.config.positions == "learned":
@@ -280,18 +297,32 @@ class TinyTransformer(keras.Model):
         for block in self.blocks:
             x, weights = block(x, bias)
             attention.append(weights)
-        hidden = self.final_norm(x)
-        logits = self.head(hidden)  # (B, T, V)
+        hidden = self.final_norm(x)  # (B, T, D): the copy path's keys read every position
+        asked = hidden if rows is None else gather_rows(hidden, rows)  # (B, R, D)
+        logits = self.head(asked)  # (B, R, V)
         if self.copy_head is None:
             log_probs = ops.log_softmax(logits, axis=-1)
         else:
-            copy_probs, gate, copy_weights = self.copy_head(hidden, ids)
+            copy_probs, gate, copy_weights = self.copy_head(hidden, ids, rows)
             probs = (1.0 - gate) * ops.softmax(logits, axis=-1) + gate * copy_probs
             log_probs = ops.log(probs + COPY_FLOOR)
             attention.append(ops.expand_dims(copy_weights, 1))
         if return_attention:
             return log_probs, attention
         return log_probs
+
+
+class AnswerRows(keras.Model):
+    """A TinyTransformer as training calls it: (ids, rows) in, log-probabilities at rows out
+    (Keras's fit passes its inputs as one argument). Shares the transformer's weights."""
+
+    def __init__(self, transformer: TinyTransformer, **kwargs):
+        super().__init__(**kwargs)
+        self.transformer = transformer
+
+    def call(self, inputs):
+        ids, rows = inputs
+        return self.transformer(ids, rows=rows)
 
 
 def build_model(config: ModelConfig) -> TinyTransformer:

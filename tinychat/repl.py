@@ -39,7 +39,7 @@ from tinychat.files import FileTooLarge, open_for_writing, read_regular
 from tinychat.key_bindings import InterruptAtEmptyPrompt, chat_key_bindings
 from tinychat.log import AnswerLog
 from tinychat.terminal import printable, printable_line
-from tinychat.trainer import Trainer
+from tinychat.trainer import Trainer, expected_seconds, length
 from tinychat.wrap import WordWrap
 
 HISTORY_NAME = "history"
@@ -179,8 +179,10 @@ class Repl:
         done = resume.saved_step(
             config.paths.state, resume.run_identity(config, fingerprint, steps, warm, base)
         )
+        weights = self.session.checkpoint  # their training's pace says how long this one takes
+        expected = expected_seconds(weights.record if weights else None, steps - done)
         try:
-            self.trainer = Trainer(config, fresh, on_change=self.redraw).start()
+            self.trainer = Trainer(config, fresh, self.redraw, expected=expected).start()
         except OSError as error:  # no process could be started (out of memory, no python)
             raise TinychatError(f"cannot start training in the background: {error}") from None
         # Saved progress is picked up by the same run: a first training by the next start,
@@ -189,7 +191,9 @@ class Repl:
         self.resumed_by = again if self.session.checkpoint else "the next start"
         using = "the current weights" if self.session.checkpoint else "the best matching sentence"
         start = f"resuming training from step {done} of {steps}" if done else "training"
-        self.say_wrapped(f"{start} in the background; until it ends, answers use {using}", 0)
+        pace = length(config, expected)
+        pace = f", {steps - done} steps: {pace} at the last training's pace" if pace else ""
+        self.say_wrapped(f"{start} in the background{pace}; until it ends, answers use {using}", 0)
 
     def check_training(self) -> None:
         """Between answers: swap in the weights of a training that ended, or say why it failed."""

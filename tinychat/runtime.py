@@ -61,6 +61,15 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / np.add.reduce(e, axis=-1, keepdims=True)
 
 
+def softmax_in_place(x: np.ndarray) -> np.ndarray:
+    """`softmax`, overwriting `x`: a prompt's (H, T, T) scores are megabytes, and each
+    temporary copy of them cost as much as the arithmetic."""
+    x -= np.maximum.reduce(x, axis=-1, keepdims=True)
+    np.exp(x, out=x)
+    x /= np.add.reduce(x, axis=-1, keepdims=True)
+    return x
+
+
 @dataclass
 class Trace:
     """What the last `step` calls looked at, kept only when asked (for /why and /probs)."""
@@ -88,10 +97,11 @@ class Runtime:
         self.tokens = np.zeros(window, np.int64)
         self.match = np.zeros(window, np.int64)  # row pos of model.match_lengths, for s < pos
         slopes = alibi_slopes(h) if config.positions == "alibi" else np.zeros(h, np.float32)
-        # (H, W): ALiBi's bias for a query at pos over keys s = 0..pos is alibi[:, W-1-pos:],
-        # that is -slope * (pos - s)
-        self.alibi = -slopes[:, None] * np.arange(window - 1, -1, -1, dtype=np.float32)[None, :]
-        self.slopes = slopes
+        # (H, 2W-1): ALiBi's bias -slope * distance for distances W-1 down to 0, then -inf for
+        # the W-1 later positions a query may not see. A query at pos over keys s = 0..T-1 reads
+        # bias[:, W-1-pos : W-1-pos+T], that is -slope * (pos - s), masked where s > pos.
+        distance = np.arange(window - 1, -window, -1, dtype=np.float32)
+        self.bias = np.where(distance >= 0, -slopes[:, None] * distance, -np.inf).astype(np.float32)
         self.position = 0  # where the next character goes
         self.trace: Trace | None = None
 
@@ -173,14 +183,23 @@ class Runtime:
         query, key, value = qkv.reshape(count, 3, heads, d_head).transpose(1, 2, 0, 3)
         self.key_cache[layer, :, :count] = key
         self.value_cache[layer, :, :count] = value
-        scores = query @ key.transpose(0, 2, 1) / math.sqrt(d_head)  # (H, T, T)
-        # ALiBi's bias -slope * (pos - s) for s <= pos; a later position is masked out
-        positions = np.arange(count, dtype=np.float32)
-        distance = positions[:, None] - positions  # pos - s
-        bias = -self.slopes[:, None, None] * distance  # (H, T, T)
-        weights = softmax(np.where(distance >= 0, scores + bias, np.float32(-np.inf)))
-        mixed = (weights @ value).transpose(1, 0, 2).reshape(count, -1)  # (T, D)
-        return mixed @ block.attention_w_out + block.attention_b_out
+        # contiguous operands: numpy hands a stack of matrices to BLAS only then, and its own
+        # loop over strided views was most of a prompt's time
+        key_t = np.ascontiguousarray(key.transpose(0, 2, 1))  # (H, d_head, T)
+        scores = np.ascontiguousarray(query) @ key_t  # (H, T, T)
+        scores /= math.sqrt(d_head)
+        scores += self._bias_rows(count)  # ALiBi's bias for s <= pos, -inf for s > pos
+        weights = softmax_in_place(scores)
+        mixed = (weights @ self.value_cache[layer, :, :count]).transpose(1, 0, 2)  # (T, H, d_head)
+        return mixed.reshape(count, -1) @ block.attention_w_out + block.attention_b_out
+
+    def _bias_rows(self, count: int) -> np.ndarray:
+        """(H, T, T) view of `bias` whose row pos is bias[:, W-1-pos : W-1-pos+T], the bias of a
+        query at pos: every row is a shifted window of the same array, so nothing is copied."""
+        window = self.config.window
+        # (H, 2W-T, T): windows[:, j] = bias[:, j : j+T]; row pos is window W-1-pos
+        windows = np.lib.stride_tricks.sliding_window_view(self.bias, count, axis=1)
+        return windows[:, window - count : window][:, ::-1]
 
     def _match_row(self, pos: int) -> np.ndarray:
         """model.match_lengths, row `pos`: for each s < pos, how many characters up to s equal
@@ -206,7 +225,7 @@ class Runtime:
         keys = self.key_cache[layer, :, : pos + 1]  # (H, pos+1, d_head)
         scores = (keys @ query.reshape(heads, d_head, 1))[:, :, 0] / math.sqrt(d_head)  # (H, pos+1)
         # + ALiBi's distance bias, the row of a query at `pos`
-        weights = softmax(scores + self.alibi[:, self.config.window - 1 - pos :])
+        weights = softmax(scores + self.bias[:, self.config.window - 1 - pos : self.config.window])
         # (H, 1, pos+1) @ (H, pos+1, d_head) -> (H, 1, d_head) -> (D,)
         mixed = (weights[:, None, :] @ self.value_cache[layer, :, : pos + 1]).reshape(-1)
         return mixed @ block.attention_w_out + block.attention_b_out, weights

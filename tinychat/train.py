@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinychat.model import build_model, get_arrays, set_arrays  # first: imports TensorFlow quietly
+# first: imports TensorFlow quietly
+from tinychat.model import AnswerRows, build_model, get_arrays, set_arrays
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -43,7 +44,7 @@ REPORT_EVERY = 50  # steps between loss reports and held-out checks (Keras's "ep
 HELD_OUT_SHARE, HELD_OUT_MAX, HELD_OUT_MIN_NOTES = 0.1, 24, 20
 # stop when a check lowers the held-out answers' bits/char by less than a quarter ...
 STOP_GAIN = 0.25
-MIN_STEPS = 150  # ... but never before this many steps
+MIN_STEPS = 150  # ... but a new model never before this many steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,14 +110,29 @@ def _training_data(
         config.train.seed,
         on_rows=lambda done: run.progress.phase(f"making training examples {done:,}/{count:,}"),
     )
+    asked = answer_rows(rows.weights)
+    targets, weights = (np.take_along_axis(a, asked, axis=1) for a in (rows.targets, rows.weights))
     return (
-        tf.data.Dataset.from_tensor_slices((rows.inputs, rows.targets, rows.weights))
+        tf.data.Dataset.from_tensor_slices(((rows.inputs, asked), targets, weights))
         .shuffle(len(rows.inputs), seed=config.train.seed)
         .repeat()
         .batch(batch, drop_remainder=True)
         .skip(run.first_step)  # a resumed run sees the batches an unbroken one would have seen next
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def answer_rows(weights: np.ndarray) -> np.ndarray:
+    """(N, R) int32: the positions each row learns from, the R ending at its last weighted one;
+    R is the longest weighted span of any row. With the loss on answers only, R is an answer's
+    length, a quarter of the window: the copy path's (T, T) work shrinks to (R, T)."""
+    weighted = weights > 0
+    window = weights.shape[1]
+    first = np.where(weighted.any(axis=1), weighted.argmax(axis=1), 0)
+    end = np.where(weighted.any(axis=1), window - weighted[:, ::-1].argmax(axis=1), 1)
+    span = max(1, int((end - first).max()))
+    start = np.clip(end - span, 0, window - span)
+    return (start[:, None] + np.arange(span)).astype(np.int32)
 
 
 # ---------------------------------------------------------------------------- model
@@ -139,7 +155,7 @@ def _start_from_previous(
         return False, ""
 
 
-def _compile(model, run: _Run) -> None:
+def _compile(learner: AnswerRows, run: _Run) -> None:
     """Adam with a warmup and a cosine decay; a warm start learns at 0.3 times the rate."""
     learning_rate = run.config.train.learning_rate * (0.3 if run.warm else 1.0)
     warmup = max(1, min(100, run.steps // 10))
@@ -150,7 +166,7 @@ def _compile(model, run: _Run) -> None:
         warmup_steps=warmup,
         alpha=0.1,
     )
-    model.compile(
+    learner.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
         # Outputs are log-probabilities; the mean is over weighted characters only, so the loss
         # shown is per character (Keras's default divides by padding and prompt positions too).
@@ -161,16 +177,17 @@ def _compile(model, run: _Run) -> None:
     )
     # Adam's variables made now, not inside fit's first step: a tf.function that creates
     # variables is traced a second time, which was a third of a short training.
-    model.optimizer.build(model.trainable_variables)
+    learner.optimizer.build(learner.trainable_variables)
 
 
 # ---------------------------------------------------------------------------- resume
 
 
-def _restore(model, saved: resume.SavedProgress) -> None:
+def _restore(learner: AnswerRows, saved: resume.SavedProgress) -> None:
     """Weights and optimizer state (Adam's moments, its step count) as they were saved."""
-    set_arrays(model, saved.weights)  # the optimizer's variables exist: _compile built them
-    variables = model.optimizer.variables
+    # the optimizer's variables exist: _compile built them
+    set_arrays(learner.transformer, saved.weights)
+    variables = learner.optimizer.variables
     if len(variables) != len(saved.optimizer):
         raise TinychatError(
             "saved training progress does not match this optimizer; delete"
@@ -216,7 +233,8 @@ class _ProgressCallback(keras.callbacks.Callback):
 class _EarlyStop(keras.callbacks.Callback):
     """Every REPORT_EVERY steps, bits/char of answers about sentences kept out of training; stops
     when they no longer fall by STOP_GAIN: the model copies what it has never seen, it has
-    learned."""
+    learned. A warm start has learned already: its bits before the first step are the mark the
+    first check must beat, and it may stop there (MIN_STEPS guards a new model's first steps)."""
 
     def __init__(
         self,
@@ -225,11 +243,17 @@ class _EarlyStop(keras.callbacks.Callback):
         first_step: int = 0,
         enabled: bool = True,
         progress: "Progress | None" = None,
+        warm: bool = False,
     ):
         super().__init__()
         self.held_out, self.steps_per_epoch, self.first_step = held_out, steps_per_epoch, first_step
-        self.enabled, self.progress = enabled, progress
+        self.enabled, self.progress, self.warm = enabled, progress, warm
+        self.min_steps = 0 if warm else MIN_STEPS
         self.bits: list[float] = []
+
+    def on_train_begin(self, logs=None):
+        if self.warm and self.enabled and self.held_out is not None:
+            self.bits.append(self.held_out.bits(self.model))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.held_out is None or not (self.enabled or epoch + 1 == self.params.get("epochs")):
@@ -237,7 +261,7 @@ class _EarlyStop(keras.callbacks.Callback):
         self.bits.append(self.held_out.bits(self.model))
         steps = self.first_step + (epoch + 1) * self.steps_per_epoch
         learned = len(self.bits) >= 2 and self.bits[-1] > (1 - STOP_GAIN) * self.bits[-2]
-        if self.enabled and steps >= MIN_STEPS and learned:
+        if self.enabled and steps >= self.min_steps and learned:
             self.model.stop_training = True
             if self.progress is not None:
                 self.progress.phase(
@@ -255,7 +279,7 @@ class _Fitted:
 
 
 def _fit(
-    model,
+    learner: AnswerRows,
     dataset: tf.data.Dataset,
     run: _Run,
     measured_on: list[Chunk],
@@ -268,8 +292,9 @@ def _fit(
     config, progress = run.config, run.progress
 
     def save_progress(step: int) -> None:
-        optimizer = [np.asarray(variable.numpy()) for variable in model.optimizer.variables]
-        resume.save_progress(config.paths.state, run.identity, step, get_arrays(model), optimizer)
+        optimizer = [np.asarray(variable.numpy()) for variable in learner.optimizer.variables]
+        weights = get_arrays(learner.transformer)
+        resume.save_progress(config.paths.state, run.identity, step, weights, optimizer)
 
     remaining = run.steps - run.first_step
     steps_per_epoch = _largest_divisor_at_most(remaining, REPORT_EVERY)
@@ -281,8 +306,9 @@ def _fit(
         run.first_step,
         enabled=early_stop,
         progress=progress,
+        warm=run.warm,
     )
-    history = model.fit(
+    history = learner.fit(
         dataset,
         epochs=remaining // steps_per_epoch,
         steps_per_epoch=steps_per_epoch,
@@ -326,12 +352,15 @@ class _Examples:
             mask[row, len(encode(prompt)) - 1 : length] = True  # from the last prompt character on
         return cls(inputs, targets, mask)
 
-    def bits(self, model) -> float:
+    def bits(self, learner: AnswerRows) -> float:
         """Bits per answer character the model needs (predict_on_batch: compiled, unlike
-        model(x))."""
-        log_probs = np.asarray(model.predict_on_batch(self.inputs))  # (N, T, V), natural log
-        picked = np.take_along_axis(log_probs, self.targets[..., None], axis=-1)[..., 0]
-        return float(-picked[self.mask].mean() / math.log(2))
+        model(x)), asked at the answers' positions only."""
+        asked = answer_rows(self.mask)
+        # (N, R, V), natural log
+        log_probs = np.asarray(learner.predict_on_batch((self.inputs, asked)))
+        targets = np.take_along_axis(self.targets, asked, axis=1)
+        picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+        return float(-picked[np.take_along_axis(self.mask, asked, axis=1)].mean() / math.log(2))
 
 
 def held_out_examples(
@@ -353,7 +382,7 @@ def held_out_examples(
 
 
 def _measure(
-    model, run: _Run, fitted: _Fitted, measured_on: list[Chunk], index: Retriever
+    learner: AnswerRows, run: _Run, fitted: _Fitted, measured_on: list[Chunk], index: Retriever
 ) -> TrainResult:
     """Time and speed, the final loss, and held-out bits/char with their context and without."""
     config, progress = run.config, run.progress
@@ -365,7 +394,7 @@ def _measure(
     progress.phase("measuring answers without their context")  # a few seconds with the bar at 0:00
     bare = held_out_examples(measured_on, index, config, without_context=True)
     with_context = fitted.bits[-1] if fitted.bits else math.nan
-    without_context = bare.bits(model) if bare is not None else math.nan
+    without_context = bare.bits(learner) if bare is not None else math.nan
     return TrainResult(
         fitted.steps,
         seconds,
@@ -443,7 +472,7 @@ def train(
 ) -> TrainResult:
     """Train on `knowledge` and save the checkpoint in the state folder.
 
-    Continues from the current weights (`train.retrain_steps`, lower learning rate) when a
+    Continues from the current weights (at most `train.retrain_steps`, lower learning rate) when a
     checkpoint of the same model config exists and `fresh` is false; else starts from scratch.
     Saved progress of the same run (`resume`) is picked up where it stopped. Setting `stop`
     saves progress and raises `resume.TrainingStopped`; Ctrl-C raises KeyboardInterrupt. Either
@@ -468,16 +497,17 @@ def train(
     index = build_retriever(config.retrieval.retriever, chunks, embedding)
     trained_on, held_out = split_held_out(chunks, config.train.seed)
     dataset = _training_data(run, knowledge, trained_on, index)
-    _compile(model, run)
+    learner = AnswerRows(model)
+    _compile(learner, run)
     if saved:
-        _restore(model, saved)
+        _restore(learner, saved)
         on_notice(f"resuming training from step {saved.step} of {steps}")
 
     measured_on = held_out or chunks  # a folder too small to keep sentences out: what it trained on
-    early_stop = config.train.early_stop and not warm and bool(held_out)
+    early_stop = config.train.early_stop and bool(held_out)
     progress.at_most = early_stop
-    fitted = _fit(model, dataset, run, measured_on, index, early_stop, stop or threading.Event())
-    result = _measure(model, run, fitted, measured_on, index)
+    fitted = _fit(learner, dataset, run, measured_on, index, early_stop, stop or threading.Event())
+    result = _measure(learner, run, fitted, measured_on, index)
     _summarize(progress, result, held_out)
     _save(model, config, knowledge, result)
     return result

@@ -29,6 +29,7 @@ which would stop training early if a /retrain were ever started from a helper th
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import signal
@@ -36,12 +37,15 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from tinychat.config import Config
 from tinychat.errors import TinychatError
 from tinychat.files import open_for_writing, read_tail
 from tinychat.progress import Progress, format_seconds
+
+if TYPE_CHECKING:
+    from tinychat.checkpoint import TrainingRecord
 
 LOG_NAME = "trainer.log"
 EXIT_STOPPED = 3
@@ -53,11 +57,36 @@ LOG_TAIL = 64 << 10  # bytes of the log read back for its last line: TensorFlow'
 # ---------------------------------------------------------------------------- the REPL's side
 
 
+def expected_seconds(record: "TrainingRecord | None", steps: int) -> float:
+    """How long `steps` steps take at the pace of the training that `record` describes (nan when
+    there is none, or it does not say)."""
+    if record is None or not record.steps or record.seconds is None:
+        return math.nan
+    return record.seconds / record.steps * steps
+
+
+def bound(config: Config) -> str:
+    """'at most ' when early stopping may end a run before its last step, else ''."""
+    return "at most " if config.train.early_stop else ""
+
+
+def length(config: Config, seconds: float) -> str:
+    """'at most 2:40', how long a run's steps will take ('' when not known)."""
+    return "" if seconds != seconds else f"{bound(config)}{format_seconds(seconds)}"
+
+
 class Trainer:
     """One background training run: start it, follow its progress, stop it."""
 
-    def __init__(self, config: Config, fresh: bool, on_change: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        config: Config,
+        fresh: bool,
+        on_change: Callable[[], None] = lambda: None,
+        expected: float = math.nan,
+    ):
         self.config, self.fresh, self.on_change = config, fresh, on_change
+        self.expected = expected  # seconds its steps take, at most with early stopping (or nan)
         self.process: subprocess.Popen | None = None
         self.step, self.total = 0, 0
         self.loss = float("nan")
@@ -126,10 +155,11 @@ class Trainer:
             return ""
         if self.step and self.phase == "training":
             left = format_seconds(self.left) if self.left == self.left else "?"
-            # the time to the last step: early stopping usually ends the run well before it
-            bound = "at most " if self.config.train.early_stop else ""
-            return f"training {self.step}/{self.total} loss {self.loss:.2f} {bound}{left} left"
-        return f"training: {self.phase}"
+            progress = f"training {self.step}/{self.total} loss {self.loss:.2f}"
+            return f"{progress} {bound(self.config)}{left} left"
+        # before the first step, how long the steps will take; then the bar's own time left
+        expected = length(self.config, self.expected) if not self.step else ""
+        return f"training: {self.phase}" + (f" ({expected})" if expected else "")
 
     def stop(self, timeout: float = STOP_SECONDS) -> int | None:
         """Ask the child to stop (its progress is saved) and wait; kill it past `timeout`.
