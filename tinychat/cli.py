@@ -185,7 +185,7 @@ def config_from(args: argparse.Namespace, config_file: Path | None) -> Config:
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
     interactive = sys.stdin.isatty() and not getattr(args, "json", False)
     # The REPL opens at once and trains in the background; a pipe trains first, as scripts expect.
-    with open_session(config, train_missing=not interactive) as session:
+    with open_session(config, train_missing=not interactive, background=interactive) as session:
         if interactive:
             from tinychat.repl import run_repl
 

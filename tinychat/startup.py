@@ -142,10 +142,13 @@ def load_or_train(config: Config) -> Checkpoint:
     return checkpoint.load(path, expected=config.model)
 
 
-def open_session(config: Config, train_missing: bool = True) -> ChatSession:
+def open_session(
+    config: Config, train_missing: bool = True, background: bool = False
+) -> ChatSession:
     """A chat session on the configured knowledge, training first if there are no weights yet;
     with `train_missing` false, a session without weights (the REPL trains in the background),
-    also when the weights are for another model config (tinychat.yaml's `model` changed)."""
+    also when the weights are for another model config (tinychat.yaml's `model` changed).
+    `background`: a retrieval stage is built in the background (the REPL), not before answering."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise TinychatError(
             f"{config.paths.knowledge}: knowledge folder not found;"
@@ -166,7 +169,7 @@ def open_session(config: Config, train_missing: bool = True) -> ChatSession:
             )
     if model is None:
         scan_knowledge(config)  # its warnings, and the one-line error for a folder with no notes
-    session = ChatSession(config, model, on_notice=notice)
+    session = ChatSession(config, model, on_notice=notice, background=background)
     if session.stale:
         stale = session.stale.replace(": /retrain", "")
         notice(f"note: {stale}; `tinychat train` (or /retrain) updates it")
