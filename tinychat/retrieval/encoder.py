@@ -86,7 +86,9 @@ class EncoderRanking:
     def scores(self, query: str) -> np.ndarray:
         """(N,) score of every sentence for `query`, hidden ones -inf."""
         lexical = self.lexical.scores(query)
-        cosine = self.vectors @ self.encoder.encode([query])[0]
+        # einsum's own loop, not BLAS: on a busy 2-core machine BLAS's threads waited for each
+        # other 15 ms over 10,000 sentences, einsum took 2 ms
+        cosine = np.einsum("ij,j->i", self.vectors, self.encoder.encode([query])[0])
         total = scaled(lexical, self.rows) + ENCODER_WEIGHT * scaled(cosine, self.rows)
         return np.where(self.rows, total, -np.inf)
 
