@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -332,6 +333,7 @@ def test_encoding_in_the_background_is_swapped_in_between_answers(notes, model_f
     try:
         assert top(session) == NAME_SENTENCE  # the words' ranking, meanwhile
         assert wait_for(lambda: session.progress.startswith("encoding sentences 0/"))
+        assert toolbar(session).startswith("encoding sentences 0/44 | ")
         gate.set()
         assert wait_for(lambda: session.progress == "encoded: the next question uses it")
         assert session.retrieve(QUESTION)[0].chunk.text == NAME_SENTENCE  # not swapped yet
@@ -340,6 +342,21 @@ def test_encoding_in_the_background_is_swapped_in_between_answers(notes, model_f
     finally:
         gate.set()
         session.close()
+    # a restart only loads the encoder: the toolbar then says nothing of it
+    with ChatSession(config_for(notes, str(model_folder)), None, background=True) as session:
+        assert wait_for(lambda: session.progress == "")
+        assert top(session) == TRAVEL_SENTENCE
+
+
+def toolbar(session: ChatSession) -> str:
+    """The REPL's bottom line for `session`."""
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from tinychat.repl import Repl
+
+    with create_pipe_input() as pipe:
+        return Repl(session, out=io.StringIO(), input=pipe, output=DummyOutput()).toolbar()
 
 
 def wait_for(condition, seconds: float = 30) -> bool:

@@ -8,7 +8,9 @@ reads it, and every sentence of the notes is scored
 
 each of the two min-max scaled over the notes' sentences for this question, so that neither's
 units decide. The lexical reading of the question (follow-ups, declines, the subject to remember)
-is unchanged: only the order of the sentences is.
+is unchanged: only the order of the sentences is. With all-MiniLM-L6-v2 this lifted line hit@1 by
+0.04 to 0.13 on every question set, lowering none; the encoder alone was worse than the lexical
+ranking on real text (bench/encoder_retrieval.py prints the table).
 
 Each sentence's vector is kept in the state folder (`encoder-vectors.npz`, keyed by a hash of
 the text it was made from, for one model), so a start encodes only the sentences of notes that
@@ -44,9 +46,6 @@ VECTORS_NAME = "encoder-vectors.npz"
 VECTORS_VERSION = 1
 # sentences encoded at once, between two answers; more are encoded in the background
 AT_ONCE = 32
-# the vectors file worth reading, per byte of notes: a vector (1.5 KB for all-MiniLM-L6-v2's 384
-# numbers) per sentence of at least 40 bytes, with room to spare; larger is damage, not vectors
-VECTORS_PER_NOTE_BYTE = 64
 
 
 # ---------------------------------------------------------------------------- the ranking
@@ -220,6 +219,7 @@ class EncoderStage:
             self._fail(str(error))
 
     def progress(self) -> str:
+        """What the thread is doing ("encoding sentences 320/10,000"), or ""."""
         return self.status
 
     def ranking(self, lexical: LexicalIndex, wait: bool) -> EncoderRanking | None:
@@ -286,6 +286,7 @@ class EncoderStage:
                 )
             started = time.perf_counter()
             self._encode([texts[i] for i in missing], [keys[i] for i in missing])
+            self.status = ""  # loaded, and nothing (or a few sentences) to encode
             if len(missing) > AT_ONCE and not self.stopping.is_set():
                 seconds = time.perf_counter() - started
                 self.on_notice(f"encoder: {len(missing):,} sentences encoded in {seconds:.0f} s")
