@@ -4,8 +4,9 @@
     python bench/encoder_cost.py --encoder DIR --files 1000 --sentences 10 --questions 50
 
 Writes invented notes (bench/synthetic.py; 1,000 files of 10 sentences by default), then:
-- encoding: a REPL-like session (`background=True`) opens, and the sentences are encoded in the
-  background until the ranking is ready; against the cold lexical index of the same folder;
+- encoding: a `ChatSession(..., background=True)` opens, as the REPL's does, and the sentences
+  are encoded in the background until the ranking is ready; against the folder's cold lexical
+  index;
 - time per question: `ChatSession.prepare` (retrieval and prompt; the random weights' forward
   pass is the same with either ranking and is left out), with and without the encoder;
 - memory: a fresh process imports the chat path (tinychat.cli), opens the folder with its caches
@@ -18,7 +19,6 @@ Wall-clock seconds and the process's CPU seconds are both printed: the machine m
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -77,7 +77,7 @@ def since(start: tuple[float, float]) -> tuple[float, float]:
 
 
 def encode_in_background(config: Config) -> tuple[ChatSession, tuple[float, float]]:
-    """A session that encodes the notes in the background; returns once its ranking is ready."""
+    """A ChatSession that encodes the notes in the background, once its ranking is ready."""
     start = clock()
     session = ChatSession(config, None, background=True)
     opened = since(start)[0]
@@ -132,7 +132,7 @@ def main() -> None:
         asked = write_folder(knowledge, args.files, args.sentences)
         questions = [item["q"] for item in asked[:: max(1, len(asked) // args.questions)]]
         lexical_config = configured(knowledge, state, "none")
-        encoder_config = dataclasses.replace(lexical_config, retrieval=RetrievalConfig(encoder=encoder))
+        encoder_config = configured(knowledge, state, encoder)
 
         start = clock()
         lexical = ChatSession(lexical_config, None)

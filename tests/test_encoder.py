@@ -7,7 +7,6 @@ harbour at dawn." only with the encoder's cosine added to the lexical score."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import io
 import json
@@ -312,7 +311,7 @@ def test_a_model_that_cannot_be_had_is_one_line_and_words_answer(
 
 @needs_extra
 def test_encoding_in_the_background_is_swapped_in_between_answers(notes, model_folder, monkeypatch):
-    """The REPL's way: the session opens at once, words answer while the notes are encoded, and
+    """The REPL's way: the ChatSession opens at once, words answer while the notes are encoded, and
     the encoder's ranking comes in at the next question after the encoding ends, not before."""
     from tinychat.retrieval.encoder_model import Encoder
 
@@ -396,4 +395,4 @@ def test_the_state_folder_gets_no_vectors_file_by_default(notes):
     with ChatSession(config_for(notes, "none"), None) as session:
         top(session)
     assert not os.path.lexists(notes / "state" / "encoder-vectors.npz")
-    assert dataclasses.replace(Config()).retrieval.encoder == "none"
+    assert Config().retrieval.encoder == "none"
