@@ -396,3 +396,33 @@ def test_the_state_folder_gets_no_vectors_file_by_default(notes):
         top(session)
     assert not os.path.lexists(notes / "state" / "encoder-vectors.npz")
     assert Config().retrieval.encoder == "none"
+
+
+@needs_extra
+def test_closing_while_encoding_keeps_what_was_encoded_and_goes_on_later(
+    notes, model_folder, monkeypatch
+):
+    from tinychat.retrieval.encoder_model import BATCH, Encoder
+
+    write_notes(notes / "notes", {f"note{i}.txt": f"Note {i} is short.\n" for i in range(80)})
+    batches = threading.Semaphore(1)  # the background encodes one batch, then waits
+    encode = Encoder.encode
+
+    def held(self, texts, *args, **kwargs):
+        if threading.current_thread().name == "tinychat-encoder":
+            assert batches.acquire(timeout=30)
+        return encode(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(Encoder, "encode", held)
+    session = ChatSession(config_for(notes, str(model_folder)), None, background=True)
+    assert wait_for(lambda: session.progress == f"encoding sentences {BATCH}/84")
+    closing = threading.Thread(target=session.close)
+    closing.start()
+    time.sleep(0.2)
+    batches.release()  # the batch under way ends, and the thread stops before the next
+    closing.join(30)
+    with np.load(notes / "state" / "encoder-vectors.npz") as kept:
+        assert len(kept["keys"]) == 2 * BATCH
+    batches.release(100)
+    session.background = False
+    assert top(session) == TRAVEL_SENTENCE  # the same ChatSession, used on: it encodes the rest

@@ -251,10 +251,13 @@ class EncoderStage:
         return ranking
 
     def close(self) -> None:
-        """Stop the thread between two batches and keep the vectors it made."""
+        """Stop the thread between two batches and keep the vectors it made (a later question
+        starts it again on what is left)."""
         self.stopping.set()
         if self.worker is not None:
             self.worker.join()
+            self.worker = None
+        self.stopping.clear()
         with self.lock:
             if self.vectors is not None:
                 self.vectors.save(list(self.vectors.rows))
