@@ -33,6 +33,7 @@ from tinychat.retrieval import (
     Retriever,
     cache_limit,
     cached_texts,
+    open_stage,
     update_retriever,
 )
 from tinychat.runtime import Runtime, Trace, sample
@@ -113,6 +114,7 @@ class ChatSession:
         config: Config,
         checkpoint: Checkpoint | None,
         on_notice: Callable[[str], None] = lambda m: None,
+        background: bool = False,
     ):
         self.config = config
         self.on_notice = on_notice
@@ -131,8 +133,18 @@ class ChatSession:
         self.stale = ""
         self.lock = threading.RLock()  # a background watcher may sync while an answer is prepared
         self.fallback_said = False  # "searching with tfidf until ..." is said once
+        # a retrieval stage builds in the background (the REPL), or the next answer waits for it
+        self.background = background
+        self.on_progress: Callable[[], None] = lambda: None  # the stage's progress changed
+        self.stage = open_stage(
+            config.retrieval,
+            config.paths.state,
+            cache_limit(config.knowledge),
+            lambda message: self.on_notice(message),
+            lambda: self.on_progress(),
+        )
         self.use(checkpoint)
-        self.sync()
+        self.sync(wait=not background)
 
     def use(self, checkpoint: Checkpoint | None) -> None:
         """Switch to new weights (after a training), or to none (answers from the retriever)."""
@@ -156,12 +168,18 @@ class ChatSession:
         count = self.knowledge.changed_since(trained_on)
         return f"model trained before {count} file{'s' * (count != 1)} changed: /retrain"
 
-    def sync(self) -> None:
-        """Re-read changed knowledge files and rebuild the index if anything changed."""
-        with self.lock:
-            self._sync()
+    @property
+    def progress(self) -> str:
+        """What a retrieval stage is building, for the toolbar ("" when nothing)."""
+        return self.stage.progress() if self.stage else ""
 
-    def _sync(self) -> None:
+    def sync(self, wait: bool = False) -> None:
+        """Re-read changed knowledge files and rebuild the index if anything changed (`wait`: a
+        retrieval stage's ranking too, else it is built in the background)."""
+        with self.lock:
+            self._sync(wait)
+
+    def _sync(self, wait: bool) -> None:
         first = not self.knowledge.files
         changes = self.knowledge.refresh()
         for warning in changes.warnings:
@@ -186,8 +204,9 @@ class ChatSession:
             table = self.checkpoint.arrays["token_embedding"] if self.checkpoint else None
             # The new index is built completely before it replaces the old one.
             self.retriever = update_retriever(
-                self.retriever, changes, self.knowledge, kind, table, self.cache
+                self.retriever, changes, self.knowledge, kind, table, self.cache, self.stage
             )
+        self.retriever = self.retriever.current(wait)  # a stage's ranking, once it is ready
         if changes or not self.stale_checked:
             self.stale, self.stale_checked = self.stale_notice(), True
         if changes and not first:
@@ -201,6 +220,8 @@ class ChatSession:
             self.knowledge.save_manifest()
             if self.cache is not None and self.cache.stale():
                 self.cache.save(cached_texts(self.knowledge.chunks))
+            if self.stage:
+                self.stage.close()
 
     def __enter__(self) -> "ChatSession":
         return self
@@ -226,7 +247,7 @@ class ChatSession:
             )
             query = query[:MAX_QUESTION_CHARS]
         with self.lock:
-            self._sync()
+            self._sync(wait=not self.background)
             assert self.retriever is not None
             conversation = self.conversation if self.follow_up else None
             found = self.retriever.retrieve(query, self.top_k, conversation)

@@ -264,7 +264,9 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
     # The REPL opens at once and trains in the background; a pipe trains first, as scripts
     # expect, unless told not to (--no-train).
     train_first = not interactive and not getattr(args, "no_train", False)
-    with open_session(config, train_missing=train_first, hint=NO_TRAIN_HINT) as session:
+    with open_session(
+        config, train_missing=train_first, hint=NO_TRAIN_HINT, background=interactive
+    ) as session:
         if interactive:
             from tinychat.repl import run_repl
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import reprlib
 import typing
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ def one_of(default: str, *choices: str) -> Any:
 TOP_K_RANGE = (1, 50)
 TEMPERATURE_RANGE = (0.0, 10.0)
 RETRIEVERS = ("tfidf", "embedding", "hybrid")
+NO_ENCODER = "none"
+# a model hub name, "owner/name"; anything else that is not "none" is a folder
+ENCODER_NAME = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 SEED = (0, 2**31 - 1)
 BUDGET = (0, 1_000_000_000)  # 0 = no limit
 MAX_EXTENSIONS = 100  # in knowledge.extensions: every file name is matched against each
@@ -101,6 +105,9 @@ class RetrievalConfig:
     retriever: str = one_of("tfidf", *RETRIEVERS)  # BM25 by subject then sentence, or the original
     top_k: int = ranged(8, *TOP_K_RANGE)  # sentences put in [CONTEXT]
     decline: bool = True  # answer generation.decline_text when the notes do not hold the answer
+    # a pretrained sentence encoder whose cosine is added to the tfidf score: none, a model hub
+    # name, or a folder holding model.onnx and tokenizer.json (`retrieval/encoder.py`)
+    encoder: str = "none"
 
 
 @dataclass(frozen=True)
@@ -185,12 +192,43 @@ def _check_relations(config: Config, where: str) -> None:
         raise TinychatError(
             f"{where}: generation.decline_text must be one line of 1 to 200 characters"
         )
+    _check_encoder(config.retrieval, where)
     if generation.max_answer_chars >= model.window - 16:
         raise TinychatError(
             f"{where}: generation.max_answer_chars={generation.max_answer_chars}"
             f" leaves no room for the prompt in model.window={model.window};"
             " lower it or raise the window"
         )
+
+
+def _check_encoder(retrieval: RetrievalConfig, where: str) -> None:
+    """`retrieval.encoder` is none, a model name or a folder, and adds to the tfidf ranking."""
+    encoder = retrieval.encoder
+    if not encoder.strip() or "\n" in encoder or "\0" in encoder or len(encoder) > 1000:
+        raise TinychatError(
+            f"{where}: retrieval.encoder={_shown(encoder)} must be none, a model name such as"
+            " sentence-transformers/all-MiniLM-L6-v2, or a folder"
+        )
+    if encoder != NO_ENCODER and retrieval.retriever != "tfidf":
+        raise TinychatError(
+            f"{where}: retrieval.encoder adds to the tfidf ranking, not to"
+            f" retrieval.retriever={retrieval.retriever}; set one of them back"
+            " (retriever: tfidf or encoder: none)"
+        )
+
+
+def place_encoder(retrieval: RetrievalConfig, base: Path) -> RetrievalConfig:
+    """A folder given as `retrieval.encoder`, made absolute against the config file's folder as
+    the paths are; a model name, or none, as written. An existing folder wins over a model name
+    spelled the same ("models/minilm")."""
+    encoder = retrieval.encoder
+    if encoder == NO_ENCODER:
+        return retrieval
+    folder = Path(encoder).expanduser()
+    folder = folder if folder.is_absolute() else base / folder
+    if ENCODER_NAME.fullmatch(encoder) and not folder.is_dir():
+        return retrieval
+    return dataclasses.replace(retrieval, encoder=str(folder))
 
 
 # ---------------------------------------------------------------------------- loading
@@ -221,6 +259,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
 
     config = _build(Config, raw, "", where, base)
     config.check(where)
+    config = dataclasses.replace(config, retrieval=place_encoder(config.retrieval, base))
     if overrides:
         for key, value in overrides.items():
             config = _override(config, key, value, "command line")

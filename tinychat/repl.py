@@ -67,6 +67,7 @@ class Repl:
         session.on_notice = self.notices.append
         # a chat: "how tall is it?" refers back to the last answer's subject
         session.follow_up = True
+        session.background = True  # the prompt comes at once; a retrieval stage builds meanwhile
         state = session.config.paths.state
         try:
             state.mkdir(parents=True, exist_ok=True)
@@ -141,6 +142,8 @@ class Repl:
         elif self.trainer:
             ended = self.trainer.exit_code == 0
             status = "trained: the next question uses it" if ended else "training ended early"
+        elif session.progress:
+            status = session.progress
         elif session.stale:
             status = session.stale
         elif session.reindexed:
@@ -435,6 +438,7 @@ def run_repl(session: ChatSession, config_file: Path | None = None) -> int:
     repl = Repl(session)
     repl.config_file = config_file
     repl.redraw = repl.prompt.app.invalidate  # redraws the toolbar
+    session.on_progress = repl.redraw
     watcher = Watcher(session, on_change=repl.redraw).start()
     try:
         return repl.run()

@@ -285,14 +285,17 @@ def pick_up_weights(session: ChatSession) -> None:
     notice("training finished: answers now use the new weights")
 
 
-def open_session(config: Config, train_missing: bool = True, hint: str = "") -> ChatSession:
+def open_session(
+    config: Config, train_missing: bool = True, hint: str = "", background: bool = False
+) -> ChatSession:
     """A chat session on the configured knowledge, training first if there are no weights yet;
     with `train_missing` false, a session without weights (the REPL trains in the background),
     also when the weights are for another model config (tinychat.yaml's `model` changed).
 
     While another process trains these notes (a REPL), a session without weights is opened
     instead of waiting for its lock: answers are the best matching sentence until it ends.
-    `hint` follows the notice that training comes first."""
+    `hint` follows the notice that training comes first. `background`: a retrieval stage is
+    built in the background (the REPL), not before answering."""
     if not config.paths.knowledge.is_dir():  # the first thing to fix, whatever the weights say
         raise no_folder(config.paths.knowledge)
     weights = checkpoint.weights_path(config.paths.state)
@@ -318,7 +321,7 @@ def open_session(config: Config, train_missing: bool = True, hint: str = "") -> 
             )
     if model is None:
         scan_knowledge(config)  # its warnings, and the one-line error for a folder with no notes
-    session = ChatSession(config, model, on_notice=notice)
+    session = ChatSession(config, model, on_notice=notice, background=background)
     if session.stale:
         stale = session.stale.replace(": /retrain", "")
         notice(f"note: {stale}; `tinychat train` (or /retrain) updates it")

@@ -10,12 +10,15 @@ the sentences' features between runs. Inside, one module a job:
 - answer_kinds, related (related_words.txt): the English a question is read with
 - conversation: what a follow-up searches; declines: when the notes do not say
 - embedding: the seed's mean-of-embeddings ranking, and its fusion with the lexical one
+- stages: optional rankings built on the lexical one, swapped in when ready; encoder (with
+  encoder_model): a pretrained sentence encoder's cosine added to the lexical score
 - cache: features on disk; retriever: the door itself
 """
 
 from tinychat.retrieval.cache import CACHE_NAME, FeatureCache, cache_limit, cached_texts
 from tinychat.retrieval.conversation import Conversation
 from tinychat.retrieval.hits import Hit
+from tinychat.retrieval.stages import Stage, open_stage
 from tinychat.retrieval.retriever import (
     LEXICAL,
     Retrieved,
@@ -32,8 +35,10 @@ __all__ = [
     "Hit",
     "Retrieved",
     "Retriever",
+    "Stage",
     "build_retriever",
     "cache_limit",
     "cached_texts",
+    "open_stage",
     "update_retriever",
 ]

@@ -8,7 +8,8 @@
     found.subject    the subject of the best sentence's note, for the next follow-up
 
 Every way of ranking sentences (`retrieval.retriever`: the lexical default, the seed's
-embedding retriever, or both fused) sits behind this one class. The English rules that read a
+embedding retriever, or both fused; and a `Stage` that builds on the lexical one, such as
+`retrieval.encoder`'s) sits behind this one class. The English rules that read a
 question (subjects, follow-ups, declines) always come from the lexical index, whichever ranks:
 they need words, and every retriever has them. Nothing outside this package asks which ranking
 it holds.
@@ -28,6 +29,7 @@ from tinychat.retrieval.declines import judge
 from tinychat.retrieval.embedding import EmbeddingIndex, HybridIndex
 from tinychat.retrieval.hits import Hit
 from tinychat.retrieval.lexical import LexicalIndex
+from tinychat.retrieval.stages import Stage
 from tinychat.sentences import Chunk
 
 LEXICAL = "tfidf"  # the ranking that needs no trained weights
@@ -58,10 +60,25 @@ class Retriever:
     """The sentences of some notes, ranked for a question by `kind`, with the lexical index's
     reading of the question: what to search, and whether the notes answer it."""
 
-    def __init__(self, kind: str, lexical: LexicalIndex, ranking: Ranking | None = None):
+    def __init__(
+        self,
+        kind: str,
+        lexical: LexicalIndex,
+        ranking: Ranking | None = None,
+        stage: Stage | None = None,
+    ):
         self.kind = kind
         self.lexical = lexical
         self.ranking: Ranking = ranking or lexical
+        self.stage = stage
+
+    def current(self, wait: bool) -> "Retriever":
+        """This retriever, or one ranking by its stage once the stage's ranking is ready (`wait`:
+        make it now): called between two answers, so a ranking is swapped in whole."""
+        if self.stage is None or self.ranking is not self.lexical:
+            return self
+        ranking = self.stage.ranking(self.lexical, wait)
+        return self if ranking is None else Retriever(self.kind, self.lexical, ranking, self.stage)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -100,9 +117,11 @@ def build_retriever(
     chunks: list[Chunk],
     embedding_table: np.ndarray | None,
     cache: FeatureCache | None = None,
+    stage: Stage | None = None,
 ) -> Retriever:
-    """A retriever of `chunks` ranking by `kind`, with features from `cache` where it has them.
-    Without an embedding table (no trained weights yet) every kind ranks lexically."""
+    """A retriever of `chunks` ranking by `kind`, with features from `cache` where it has them,
+    and `stage` to build on it. Without an embedding table (no trained weights yet) every kind
+    ranks lexically."""
     cache = cache or FeatureCache()
     lexical = LexicalIndex(chunks, cache.term_counts([chunk.text for chunk in chunks]))
     ranking: Ranking | None = None
@@ -113,7 +132,7 @@ def build_retriever(
         embedding.vectors = cache.embedding_vectors([c.searchable for c in chunks], embedding)
         ranking = embedding if kind == "embedding" else HybridIndex(chunks, lexical, embedding)
     cache.save(cached_texts(chunks))
-    return Retriever(kind if ranking or kind == LEXICAL else LEXICAL, lexical, ranking)
+    return Retriever(kind if ranking or kind == LEXICAL else LEXICAL, lexical, ranking, stage)
 
 
 def update_retriever(
@@ -123,9 +142,10 @@ def update_retriever(
     kind: str,
     embedding_table: np.ndarray | None,
     cache: FeatureCache,
+    stage: Stage | None = None,
 ) -> Retriever:
     """The retriever for the knowledge as it is now, touching only changed files when that is
-    enough.
+    enough. A stage's ranking is made again by `Retriever.current`.
 
     A few changed files of a large lexical index are updated in place of a rebuild (their old
     sentences hidden, the new ones added as a small part); anything else is a full build, after
@@ -133,7 +153,7 @@ def update_retriever(
     """
     if (
         retriever is not None
-        and retriever.ranking is retriever.lexical
+        and retriever.kind == LEXICAL
         and (kind == LEXICAL or embedding_table is None)
         and changes
         and len(retriever.lexical.parts) < MAX_PARTS
@@ -149,7 +169,7 @@ def update_retriever(
         reread = len(newer) + sum(len(part.chunks) for part in index.parts[1:])
         if reread <= LAYER_LIMIT * len(index.parts[0].chunks):
             counts = cache.term_counts([chunk.text for chunk in newer])
-            return Retriever(LEXICAL, index.updated(touched, newer, counts))
-    rebuilt = build_retriever(kind, knowledge.chunks, embedding_table, cache)
+            return Retriever(LEXICAL, index.updated(touched, newer, counts), stage=stage)
+    rebuilt = build_retriever(kind, knowledge.chunks, embedding_table, cache, stage)
     knowledge.save_manifest()
     return rebuilt
