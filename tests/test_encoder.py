@@ -233,13 +233,17 @@ def damage(path: Path, how: str) -> None:
         arrays["keys"] = arrays["keys"][:-1]
     elif how == "other model":
         arrays["model"] = np.array("another model's identity")
+    elif how == "compressed":  # a deflated member could inflate to any size: refused unread
+        np.savez_compressed(path.with_suffix(""), **arrays)
+        return
     with open(path, "wb") as file:
         np.savez(file, **arrays)
 
 
 @needs_extra
 @pytest.mark.parametrize(
-    "how", ["garbage", "truncated", "float64", "wider", "nan", "fewer keys", "other model"]
+    "how",
+    ["garbage", "truncated", "float64", "wider", "nan", "fewer keys", "other model", "compressed"],
 )
 def test_a_damaged_vectors_file_is_ignored_and_rewritten(notes, model_folder, encoded, how):
     config = config_for(notes, str(model_folder))

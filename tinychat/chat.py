@@ -139,7 +139,6 @@ class ChatSession:
         self.stage = open_stage(
             config.retrieval,
             config.paths.state,
-            cache_limit(config.knowledge),
             lambda message: self.on_notice(message),
             lambda: self.on_progress(),
         )

@@ -34,6 +34,7 @@ import numpy as np
 from tinychat.atomic import atomic_write
 from tinychat.errors import TinychatError
 from tinychat.files import read_regular
+from tinychat.guard import Refused, npz_arrays
 from tinychat.knowledge import hash_text
 from tinychat.retrieval.hits import Hit, ranked_hits
 from tinychat.retrieval.lexical import LexicalIndex
@@ -43,6 +44,9 @@ if TYPE_CHECKING:  # the model's libraries are imported only when the stage load
 
 ENCODER_WEIGHT = 1.0  # the cosine counts as much as the lexical score, each scaled to 0..1
 VECTORS_NAME = "encoder-vectors.npz"
+# sentences a vectors file may hold beyond twice the notes' own (those of notes edited since)
+VECTORS_SLACK = 1024
+VECTORS_ARRAYS = {"version": "iu", "model": "U", "keys": "u", "vectors": "f"}  # name -> dtype kinds
 VECTORS_VERSION = 1
 # sentences encoded at once, between two answers; more are encoded in the background
 AT_ONCE = 32
@@ -120,12 +124,11 @@ class SentenceVectors:
             self._load(limit)
 
     def _load(self, limit: int) -> None:
-        try:
-            with np.load(io.BytesIO(read_regular(self.path, limit)), allow_pickle=False) as data:
-                version, model = data["version"], data["model"]
-                keys, vectors = data["keys"], data["vectors"]
-        except Exception:  # noqa: BLE001  truncated, not a zip, missing arrays: no vectors yet
+        try:  # each member's header checked before it is read: no file asks for gigabytes
+            arrays = npz_arrays(read_regular(self.path, limit), VECTORS_ARRAYS)
+        except (OSError, Refused):  # too large, truncated, not a zip: no vectors yet
             return
+        version, model, keys, vectors = (arrays[name] for name in VECTORS_ARRAYS)
         if version.shape != () or version.dtype.kind not in "iu" or int(version) != VECTORS_VERSION:
             return
         if model.shape != () or model.dtype.kind != "U" or str(model) != self.model:
@@ -172,12 +175,10 @@ class SentenceVectors:
             else self.vectors[:0],
         }
 
-        def write(temporary: str) -> None:
-            with open(temporary, "wb") as file:
-                np.savez(file, **arrays)
-
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)  # uncompressed: the reader refuses compressed members
         try:
-            atomic_write(self.path, write, "encoder vectors")
+            atomic_write(self.path, buffer.getvalue(), "encoder vectors")
             self.dirty = False
         except TinychatError:
             pass  # only a cache: a read-only state folder costs an encoding at the next start
@@ -198,11 +199,10 @@ class EncoderStage:
         self,
         source: str,
         state: Path,
-        limit: int,
         on_notice: Callable[[str], None],
         on_change: Callable[[], None],
     ):
-        self.source, self.path, self.limit = source, state / VECTORS_NAME, limit
+        self.source, self.path = source, state / VECTORS_NAME
         self.on_notice, self.on_change = on_notice, on_change
         self.lock = threading.Lock()  # the thread adds vectors while a question reads them
         self.encoder: "Encoder | None" = None
@@ -280,7 +280,7 @@ class EncoderStage:
     def _work(self, texts: list[str], keys: list[bytes], foreground: bool = False) -> None:
         """Load the encoder (once) and encode the texts it has no vector for."""
         try:
-            self._load(quiet=not foreground)
+            self._load(quiet=not foreground, sentences=len(keys))
             missing = self._missing(keys, list(range(len(keys))))
             if len(missing) > AT_ONCE:
                 self.on_notice(
@@ -300,9 +300,10 @@ class EncoderStage:
             self._fail(f"retrieval.encoder: stopped ({type(error).__name__}: {str(error)[:120]})")
         self.on_change()
 
-    def _load(self, quiet: bool) -> None:
+    def _load(self, quiet: bool, sentences: int) -> None:
         """The encoder and its vectors file (once); `quiet`: no download bar (the REPL's prompt
-        is on the terminal)."""
+        is on the terminal). A vectors file larger than the notes' `sentences` could make is
+        damage, refused unread."""
         from tinychat.retrieval.encoder_model import load_encoder
 
         if self.encoder is not None:
@@ -310,7 +311,8 @@ class EncoderStage:
         self.status = "loading the encoder"
         self.on_change()
         encoder = load_encoder(self.source, quiet=quiet)
-        vectors = SentenceVectors(self.path, encoder.identity, encoder.width, self.limit)
+        limit = (2 * sentences + VECTORS_SLACK) * (4 * encoder.width + 64) + (1 << 20)
+        vectors = SentenceVectors(self.path, encoder.identity, encoder.width, limit)
         with self.lock:
             self.encoder, self.vectors = encoder, vectors
 

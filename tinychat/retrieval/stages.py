@@ -36,17 +36,16 @@ class Stage(Protocol):
 def open_stage(
     retrieval: RetrievalConfig,
     state: Path,
-    limit: int,
     on_notice: Callable[[str], None],
     on_change: Callable[[], None],
 ) -> Stage | None:
     """The stage the settings ask for, or None. Its module, and the libraries it needs, are
     imported only then: the default chat imports nothing for it.
 
-    `state` is where it keeps what it makes, `limit` the largest file of it worth reading;
-    `on_notice` says one line, `on_change` redraws whatever shows its progress."""
+    `state` is where it keeps what it makes; `on_notice` says one line, `on_change` redraws
+    whatever shows its progress."""
     if retrieval.encoder == NO_ENCODER:
         return None
     from tinychat.retrieval.encoder import EncoderStage
 
-    return EncoderStage(retrieval.encoder, state, limit, on_notice, on_change)
+    return EncoderStage(retrieval.encoder, state, on_notice, on_change)
