@@ -55,3 +55,16 @@ def test_cite_names_the_note_as_typed_from_where_tinychat_runs(trained_folder):
     inside = ["--config", "../tinychat.yaml", "--knowledge", ".", "--state", "../state"]
     result = call(trained_folder / "notes", *inside, "--cite", stdin=f"{QUESTION}\n")
     assert result.returncode == 0 and result.stdout.endswith(" [ferry.md:3]\n"), result
+
+
+def test_two_sentences_of_one_line_are_cited_once(tmp_path):
+    from tinychat.chat import Answer
+    from tinychat.citation import citation
+    from tinychat.retrieval import Hit
+    from tinychat.sentences import Chunk
+
+    first, second = Chunk("gym.md", 3, 3, "The gym is on Brook St."), Chunk("gym.md", 3, 3, "It.")
+    answer = Answer("q", cited=[Hit(first, 0.5), Hit(second, 0.5)])
+    assert citation(tmp_path, answer, cwd=tmp_path) == "gym.md:3"
+    answer = Answer("q", cited=[Hit(first, 0.5), Hit(Chunk("gym.md", 4, 4, "x"), 0.5)])
+    assert citation(tmp_path, answer, cwd=tmp_path) == "gym.md:3, gym.md:4"

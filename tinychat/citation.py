@@ -55,6 +55,6 @@ def location(folder: Path, hit: Hit, cwd: Path | None = None) -> str:
 
 
 def citation(folder: Path, answer: Answer, cwd: Path | None = None) -> str:
-    """Where the answer was copied from ('notes/ferry.md:3', two sentences joined by ', '), or
-    '' for a declined answer or one that copied nothing."""
-    return ", ".join(location(folder, hit, cwd) for hit in answer.cited)
+    """Where the answer was copied from ('notes/ferry.md:3', two sentences joined by ', ' unless
+    they share a line), or '' for a declined answer or one that copied nothing."""
+    return ", ".join(dict.fromkeys(location(folder, hit, cwd) for hit in answer.cited))
